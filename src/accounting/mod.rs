@@ -1,0 +1,1 @@
+//! Accounting: API keys, prices, cost per call, credit and rate limits, generations.

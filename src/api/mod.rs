@@ -1,0 +1,1 @@
+//! HTTP surface: OpenAI/OpenRouter-compatible routes, authentication, error shape, SSE relay.

@@ -1,0 +1,102 @@
+//! What the gateway tells the log: the typed payloads of request, response and system entries.
+//! The audit module turns these into the exact bytes that are hashed and stored.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    Request(RequestRecord),
+    Response(ResponseRecord),
+    System(SystemRecord),
+}
+
+/// PII findings without raw values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PiiSummary {
+    pub level: String,
+    pub entities: BTreeMap<String, usize>,
+    pub paths: Vec<String>,
+    pub unscannable: Vec<String>,
+    pub special_categories: Vec<String>,
+}
+
+/// Written and made durable before any byte goes upstream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    pub generation_id: String,
+    pub endpoint: String,
+    pub key_id: String,
+    pub key_name: String,
+    pub team: String,
+    pub client_addr: String,
+    pub models: Vec<String>,
+    pub stream: bool,
+    pub policy_version: String,
+    pub policy_rule: String,
+    /// `allow`, `redact` or `deny`.
+    pub decision: String,
+    pub pii: PiiSummary,
+    /// Every provider the request may be sent to, in the order they will be tried (`name@region`).
+    pub candidates: Vec<String>,
+    /// The first choice and its region.
+    pub provider: Option<String>,
+    pub region: Option<String>,
+    pub body_sha256: String,
+    /// SHA-256 of the body sent upstream (after redaction and model rewriting) for the first choice.
+    pub upstream_body_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub provider: String,
+    pub region: String,
+    pub model: String,
+    /// HTTP status, or None for a connection error or timeout.
+    pub status: Option<u16>,
+    pub latency_ms: f64,
+    pub error: Option<String>,
+    pub upstream_body_sha256: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+    pub cached_tokens: u64,
+}
+
+/// Written after the exchange ends (or fails).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResponseRecord {
+    pub request_seq: u64,
+    pub generation_id: String,
+    pub attempts: Vec<Attempt>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub status: u16,
+    pub usage: Option<Usage>,
+    pub cost_usd: Option<f64>,
+    pub finish_reason: Option<String>,
+    pub error: Option<String>,
+    pub streamed: bool,
+    pub cancelled: bool,
+    pub latency_ms: f64,
+    /// SHA-256 of the response bytes as delivered to the client (the whole SSE stream when streaming).
+    pub response_sha256: String,
+}
+
+/// Gateway life-cycle and configuration events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum SystemRecord {
+    Genesis { origin: String, public_key: String },
+    GatewayStart { version: String, config_sha256: String },
+    GatewayStop { reason: String },
+    PolicyLoaded { version: String, files: BTreeMap<String, String> },
+    PolicyRejected { errors: Vec<String>, files: BTreeMap<String, String> },
+    KeyRotated { old_public_key: String, new_public_key: String, signature_by_old: String },
+    Checkpoint { tree_size: u64, root_hash: String, note: String },
+}

@@ -1,0 +1,1 @@
+//! gateway.toml: listen address, data directory, providers, models and prices, limits.

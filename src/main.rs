@@ -1,0 +1,4 @@
+//! The `auditgate` command line.
+fn main() {
+    println!("auditgate");
+}
