@@ -1,1 +1,352 @@
-//! gateway.toml: listen address, data directory, providers, models and prices, limits.
+//! gateway.toml: listen address, data directory, policy directory, providers with their regions and
+//! per-model prices, and limits. Every field has a default, so an empty file (or none) is a valid
+//! configuration that serves `demo/echo` through the two built-in demo upstreams.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::providers::ProviderProfile;
+
+/// Errors reading or validating gateway.toml.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The whole gateway configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub policy_dir: PathBuf,
+    /// Largest accepted request body in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Total time allowed for one upstream exchange, in seconds.
+    pub upstream_timeout_secs: u64,
+    /// Time allowed to connect to an upstream, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// How often policy files are checked for changes, in milliseconds (0 = only on SIGHUP).
+    pub policy_poll_ms: u64,
+    pub audit: AuditConfig,
+    pub providers: Vec<ProviderConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("audit"),
+            policy_dir: PathBuf::from("policies"),
+            max_body_bytes: 10 * 1024 * 1024,
+            upstream_timeout_secs: 300,
+            connect_timeout_ms: 5_000,
+            policy_poll_ms: 2_000,
+            audit: AuditConfig::default(),
+            providers: default_providers(),
+        }
+    }
+}
+
+/// The `[audit]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Origin line of signed checkpoints; names this log.
+    pub origin: String,
+    pub checkpoint_interval_ms: u64,
+    pub checkpoint_every_entries: u64,
+    /// `none` | `redacted` | `full`: whether request and response bodies are kept beside the chain.
+    pub store_bodies: String,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            origin: "auditgate.local/log".into(),
+            checkpoint_interval_ms: 1000,
+            checkpoint_every_entries: 10_000,
+            store_bodies: "none".into(),
+        }
+    }
+}
+
+/// How the gateway talks to a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// Any OpenAI-compatible `/chat/completions` API (OpenAI, Mistral, Azure OpenAI, vLLM, Ollama, ...).
+    Openai,
+    /// A built-in local demo upstream started by the gateway itself.
+    Demo,
+}
+
+/// One `[[providers]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: ProviderKind,
+    /// Base URL including the version prefix, e.g. `https://api.mistral.ai/v1`. Unused for demo.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Environment variable holding the API key. The provider is enabled only when it is set.
+    /// Omit it for upstreams that need no key (local vLLM, Ollama).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Extra HTTP headers sent upstream (e.g. `api-key` for Azure).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub region: String,
+    pub country: String,
+    #[serde(default)]
+    pub zdr: bool,
+    #[serde(default)]
+    pub data_collection: bool,
+    #[serde(default)]
+    pub models: Vec<ModelConfig>,
+}
+
+/// One model a provider serves, with its prices in USD per million tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The public id clients ask for, e.g. `mistral/mistral-small`.
+    pub id: String,
+    /// The provider's own model id; defaults to the part of `id` after the slash.
+    #[serde(default)]
+    pub upstream: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub prompt: f64,
+    #[serde(default)]
+    pub completion: f64,
+    #[serde(default)]
+    pub cached_prompt: Option<f64>,
+    #[serde(default)]
+    pub context_length: Option<u64>,
+    #[serde(default)]
+    pub max_completion_tokens: Option<u64>,
+    /// Input modalities; `text` by default.
+    #[serde(default)]
+    pub input_modalities: Option<Vec<String>>,
+    /// Request parameters this model supports (OpenRouter's `supported_parameters`).
+    #[serde(default)]
+    pub supported_parameters: Option<Vec<String>>,
+}
+
+impl ModelConfig {
+    pub fn upstream_id(&self) -> &str {
+        match &self.upstream {
+            Some(u) => u,
+            None => self.id.split_once('/').map(|(_, m)| m).unwrap_or(&self.id),
+        }
+    }
+}
+
+impl ProviderConfig {
+    pub fn profile(&self) -> ProviderProfile {
+        ProviderProfile {
+            name: self.name.clone(),
+            region: self.region.to_ascii_lowercase(),
+            country: self.country.to_ascii_uppercase(),
+            zdr: self.zdr,
+            data_collection: self.data_collection,
+        }
+    }
+
+    /// The API key from the environment, if this provider needs one.
+    pub fn api_key(&self) -> Option<String> {
+        let var = self.api_key_env.as_ref()?;
+        std::env::var(var).ok().filter(|v| !v.is_empty())
+    }
+
+    /// Enabled when it is a demo, needs no key, or its key variable is set.
+    pub fn enabled(&self) -> bool {
+        match (&self.kind, &self.api_key_env) {
+            (ProviderKind::Demo, _) | (_, None) => true,
+            (_, Some(_)) => self.api_key().is_some(),
+        }
+    }
+}
+
+/// The parameters every OpenAI-compatible chat model accepts.
+pub const COMMON_PARAMETERS: &[&str] = &[
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "seed",
+    "n",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "stream",
+    "stream_options",
+    "user",
+];
+
+fn demo_model() -> ModelConfig {
+    ModelConfig {
+        id: "demo/echo".into(),
+        upstream: Some("echo".into()),
+        name: Some("Demo echo (built-in)".into()),
+        prompt: 0.10,
+        completion: 0.40,
+        cached_prompt: None,
+        context_length: Some(32_768),
+        max_completion_tokens: Some(4_096),
+        input_modalities: Some(vec!["text".into(), "image".into()]),
+        supported_parameters: None,
+    }
+}
+
+/// The two built-in demo upstreams: one in Switzerland with zero retention, one in the US.
+pub fn default_providers() -> Vec<ProviderConfig> {
+    let demo = |name: &str, region: &str, country: &str, zdr: bool, price_factor: f64| {
+        let mut model = demo_model();
+        model.prompt *= price_factor;
+        model.completion *= price_factor;
+        ProviderConfig {
+            name: name.into(),
+            kind: ProviderKind::Demo,
+            base_url: None,
+            api_key_env: None,
+            headers: BTreeMap::new(),
+            region: region.into(),
+            country: country.into(),
+            zdr,
+            data_collection: false,
+            models: vec![model],
+        }
+    };
+    vec![
+        demo("demo-ch", "ch", "CH", true, 1.0),
+        demo("demo-us", "us", "US", false, 0.5),
+    ]
+}
+
+impl Config {
+    /// Read a configuration file. A missing `providers` list means the built-in demo providers.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// `--config FILE` if given, else ./gateway.toml when present, else the built-in defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        match explicit {
+            Some(path) => Config::from_file(path),
+            None if Path::new("gateway.toml").exists() => {
+                Config::from_file(Path::new("gateway.toml"))
+            }
+            None => Ok(Config::default()),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for p in &self.providers {
+            if !seen.insert(p.name.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "provider {:?} is defined twice",
+                    p.name
+                )));
+            }
+            if p.kind == ProviderKind::Openai && p.base_url.is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "provider {:?} needs base_url",
+                    p.name
+                )));
+            }
+            if p.region.is_empty() || p.country.len() != 2 {
+                return Err(ConfigError::Invalid(format!(
+                    "provider {:?} needs a region and a two-letter country",
+                    p.name
+                )));
+            }
+        }
+        if !matches!(
+            self.audit.store_bodies.as_str(),
+            "none" | "redacted" | "full"
+        ) {
+            return Err(ConfigError::Invalid(
+                "audit.store_bodies must be none, redacted or full".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Providers that are enabled in this environment.
+    pub fn enabled_providers(&self) -> impl Iterator<Item = &ProviderConfig> {
+        self.providers.iter().filter(|p| p.enabled())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_means_demo_defaults() {
+        let c: Config = toml::from_str("").unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        let names: Vec<_> = c.providers.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["demo-ch", "demo-us"]);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn keyed_provider_is_disabled_without_its_variable() {
+        let c: Config = toml::from_str(
+            r#"
+            [[providers]]
+            name = "x"
+            kind = "openai"
+            base_url = "http://127.0.0.1:1/v1"
+            api_key_env = "AUDITGATE_TEST_SURELY_UNSET_VARIABLE"
+            region = "eu"
+            country = "FR"
+            "#,
+        )
+        .unwrap();
+        assert!(!c.providers[0].enabled());
+    }
+
+    #[test]
+    fn unknown_field_is_an_error() {
+        assert!(toml::from_str::<Config>("lisen = 'x'").is_err());
+    }
+
+    #[test]
+    fn upstream_id_defaults_to_part_after_slash() {
+        let mut m = demo_model();
+        m.upstream = None;
+        assert_eq!(m.upstream_id(), "echo");
+    }
+}

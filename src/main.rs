@@ -1,4 +1,214 @@
-//! The `auditgate` command line.
-fn main() {
-    println!("auditgate");
+//! The `auditgate` command line: `serve`, `keys`, and the officers' and auditors' tools.
+//! Command lines and exit codes are promised to users (see docs/ and the contracts); keep them.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use auditgate::accounting::{AccountStore, SqliteAccountStore};
+use auditgate::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "auditgate",
+    version,
+    about = "OpenAI-compatible LLM gateway with PII policy and a signed audit log"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
+    /// Manage API keys (stored hashed in <data-dir>/gateway.db).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Configuration file (default: ./gateway.toml when present, else built-in defaults).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on (overrides the configuration).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Directory of the audit log, keys and signing key (overrides the configuration).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct DataDir {
+    #[arg(long, default_value = "audit")]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; the secret is printed alone on the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "default")]
+        team: String,
+        /// Spending limit in USD (402 once used up).
+        #[arg(long)]
+        credit_limit: Option<f64>,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// Revoke a key by id or name.
+    Revoke {
+        id_or_name: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("AUDITGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("AUDITGATE_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    init_tracing();
+    let mut config = match Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("auditgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("auditgate: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(auditgate::api::serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("auditgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn keys(command: KeysCommand) -> ExitCode {
+    let dir = match &command {
+        KeysCommand::Create { dir, .. }
+        | KeysCommand::List { dir, .. }
+        | KeysCommand::Revoke { dir, .. } => dir.data_dir.clone(),
+    };
+    let store = match SqliteAccountStore::open(&dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("auditgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        KeysCommand::Create {
+            name,
+            team,
+            credit_limit,
+            ..
+        } => store
+            .create_key(&name, &team, credit_limit)
+            .map(|(k, secret)| {
+                println!("created key {} ({}) for team {}", k.id, k.name, k.team);
+                if let Some(limit) = k.credit_limit_usd {
+                    println!("credit limit: {limit} USD");
+                }
+                println!("store this secret now; it is not shown again:");
+                println!("{secret}");
+            }),
+        KeysCommand::List { json, .. } => store.list_keys().map(|keys| {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&keys).unwrap_or_default()
+                );
+                return;
+            }
+            println!(
+                "{:<18} {:<20} {:<14} {:>10} {:>10}  status",
+                "id", "name", "team", "usage", "limit"
+            );
+            for k in keys {
+                let limit = k
+                    .credit_limit_usd
+                    .map(|l| format!("{l:.2}"))
+                    .unwrap_or_else(|| "-".into());
+                let status = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<18} {:<20} {:<14} {:>10.4} {:>10}  {status}",
+                    k.id, k.name, k.team, k.usage_usd, limit
+                );
+            }
+        }),
+        KeysCommand::Revoke { id_or_name, .. } => match store.revoke_key(&id_or_name) {
+            Ok(true) => {
+                println!("revoked {id_or_name}");
+                Ok(())
+            }
+            Ok(false) => {
+                eprintln!("auditgate: no active key {id_or_name:?}");
+                return ExitCode::FAILURE;
+            }
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("auditgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Keys { command } => keys(command),
+    }
 }

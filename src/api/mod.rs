@@ -1,1 +1,225 @@
 //! HTTP surface: OpenAI/OpenRouter-compatible routes, authentication, error shape, SSE relay.
+//!
+//! `serve` wires the modules together at start (configuration, demo upstreams, policy, audit log,
+//! key store) and runs the axum server until SIGTERM or Ctrl-C, then drains in-flight requests and
+//! closes the audit log with a final checkpoint.
+
+mod auth;
+mod chat;
+mod embeddings;
+pub mod error;
+mod info;
+mod pipeline;
+mod relay;
+
+pub use error::ApiError;
+
+use arc_swap::ArcSwap;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::accounting::{AccountStore, SqliteAccountStore};
+use crate::audit::{AuditLog, AuditOptions, Record, SystemRecord};
+use crate::config::{Config, ProviderKind};
+use crate::policy::Policy;
+use crate::providers::{demo, Catalog, Upstream};
+
+/// Everything a request handler needs; cheap to clone (all shared).
+#[derive(Clone)]
+pub struct AppState {
+    pub inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    pub config: Config,
+    pub catalog: Catalog,
+    pub upstreams: HashMap<String, Arc<Upstream>>,
+    pub policy: Arc<ArcSwap<Policy>>,
+    pub audit: AuditLog,
+    pub accounts: Arc<dyn AccountStore>,
+    pub keys: auth::KeyCache,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error("policy in {dir} cannot be loaded:\n{errors}")]
+    Policy { dir: PathBuf, errors: String },
+    #[error("audit log cannot be opened: {0}")]
+    Audit(String),
+    #[error("key store cannot be opened: {0}")]
+    Accounts(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// Build upstream adapters, starting the built-in demo servers for `demo` providers.
+async fn build_upstreams(config: &Config) -> Result<HashMap<String, Arc<Upstream>>, StartError> {
+    let connect = Duration::from_millis(config.connect_timeout_ms);
+    let mut upstreams = HashMap::new();
+    for p in config.enabled_providers() {
+        let base_url = match p.kind {
+            ProviderKind::Demo => demo::spawn(&p.name)
+                .await
+                .map_err(|e| StartError::Config(format!("demo upstream {}: {e}", p.name)))?,
+            ProviderKind::Openai => p.base_url.clone().unwrap_or_default(),
+        };
+        let upstream =
+            Upstream::new(p, base_url, connect).map_err(|e| StartError::Config(e.to_string()))?;
+        upstreams.insert(p.name.clone(), Arc::new(upstream));
+    }
+    Ok(upstreams)
+}
+
+fn load_policy(config: &Config) -> Result<Policy, StartError> {
+    Policy::load_dir(&config.policy_dir).map_err(|errors| StartError::Policy {
+        dir: config.policy_dir.clone(),
+        errors: errors
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    })
+}
+
+fn audit_options(config: &Config) -> AuditOptions {
+    AuditOptions {
+        origin: config.audit.origin.clone(),
+        checkpoint_interval_ms: config.audit.checkpoint_interval_ms,
+        checkpoint_every_entries: config.audit.checkpoint_every_entries,
+        store_bodies: config.audit.store_bodies.clone(),
+    }
+}
+
+/// Open every dependency of the request path. Fails closed: no policy or no log, no gateway.
+pub async fn build_state(config: Config) -> Result<AppState, StartError> {
+    let policy = load_policy(&config)?;
+    let audit = AuditLog::open(&config.data_dir, audit_options(&config))
+        .map_err(|e| StartError::Audit(e.to_string()))?;
+    let accounts: Arc<dyn AccountStore> = Arc::new(
+        SqliteAccountStore::open(&config.data_dir)
+            .map_err(|e| StartError::Accounts(e.to_string()))?,
+    );
+    let upstreams = build_upstreams(&config).await?;
+    let catalog = Catalog::from_config(&config);
+    let start = SystemRecord::GatewayStart {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        config_sha256: String::new(),
+    };
+    audit
+        .append(Record::System(start))
+        .await
+        .map_err(|e| StartError::Audit(e.to_string()))?;
+    let loaded = SystemRecord::PolicyLoaded {
+        version: policy.version.clone(),
+        files: policy
+            .files
+            .iter()
+            .map(|(p, h)| (p.display().to_string(), h.clone()))
+            .collect(),
+    };
+    audit
+        .append(Record::System(loaded))
+        .await
+        .map_err(|e| StartError::Audit(e.to_string()))?;
+    Ok(AppState {
+        inner: Arc::new(Inner {
+            config,
+            catalog,
+            upstreams,
+            policy: Arc::new(ArcSwap::from_pointee(policy)),
+            audit,
+            keys: auth::KeyCache::new(accounts.clone()),
+            accounts,
+        }),
+    })
+}
+
+/// All routes. OpenRouter's `/api/v1/...` prefix is served beside `/v1/...`.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/chat/completions", post(chat::chat_completions))
+        .route("/embeddings", post(embeddings::embeddings))
+        .route("/models", get(info::models))
+        .route("/generation", get(info::generation))
+        .route("/key", get(info::key));
+    Router::new()
+        .nest("/v1", v1.clone())
+        .nest("/api/v1", v1)
+        .route("/health", get(info::health))
+        .fallback(info::not_found)
+        // Bodies are read with our own limit so the 413 has the OpenAI error shape.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown requested: draining in-flight requests");
+}
+
+/// Run the gateway until a shutdown signal; returns once drained and the log is closed.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let addr = config.listen.clone();
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
+    let state = build_state(config).await?;
+    let local = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: addr.clone(),
+        source,
+    })?;
+    tracing::info!(listen = %local, models = state.catalog.models().count(), "auditgate listening");
+    // The line scripts and tests wait for (stdout, flushed).
+    println!("auditgate listening on http://{local}");
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    let stop = SystemRecord::GatewayStop {
+        reason: "shutdown signal".into(),
+    };
+    if let Err(e) = state.audit.append(Record::System(stop)).await {
+        tracing::error!(error = %e, "could not record gateway stop");
+    }
+    if let Err(e) = state.audit.shutdown().await {
+        tracing::error!(error = %e, "audit log did not close cleanly");
+    }
+    served.map_err(|source| StartError::Listen { addr, source })
+}

@@ -33,7 +33,9 @@ pub const ENTITY_TYPES: &[&str] = &[
 ];
 
 /// How sensitive a request is, ordered from least to most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     #[default]
@@ -85,7 +87,10 @@ pub struct Classification {
 impl Classification {
     /// Entity types present, without duplicates.
     pub fn entity_types(&self) -> BTreeSet<String> {
-        self.findings.iter().map(|f| f.entity_type.clone()).collect()
+        self.findings
+            .iter()
+            .map(|f| f.entity_type.clone())
+            .collect()
     }
 
     /// Counts per entity type; safe to log (no raw values).
@@ -116,4 +121,66 @@ pub fn classify_chat(_body: &Value) -> Classification {
 /// Classify an embeddings request body (`input` as string, array of strings, or tokens).
 pub fn classify_embeddings(_body: &Value) -> Classification {
     Classification::default()
+}
+
+/// Redaction operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operator {
+    Replace,
+    Mask,
+    Hash,
+    Pseudonymize,
+}
+
+/// Placeholders issued for one request, to restore the originals in the answer.
+#[derive(Debug, Clone, Default)]
+pub struct Pseudonyms {
+    map: Vec<(String, String)>,
+}
+
+impl Pseudonyms {
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    pub fn restore(&self, text: &str) -> String {
+        text.to_string()
+    }
+    pub fn restore_response(&self, _body: &mut Value) {}
+    pub fn stream_restorer(&self) -> StreamRestorer {
+        StreamRestorer::default()
+    }
+}
+
+/// Restores placeholders in a stream of text pieces, even when split across pieces.
+#[derive(Debug, Default)]
+pub struct StreamRestorer {}
+
+impl StreamRestorer {
+    pub fn push(&mut self, chunk: &str) -> String {
+        chunk.to_string()
+    }
+    pub fn finish(&mut self) -> String {
+        String::new()
+    }
+}
+
+/// Redact the findings of the given entity types (empty = all) in a chat request, in place.
+pub fn redact_chat(
+    _body: &mut Value,
+    _cls: &Classification,
+    _entities: &BTreeSet<String>,
+    _op: Operator,
+) -> Pseudonyms {
+    Pseudonyms::default()
+}
+
+/// Redact an embeddings request in place.
+pub fn redact_embeddings(
+    _body: &mut Value,
+    _cls: &Classification,
+    _entities: &BTreeSet<String>,
+    _op: Operator,
+) -> Pseudonyms {
+    Pseudonyms::default()
 }

@@ -58,12 +58,18 @@ impl RouteConstraints {
     pub fn check(&self, p: &ProviderProfile) -> Result<(), String> {
         if let Some(regions) = &self.regions {
             if !regions.contains(&p.region) {
-                return Err(format!("region {} not in allowed regions {:?}", p.region, regions));
+                return Err(format!(
+                    "region {} not in allowed regions {:?}",
+                    p.region, regions
+                ));
             }
         }
         if let Some(countries) = &self.countries {
             if !countries.contains(&p.country) {
-                return Err(format!("country {} not in allowed countries {:?}", p.country, countries));
+                return Err(format!(
+                    "country {} not in allowed countries {:?}",
+                    p.country, countries
+                ));
             }
         }
         if let Some(providers) = &self.providers {
@@ -121,14 +127,24 @@ pub struct Diagnostic {
 
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.message
+        )
     }
 }
 
 impl Policy {
     /// Load every `*.toml` under the given files or directories (examples/ excluded when a directory).
     pub fn load(_paths: &[PathBuf]) -> Result<Policy, Vec<Diagnostic>> {
-        Ok(Policy { version: "skeleton".into(), files: vec![] })
+        Ok(Policy {
+            version: "skeleton".into(),
+            files: vec![],
+        })
     }
 
     /// Load from one directory (the gateway's `policy_dir`).

@@ -1,4 +1,12 @@
-//! Upstream providers: who they are (profile: region, country, retention) and how to talk to them.
+//! Upstream providers: who they are (profile: region, country, retention), which models they serve
+//! at which price (the catalogue), and how to talk to them (one pooled HTTP client each).
+
+pub mod catalog;
+pub mod demo;
+pub mod openai;
+
+pub use catalog::{Catalog, ModelInfo};
+pub use openai::{Upstream, UpstreamError};
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,327 @@
+//! Where keys, spend and generation records live. The trait is what the gateway uses; the SQLite
+//! implementation keeps them in `gateway.db` beside the audit log (a PostgreSQL one can follow for
+//! several gateway nodes). Only the SHA-256 of a secret key is stored.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use parking_lot::Mutex;
+use rand::RngCore;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("cannot create data directory: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("a key named {0:?} already exists")]
+    DuplicateName(String),
+}
+
+/// An API key as stored (never the secret itself).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub team: String,
+    pub credit_limit_usd: Option<f64>,
+    pub usage_usd: f64,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// One finished call, as `GET /api/v1/generation` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Generation {
+    pub id: String,
+    pub key_id: String,
+    pub model: String,
+    pub provider_name: Option<String>,
+    pub created_at: String,
+    pub tokens_prompt: u64,
+    pub tokens_completion: u64,
+    pub total_cost: f64,
+    /// Milliseconds from request received to the last byte sent.
+    pub latency: f64,
+    /// Milliseconds the answering upstream took.
+    pub generation_time: f64,
+    pub finish_reason: Option<String>,
+    pub streamed: bool,
+    pub cancelled: bool,
+    pub request_entry: u64,
+    pub response_entry: Option<u64>,
+}
+
+/// Storage of keys, spend and generations.
+pub trait AccountStore: Send + Sync {
+    /// Create a key; returns the stored record and the secret, which is shown once.
+    fn create_key(
+        &self,
+        name: &str,
+        team: &str,
+        credit_limit_usd: Option<f64>,
+    ) -> Result<(ApiKey, String), StoreError>;
+    fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+    /// Revoke by id or name; false when no active key matched.
+    fn revoke_key(&self, id_or_name: &str) -> Result<bool, StoreError>;
+    /// The active key whose secret hashes to `secret_sha256`.
+    fn key_by_hash(&self, secret_sha256: &str) -> Result<Option<ApiKey>, StoreError>;
+    fn add_usage(&self, key_id: &str, usd: f64) -> Result<(), StoreError>;
+    fn record_generation(&self, g: &Generation) -> Result<(), StoreError>;
+    fn generation(&self, id: &str) -> Result<Option<Generation>, StoreError>;
+}
+
+/// Hex SHA-256 of a secret key, the only form in which keys are stored.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    team TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL UNIQUE,
+    credit_limit_usd REAL,
+    usage_usd REAL NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS generations (
+    id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    provider_name TEXT,
+    created_at TEXT NOT NULL,
+    tokens_prompt INTEGER NOT NULL,
+    tokens_completion INTEGER NOT NULL,
+    total_cost REAL NOT NULL,
+    latency REAL NOT NULL,
+    generation_time REAL NOT NULL,
+    finish_reason TEXT,
+    streamed INTEGER NOT NULL,
+    cancelled INTEGER NOT NULL,
+    request_entry INTEGER NOT NULL,
+    response_entry INTEGER
+);
+";
+
+/// The embedded store in `<data-dir>/gateway.db`.
+pub struct SqliteAccountStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteAccountStore {
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        let conn = Connection::open(data_dir.join("gateway.db"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Spend and generations are conveniences; the audit log is the record of truth.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteAccountStore {
+            conn: Mutex::new(conn),
+        })
+    }
+}
+
+fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
+    Ok(ApiKey {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        team: row.get(2)?,
+        credit_limit_usd: row.get(3)?,
+        usage_usd: row.get(4)?,
+        created_at: row.get(5)?,
+        revoked_at: row.get(6)?,
+    })
+}
+
+const KEY_COLUMNS: &str = "id, name, team, credit_limit_usd, usage_usd, created_at, revoked_at";
+
+impl AccountStore for SqliteAccountStore {
+    fn create_key(
+        &self,
+        name: &str,
+        team: &str,
+        credit_limit_usd: Option<f64>,
+    ) -> Result<(ApiKey, String), StoreError> {
+        let secret = format!("sk-ag-{}", random_hex(24));
+        let key = ApiKey {
+            id: format!("key_{}", random_hex(6)),
+            name: name.to_string(),
+            team: team.to_string(),
+            credit_limit_usd,
+            usage_usd: 0.0,
+            created_at: now(),
+            revoked_at: None,
+        };
+        let conn = self.conn.lock();
+        let inserted = conn.execute(
+            "INSERT INTO keys (id, name, team, secret_sha256, credit_limit_usd, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![key.id, key.name, key.team, hash_secret(&secret), key.credit_limit_usd, key.created_at],
+        );
+        match inserted {
+            Ok(_) => Ok((key, secret)),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(StoreError::DuplicateName(name.to_string()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys ORDER BY created_at, name"
+        ))?;
+        let keys = stmt
+            .query_map([], key_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(keys)
+    }
+
+    fn revoke_key(&self, id_or_name: &str) -> Result<bool, StoreError> {
+        let conn = self.conn.lock();
+        let n = conn.execute(
+            "UPDATE keys SET revoked_at = ?1 WHERE (id = ?2 OR name = ?2) AND revoked_at IS NULL",
+            params![now(), id_or_name],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn key_by_hash(&self, secret_sha256: &str) -> Result<Option<ApiKey>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE secret_sha256 = ?1 AND revoked_at IS NULL"
+        ))?;
+        Ok(stmt.query_row([secret_sha256], key_from_row).optional()?)
+    }
+
+    fn add_usage(&self, key_id: &str, usd: f64) -> Result<(), StoreError> {
+        let conn = self.conn.lock();
+        conn.execute(
+            "UPDATE keys SET usage_usd = usage_usd + ?1 WHERE id = ?2",
+            params![usd, key_id],
+        )?;
+        Ok(())
+    }
+
+    fn record_generation(&self, g: &Generation) -> Result<(), StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(
+            "INSERT OR REPLACE INTO generations (id, key_id, model, provider_name, created_at, tokens_prompt,
+             tokens_completion, total_cost, latency, generation_time, finish_reason, streamed, cancelled,
+             request_entry, response_entry) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        )?;
+        stmt.execute(params![
+            g.id,
+            g.key_id,
+            g.model,
+            g.provider_name,
+            g.created_at,
+            g.tokens_prompt as i64,
+            g.tokens_completion as i64,
+            g.total_cost,
+            g.latency,
+            g.generation_time,
+            g.finish_reason,
+            g.streamed,
+            g.cancelled,
+            g.request_entry as i64,
+            g.response_entry.map(|e| e as i64),
+        ])?;
+        Ok(())
+    }
+
+    fn generation(&self, id: &str) -> Result<Option<Generation>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, key_id, model, provider_name, created_at, tokens_prompt, tokens_completion, total_cost,
+             latency, generation_time, finish_reason, streamed, cancelled, request_entry, response_entry
+             FROM generations WHERE id = ?1",
+        )?;
+        let g = stmt
+            .query_row([id], |r| {
+                Ok(Generation {
+                    id: r.get(0)?,
+                    key_id: r.get(1)?,
+                    model: r.get(2)?,
+                    provider_name: r.get(3)?,
+                    created_at: r.get(4)?,
+                    tokens_prompt: r.get::<_, i64>(5)? as u64,
+                    tokens_completion: r.get::<_, i64>(6)? as u64,
+                    total_cost: r.get(7)?,
+                    latency: r.get(8)?,
+                    generation_time: r.get(9)?,
+                    finish_reason: r.get(10)?,
+                    streamed: r.get(11)?,
+                    cancelled: r.get(12)?,
+                    request_entry: r.get::<_, i64>(13)? as u64,
+                    response_entry: r.get::<_, Option<i64>>(14)?.map(|e| e as u64),
+                })
+            })
+            .optional()?;
+        Ok(g)
+    }
+}
+
+/// Parse an RFC 3339 time stored by this module.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_life_cycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteAccountStore::open(dir.path()).unwrap();
+        let (key, secret) = store.create_key("alice", "finance", Some(5.0)).unwrap();
+        assert!(secret.starts_with("sk-ag-"));
+        let found = store.key_by_hash(&hash_secret(&secret)).unwrap().unwrap();
+        assert_eq!(found.id, key.id);
+        assert!(matches!(
+            store.create_key("alice", "x", None),
+            Err(StoreError::DuplicateName(_))
+        ));
+        store.add_usage(&key.id, 1.25).unwrap();
+        assert_eq!(store.list_keys().unwrap()[0].usage_usd, 1.25);
+        assert!(store.revoke_key("alice").unwrap());
+        assert!(store.key_by_hash(&hash_secret(&secret)).unwrap().is_none());
+        assert!(!store.revoke_key("alice").unwrap());
+    }
+
+    #[test]
+    fn secret_is_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteAccountStore::open(dir.path()).unwrap();
+        let (_, secret) = store.create_key("bob", "t", None).unwrap();
+        drop(store);
+        let raw = std::fs::read(dir.path().join("gateway.db")).unwrap();
+        let wal = std::fs::read(dir.path().join("gateway.db-wal")).unwrap_or_default();
+        let needle = secret.as_bytes();
+        for bytes in [raw, wal] {
+            assert!(!bytes.windows(needle.len()).any(|w| w == needle));
+        }
+    }
+}

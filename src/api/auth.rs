@@ -1,0 +1,101 @@
+//! Bearer-token authentication. Secrets are hashed (SHA-256) and looked up in the account store;
+//! recent look-ups are cached for a few seconds so the hot path does not touch SQLite, while a key
+//! revoked with `auditgate keys revoke` stops working within that time.
+
+use axum::http::HeaderMap;
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::ApiError;
+use crate::accounting::store::hash_secret;
+use crate::accounting::{AccountStore, ApiKey};
+
+const CACHE_TTL: Duration = Duration::from_secs(2);
+
+pub struct KeyCache {
+    store: Arc<dyn AccountStore>,
+    cache: RwLock<HashMap<String, (ApiKey, Instant)>>,
+}
+
+impl KeyCache {
+    pub fn new(store: Arc<dyn AccountStore>) -> Self {
+        KeyCache {
+            store,
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The key behind `Authorization: Bearer <secret>`, or a 401.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<ApiKey, ApiError> {
+        let secret = bearer(headers).ok_or_else(|| {
+            ApiError::unauthorized("missing API key: send it as 'Authorization: Bearer <key>'")
+        })?;
+        let hash = hash_secret(secret);
+        if let Some((key, at)) = self.cache.read().get(&hash) {
+            if at.elapsed() < CACHE_TTL {
+                return Ok(key.clone());
+            }
+        }
+        let found = self
+            .store
+            .key_by_hash(&hash)
+            .map_err(|e| ApiError::internal(format!("key store unavailable: {e}")))?;
+        let mut cache = self.cache.write();
+        match found {
+            Some(key) => {
+                cache.insert(hash, (key.clone(), Instant::now()));
+                Ok(key)
+            }
+            None => {
+                cache.remove(&hash);
+                Err(ApiError::unauthorized("invalid or revoked API key"))
+            }
+        }
+    }
+
+    /// Forget a cached key so its new spend is read on the next request.
+    pub fn invalidate(&self, key_id: &str) {
+        self.cache.write().retain(|_, (k, _)| k.id != key_id);
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// 402 when the key has a credit limit and has spent it.
+pub fn check_credit(key: &ApiKey) -> Result<(), ApiError> {
+    match key.credit_limit_usd {
+        Some(limit) if key.usage_usd >= limit => Err(ApiError::payment_required(format!(
+            "key {} has used its credit limit of {limit:.4} USD",
+            key.name
+        ))
+        .with_metadata(
+            serde_json::json!({"limit": limit, "usage": key.usage_usd, "limit_source": "key"}),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_parsing() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert("authorization", "Bearer  sk-ag-1 ".parse().unwrap());
+        assert_eq!(bearer(&h), Some("sk-ag-1"));
+        h.insert("authorization", "Basic abc".parse().unwrap());
+        assert_eq!(bearer(&h), None);
+    }
+}

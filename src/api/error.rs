@@ -1,0 +1,169 @@
+//! Errors as clients expect them: the OpenAI / OpenRouter shape
+//! `{"error": {"message", "type", "code", "metadata"?}}` with the matching HTTP status, so the
+//! official SDKs raise the right exception class.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+/// An error answer for the client. Build with the constructors, which fix status, type and code.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub kind: &'static str,
+    pub code: &'static str,
+    pub metadata: Option<Value>,
+    /// The audit entry of the request, when one was written before the failure.
+    pub entry: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            kind,
+            code,
+            metadata: None,
+            entry: None,
+        }
+    }
+
+    pub fn with_metadata(mut self, metadata: Value) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    pub fn with_entry(mut self, entry: u64) -> Self {
+        self.entry = Some(entry);
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_request",
+            message,
+        )
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "invalid_api_key",
+            message,
+        )
+    }
+
+    pub fn payment_required(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "insufficient_quota",
+            "insufficient_credits",
+            message,
+        )
+    }
+
+    pub fn policy_denied(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "policy_denied",
+            message,
+        )
+    }
+
+    pub fn model_not_found(model: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "model_not_found",
+            format!("model {model:?} does not exist or no enabled provider serves it; see GET /v1/models"),
+        )
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "not_found",
+            message,
+        )
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            "request_too_large",
+            format!("request body exceeds the limit of {limit} bytes"),
+        )
+    }
+
+    pub fn upstream(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(status, "upstream_error", code, message)
+    }
+
+    pub fn no_provider(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "no_allowed_provider",
+            message,
+        )
+    }
+
+    pub fn audit_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "audit_unavailable",
+            "the audit log cannot be written; nothing was forwarded",
+        )
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal_error",
+            message,
+        )
+    }
+
+    /// The JSON body, also used for error events inside a stream.
+    pub fn body(&self) -> Value {
+        let mut error =
+            json!({"message": self.message, "type": self.kind, "code": self.code, "param": null});
+        if let Some(m) = &self.metadata {
+            error["metadata"] = m.clone();
+        }
+        json!({ "error": error })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body())).into_response();
+        if let Some(entry) = self.entry {
+            if let Ok(v) = HeaderValue::from_str(&entry.to_string()) {
+                response.headers_mut().insert("x-auditgate-entry", v);
+            }
+        }
+        response
+    }
+}
+
+/// Describe a JSON syntax error with its position ("... at line 3 column 7", as serde_json says).
+pub fn json_error(e: &serde_json::Error) -> ApiError {
+    ApiError::bad_request(format!("request body is not valid JSON: {e}"))
+}

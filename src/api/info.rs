@@ -1,0 +1,152 @@
+//! Read-only routes: the model list (OpenRouter's shape plus regions), generation look-up, the
+//! caller's key, health, and the JSON 404 for unknown paths.
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+use super::{ApiError, AppState};
+use crate::providers::ModelInfo;
+
+/// Price per token as OpenRouter writes it: a decimal string.
+fn per_token(per_mtok: f64) -> String {
+    let v = per_mtok / 1_000_000.0;
+    let s = format!("{v:.12}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+fn model_json(m: &ModelInfo) -> Value {
+    let cheapest = m
+        .candidates
+        .iter()
+        .min_by(|a, b| a.price.prompt_per_mtok.total_cmp(&b.price.prompt_per_mtok));
+    let pricing = cheapest.map(|c| {
+        json!({
+            "prompt": per_token(c.price.prompt_per_mtok),
+            "completion": per_token(c.price.completion_per_mtok),
+            "input_cache_read": per_token(c.price.cached_prompt_per_mtok.unwrap_or(c.price.prompt_per_mtok)),
+            "request": "0", "image": "0",
+        })
+    });
+    let params: BTreeSet<&str> = m
+        .candidates
+        .iter()
+        .flat_map(|c| c.supported_parameters.iter().map(String::as_str))
+        .collect();
+    let regions: BTreeSet<&str> = m
+        .candidates
+        .iter()
+        .map(|c| c.provider.region.as_str())
+        .collect();
+    let countries: BTreeSet<&str> = m
+        .candidates
+        .iter()
+        .map(|c| c.provider.country.as_str())
+        .collect();
+    let providers: Vec<Value> = m
+        .candidates
+        .iter()
+        .map(|c| json!({
+            "name": c.provider.name, "region": c.provider.region, "country": c.provider.country,
+            "zdr": c.provider.zdr, "data_collection": if c.provider.data_collection { "allow" } else { "deny" },
+            "pricing": {"prompt": per_token(c.price.prompt_per_mtok), "completion": per_token(c.price.completion_per_mtok)},
+        }))
+        .collect();
+    json!({
+        "id": m.id,
+        "canonical_slug": m.id,
+        "name": m.name,
+        "created": 0,
+        "description": format!("{} served by {} provider(s)", m.name, m.candidates.len()),
+        "context_length": m.context_length,
+        "architecture": {
+            "input_modalities": m.input_modalities,
+            "output_modalities": ["text"],
+            "modality": format!("{}->text", m.input_modalities.join("+")),
+            "tokenizer": "Other",
+        },
+        "pricing": pricing,
+        "top_provider": {"context_length": m.context_length, "max_completion_tokens": m.max_completion_tokens, "is_moderated": false},
+        "supported_parameters": params,
+        "regions": regions,
+        "countries": countries,
+        "providers": providers,
+        "object": "model",
+        "owned_by": m.id.split('/').next().unwrap_or("auditgate"),
+    })
+}
+
+pub async fn models(State(state): State<AppState>) -> Json<Value> {
+    let data: Vec<Value> = state.catalog.models().map(model_json).collect();
+    Json(json!({ "object": "list", "data": data }))
+}
+
+#[derive(Deserialize)]
+pub struct GenerationQuery {
+    id: Option<String>,
+}
+
+pub async fn generation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<GenerationQuery>,
+) -> Response {
+    let result = (|| {
+        let key = state.keys.authenticate(&headers)?;
+        let id =
+            q.id.ok_or_else(|| ApiError::bad_request("query parameter 'id' is required"))?;
+        let g = state
+            .accounts
+            .generation(&id)
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .filter(|g| g.key_id == key.id)
+            .ok_or_else(|| ApiError::not_found(format!("generation {id} not found")))?;
+        Ok::<_, ApiError>(Json(json!({ "data": {
+            "id": g.id, "model": g.model, "provider_name": g.provider_name, "created_at": g.created_at,
+            "tokens_prompt": g.tokens_prompt, "tokens_completion": g.tokens_completion,
+            "native_tokens_prompt": g.tokens_prompt, "native_tokens_completion": g.tokens_completion,
+            "total_cost": g.total_cost, "usage": g.total_cost, "latency": g.latency, "generation_time": g.generation_time,
+            "finish_reason": g.finish_reason, "native_finish_reason": g.finish_reason,
+            "streamed": g.streamed, "cancelled": g.cancelled, "origin": "", "api_type": "completions",
+            "audit_request_entry": g.request_entry, "audit_response_entry": g.response_entry,
+        }})))
+    })();
+    result
+        .map(IntoResponse::into_response)
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn key(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match state.keys.authenticate(&headers) {
+        Ok(k) => Json(json!({ "data": {
+            "label": k.name, "name": k.name, "team": k.team, "usage": k.usage_usd, "limit": k.credit_limit_usd,
+            "limit_remaining": k.credit_limit_usd.map(|l| (l - k.usage_usd).max(0.0)),
+            "is_free_tier": false, "rate_limit": {"requests": -1, "interval": "10s"},
+        }}))
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+pub async fn health(State(state): State<AppState>) -> Json<Value> {
+    let policy = state.policy.load();
+    Json(json!({
+        "status": "ok",
+        "policy_version": policy.version,
+        "models": state.catalog.models().count(),
+        "providers": state.upstreams.len(),
+    }))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route; see /v1/chat/completions, /v1/embeddings, /v1/models")
+}

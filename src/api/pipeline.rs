@@ -1,0 +1,571 @@
+//! The steps every proxied call takes, in order: authenticate, read and parse the body, classify,
+//! decide per model, filter and order providers, write the request entry ahead, then try the
+//! providers. Chat and embeddings share all of it; only classification, redaction and the response
+//! handling differ.
+
+use axum::body::Body;
+use axum::http::HeaderMap;
+use bytes::Bytes;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::{auth, ApiError, AppState};
+use crate::accounting::ApiKey;
+use crate::audit::{Attempt, PiiSummary, Record, RequestRecord, ResponseRecord};
+use crate::pii::{self, Classification, Pseudonyms};
+use crate::policy::{Decision, Outcome, RedactOperator, RequestFacts};
+use crate::routing::Candidate;
+
+/// Which API a call came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Chat,
+    Embeddings,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "chat",
+            Endpoint::Embeddings => "embeddings",
+        }
+    }
+
+    pub fn upstream_path(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "/chat/completions",
+            Endpoint::Embeddings => "/embeddings",
+        }
+    }
+}
+
+/// One model of the request (the `model`, then each `models` fallback) with what policy decided
+/// for it and the providers it may go to, in the order they will be tried.
+pub struct ModelRoute {
+    pub model: String,
+    pub decision: Decision,
+    pub candidates: Vec<Candidate>,
+    /// The request as it goes upstream for this model (redacted if policy said so), minus `model`.
+    pub body: Value,
+    pub pseudonyms: Pseudonyms,
+}
+
+/// A request that passed authentication, parsing and policy, with its write-ahead entry on disk.
+pub struct Exchange {
+    pub started: Instant,
+    pub generation_id: String,
+    pub key: ApiKey,
+    pub endpoint: Endpoint,
+    pub stream: bool,
+    pub request: Value,
+    pub routes: Vec<ModelRoute>,
+    pub request_seq: u64,
+    pub allow_fallbacks: bool,
+}
+
+/// Read the body with the configured limit, so an oversized one gets a proper 413.
+pub async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, ApiError> {
+    let limit = state.config.max_body_bytes;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::too_large(limit));
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::too_large(limit))
+}
+
+/// Parse a JSON object body, reporting syntax errors with line and column.
+pub fn parse_object(bytes: &[u8]) -> Result<Value, ApiError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| super::error::json_error(&e))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request("request body must be a JSON object"));
+    }
+    Ok(value)
+}
+
+/// The models to try, in order: `model`, then the `models` fallback list, without duplicates.
+pub fn requested_models(req: &Value) -> Result<Vec<String>, ApiError> {
+    let mut models: Vec<String> = Vec::new();
+    match req.get("model") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(m)) if !m.is_empty() => models.push(m.clone()),
+        Some(_) => return Err(ApiError::bad_request("'model' must be a non-empty string")),
+    }
+    match req.get("models") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(list)) => {
+            for m in list {
+                let m = m
+                    .as_str()
+                    .ok_or_else(|| ApiError::bad_request("'models' must be a list of strings"))?;
+                if !models.iter().any(|x| x == m) {
+                    models.push(m.to_string());
+                }
+            }
+        }
+        Some(_) => return Err(ApiError::bad_request("'models' must be a list of strings")),
+    }
+    if models.is_empty() {
+        return Err(ApiError::bad_request("'model' is required"));
+    }
+    Ok(models)
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn pii_summary(cls: &Classification) -> PiiSummary {
+    PiiSummary {
+        level: cls.level.as_str().to_string(),
+        entities: cls.counts().into_iter().collect(),
+        paths: cls.paths().into_iter().collect(),
+        unscannable: cls.unscannable.clone(),
+        special_categories: cls.special_categories.clone(),
+    }
+}
+
+fn redact(
+    endpoint: Endpoint,
+    body: &mut Value,
+    cls: &Classification,
+    decision: &Decision,
+) -> Pseudonyms {
+    let Some(action) = &decision.redact else {
+        return Pseudonyms::default();
+    };
+    let op = match action.operator {
+        RedactOperator::Replace => pii::Operator::Replace,
+        RedactOperator::Mask => pii::Operator::Mask,
+        RedactOperator::Hash => pii::Operator::Hash,
+        RedactOperator::Pseudonymize => pii::Operator::Pseudonymize,
+    };
+    match endpoint {
+        Endpoint::Chat => pii::redact_chat(body, cls, &action.entities, op),
+        Endpoint::Embeddings => pii::redact_embeddings(body, cls, &action.entities, op),
+    }
+}
+
+/// Fields of OpenRouter's request that steer the gateway and are not sent upstream.
+const GATEWAY_FIELDS: &[&str] = &[
+    "model",
+    "models",
+    "provider",
+    "route",
+    "transforms",
+    "plugins",
+    "usage",
+];
+
+fn upstream_template(req: &Value) -> Value {
+    let mut body = req.clone();
+    if let Some(obj) = body.as_object_mut() {
+        for f in GATEWAY_FIELDS {
+            obj.remove(*f);
+        }
+    }
+    body
+}
+
+/// Serialize the body for one provider: its own model id first, then the request's fields.
+pub fn upstream_body(template: &Value, upstream_model: &str, force_stream_usage: bool) -> Bytes {
+    let mut obj = serde_json::Map::with_capacity(template.as_object().map_or(1, |o| o.len() + 1));
+    obj.insert("model".into(), Value::String(upstream_model.to_string()));
+    if let Some(fields) = template.as_object() {
+        for (k, v) in fields {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    if force_stream_usage {
+        // The gateway always needs usage for cost and the audit entry.
+        let opts = obj
+            .entry("stream_options")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(o) = opts.as_object_mut() {
+            o.insert("include_usage".into(), Value::Bool(true));
+        }
+    }
+    Bytes::from(serde_json::to_vec(&Value::Object(obj)).unwrap_or_default())
+}
+
+/// Everything about the caller the policy looks at.
+struct Caller<'a> {
+    key: &'a ApiKey,
+    client_label: Option<String>,
+}
+
+/// Decide each requested model and keep the providers its decision allows.
+fn plan_routes(
+    state: &AppState,
+    caller: &Caller<'_>,
+    endpoint: Endpoint,
+    req: &Value,
+    cls: &Classification,
+    stream: bool,
+) -> Result<(Vec<ModelRoute>, Vec<Decision>), ApiError> {
+    let models = requested_models(req)?;
+    let policy = state.policy.load();
+    let template = upstream_template(req);
+    let mut routes = Vec::new();
+    let mut denied = Vec::new();
+    let mut known = 0;
+    let mut exclusions: Vec<Value> = Vec::new();
+    for model in &models {
+        let Some(info) = state.catalog.get(model) else {
+            continue;
+        };
+        known += 1;
+        let facts = RequestFacts {
+            key_name: caller.key.name.clone(),
+            team: caller.key.team.clone(),
+            model: model.clone(),
+            level: cls.level,
+            entity_types: cls.entity_types(),
+            client_label: caller.client_label.clone(),
+            stream,
+            endpoint: endpoint.as_str().to_string(),
+            has_unscannable: !cls.unscannable.is_empty(),
+        };
+        let decision = policy.decide(&facts);
+        if let Outcome::Deny { .. } = decision.outcome {
+            denied.push(decision);
+            continue;
+        }
+        let mut candidates = Vec::new();
+        for c in &info.candidates {
+            match decision.constraints.check(&c.provider) {
+                Ok(()) if state.upstreams.contains_key(&c.provider.name) => {
+                    candidates.push(c.clone())
+                }
+                Ok(()) => {}
+                Err(why) => exclusions.push(serde_json::json!({
+                    "model": model, "provider": c.provider.name, "region": c.provider.region,
+                    "rule": decision.rule_id, "reason": why,
+                })),
+            }
+        }
+        if candidates.is_empty() {
+            denied.push(decision);
+            continue;
+        }
+        let mut body = template.clone();
+        let pseudonyms = redact(endpoint, &mut body, cls, &decision);
+        routes.push(ModelRoute {
+            model: model.clone(),
+            decision,
+            candidates,
+            body,
+            pseudonyms,
+        });
+    }
+    if known == 0 {
+        return Err(ApiError::model_not_found(&models[0]));
+    }
+    if routes.is_empty() && exclusions.is_empty() {
+        if let Some(d) = denied.first() {
+            let reason = match &d.outcome {
+                Outcome::Deny { reason } => reason.clone(),
+                Outcome::Allow => "denied".into(),
+            };
+            return Err(ApiError::policy_denied(format!(
+                "denied by policy rule {}: {reason}",
+                d.rule_id
+            ))
+            .with_metadata(
+                serde_json::json!({"rule": d.rule_id, "policy_version": d.policy_version}),
+            ));
+        }
+    }
+    if routes.is_empty() {
+        return Err(ApiError::no_provider(
+            "no provider allowed by policy can serve this request; nothing was forwarded",
+        )
+        .with_metadata(serde_json::json!({ "excluded": exclusions })));
+    }
+    Ok((routes, denied))
+}
+
+fn request_record(
+    generation_id: &str,
+    key: &ApiKey,
+    endpoint: Endpoint,
+    peer: SocketAddr,
+    models: Vec<String>,
+    stream: bool,
+    cls: &Classification,
+    routes: &[ModelRoute],
+    decision: Option<&Decision>,
+    body_sha256: String,
+) -> RequestRecord {
+    let first = routes
+        .first()
+        .and_then(|r| r.candidates.first().map(|c| (r, c)));
+    let decision_word = match decision {
+        None => "deny",
+        Some(d) if matches!(d.outcome, Outcome::Deny { .. }) => "deny",
+        Some(d) if d.redact.is_some() => "redact",
+        Some(_) => "allow",
+    };
+    RequestRecord {
+        generation_id: generation_id.to_string(),
+        endpoint: endpoint.as_str().to_string(),
+        key_id: key.id.clone(),
+        key_name: key.name.clone(),
+        team: key.team.clone(),
+        client_addr: peer.ip().to_string(),
+        models,
+        stream,
+        policy_version: decision
+            .map(|d| d.policy_version.clone())
+            .unwrap_or_default(),
+        policy_rule: decision.map(|d| d.rule_id.clone()).unwrap_or_default(),
+        decision: decision_word.to_string(),
+        pii: pii_summary(cls),
+        candidates: routes
+            .iter()
+            .flat_map(|r| {
+                r.candidates
+                    .iter()
+                    .map(move |c| format!("{}:{}@{}", r.model, c.provider.name, c.provider.region))
+            })
+            .collect(),
+        provider: first.map(|(_, c)| c.provider.name.clone()),
+        region: first.map(|(_, c)| c.provider.region.clone()),
+        body_sha256,
+        upstream_body_sha256: first
+            .map(|(r, c)| sha256_hex(&upstream_body(&r.body, &c.upstream_model, false))),
+    }
+}
+
+/// Authenticate, parse, classify, decide and write the request entry ahead of any upstream byte.
+pub async fn admit(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Body,
+    endpoint: Endpoint,
+) -> Result<Exchange, ApiError> {
+    let started = Instant::now();
+    let key = state.keys.authenticate(headers)?;
+    auth::check_credit(&key)?;
+    let bytes = read_body(state, headers, body).await?;
+    let request = parse_object(&bytes)?;
+    let stream = match request.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad_request("'stream' must be a boolean")),
+    };
+    let cls = match endpoint {
+        Endpoint::Chat => {
+            validate_chat(&request)?;
+            pii::classify_chat(&request)
+        }
+        Endpoint::Embeddings => {
+            validate_embeddings(&request)?;
+            pii::classify_embeddings(&request)
+        }
+    };
+    let client_label = headers
+        .get("x-data-classification")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let caller = Caller {
+        key: &key,
+        client_label,
+    };
+    let generation_id = format!("gen-{}", uuid::Uuid::new_v4().simple());
+    let models = requested_models(&request)?;
+    let body_sha256 = sha256_hex(&bytes);
+    let (routes, denied) = match plan_routes(state, &caller, endpoint, &request, &cls, stream) {
+        Ok(r) => r,
+        Err(err) if err.code == "policy_denied" || err.code == "no_allowed_provider" => {
+            // Refusals are part of the record too; nothing is forwarded either way.
+            let decision = state.policy.load().decide(&RequestFacts {
+                key_name: key.name.clone(),
+                team: key.team.clone(),
+                model: models[0].clone(),
+                level: cls.level,
+                entity_types: cls.entity_types(),
+                client_label: caller.client_label.clone(),
+                stream,
+                endpoint: endpoint.as_str().into(),
+                has_unscannable: !cls.unscannable.is_empty(),
+            });
+            let rec = request_record(
+                &generation_id,
+                &key,
+                endpoint,
+                peer,
+                models,
+                stream,
+                &cls,
+                &[],
+                Some(&decision),
+                body_sha256,
+            );
+            return Err(match state.audit.append(Record::Request(rec)).await {
+                Ok(seq) => err.with_entry(seq),
+                Err(_) => ApiError::audit_unavailable(),
+            });
+        }
+        Err(err) => return Err(err),
+    };
+    let _ = denied;
+    let decision = routes.first().map(|r| &r.decision);
+    let rec = request_record(
+        &generation_id,
+        &key,
+        endpoint,
+        peer,
+        models,
+        stream,
+        &cls,
+        &routes,
+        decision,
+        body_sha256,
+    );
+    let request_seq = state
+        .audit
+        .append(Record::Request(rec))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "write-ahead audit append failed; refusing the request");
+            ApiError::audit_unavailable()
+        })?;
+    let allow_fallbacks = request
+        .pointer("/provider/allow_fallbacks")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    Ok(Exchange {
+        started,
+        generation_id,
+        key,
+        endpoint,
+        stream,
+        request,
+        routes,
+        request_seq,
+        allow_fallbacks,
+    })
+}
+
+fn validate_chat(req: &Value) -> Result<(), ApiError> {
+    let messages = req
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::bad_request("'messages' is required and must be an array"))?;
+    if messages.is_empty() {
+        return Err(ApiError::bad_request("'messages' must not be empty"));
+    }
+    for (i, m) in messages.iter().enumerate() {
+        if m.get("role").and_then(Value::as_str).is_none() {
+            return Err(ApiError::bad_request(format!(
+                "messages[{i}] needs a string 'role'"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn validate_embeddings(req: &Value) -> Result<(), ApiError> {
+    match req.get("input") {
+        Some(Value::String(_)) | Some(Value::Array(_)) => Ok(()),
+        _ => Err(ApiError::bad_request(
+            "'input' is required: a string or an array",
+        )),
+    }
+}
+
+/// How one upstream try ended, for the response entry.
+pub fn attempt(
+    candidate: &Candidate,
+    started: Instant,
+    status: Option<u16>,
+    error: Option<String>,
+    body: &[u8],
+) -> Attempt {
+    Attempt {
+        provider: candidate.provider.name.clone(),
+        region: candidate.provider.region.clone(),
+        model: candidate.upstream_model.clone(),
+        status,
+        latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        error,
+        upstream_body_sha256: sha256_hex(body),
+    }
+}
+
+/// Append the response entry; its failure is logged (the client already has or will get its answer
+/// only if this succeeds for non-streaming calls, see the callers).
+pub async fn record_response(state: &AppState, rec: ResponseRecord) -> Result<u64, ApiError> {
+    state
+        .audit
+        .append(Record::Response(rec))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "response audit append failed");
+            ApiError::audit_unavailable()
+        })
+}
+
+/// Should the next provider be tried after this upstream status?
+pub fn retryable_status(status: u16) -> bool {
+    status == 408 || status == 429 || status >= 500
+}
+
+/// Map an upstream error answer to the client's error, keeping the upstream's message.
+pub fn upstream_error(provider: &str, status: u16, body: &[u8]) -> ApiError {
+    let detail = upstream_message(body);
+    let message = format!("{provider} answered {status}: {detail}");
+    let (code_status, code) = match status {
+        400 | 422 => (axum::http::StatusCode::BAD_REQUEST, "upstream_bad_request"),
+        413 => (
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "upstream_request_too_large",
+        ),
+        429 => (
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "upstream_rate_limited",
+        ),
+        _ => (axum::http::StatusCode::BAD_GATEWAY, "upstream_error"),
+    };
+    let mut err = ApiError::upstream(code_status, code, message);
+    if code_status == axum::http::StatusCode::BAD_REQUEST {
+        err.kind = "invalid_request_error";
+    }
+    err.with_metadata(serde_json::json!({"provider_name": provider, "upstream_status": status}))
+}
+
+/// The human message inside an upstream error body, whatever its shape.
+fn upstream_message(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        let found = v
+            .pointer("/error/message")
+            .or_else(|| v.get("error"))
+            .or_else(|| v.get("message"))
+            .or_else(|| v.get("detail"));
+        if let Some(m) = found {
+            return m
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| m.to_string());
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        "no details given".into()
+    } else {
+        text.chars().take(300).collect()
+    }
+}

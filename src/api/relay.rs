@@ -1,0 +1,635 @@
+//! The SSE relay for streaming chat completions.
+//!
+//! Providers are tried in order until one sends its first event: only until then can the gateway
+//! fall back, because after that bytes have reached the client. From then on each upstream event is
+//! relayed as it arrives (never buffered whole): the chunk gets the generation id, the public model
+//! and the provider, pseudonyms are restored (also when a placeholder is split across chunks), usage
+//! gets its cost. When the upstream ends, the response entry is made durable and only then is
+//! `data: [DONE]` sent, so a client that saw the end of a stream knows its record is on disk. If
+//! the client goes away, the upstream request is dropped (cancelled) and the entry says so.
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+use super::chat::{failure_record, settle, Outcome};
+use super::pipeline::{self, Exchange, ModelRoute};
+use super::{ApiError, AppState};
+use crate::accounting::cost::{cost_usd, usage_from_json};
+use crate::audit::{Attempt, ResponseRecord, Usage};
+use crate::pii::StreamRestorer;
+use crate::routing::Candidate;
+
+type ByteStream = futures_util::stream::BoxStream<'static, Result<Bytes, reqwest::Error>>;
+
+/// Splits a byte stream into SSE events (separated by a blank line) and yields their `data`.
+#[derive(Default)]
+pub struct SseParser {
+    buf: BytesMut,
+}
+
+/// One parsed server-sent event.
+#[derive(Debug, PartialEq)]
+pub enum SseEvent {
+    Data(String),
+    /// Comment-only or field-less events (keep-alives): nothing to relay.
+    Empty,
+}
+
+impl SseParser {
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete event, if the buffer holds one.
+    pub fn next_event(&mut self) -> Option<SseEvent> {
+        let (end, sep) = find_event_end(&self.buf)?;
+        let raw = self.buf.split_to(end + sep);
+        let text = String::from_utf8_lossy(&raw[..end]);
+        let mut data: Option<String> = None;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("data:") {
+                let rest = rest.strip_prefix(' ').unwrap_or(rest);
+                match &mut data {
+                    Some(d) => {
+                        d.push('\n');
+                        d.push_str(rest);
+                    }
+                    None => data = Some(rest.to_string()),
+                }
+            }
+        }
+        Some(data.map_or(SseEvent::Empty, SseEvent::Data))
+    }
+
+    /// Bytes of an incomplete event left at end of stream.
+    #[cfg(test)]
+    pub fn leftover(&self) -> bool {
+        !self.buf.iter().all(|b| b.is_ascii_whitespace())
+    }
+}
+
+/// Position of the end of the first event and the length of its separator (`\n\n` or `\r\n\r\n`).
+fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2));
+    let crlf = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| (p, 4));
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// State carried from the first event to the end of one relayed stream.
+struct Relay {
+    generation_id: String,
+    public_model: String,
+    provider: String,
+    price: crate::routing::Price,
+    client_wants_usage: bool,
+    /// Per (choice index, tool-call index or None for content).
+    restorers: HashMap<(u64, Option<u64>), StreamRestorer>,
+    route_has_pseudonyms: bool,
+    usage: Option<Usage>,
+    cost: f64,
+    finish_reason: Option<String>,
+    hasher: Sha256,
+    upstream_error: Option<String>,
+}
+
+fn frame(data: &str) -> Bytes {
+    let mut out = String::with_capacity(data.len() + 8);
+    out.push_str("data: ");
+    out.push_str(data);
+    out.push_str("\n\n");
+    Bytes::from(out)
+}
+
+impl Relay {
+    fn new(ex: &Exchange, route: &ModelRoute, candidate: &Candidate) -> Self {
+        let client_wants_usage = ex
+            .request
+            .pointer("/stream_options/include_usage")
+            .and_then(Value::as_bool)
+            == Some(true);
+        Relay {
+            generation_id: ex.generation_id.clone(),
+            public_model: route.model.clone(),
+            provider: candidate.provider.name.clone(),
+            price: candidate.price.clone(),
+            client_wants_usage,
+            restorers: HashMap::new(),
+            route_has_pseudonyms: !route.pseudonyms.is_empty(),
+            usage: None,
+            cost: 0.0,
+            finish_reason: None,
+            hasher: Sha256::new(),
+            upstream_error: None,
+        }
+    }
+
+    /// Rewrite one upstream `data:` payload; None when nothing should reach the client.
+    fn transform(&mut self, data: &str, route: &ModelRoute) -> Option<Bytes> {
+        let Ok(mut chunk) = serde_json::from_str::<Value>(data) else {
+            self.upstream_error = Some("malformed event in upstream stream".into());
+            return None;
+        };
+        if let Some(err) = chunk.get("error") {
+            self.upstream_error = Some(err.to_string());
+        }
+        chunk["id"] = Value::String(self.generation_id.clone());
+        chunk["model"] = Value::String(self.public_model.clone());
+        chunk["provider"] = Value::String(self.provider.clone());
+        if self.route_has_pseudonyms {
+            self.restore_choices(&mut chunk, route);
+        }
+        if let Some(choices) = chunk.get("choices").and_then(Value::as_array) {
+            for c in choices {
+                if let Some(f) = c.get("finish_reason").and_then(Value::as_str) {
+                    self.finish_reason = Some(f.to_string());
+                }
+            }
+        }
+        if let Some(usage) = chunk.get("usage").and_then(usage_from_json) {
+            self.cost = cost_usd(&self.price, &usage);
+            self.usage = Some(usage);
+            if !self.client_wants_usage {
+                let no_choices = chunk
+                    .get("choices")
+                    .and_then(Value::as_array)
+                    .is_none_or(|c| c.is_empty());
+                if no_choices {
+                    return None;
+                }
+                chunk.as_object_mut().map(|o| o.remove("usage"));
+            } else if let Some(u) = chunk.get_mut("usage").and_then(Value::as_object_mut) {
+                u.insert("cost".into(), serde_json::json!(self.cost));
+            }
+        }
+        let out = frame(&chunk.to_string());
+        self.hasher.update(&out);
+        Some(out)
+    }
+
+    fn restore_choices(&mut self, chunk: &mut Value, route: &ModelRoute) {
+        let Some(choices) = chunk.get_mut("choices").and_then(Value::as_array_mut) else {
+            return;
+        };
+        for choice in choices {
+            let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+            let finished = choice.get("finish_reason").is_some_and(|f| !f.is_null());
+            let Some(delta) = choice.get_mut("delta") else {
+                continue;
+            };
+            if let Some(text) = delta.get("content").and_then(Value::as_str) {
+                let r = self
+                    .restorers
+                    .entry((index, None))
+                    .or_insert_with(|| route.pseudonyms.stream_restorer());
+                let mut out = r.push(text);
+                if finished {
+                    out.push_str(&r.finish());
+                }
+                delta["content"] = Value::String(out);
+            } else if finished {
+                if let Some(r) = self.restorers.get_mut(&(index, None)) {
+                    let rest = r.finish();
+                    if !rest.is_empty() {
+                        delta["content"] = Value::String(rest);
+                    }
+                }
+            }
+            let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for call in calls {
+                let tool = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+                let Some(args) = call.pointer("/function/arguments").and_then(Value::as_str) else {
+                    continue;
+                };
+                let r = self
+                    .restorers
+                    .entry((index, Some(tool)))
+                    .or_insert_with(|| route.pseudonyms.stream_restorer());
+                let mut out = r.push(args);
+                if finished {
+                    out.push_str(&r.finish());
+                }
+                call["function"]["arguments"] = Value::String(out);
+            }
+        }
+    }
+
+    /// Text still held back by restorers when the stream ends without a finish chunk.
+    fn flush(&mut self) -> Option<Bytes> {
+        let mut pending = String::new();
+        for ((_, tool), r) in self.restorers.iter_mut() {
+            if tool.is_none() {
+                pending.push_str(&r.finish());
+            }
+        }
+        if pending.is_empty() {
+            return None;
+        }
+        let chunk = serde_json::json!({
+            "id": self.generation_id, "object": "chat.completion.chunk", "model": self.public_model,
+            "provider": self.provider, "choices": [{"index": 0, "delta": {"content": pending}, "finish_reason": null}]
+        });
+        let out = frame(&chunk.to_string());
+        self.hasher.update(&out);
+        Some(out)
+    }
+
+    fn error_event(&mut self, message: &str) -> Bytes {
+        let err = ApiError::upstream(StatusCode::BAD_GATEWAY, "upstream_stream_error", message);
+        let mut body = err.body();
+        body["id"] = Value::String(self.generation_id.clone());
+        let out = frame(&body.to_string());
+        self.hasher.update(&out);
+        out
+    }
+}
+
+/// The first upstream event that opened a stream, with the rest still to read.
+struct Opened<'a> {
+    route: &'a ModelRoute,
+    candidate: &'a Candidate,
+    stream: ByteStream,
+    parser: SseParser,
+    first: Vec<String>,
+    t0: Instant,
+}
+
+/// Read until the first data event (or the stream ends) without sending anything to the client.
+async fn first_events(
+    stream: &mut ByteStream,
+    parser: &mut SseParser,
+    deadline: Duration,
+) -> Result<Vec<String>, String> {
+    let read = async {
+        loop {
+            let mut got = Vec::new();
+            while let Some(ev) = parser.next_event() {
+                if let SseEvent::Data(d) = ev {
+                    got.push(d);
+                }
+            }
+            if !got.is_empty() {
+                return Ok(got);
+            }
+            match stream.next().await {
+                Some(Ok(bytes)) => parser.push(&bytes),
+                Some(Err(e)) => return Err(format!("stream failed before its first event: {e}")),
+                None => return Err("stream ended before its first event".into()),
+            }
+        }
+    };
+    tokio::time::timeout(deadline, read)
+        .await
+        .map_err(|_| "no first event in time".to_string())?
+}
+
+async fn open_stream<'a>(
+    state: &AppState,
+    ex: &'a Exchange,
+    attempts: &mut Vec<Attempt>,
+) -> Result<Opened<'a>, ApiError> {
+    let timeout = Duration::from_secs(state.config.upstream_timeout_secs);
+    let mut last_error = ApiError::upstream(
+        StatusCode::BAD_GATEWAY,
+        "upstream_error",
+        "no provider answered",
+    );
+    for route in &ex.routes {
+        for candidate in &route.candidates {
+            let Some(upstream) = state.upstreams.get(&candidate.provider.name) else {
+                continue;
+            };
+            let body = pipeline::upstream_body(&route.body, &candidate.upstream_model, true);
+            let t0 = Instant::now();
+            match upstream
+                .post(ex.endpoint.upstream_path(), body.clone(), None)
+                .await
+            {
+                Err(e) => {
+                    attempts.push(pipeline::attempt(
+                        candidate,
+                        t0,
+                        None,
+                        Some(e.to_string()),
+                        &body,
+                    ));
+                    last_error = ApiError::upstream(
+                        StatusCode::BAD_GATEWAY,
+                        "upstream_unreachable",
+                        e.to_string(),
+                    );
+                }
+                Ok(resp) if !resp.status().is_success() => {
+                    let status = resp.status().as_u16();
+                    let bytes = resp.bytes().await.unwrap_or_default();
+                    let err = pipeline::upstream_error(&candidate.provider.name, status, &bytes);
+                    attempts.push(pipeline::attempt(
+                        candidate,
+                        t0,
+                        Some(status),
+                        Some(err.message.clone()),
+                        &body,
+                    ));
+                    if !pipeline::retryable_status(status) {
+                        return Err(err);
+                    }
+                    last_error = err;
+                }
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let mut stream: ByteStream = resp.bytes_stream().boxed();
+                    let mut parser = SseParser::default();
+                    match first_events(&mut stream, &mut parser, timeout).await {
+                        Ok(first) => {
+                            attempts.push(pipeline::attempt(
+                                candidate,
+                                t0,
+                                Some(status),
+                                None,
+                                &body,
+                            ));
+                            return Ok(Opened {
+                                route,
+                                candidate,
+                                stream,
+                                parser,
+                                first,
+                                t0,
+                            });
+                        }
+                        Err(msg) => {
+                            attempts.push(pipeline::attempt(
+                                candidate,
+                                t0,
+                                Some(status),
+                                Some(msg.clone()),
+                                &body,
+                            ));
+                            last_error = ApiError::upstream(
+                                StatusCode::BAD_GATEWAY,
+                                "upstream_stream_error",
+                                msg,
+                            );
+                        }
+                    }
+                }
+            }
+            if !ex.allow_fallbacks {
+                return Err(last_error);
+            }
+        }
+    }
+    Err(last_error)
+}
+
+/// Start relaying a streaming exchange; errors before the first event are ordinary JSON errors.
+pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError> {
+    let mut attempts = Vec::new();
+    let opened = match open_stream(&state, &ex, &mut attempts).await {
+        Ok(o) => o,
+        Err(err) => {
+            let rec = failure_record(&ex, attempts, &err);
+            pipeline::record_response(&state, rec).await?;
+            return Err(err.with_entry(ex.request_seq));
+        }
+    };
+    let route_index = ex
+        .routes
+        .iter()
+        .position(|r| std::ptr::eq(r, opened.route))
+        .unwrap_or(0);
+    let cand_index = opened
+        .route
+        .candidates
+        .iter()
+        .position(|c| std::ptr::eq(c, opened.candidate))
+        .unwrap_or(0);
+    let Opened {
+        stream,
+        parser,
+        first,
+        t0,
+        ..
+    } = opened;
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    let request_seq = ex.request_seq;
+    let generation_id = ex.generation_id.clone();
+    tokio::spawn(pump(
+        state,
+        ex,
+        route_index,
+        cand_index,
+        attempts,
+        stream,
+        parser,
+        first,
+        t0,
+        tx,
+    ));
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut response = Response::new(Body::from_stream(body));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    h.insert("x-auditgate-entry", HeaderValue::from(request_seq));
+    if let Ok(v) = HeaderValue::from_str(&generation_id) {
+        h.insert("x-generation-id", v);
+    }
+    Ok(response.into_response())
+}
+
+/// How the relay loop ended.
+enum End {
+    Done,
+    UpstreamEof,
+    UpstreamFailed(String),
+    ClientGone,
+    TimedOut,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn pump(
+    state: AppState,
+    ex: Exchange,
+    route_index: usize,
+    cand_index: usize,
+    attempts: Vec<Attempt>,
+    mut upstream: ByteStream,
+    mut parser: SseParser,
+    first: Vec<String>,
+    t0: Instant,
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+) {
+    let route = &ex.routes[route_index];
+    let candidate = &route.candidates[cand_index];
+    let mut relay = Relay::new(&ex, route, candidate);
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_secs(state.config.upstream_timeout_secs);
+    let mut pending: std::collections::VecDeque<String> = first.into();
+    let end = 'relay: loop {
+        while let Some(data) = pending.pop_front() {
+            if data.trim() == "[DONE]" {
+                break 'relay End::Done;
+            }
+            if let Some(out) = relay.transform(&data, route) {
+                if tx.send(Ok(out)).await.is_err() {
+                    break 'relay End::ClientGone;
+                }
+            }
+        }
+        while let Some(ev) = parser.next_event() {
+            if let SseEvent::Data(d) = ev {
+                pending.push_back(d);
+            }
+        }
+        if !pending.is_empty() {
+            continue;
+        }
+        tokio::select! {
+            _ = tx.closed() => break End::ClientGone,
+            _ = tokio::time::sleep_until(deadline) => break End::TimedOut,
+            next = upstream.next() => match next {
+                Some(Ok(bytes)) => parser.push(&bytes),
+                Some(Err(e)) => break End::UpstreamFailed(format!("upstream stream broke: {e}")),
+                None => break End::UpstreamEof,
+            },
+        }
+    };
+    // Drop the upstream connection now: for a departed client this cancels the upstream request.
+    drop(upstream);
+    finish(
+        state,
+        ex,
+        route_index,
+        cand_index,
+        attempts,
+        relay,
+        end,
+        t0,
+        tx,
+    )
+    .await;
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    state: AppState,
+    ex: Exchange,
+    route_index: usize,
+    cand_index: usize,
+    attempts: Vec<Attempt>,
+    mut relay: Relay,
+    end: End,
+    t0: Instant,
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+) {
+    let route = &ex.routes[route_index];
+    let candidate = &route.candidates[cand_index];
+    let cancelled = matches!(end, End::ClientGone);
+    let error = match end {
+        End::Done | End::ClientGone => relay.upstream_error.clone(),
+        End::UpstreamEof => Some("upstream stream ended without [DONE]".to_string()),
+        End::UpstreamFailed(e) => Some(e),
+        End::TimedOut => Some("upstream stream exceeded the time limit".to_string()),
+    };
+    if !cancelled {
+        if let Some(out) = relay.flush() {
+            let _ = tx.send(Ok(out)).await;
+        }
+        if let Some(msg) = error.as_ref().filter(|_| relay.upstream_error.is_none()) {
+            let out = relay.error_event(msg);
+            let _ = tx.send(Ok(out)).await;
+        }
+    }
+    let upstream_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let rec = ResponseRecord {
+        request_seq: ex.request_seq,
+        generation_id: ex.generation_id.clone(),
+        attempts,
+        provider: Some(candidate.provider.name.clone()),
+        model: Some(route.model.clone()),
+        status: 200,
+        usage: relay.usage.clone(),
+        cost_usd: Some(relay.cost),
+        finish_reason: relay.finish_reason.clone(),
+        error: error.clone(),
+        streamed: true,
+        cancelled,
+        latency_ms: ex.started.elapsed().as_secs_f64() * 1000.0,
+        response_sha256: hex::encode(relay.hasher.clone().finalize()),
+    };
+    let recorded = pipeline::record_response(&state, rec).await;
+    match recorded {
+        Ok(seq) => {
+            if !cancelled {
+                let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
+            }
+            let outcome = Outcome {
+                usage: relay.usage.take(),
+                cost: relay.cost,
+                finish_reason: relay.finish_reason.take(),
+                streamed: true,
+                cancelled,
+            };
+            settle(
+                &state,
+                &ex,
+                candidate,
+                &route.model,
+                outcome,
+                upstream_ms,
+                Some(seq),
+            );
+        }
+        Err(err) => {
+            // The record of this answer could not be made durable: end the stream with an error
+            // instead of [DONE], so the client does not take it for a complete, recorded answer.
+            let _ = tx.send(Ok(frame(&err.body().to_string()))).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parser_splits_events_across_pushes() {
+        let mut p = SseParser::default();
+        p.push(b"data: {\"a\":1}\n\nda");
+        assert_eq!(p.next_event(), Some(SseEvent::Data("{\"a\":1}".into())));
+        assert_eq!(p.next_event(), None);
+        p.push(b"ta: [DONE]\r\n\r\n: keep-alive\n\n");
+        assert_eq!(p.next_event(), Some(SseEvent::Data("[DONE]".into())));
+        assert_eq!(p.next_event(), Some(SseEvent::Empty));
+        assert!(!p.leftover());
+    }
+
+    #[test]
+    fn multi_line_data_is_joined() {
+        let mut p = SseParser::default();
+        p.push(b"event: x\ndata: a\ndata:b\n\n");
+        assert_eq!(p.next_event(), Some(SseEvent::Data("a\nb".into())));
+    }
+}
