@@ -582,7 +582,8 @@ async fn finish(
     let recorded = pipeline::record_response(&state, rec).await;
     match recorded {
         Ok(seq) => {
-            if !cancelled {
+            // [DONE] only closes a complete answer; a failed stream ends with its error event.
+            if !cancelled && error.is_none() {
                 let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
             }
             let outcome = Outcome {
