@@ -38,12 +38,24 @@ pub async fn proxy(
     body: Body,
     endpoint: Endpoint,
 ) -> Result<Response, ApiError> {
-    let exchange = pipeline::admit(state, peer, headers, body, endpoint).await?;
-    if exchange.stream && endpoint == Endpoint::Chat {
-        relay::stream(state.clone(), exchange).await
-    } else {
-        complete(state, exchange).await
+    let result = match pipeline::admit(state, peer, headers, body, endpoint).await {
+        Ok(exchange) if exchange.stream && endpoint == Endpoint::Chat => {
+            relay::stream(state.clone(), exchange).await
+        }
+        Ok(exchange) => complete(state, exchange).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &result {
+        // Operational log: status and code only, never request content.
+        tracing::info!(
+            endpoint = endpoint.as_str(),
+            status = e.status.as_u16(),
+            code = e.code,
+            entry = e.entry,
+            "request refused"
+        );
     }
+    result
 }
 
 /// A successful upstream answer, parsed.
@@ -308,6 +320,13 @@ pub fn settle(
     response_entry: Option<u64>,
 ) {
     let usage = outcome.usage.unwrap_or_default();
+    tracing::info!(
+        generation = %ex.generation_id, key = %ex.key.id, model, provider = %candidate.provider.name,
+        region = %candidate.provider.region, entry = ex.request_seq, streamed = outcome.streamed,
+        cancelled = outcome.cancelled, prompt_tokens = usage.prompt_tokens,
+        completion_tokens = usage.completion_tokens, cost_usd = outcome.cost,
+        latency_ms = ex.started.elapsed().as_secs_f64() * 1000.0, "exchange done"
+    );
     let generation = Generation {
         id: ex.generation_id.clone(),
         key_id: ex.key.id.clone(),
