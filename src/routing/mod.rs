@@ -1,1 +1,40 @@
-//! Routing: which providers, in which order, may serve a request (always inside what policy allows).
+//! Routing: which providers, in which order, may serve a request (always inside what policy
+//! allows). Pure decision logic; the gateway does the I/O.
+//!
+//! How the gateway uses it, per request:
+//! 1. [`model_sequence`] turns `model` + `models` into the models to try, in order. For each
+//!    model, strip `:nitro` / `:floor` with [`split_model_suffix`], build its [`Candidate`]s from
+//!    the catalogue, and keep those the policy allows (`RouteConstraints::check`).
+//! 2. [`plan`] filters them by the client's [`ProviderPrefs`] and orders them (see `plan.rs`).
+//!    An empty plan means "try the next model", and 503 after the last one.
+//! 3. For each planned candidate: skip it if [`Health::allows`] refuses; bound the attempt by
+//!    [`RetryPolicy::attempt_timeout`]; on failure report [`Health::record_failure`], classify with
+//!    [`retry_class`] and follow [`RetryPolicy::next_step`]; on success [`Health::record_success`].
+//!
+//! The planner's output is always a subset of its input, so routing can never widen the set of
+//! providers the policy allowed.
+
+mod candidate;
+mod health;
+mod models;
+mod plan;
+mod prefs;
+mod retry;
+
+pub use candidate::{Candidate, Price};
+pub use health::{BreakerState, Health, HealthConfig, ProviderStats};
+pub use models::model_sequence;
+pub use plan::{plan, plan_at, Plan};
+pub use prefs::{split_model_suffix, DataCollection, MaxPrice, ProviderPrefs, Sort, SortPref};
+pub use retry::{
+    counts_against_provider, parse_retry_after, retry_class, ErrorKind, RetryClass, RetryPolicy,
+    Step,
+};
+
+/// Errors of the routing module.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoutingError {
+    /// Neither `model` nor `models` names a model (the gateway answers 400).
+    #[error("no model given: set `model` or a non-empty `models` list")]
+    NoModel,
+}
