@@ -142,12 +142,16 @@ fn eligible(c: &Candidate, p: &ProviderPrefs, request: &[String]) -> bool {
     let name = c.provider.name.as_str();
     let price_ok = |ceiling: Option<f64>, price: f64| ceiling.is_none_or(|m| price <= m);
     let max = p.max_price.unwrap_or_default();
+    let zdr_ok = p.zdr != Some(true) || c.provider.zdr;
+    let collection_ok =
+        p.data_collection != Some(DataCollection::Deny) || !c.provider.data_collection;
+    let params_ok = p.require_parameters != Some(true)
+        || request.iter().all(|r| c.supported_parameters.contains(r));
     in_list(&p.only, name) != Some(false)
         && in_list(&p.ignore, name) != Some(true)
-        && !(p.zdr == Some(true) && !c.provider.zdr)
-        && !(p.data_collection == Some(DataCollection::Deny) && c.provider.data_collection)
-        && !(p.require_parameters == Some(true)
-            && !request.iter().all(|r| c.supported_parameters.contains(r)))
+        && zdr_ok
+        && collection_ok
+        && params_ok
         && price_ok(max.prompt, c.price.prompt_per_mtok)
         && price_ok(max.completion, c.price.completion_per_mtok)
 }
