@@ -7,13 +7,16 @@
 //!    the catalogue, and keep those the policy allows (`RouteConstraints::check`).
 //! 2. [`plan`] filters them by the client's [`ProviderPrefs`] and orders them (see `plan.rs`).
 //!    An empty plan means "try the next model", and 503 after the last one.
-//! 3. For each planned candidate: skip it if [`Health::allows`] refuses; bound the attempt by
-//!    [`RetryPolicy::attempt_timeout`]; on failure report [`Health::record_failure`], classify with
-//!    [`retry_class`] and follow [`RetryPolicy::next_step`]; on success [`Health::record_success`].
+//! 3. [`AttemptLoop`] walks the plan: it skips providers whose breaker refuses
+//!    ([`Health::allows`]), bounds each attempt ([`RetryPolicy::attempt_timeout`]), classifies
+//!    failures ([`retry_class`]), retries with backoff or moves on ([`RetryPolicy::next_step`]),
+//!    feeds the health book, and keeps the attempt list for the audit entry. The pieces are public
+//!    on their own for callers that drive attempts themselves.
 //!
 //! The planner's output is always a subset of its input, so routing can never widen the set of
 //! providers the policy allowed.
 
+mod attempts;
 mod candidate;
 mod health;
 mod models;
@@ -21,6 +24,7 @@ mod plan;
 mod prefs;
 mod retry;
 
+pub use attempts::{AttemptLoop, AttemptOutcome, AttemptRecord, Next, StopReason, Ticket};
 pub use candidate::{Candidate, Price};
 pub use health::{BreakerState, Health, HealthConfig, ProviderStats};
 pub use models::model_sequence;
