@@ -5,6 +5,8 @@
 //! 1. [`model_sequence`] turns `model` + `models` into the models to try, in order. For each
 //!    model, strip `:nitro` / `:floor` with [`split_model_suffix`], build its [`Candidate`]s from
 //!    the catalogue, and keep those the policy allows (`RouteConstraints::check`).
+//!    Parse the `provider` object with [`ProviderPrefs::from_request`] and the parameters the
+//!    request uses with [`request_parameters`].
 //! 2. [`plan`] filters them by the client's [`ProviderPrefs`] and orders them (see `plan.rs`).
 //!    An empty plan means "try the next model", and 503 after the last one.
 //! 3. [`AttemptLoop`] walks the plan: it skips providers whose breaker refuses
@@ -20,6 +22,7 @@ mod attempts;
 mod candidate;
 mod health;
 mod models;
+mod params;
 mod plan;
 mod prefs;
 mod retry;
@@ -28,6 +31,7 @@ pub use attempts::{AttemptLoop, AttemptOutcome, AttemptRecord, Next, StopReason,
 pub use candidate::{Candidate, Price};
 pub use health::{BreakerState, Health, HealthConfig, ProviderStats};
 pub use models::model_sequence;
+pub use params::request_parameters;
 pub use plan::{plan, plan_at, Plan};
 pub use prefs::{split_model_suffix, DataCollection, MaxPrice, ProviderPrefs, Sort, SortPref};
 pub use retry::{
@@ -41,4 +45,7 @@ pub enum RoutingError {
     /// Neither `model` nor `models` names a model (the gateway answers 400).
     #[error("no model given: set `model` or a non-empty `models` list")]
     NoModel,
+    /// The `provider` object does not parse (the gateway answers 400 with this message).
+    #[error("invalid provider preferences: {0}")]
+    InvalidProviderPrefs(String),
 }

@@ -9,6 +9,7 @@
 //! `completion` (its other keys, `request`, `image`, `audio`, have no counterpart in our price
 //! table and are ignored). Prices may be given as JSON numbers or as decimal strings.
 
+use crate::routing::RoutingError;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// What to order candidates by.
@@ -89,6 +90,15 @@ pub struct ProviderPrefs {
 }
 
 impl ProviderPrefs {
+    /// Parses the request's `provider` value: absent or `null` gives the defaults.
+    pub fn from_request(value: Option<&serde_json::Value>) -> Result<ProviderPrefs, RoutingError> {
+        match value {
+            None | Some(serde_json::Value::Null) => Ok(ProviderPrefs::default()),
+            Some(v) => ProviderPrefs::deserialize(v)
+                .map_err(|e| RoutingError::InvalidProviderPrefs(e.to_string())),
+        }
+    }
+
     /// `allow_fallbacks`, default true. When false, only `order` providers are used if `order`
     /// is given (OpenRouter semantics), otherwise only the first choice.
     pub fn fallbacks_allowed(&self) -> bool {
@@ -280,6 +290,23 @@ mod tests {
     #[test]
     fn empty_only_is_unset() {
         assert!(parse(json!({"only": []})).name_filter("any").is_ok());
+    }
+
+    #[test]
+    fn from_request_value() {
+        assert_eq!(
+            ProviderPrefs::from_request(None),
+            Ok(ProviderPrefs::default())
+        );
+        assert_eq!(
+            ProviderPrefs::from_request(Some(&json!(null))),
+            Ok(ProviderPrefs::default())
+        );
+        let p = ProviderPrefs::from_request(Some(&json!({"zdr": true}))).expect("valid");
+        assert!(p.zdr_required());
+        let err = ProviderPrefs::from_request(Some(&json!({"sort": 3})));
+        assert!(matches!(err, Err(RoutingError::InvalidProviderPrefs(_))));
+        assert!(ProviderPrefs::from_request(Some(&json!("price"))).is_err());
     }
 
     #[test]
