@@ -82,7 +82,8 @@ pub enum StopReason {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
-    Attempt(Ticket),
+    /// Boxed: a ticket is far larger than the other variants.
+    Attempt(Box<Ticket>),
     /// Every candidate of the current model failed or was skipped.
     ModelExhausted,
     Stop(StopReason),
@@ -159,11 +160,11 @@ impl AttemptLoop {
             let delay = std::mem::take(&mut self.delay);
             self.push(candidate.clone(), begins, AttemptOutcome::Pending);
             self.in_flight = Some((self.log.len() - 1, begins));
-            return Next::Attempt(Ticket {
+            return Next::Attempt(Box::new(Ticket {
                 candidate,
                 delay,
                 timeout,
-            });
+            }));
         }
         Next::ModelExhausted
     }
@@ -313,7 +314,7 @@ mod tests {
 
     fn ticket(next: Next) -> Ticket {
         match next {
-            Next::Attempt(t) => t,
+            Next::Attempt(t) => *t,
             other => panic!("expected an attempt, got {other:?}"),
         }
     }
