@@ -1,0 +1,90 @@
+//! Candidates: one provider able to serve one public model, with its price and capabilities.
+//!
+//! The gateway builds candidates from its catalogue, drops those the policy forbids
+//! (`RouteConstraints::check`), and hands the rest to [`crate::routing::plan`].
+
+use crate::providers::ProviderProfile;
+use serde::{Deserialize, Serialize};
+
+/// Price of one provider for one model, in USD per one million tokens (OpenRouter quotes per
+/// token in `/models`, but per million everywhere a human types a number, e.g. `max_price`).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Price {
+    pub prompt_per_mtok: f64,
+    pub completion_per_mtok: f64,
+    /// Price of prompt tokens served from the provider's cache, when it bills them differently.
+    #[serde(default)]
+    pub cached_prompt_per_mtok: Option<f64>,
+}
+
+impl Price {
+    /// One number to rank and weight candidates by: prompt plus completion price.
+    ///
+    /// A plain sum keeps the ranking independent of any guessed prompt/completion ratio.
+    /// Negative or non-finite prices (configuration mistakes) rank as the most expensive so that
+    /// a typo can never attract all the traffic.
+    pub fn blended(&self) -> f64 {
+        let sum = self.prompt_per_mtok + self.completion_per_mtok;
+        let sane = self.prompt_per_mtok >= 0.0 && self.completion_per_mtok >= 0.0;
+        if sum.is_finite() && sane {
+            sum
+        } else {
+            f64::MAX
+        }
+    }
+}
+
+/// One way to serve a public model: which provider, under which upstream id, at what price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub provider: ProviderProfile,
+    /// The model name clients use, e.g. `demo/echo`.
+    pub public_model: String,
+    /// The provider's own id for that model.
+    pub upstream_model: String,
+    pub price: Price,
+    /// OpenAI request parameters this provider honours (`tools`, `temperature`, ...).
+    #[serde(default)]
+    pub supported_parameters: Vec<String>,
+    #[serde(default)]
+    pub context_length: Option<u64>,
+}
+
+impl Candidate {
+    /// Provider name (the key of the health book and of `order`/`only`/`ignore`).
+    pub fn provider_name(&self) -> &str {
+        &self.provider.name
+    }
+
+    /// True when the provider honours every parameter the request uses.
+    pub fn supports_all(&self, request_params: &[String]) -> bool {
+        request_params
+            .iter()
+            .all(|p| self.supported_parameters.iter().any(|s| s == p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn price(p: f64, c: f64) -> Price {
+        Price {
+            prompt_per_mtok: p,
+            completion_per_mtok: c,
+            cached_prompt_per_mtok: None,
+        }
+    }
+
+    #[test]
+    fn blended_sums_prompt_and_completion() {
+        assert_eq!(price(1.0, 3.0).blended(), 4.0);
+    }
+
+    #[test]
+    fn broken_prices_rank_most_expensive() {
+        assert_eq!(price(f64::NAN, 1.0).blended(), f64::MAX);
+        assert_eq!(price(-1.0, 1.0).blended(), f64::MAX);
+        assert_eq!(price(f64::INFINITY, 1.0).blended(), f64::MAX);
+    }
+}
