@@ -38,6 +38,7 @@ pub struct Config {
     /// How often policy files are checked for changes, in milliseconds (0 = only on SIGHUP).
     pub policy_poll_ms: u64,
     pub audit: AuditConfig,
+    pub routing: RoutingConfig,
     pub providers: Vec<ProviderConfig>,
 }
 
@@ -52,6 +53,7 @@ impl Default for Config {
             connect_timeout_ms: 5_000,
             policy_poll_ms: 2_000,
             audit: AuditConfig::default(),
+            routing: RoutingConfig::default(),
             providers: default_providers(),
         }
     }
@@ -76,6 +78,44 @@ impl Default for AuditConfig {
             checkpoint_interval_ms: 1000,
             checkpoint_every_entries: 10_000,
             store_bodies: "none".into(),
+        }
+    }
+}
+
+/// The `[routing]` table: retries and timeouts of upstream attempts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Time allowed for one attempt at one provider, in seconds (`upstream_timeout_secs` bounds all).
+    pub attempt_timeout_secs: u64,
+    /// Tries at the same provider for transient failures (429, 5xx, connection errors).
+    pub max_attempts_per_provider: u32,
+    pub retry_base_backoff_ms: u64,
+    pub retry_max_backoff_ms: u64,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            attempt_timeout_secs: 60,
+            max_attempts_per_provider: 2,
+            retry_base_backoff_ms: 250,
+            retry_max_backoff_ms: 4_000,
+        }
+    }
+}
+
+impl Config {
+    /// The retry policy the attempt loop follows.
+    pub fn retry_policy(&self) -> crate::routing::RetryPolicy {
+        use std::time::Duration;
+        let total = Duration::from_secs(self.upstream_timeout_secs);
+        crate::routing::RetryPolicy {
+            max_attempts_per_provider: self.routing.max_attempts_per_provider.max(1),
+            base_backoff: Duration::from_millis(self.routing.retry_base_backoff_ms),
+            max_backoff: Duration::from_millis(self.routing.retry_max_backoff_ms),
+            per_attempt_timeout: Duration::from_secs(self.routing.attempt_timeout_secs).min(total),
+            total_timeout: total,
         }
     }
 }

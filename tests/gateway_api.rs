@@ -323,7 +323,8 @@ async fn slow_upstream_times_out() {
         .provider(ProviderSpec::new("slow", &fake.base_url, "eu", "FR"))
         .start();
     let (status, _, body) = gw.chat(user("x")).await;
-    assert_eq!(status, 502, "{body}");
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["error"]["code"], "upstream_timeout");
 }
 
 #[tokio::test]

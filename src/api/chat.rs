@@ -8,14 +8,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
+use super::forward::{self, Delivery};
 use super::pipeline::{self, Endpoint, Exchange, ModelRoute};
 use super::{relay, ApiError, AppState};
 use crate::accounting::cost::{cost_usd, usage_from_json};
 use crate::accounting::Generation;
 use crate::audit::{Attempt, ResponseRecord, Usage};
-use crate::providers::openai::body_error;
 use crate::routing::Candidate;
 
 pub async fn chat_completions(
@@ -39,9 +38,7 @@ pub async fn proxy(
     endpoint: Endpoint,
 ) -> Result<Response, ApiError> {
     let result = match pipeline::admit(state, peer, headers, body, endpoint).await {
-        Ok(exchange) if exchange.stream && endpoint == Endpoint::Chat => {
-            relay::stream(state.clone(), exchange).await
-        }
+        Ok(exchange) if exchange.is_streaming() => relay::stream(state.clone(), exchange).await,
         Ok(exchange) => complete(state, exchange).await,
         Err(e) => Err(e),
     };
@@ -58,160 +55,27 @@ pub async fn proxy(
     result
 }
 
-/// A successful upstream answer, parsed.
-struct Answer<'a> {
-    route: &'a ModelRoute,
-    candidate: &'a Candidate,
-    json: Value,
-    upstream_ms: f64,
-}
-
-/// The outcome of trying every allowed provider.
-enum Tried<'a> {
-    Answered(Answer<'a>),
-    /// A client error from upstream: trying other providers with the same body would not help.
-    Fatal(ApiError),
-    Exhausted(ApiError),
-}
-
-fn total_timeout(state: &AppState) -> Duration {
-    Duration::from_secs(state.config.upstream_timeout_secs)
-}
-
-/// Try providers in order, model after model, until one gives a well-formed 2xx answer.
-async fn try_providers<'a>(
-    state: &AppState,
-    ex: &'a Exchange,
-    attempts: &mut Vec<Attempt>,
-) -> Tried<'a> {
-    let mut last_error = ApiError::upstream(
-        StatusCode::BAD_GATEWAY,
-        "upstream_error",
-        "no provider answered",
-    );
-    for route in &ex.routes {
-        for candidate in &route.candidates {
-            let Some(upstream) = state.upstreams.get(&candidate.provider.name) else {
-                continue;
-            };
-            let body = pipeline::upstream_body(&route.body, &candidate.upstream_model, false);
-            let t0 = Instant::now();
-            let sent = upstream
-                .post(
-                    ex.endpoint.upstream_path(),
-                    body.clone(),
-                    Some(total_timeout(state)),
-                )
-                .await;
-            let response = match sent {
-                Ok(r) => r,
-                Err(e) => {
-                    attempts.push(pipeline::attempt(
-                        candidate,
-                        t0,
-                        None,
-                        Some(e.to_string()),
-                        &body,
-                    ));
-                    last_error = ApiError::upstream(
-                        StatusCode::BAD_GATEWAY,
-                        "upstream_unreachable",
-                        e.to_string(),
-                    );
-                    if !ex.allow_fallbacks {
-                        return Tried::Exhausted(last_error);
-                    }
-                    continue;
-                }
-            };
-            let status = response.status().as_u16();
-            let bytes = match response.bytes().await {
-                Ok(b) => b,
-                Err(e) => {
-                    let e = body_error(&candidate.provider.name, e);
-                    attempts.push(pipeline::attempt(
-                        candidate,
-                        t0,
-                        Some(status),
-                        Some(e.to_string()),
-                        &body,
-                    ));
-                    last_error = ApiError::upstream(
-                        StatusCode::BAD_GATEWAY,
-                        "upstream_error",
-                        e.to_string(),
-                    );
-                    continue;
-                }
-            };
-            if (200..300).contains(&status) {
-                match serde_json::from_slice::<Value>(&bytes) {
-                    Ok(json) if json.is_object() => {
-                        attempts.push(pipeline::attempt(candidate, t0, Some(status), None, &body));
-                        let upstream_ms = t0.elapsed().as_secs_f64() * 1000.0;
-                        return Tried::Answered(Answer {
-                            route,
-                            candidate,
-                            json,
-                            upstream_ms,
-                        });
-                    }
-                    _ => {
-                        let msg =
-                            format!("{} returned a malformed answer", candidate.provider.name);
-                        attempts.push(pipeline::attempt(
-                            candidate,
-                            t0,
-                            Some(status),
-                            Some(msg.clone()),
-                            &body,
-                        ));
-                        last_error = ApiError::upstream(
-                            StatusCode::BAD_GATEWAY,
-                            "upstream_invalid_response",
-                            msg,
-                        );
-                    }
-                }
-            } else {
-                let err = pipeline::upstream_error(&candidate.provider.name, status, &bytes);
-                attempts.push(pipeline::attempt(
-                    candidate,
-                    t0,
-                    Some(status),
-                    Some(err.message.clone()),
-                    &body,
-                ));
-                if !pipeline::retryable_status(status) {
-                    return Tried::Fatal(err);
-                }
-                last_error = err;
-            }
-            if !ex.allow_fallbacks {
-                return Tried::Exhausted(last_error);
-            }
-        }
-    }
-    Tried::Exhausted(last_error)
-}
-
 /// Finish the upstream answer for the client: our generation id, the public model, the provider,
 /// the cost, and the original values in place of pseudonyms.
-fn finish_answer(ex: &Exchange, answer: &mut Answer<'_>) -> (Option<Usage>, f64) {
-    let json = &mut answer.json;
+fn finish_answer(
+    ex: &Exchange,
+    route: &ModelRoute,
+    candidate: &Candidate,
+    json: &mut Value,
+) -> (Option<Usage>, f64) {
     json["id"] = Value::String(ex.generation_id.clone());
-    json["model"] = Value::String(answer.route.model.clone());
-    json["provider"] = Value::String(answer.candidate.provider.name.clone());
+    json["model"] = Value::String(route.model.clone());
+    json["provider"] = Value::String(candidate.provider.name.clone());
     let usage = json.get("usage").and_then(usage_from_json);
     let cost = usage
         .as_ref()
-        .map(|u| cost_usd(&answer.candidate.price, u))
+        .map(|u| cost_usd(&candidate.price, u))
         .unwrap_or(0.0);
     if let Some(u) = json.get_mut("usage").and_then(Value::as_object_mut) {
         u.insert("cost".into(), serde_json::json!(cost));
     }
-    if !answer.route.pseudonyms.is_empty() {
-        answer.route.pseudonyms.restore_response(json);
+    if !route.pseudonyms.is_empty() {
+        route.pseudonyms.restore_response(json);
     }
     (usage, cost)
 }
@@ -223,28 +87,33 @@ fn header_value(v: impl ToString) -> HeaderValue {
 /// Non-streaming exchange: the response entry is durable before the client sees the answer.
 async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiError> {
     let mut attempts = Vec::new();
-    let tried = try_providers(state, &ex, &mut attempts).await;
-    let mut answer = match tried {
-        Tried::Answered(a) => a,
-        Tried::Fatal(err) | Tried::Exhausted(err) => {
+    let success = match forward::forward(state, &ex, &mut attempts).await {
+        Ok(s) => s,
+        Err(err) => {
             let rec = failure_record(&ex, attempts, &err);
             pipeline::record_response(state, rec).await?;
             return Err(err.with_entry(ex.request_seq));
         }
     };
-    let (usage, cost) = finish_answer(&ex, &mut answer);
-    let finish_reason = answer
-        .json
+    let upstream_ms = success.sent_at.elapsed().as_secs_f64() * 1000.0;
+    let (route, candidate) = (success.route, success.candidate);
+    let Delivery::Json(mut json) = success.delivery else {
+        return Err(ApiError::internal(
+            "a stream answered a non-streaming request",
+        ));
+    };
+    let (usage, cost) = finish_answer(&ex, route, &candidate, &mut json);
+    let finish_reason = json
         .pointer("/choices/0/finish_reason")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let bytes = serde_json::to_vec(&answer.json).map_err(|e| ApiError::internal(e.to_string()))?;
+    let bytes = serde_json::to_vec(&json).map_err(|e| ApiError::internal(e.to_string()))?;
     let rec = ResponseRecord {
         request_seq: ex.request_seq,
         generation_id: ex.generation_id.clone(),
         attempts,
-        provider: Some(answer.candidate.provider.name.clone()),
-        model: Some(answer.route.model.clone()),
+        provider: Some(candidate.provider.name.clone()),
+        model: Some(route.model.clone()),
         status: 200,
         usage: usage.clone(),
         cost_usd: Some(cost),
@@ -266,10 +135,10 @@ async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiError> 
     settle(
         state,
         &ex,
-        answer.candidate,
-        &answer.route.model,
+        &candidate,
+        &route.model,
         outcome,
-        answer.upstream_ms,
+        upstream_ms,
         Some(response_seq),
     );
     let mut response = (StatusCode::OK, Body::from(bytes)).into_response();

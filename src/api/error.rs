@@ -8,8 +8,13 @@ use axum::Json;
 use serde_json::{json, Value};
 
 /// An error answer for the client. Build with the constructors, which fix status, type and code.
+/// Boxed, so `Result<_, ApiError>` stays small on the hot path.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub struct ApiError(Box<ErrorDetail>);
+
+/// The parts of an error answer.
+#[derive(Debug, Clone)]
+pub struct ErrorDetail {
     pub status: StatusCode,
     pub message: String,
     pub kind: &'static str,
@@ -26,14 +31,14 @@ impl ApiError {
         code: &'static str,
         message: impl Into<String>,
     ) -> Self {
-        ApiError {
+        ApiError(Box::new(ErrorDetail {
             status,
             message: message.into(),
             kind,
             code,
             metadata: None,
             entry: None,
-        }
+        }))
     }
 
     pub fn with_metadata(mut self, metadata: Value) -> Self {
@@ -148,6 +153,19 @@ impl ApiError {
             error["metadata"] = m.clone();
         }
         json!({ "error": error })
+    }
+}
+
+impl std::ops::Deref for ApiError {
+    type Target = ErrorDetail;
+    fn deref(&self) -> &ErrorDetail {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorDetail {
+        &mut self.0
     }
 }
 

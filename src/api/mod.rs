@@ -8,6 +8,7 @@ mod auth;
 mod chat;
 mod embeddings;
 pub mod error;
+mod forward;
 mod info;
 mod pipeline;
 mod relay;
@@ -29,6 +30,7 @@ use crate::audit::{AuditLog, AuditOptions, Record, SystemRecord};
 use crate::config::{Config, ProviderKind};
 use crate::policy::Policy;
 use crate::providers::{demo, Catalog, Upstream};
+use crate::routing::{Health, RetryPolicy};
 
 /// Everything a request handler needs; cheap to clone (all shared).
 #[derive(Clone)]
@@ -44,6 +46,9 @@ pub struct Inner {
     pub audit: AuditLog,
     pub accounts: Arc<dyn AccountStore>,
     pub keys: auth::KeyCache,
+    /// Live provider health (latency, throughput, errors, circuit breakers), shared by all requests.
+    pub health: Arc<Health>,
+    pub retry: RetryPolicy,
 }
 
 impl std::ops::Deref for AppState {
@@ -140,6 +145,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         .append(Record::System(loaded))
         .await
         .map_err(|e| StartError::Audit(e.to_string()))?;
+    let retry = config.retry_policy();
     Ok(AppState {
         inner: Arc::new(Inner {
             config,
@@ -148,6 +154,8 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
             policy: Arc::new(ArcSwap::from_pointee(policy)),
             audit,
             keys: auth::KeyCache::new(accounts.clone()),
+            health: Arc::new(Health::default()),
+            retry,
             accounts,
         }),
     })

@@ -16,7 +16,7 @@ use crate::accounting::ApiKey;
 use crate::audit::{Attempt, PiiSummary, Record, RequestRecord, ResponseRecord};
 use crate::pii::{self, Classification, Pseudonyms};
 use crate::policy::{Decision, Outcome, RedactOperator, RequestFacts};
-use crate::routing::Candidate;
+use crate::routing::{self, Candidate, ProviderPrefs};
 
 /// Which API a call came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,13 @@ pub struct Exchange {
     pub request: Value,
     pub routes: Vec<ModelRoute>,
     pub request_seq: u64,
-    pub allow_fallbacks: bool,
+}
+
+impl Exchange {
+    /// A streamed chat answer (embeddings are never streamed).
+    pub fn is_streaming(&self) -> bool {
+        self.stream && self.endpoint == Endpoint::Chat
+    }
 }
 
 /// Read the body with the configured limit, so an oversized one gets a proper 413.
@@ -204,7 +210,47 @@ struct Caller<'a> {
     client_label: Option<String>,
 }
 
-/// Decide each requested model and keep the providers its decision allows.
+/// A request that policy or routing refused, with the decision to record.
+struct Refusal {
+    error: ApiError,
+    decision: Option<Box<Decision>>,
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Refusal {
+            error,
+            decision: None,
+        }
+    }
+}
+
+fn facts(
+    caller: &Caller<'_>,
+    model: &str,
+    endpoint: Endpoint,
+    cls: &Classification,
+    stream: bool,
+) -> RequestFacts {
+    RequestFacts {
+        key_name: caller.key.name.clone(),
+        team: caller.key.team.clone(),
+        model: model.to_string(),
+        level: cls.level,
+        entity_types: cls.entity_types(),
+        client_label: caller.client_label.clone(),
+        stream,
+        endpoint: endpoint.as_str().to_string(),
+        has_unscannable: !cls.unscannable.is_empty(),
+    }
+}
+
+fn exclusion(model: &str, c: &Candidate, by: &str, reason: &str) -> Value {
+    serde_json::json!({"model": model, "provider": c.provider.name, "region": c.provider.region, "by": by, "reason": reason})
+}
+
+/// Decide each requested model, keep the providers its decision allows (policy first), then let
+/// routing order them by the client's preferences and provider health.
 fn plan_routes(
     state: &AppState,
     caller: &Caller<'_>,
@@ -212,89 +258,127 @@ fn plan_routes(
     req: &Value,
     cls: &Classification,
     stream: bool,
-) -> Result<(Vec<ModelRoute>, Vec<Decision>), ApiError> {
+) -> Result<Vec<ModelRoute>, Refusal> {
     let models = requested_models(req)?;
+    let prefs = ProviderPrefs::from_request(req.get("provider"))
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let params = req
+        .as_object()
+        .map(routing::request_parameters)
+        .unwrap_or_default();
     let policy = state.policy.load();
     let template = upstream_template(req);
+    let mut rng = rand::thread_rng();
     let mut routes = Vec::new();
-    let mut denied = Vec::new();
-    let mut known = 0;
+    let mut first_refusal: Option<Decision> = None;
     let mut exclusions: Vec<Value> = Vec::new();
-    for model in &models {
+    let mut known = 0;
+    for requested in &models {
+        let (model, sort_override) = routing::split_model_suffix(requested);
         let Some(info) = state.catalog.get(model) else {
             continue;
         };
         known += 1;
-        let facts = RequestFacts {
-            key_name: caller.key.name.clone(),
-            team: caller.key.team.clone(),
-            model: model.clone(),
-            level: cls.level,
-            entity_types: cls.entity_types(),
-            client_label: caller.client_label.clone(),
-            stream,
-            endpoint: endpoint.as_str().to_string(),
-            has_unscannable: !cls.unscannable.is_empty(),
-        };
-        let decision = policy.decide(&facts);
+        let decision = policy.decide(&facts(caller, model, endpoint, cls, stream));
         if let Outcome::Deny { .. } = decision.outcome {
-            denied.push(decision);
+            first_refusal.get_or_insert(decision);
             continue;
         }
-        let mut candidates = Vec::new();
-        for c in &info.candidates {
+        let mut allowed = Vec::new();
+        for c in info
+            .candidates
+            .iter()
+            .filter(|c| state.upstreams.contains_key(&c.provider.name))
+        {
             match decision.constraints.check(&c.provider) {
-                Ok(()) if state.upstreams.contains_key(&c.provider.name) => {
-                    candidates.push(c.clone())
-                }
-                Ok(()) => {}
-                Err(why) => exclusions.push(serde_json::json!({
-                    "model": model, "provider": c.provider.name, "region": c.provider.region,
-                    "rule": decision.rule_id, "reason": why,
-                })),
+                Ok(()) => allowed.push(c.clone()),
+                Err(why) => exclusions.push(exclusion(
+                    model,
+                    c,
+                    &format!("policy rule {}", decision.rule_id),
+                    &why,
+                )),
             }
         }
-        if candidates.is_empty() {
-            denied.push(decision);
+        if allowed.is_empty() {
+            first_refusal.get_or_insert(decision);
+            continue;
+        }
+        let plan = routing::plan(
+            allowed,
+            &prefs,
+            sort_override,
+            &params,
+            &state.health,
+            &mut rng,
+        );
+        for (provider, why) in &plan.excluded {
+            exclusions.push(serde_json::json!({"model": model, "provider": provider, "by": "provider preferences", "reason": why}));
+        }
+        if plan.ordered.is_empty() {
             continue;
         }
         let mut body = template.clone();
         let pseudonyms = redact(endpoint, &mut body, cls, &decision);
         routes.push(ModelRoute {
-            model: model.clone(),
+            model: model.to_string(),
             decision,
-            candidates,
+            candidates: plan.ordered,
             body,
             pseudonyms,
         });
     }
     if known == 0 {
-        return Err(ApiError::model_not_found(&models[0]));
+        return Err(ApiError::model_not_found(&models[0]).into());
     }
-    if routes.is_empty() && exclusions.is_empty() {
-        if let Some(d) = denied.first() {
+    if !routes.is_empty() {
+        return Ok(routes);
+    }
+    let error = match &first_refusal {
+        Some(d) if exclusions.is_empty() => {
             let reason = match &d.outcome {
                 Outcome::Deny { reason } => reason.clone(),
                 Outcome::Allow => "denied".into(),
             };
-            return Err(ApiError::policy_denied(format!(
-                "denied by policy rule {}: {reason}",
-                d.rule_id
-            ))
-            .with_metadata(
-                serde_json::json!({"rule": d.rule_id, "policy_version": d.policy_version}),
-            ));
+            ApiError::policy_denied(format!("denied by policy rule {}: {reason}", d.rule_id))
+                .with_metadata(
+                    serde_json::json!({"rule": d.rule_id, "policy_version": d.policy_version}),
+                )
         }
-    }
-    if routes.is_empty() {
-        return Err(ApiError::no_provider(
-            "no provider allowed by policy can serve this request; nothing was forwarded",
-        )
-        .with_metadata(serde_json::json!({ "excluded": exclusions })));
-    }
-    Ok((routes, denied))
+        _ => {
+            let rule = first_refusal.as_ref().map(|d| d.rule_id.clone());
+            ApiError::no_provider(no_provider_message(rule.as_deref(), &exclusions))
+                .with_metadata(serde_json::json!({ "rule": rule, "excluded": exclusions }))
+        }
+    };
+    Err(Refusal {
+        error,
+        decision: first_refusal.map(Box::new),
+    })
 }
 
+/// "no provider allowed ...: demo-us (region us not in allowed regions ...)".
+fn no_provider_message(rule: Option<&str>, exclusions: &[Value]) -> String {
+    let reasons: Vec<String> = exclusions
+        .iter()
+        .map(|e| {
+            format!(
+                "{} ({})",
+                e["provider"].as_str().unwrap_or("?"),
+                e["reason"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    let by = rule
+        .map(|r| format!(" under policy rule {r}"))
+        .unwrap_or_default();
+    format!(
+        "no provider may serve this request{by}; nothing was forwarded. Excluded: {}",
+        reasons.join("; ")
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
 fn request_record(
     generation_id: &str,
     key: &ApiKey,
@@ -312,7 +396,7 @@ fn request_record(
         .and_then(|r| r.candidates.first().map(|c| (r, c)));
     let decision_word = match decision {
         None => "deny",
-        Some(d) if matches!(d.outcome, Outcome::Deny { .. }) => "deny",
+        Some(_) if routes.is_empty() => "deny",
         Some(d) if d.redact.is_some() => "redact",
         Some(_) => "allow",
     };
@@ -386,21 +470,13 @@ pub async fn admit(
     let generation_id = format!("gen-{}", uuid::Uuid::new_v4().simple());
     let models = requested_models(&request)?;
     let body_sha256 = sha256_hex(&bytes);
-    let (routes, denied) = match plan_routes(state, &caller, endpoint, &request, &cls, stream) {
-        Ok(r) => r,
-        Err(err) if err.code == "policy_denied" || err.code == "no_allowed_provider" => {
-            // Refusals are part of the record too; nothing is forwarded either way.
-            let decision = state.policy.load().decide(&RequestFacts {
-                key_name: key.name.clone(),
-                team: key.team.clone(),
-                model: models[0].clone(),
-                level: cls.level,
-                entity_types: cls.entity_types(),
-                client_label: caller.client_label.clone(),
-                stream,
-                endpoint: endpoint.as_str().into(),
-                has_unscannable: !cls.unscannable.is_empty(),
-            });
+    let routes = match plan_routes(state, &caller, endpoint, &request, &cls, stream) {
+        Ok(routes) => routes,
+        Err(Refusal {
+            error,
+            decision: Some(decision),
+        }) => {
+            // Refusals by policy are part of the record too; nothing is forwarded either way.
             let rec = request_record(
                 &generation_id,
                 &key,
@@ -414,13 +490,15 @@ pub async fn admit(
                 body_sha256,
             );
             return Err(match state.audit.append(Record::Request(rec)).await {
-                Ok(seq) => err.with_entry(seq),
+                Ok(seq) => error.with_entry(seq),
                 Err(_) => ApiError::audit_unavailable(),
             });
         }
-        Err(err) => return Err(err),
+        Err(Refusal {
+            error,
+            decision: None,
+        }) => return Err(error),
     };
-    let _ = denied;
     let decision = routes.first().map(|r| &r.decision);
     let rec = request_record(
         &generation_id,
@@ -442,10 +520,6 @@ pub async fn admit(
             tracing::error!(error = %e, "write-ahead audit append failed; refusing the request");
             ApiError::audit_unavailable()
         })?;
-    let allow_fallbacks = request
-        .pointer("/provider/allow_fallbacks")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
     Ok(Exchange {
         started,
         generation_id,
@@ -455,7 +529,6 @@ pub async fn admit(
         request,
         routes,
         request_seq,
-        allow_fallbacks,
     })
 }
 
@@ -516,11 +589,6 @@ pub async fn record_response(state: &AppState, rec: ResponseRecord) -> Result<u6
             tracing::error!(error = %e, "response audit append failed");
             ApiError::audit_unavailable()
         })
-}
-
-/// Should the next provider be tried after this upstream status?
-pub fn retryable_status(status: u16) -> bool {
-    status == 408 || status == 429 || status >= 500
 }
 
 /// Map an upstream error answer to the client's error, keeping the upstream's message.

@@ -20,14 +20,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::chat::{failure_record, settle, Outcome};
+use super::forward::{self, ByteStream, Delivery};
 use super::pipeline::{self, Exchange, ModelRoute};
 use super::{ApiError, AppState};
 use crate::accounting::cost::{cost_usd, usage_from_json};
 use crate::audit::{Attempt, ResponseRecord, Usage};
 use crate::pii::StreamRestorer;
-use crate::routing::Candidate;
-
-type ByteStream = futures_util::stream::BoxStream<'static, Result<Bytes, reqwest::Error>>;
+use crate::routing::{Candidate, ErrorKind};
 
 /// Splits a byte stream into SSE events (separated by a blank line) and yields their `data`.
 #[derive(Default)]
@@ -125,7 +124,7 @@ impl Relay {
             generation_id: ex.generation_id.clone(),
             public_model: route.model.clone(),
             provider: candidate.provider.name.clone(),
-            price: candidate.price.clone(),
+            price: candidate.price,
             client_wants_usage,
             restorers: HashMap::new(),
             route_has_pseudonyms: !route.pseudonyms.is_empty(),
@@ -259,149 +258,11 @@ impl Relay {
     }
 }
 
-/// The first upstream event that opened a stream, with the rest still to read.
-struct Opened<'a> {
-    route: &'a ModelRoute,
-    candidate: &'a Candidate,
-    stream: ByteStream,
-    parser: SseParser,
-    first: Vec<String>,
-    t0: Instant,
-}
-
-/// Read until the first data event (or the stream ends) without sending anything to the client.
-async fn first_events(
-    stream: &mut ByteStream,
-    parser: &mut SseParser,
-    deadline: Duration,
-) -> Result<Vec<String>, String> {
-    let read = async {
-        loop {
-            let mut got = Vec::new();
-            while let Some(ev) = parser.next_event() {
-                if let SseEvent::Data(d) = ev {
-                    got.push(d);
-                }
-            }
-            if !got.is_empty() {
-                return Ok(got);
-            }
-            match stream.next().await {
-                Some(Ok(bytes)) => parser.push(&bytes),
-                Some(Err(e)) => return Err(format!("stream failed before its first event: {e}")),
-                None => return Err("stream ended before its first event".into()),
-            }
-        }
-    };
-    tokio::time::timeout(deadline, read)
-        .await
-        .map_err(|_| "no first event in time".to_string())?
-}
-
-async fn open_stream<'a>(
-    state: &AppState,
-    ex: &'a Exchange,
-    attempts: &mut Vec<Attempt>,
-) -> Result<Opened<'a>, ApiError> {
-    let timeout = Duration::from_secs(state.config.upstream_timeout_secs);
-    let mut last_error = ApiError::upstream(
-        StatusCode::BAD_GATEWAY,
-        "upstream_error",
-        "no provider answered",
-    );
-    for route in &ex.routes {
-        for candidate in &route.candidates {
-            let Some(upstream) = state.upstreams.get(&candidate.provider.name) else {
-                continue;
-            };
-            let body = pipeline::upstream_body(&route.body, &candidate.upstream_model, true);
-            let t0 = Instant::now();
-            match upstream
-                .post(ex.endpoint.upstream_path(), body.clone(), None)
-                .await
-            {
-                Err(e) => {
-                    attempts.push(pipeline::attempt(
-                        candidate,
-                        t0,
-                        None,
-                        Some(e.to_string()),
-                        &body,
-                    ));
-                    last_error = ApiError::upstream(
-                        StatusCode::BAD_GATEWAY,
-                        "upstream_unreachable",
-                        e.to_string(),
-                    );
-                }
-                Ok(resp) if !resp.status().is_success() => {
-                    let status = resp.status().as_u16();
-                    let bytes = resp.bytes().await.unwrap_or_default();
-                    let err = pipeline::upstream_error(&candidate.provider.name, status, &bytes);
-                    attempts.push(pipeline::attempt(
-                        candidate,
-                        t0,
-                        Some(status),
-                        Some(err.message.clone()),
-                        &body,
-                    ));
-                    if !pipeline::retryable_status(status) {
-                        return Err(err);
-                    }
-                    last_error = err;
-                }
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let mut stream: ByteStream = resp.bytes_stream().boxed();
-                    let mut parser = SseParser::default();
-                    match first_events(&mut stream, &mut parser, timeout).await {
-                        Ok(first) => {
-                            attempts.push(pipeline::attempt(
-                                candidate,
-                                t0,
-                                Some(status),
-                                None,
-                                &body,
-                            ));
-                            return Ok(Opened {
-                                route,
-                                candidate,
-                                stream,
-                                parser,
-                                first,
-                                t0,
-                            });
-                        }
-                        Err(msg) => {
-                            attempts.push(pipeline::attempt(
-                                candidate,
-                                t0,
-                                Some(status),
-                                Some(msg.clone()),
-                                &body,
-                            ));
-                            last_error = ApiError::upstream(
-                                StatusCode::BAD_GATEWAY,
-                                "upstream_stream_error",
-                                msg,
-                            );
-                        }
-                    }
-                }
-            }
-            if !ex.allow_fallbacks {
-                return Err(last_error);
-            }
-        }
-    }
-    Err(last_error)
-}
-
 /// Start relaying a streaming exchange; errors before the first event are ordinary JSON errors.
 pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError> {
     let mut attempts = Vec::new();
-    let opened = match open_stream(&state, &ex, &mut attempts).await {
-        Ok(o) => o,
+    let success = match forward::forward(&state, &ex, &mut attempts).await {
+        Ok(s) => s,
         Err(err) => {
             let rec = failure_record(&ex, attempts, &err);
             pipeline::record_response(&state, rec).await?;
@@ -411,36 +272,31 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
     let route_index = ex
         .routes
         .iter()
-        .position(|r| std::ptr::eq(r, opened.route))
+        .position(|r| std::ptr::eq(r, success.route))
         .unwrap_or(0);
-    let cand_index = opened
-        .route
-        .candidates
-        .iter()
-        .position(|c| std::ptr::eq(c, opened.candidate))
-        .unwrap_or(0);
-    let Opened {
+    let Delivery::Stream {
         stream,
         parser,
         first,
-        t0,
-        ..
-    } = opened;
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
-    let request_seq = ex.request_seq;
-    let generation_id = ex.generation_id.clone();
-    tokio::spawn(pump(
-        state,
-        ex,
+    } = success.delivery
+    else {
+        return Err(ApiError::internal(
+            "a JSON answer arrived for a streaming request",
+        ));
+    };
+    let opened = Opened {
         route_index,
-        cand_index,
+        candidate: success.candidate,
         attempts,
         stream,
         parser,
         first,
-        t0,
-        tx,
-    ));
+        t0: success.sent_at,
+    };
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    let request_seq = ex.request_seq;
+    let generation_id = ex.generation_id.clone();
+    tokio::spawn(pump(state, ex, opened, tx));
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
@@ -459,6 +315,17 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
     Ok(response.into_response())
 }
 
+/// An upstream stream that sent its first event, with what is needed to relay the rest.
+struct Opened {
+    route_index: usize,
+    candidate: Candidate,
+    attempts: Vec<Attempt>,
+    stream: ByteStream,
+    parser: SseParser,
+    first: Vec<String>,
+    t0: Instant,
+}
+
 /// How the relay loop ended.
 enum End {
     Done,
@@ -468,22 +335,23 @@ enum End {
     TimedOut,
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn pump(
     state: AppState,
     ex: Exchange,
-    route_index: usize,
-    cand_index: usize,
-    attempts: Vec<Attempt>,
-    mut upstream: ByteStream,
-    mut parser: SseParser,
-    first: Vec<String>,
-    t0: Instant,
+    opened: Opened,
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) {
+    let Opened {
+        route_index,
+        candidate,
+        attempts,
+        stream: mut upstream,
+        mut parser,
+        first,
+        t0,
+    } = opened;
     let route = &ex.routes[route_index];
-    let candidate = &route.candidates[cand_index];
-    let mut relay = Relay::new(&ex, route, candidate);
+    let mut relay = Relay::new(&ex, route, &candidate);
     let deadline =
         tokio::time::Instant::now() + Duration::from_secs(state.config.upstream_timeout_secs);
     let mut pending: std::collections::VecDeque<String> = first.into();
@@ -518,34 +386,42 @@ async fn pump(
     };
     // Drop the upstream connection now: for a departed client this cancels the upstream request.
     drop(upstream);
-    finish(
-        state,
-        ex,
-        route_index,
-        cand_index,
-        attempts,
-        relay,
+    if matches!(
         end,
-        t0,
-        tx,
-    )
-    .await;
+        End::UpstreamFailed(_) | End::UpstreamEof | End::TimedOut
+    ) {
+        // No fallback once bytes reached the client, but the provider's health still learns of it.
+        let kind = if matches!(end, End::TimedOut) {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::Connect
+        };
+        state
+            .health
+            .record_failure(&candidate.provider.name, Instant::now(), None, kind);
+    }
+    let ended = Ended { attempts, end, t0 };
+    finish(state, ex, route_index, candidate, relay, ended, tx).await;
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How and when a relayed stream ended.
+struct Ended {
+    attempts: Vec<Attempt>,
+    end: End,
+    t0: Instant,
+}
+
 async fn finish(
     state: AppState,
     ex: Exchange,
     route_index: usize,
-    cand_index: usize,
-    attempts: Vec<Attempt>,
+    candidate: Candidate,
     mut relay: Relay,
-    end: End,
-    t0: Instant,
+    ended: Ended,
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) {
+    let Ended { attempts, end, t0 } = ended;
     let route = &ex.routes[route_index];
-    let candidate = &route.candidates[cand_index];
     let cancelled = matches!(end, End::ClientGone);
     let error = match end {
         End::Done | End::ClientGone => relay.upstream_error.clone(),
@@ -579,8 +455,7 @@ async fn finish(
         latency_ms: ex.started.elapsed().as_secs_f64() * 1000.0,
         response_sha256: hex::encode(relay.hasher.clone().finalize()),
     };
-    let recorded = pipeline::record_response(&state, rec).await;
-    match recorded {
+    match pipeline::record_response(&state, rec).await {
         Ok(seq) => {
             // [DONE] only closes a complete answer; a failed stream ends with its error event.
             if !cancelled && error.is_none() {
@@ -596,7 +471,7 @@ async fn finish(
             settle(
                 &state,
                 &ex,
-                candidate,
+                &candidate,
                 &route.model,
                 outcome,
                 upstream_ms,

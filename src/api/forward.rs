@@ -1,0 +1,268 @@
+//! Forwarding with retries and fallbacks: drives the routing module's attempt loop over the
+//! models and providers the pipeline planned (all already allowed by policy), doing the I/O for
+//! each attempt. A non-streaming attempt succeeds with a well-formed 2xx JSON body; a streaming one
+//! as soon as its first SSE event arrives, because after that bytes reach the client and there is
+//! no falling back.
+
+use axum::http::StatusCode;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use rand::SeedableRng;
+use serde_json::Value;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::pipeline::{self, Exchange, ModelRoute};
+use super::relay::{SseEvent, SseParser};
+use super::{ApiError, AppState};
+use crate::audit::Attempt;
+use crate::providers::openai::body_error;
+use crate::providers::UpstreamError;
+use crate::routing::{parse_retry_after, AttemptLoop, Candidate, ErrorKind, Next, StopReason};
+
+pub type ByteStream = futures_util::stream::BoxStream<'static, Result<Bytes, reqwest::Error>>;
+
+/// What a successful attempt produced.
+pub enum Delivery {
+    Json(Value),
+    /// An open upstream stream: its first data events, the parser holding any partial rest.
+    Stream {
+        stream: ByteStream,
+        parser: SseParser,
+        first: Vec<String>,
+    },
+}
+
+/// The successful attempt and where it went.
+pub struct Success<'a> {
+    pub route: &'a ModelRoute,
+    pub candidate: Candidate,
+    pub delivery: Delivery,
+    /// When the successful attempt was sent.
+    pub sent_at: Instant,
+}
+
+/// Why one attempt failed.
+struct Failure {
+    status: Option<u16>,
+    kind: ErrorKind,
+    retry_after: Option<Duration>,
+    error: ApiError,
+}
+
+impl Failure {
+    fn transport(e: UpstreamError) -> Failure {
+        let kind = match e {
+            UpstreamError::Timeout { .. } => ErrorKind::Timeout,
+            UpstreamError::Connect { .. } => ErrorKind::Connect,
+            UpstreamError::Other { .. } => ErrorKind::Connect,
+        };
+        let (status, code) = match kind {
+            ErrorKind::Timeout => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
+            _ => (StatusCode::BAD_GATEWAY, "upstream_unreachable"),
+        };
+        Failure {
+            status: None,
+            kind,
+            retry_after: None,
+            error: ApiError::upstream(status, code, e.to_string()),
+        }
+    }
+
+    fn invalid(status: u16, message: String) -> Failure {
+        Failure {
+            status: Some(status),
+            kind: ErrorKind::InvalidResponse,
+            retry_after: None,
+            error: ApiError::upstream(
+                StatusCode::BAD_GATEWAY,
+                "upstream_invalid_response",
+                message,
+            ),
+        }
+    }
+}
+
+/// Send one attempt and judge its answer.
+async fn attempt_once(
+    state: &AppState,
+    ex: &Exchange,
+    candidate: &Candidate,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<Delivery, Failure> {
+    let provider = &candidate.provider.name;
+    let upstream = state.upstreams.get(provider).ok_or_else(|| {
+        Failure::transport(UpstreamError::Other {
+            provider: provider.clone(),
+            detail: "not configured".into(),
+        })
+    })?;
+    let work = async {
+        let response = upstream
+            .post(ex.endpoint.upstream_path(), body, None)
+            .await
+            .map_err(Failure::transport)?;
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let bytes = response.bytes().await.unwrap_or_default();
+            let error = pipeline::upstream_error(provider, status, &bytes);
+            return Err(Failure {
+                status: Some(status),
+                kind: ErrorKind::Status,
+                retry_after,
+                error,
+            });
+        }
+        if ex.is_streaming() {
+            let mut stream: ByteStream = response.bytes_stream().boxed();
+            let mut parser = SseParser::default();
+            let first = first_events(&mut stream, &mut parser)
+                .await
+                .map_err(|m| Failure::invalid(status, m))?;
+            return Ok(Delivery::Stream {
+                stream,
+                parser,
+                first,
+            });
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| Failure::transport(body_error(provider, e)))?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(json) if json.is_object() => Ok(Delivery::Json(json)),
+            _ => Err(Failure::invalid(
+                status,
+                format!("{provider} returned a malformed answer"),
+            )),
+        }
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(Failure::transport(UpstreamError::Timeout {
+            provider: provider.clone(),
+        })),
+    }
+}
+
+/// Read until the first data event without sending anything to the client.
+async fn first_events(
+    stream: &mut ByteStream,
+    parser: &mut SseParser,
+) -> Result<Vec<String>, String> {
+    loop {
+        let mut got = Vec::new();
+        while let Some(ev) = parser.next_event() {
+            if let SseEvent::Data(d) = ev {
+                got.push(d);
+            }
+        }
+        if !got.is_empty() {
+            return Ok(got);
+        }
+        match stream.next().await {
+            Some(Ok(bytes)) => parser.push(&bytes),
+            Some(Err(e)) => return Err(format!("stream failed before its first event: {e}")),
+            None => return Err("stream ended before its first event".into()),
+        }
+    }
+}
+
+fn completion_tokens(delivery: &Delivery) -> u64 {
+    match delivery {
+        Delivery::Json(v) => v
+            .pointer("/usage/completion_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        Delivery::Stream { .. } => 0,
+    }
+}
+
+/// Try the planned providers, model after model, with retries, until one succeeds.
+/// Every send is appended to `attempts` for the response entry.
+pub async fn forward<'a>(
+    state: &AppState,
+    ex: &'a Exchange,
+    attempts: &mut Vec<Attempt>,
+) -> Result<Success<'a>, ApiError> {
+    let mut rng = rand::rngs::StdRng::from_entropy();
+    let mut tries = AttemptLoop::new(state.retry.clone(), ex.started);
+    let mut last_error: Option<ApiError> = None;
+    for route in &ex.routes {
+        tries.start_model(&route.model, route.candidates.clone());
+        loop {
+            let ticket = match tries.next(&state.health, Instant::now()) {
+                Next::Attempt(t) => t,
+                Next::ModelExhausted => break,
+                Next::Stop(StopReason::TimedOut) => {
+                    return Err(ApiError::upstream(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "upstream_timeout",
+                        "no provider answered within the time limit",
+                    ));
+                }
+                Next::Stop(_) => {
+                    return Err(
+                        last_error.unwrap_or_else(|| ApiError::internal("attempt loop stopped"))
+                    )
+                }
+            };
+            if !ticket.delay.is_zero() {
+                tokio::time::sleep(ticket.delay).await;
+            }
+            let body = pipeline::upstream_body(
+                &route.body,
+                &ticket.candidate.upstream_model,
+                ex.is_streaming(),
+            );
+            let sent_at = Instant::now();
+            match attempt_once(state, ex, &ticket.candidate, body.clone(), ticket.timeout).await {
+                Ok(delivery) => {
+                    attempts.push(pipeline::attempt(
+                        &ticket.candidate,
+                        sent_at,
+                        Some(200),
+                        None,
+                        &body,
+                    ));
+                    tries.succeeded(&state.health, Instant::now(), completion_tokens(&delivery));
+                    return Ok(Success {
+                        route,
+                        candidate: ticket.candidate.clone(),
+                        delivery,
+                        sent_at,
+                    });
+                }
+                Err(f) => {
+                    attempts.push(pipeline::attempt(
+                        &ticket.candidate,
+                        sent_at,
+                        f.status,
+                        Some(f.error.message.clone()),
+                        &body,
+                    ));
+                    tries.failed(
+                        &state.health,
+                        Instant::now(),
+                        f.status,
+                        f.kind,
+                        f.retry_after,
+                        &mut rng,
+                    );
+                    last_error = Some(f.error);
+                }
+            }
+        }
+    }
+    Err(match last_error {
+        Some(e) if tries.any_sent() => e,
+        _ => ApiError::no_provider(
+            "every allowed provider is unavailable (circuit open); nothing was forwarded",
+        ),
+    })
+}
