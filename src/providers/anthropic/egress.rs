@@ -543,3 +543,248 @@ pub fn error_message(status: u16, body: &[u8]) -> String {
     }
     format!("upstream returned HTTP {status}: {cut}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn translate(req: Value) -> Value {
+        match to_anthropic_request(&req, "claude-x") {
+            Ok(v) => v,
+            Err(e) => panic!("translation failed: {e}"),
+        }
+    }
+
+    #[test]
+    fn system_and_developer_messages_are_hoisted_and_joined() {
+        let out = translate(json!({
+            "model": "m",
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "developer", "content": [{"type": "text", "text": "Answer in German."}]},
+                {"role": "user", "content": "Hi"},
+            ],
+        }));
+        assert_eq!(out["system"], "Be brief.\n\nAnswer in German.");
+        assert_eq!(out["model"], "claude-x");
+        assert_eq!(out["messages"], json!([{"role": "user", "content": "Hi"}]));
+        assert_eq!(out["max_tokens"], DEFAULT_MAX_TOKENS);
+    }
+
+    #[test]
+    fn images_become_base64_or_url_sources() {
+        let out = translate(json!({"messages": [{"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+            {"type": "image_url", "image_url": {"url": "https://example.org/a.jpg", "detail": "high"}},
+        ]}]}));
+        let blocks = &out["messages"][0]["content"];
+        assert_eq!(blocks[0], json!({"type": "text", "text": "What is this?"}));
+        assert_eq!(
+            blocks[1]["source"],
+            json!({"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="})
+        );
+        assert_eq!(
+            blocks[2]["source"],
+            json!({"type": "url", "url": "https://example.org/a.jpg"})
+        );
+    }
+
+    #[test]
+    fn bad_image_urls_are_rejected() {
+        for url in [
+            "data:image/png,rawbytes",
+            "ftp://x/y.png",
+            "data:;base64,AAAA",
+        ] {
+            let req = json!({"messages": [{"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": url}}]}]});
+            assert!(matches!(
+                to_anthropic_request(&req, "m"),
+                Err(TranslateError::Invalid { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn tool_calls_and_results_become_blocks_and_consecutive_results_merge() {
+        let out = translate(json!({"messages": [
+            {"role": "user", "content": "Weather in Bern and Basel?"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Bern\"}"}},
+                {"id": "call_2", "type": "function", "function": {"name": "weather", "arguments": ""}},
+            ]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "12C"},
+            {"role": "tool", "tool_call_id": "call_2", "content": "14C"},
+            {"role": "user", "content": "Thanks"},
+        ]}));
+        let msgs = out["messages"].as_array().cloned().unwrap_or_default();
+        assert_eq!(msgs.len(), 3);
+        assert_eq!(
+            msgs[1]["content"][0],
+            json!({"type": "tool_use", "id": "call_1", "name": "weather", "input": {"city": "Bern"}})
+        );
+        assert_eq!(msgs[1]["content"][1]["input"], json!({}));
+        assert_eq!(msgs[2]["role"], "user");
+        assert_eq!(
+            msgs[2]["content"],
+            json!([
+                {"type": "tool_result", "tool_use_id": "call_1", "content": "12C"},
+                {"type": "tool_result", "tool_use_id": "call_2", "content": "14C"},
+                {"type": "text", "text": "Thanks"},
+            ])
+        );
+    }
+
+    #[test]
+    fn invalid_tool_arguments_are_an_error() {
+        for args in ["{not json", "[1,2]"] {
+            let req = json!({"messages": [
+                {"role": "user", "content": "x"},
+                {"role": "assistant", "tool_calls": [
+                    {"id": "c", "type": "function", "function": {"name": "f", "arguments": args}}]},
+            ]});
+            assert!(matches!(
+                to_anthropic_request(&req, "m"),
+                Err(TranslateError::Invalid { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn tools_choice_stop_tokens_and_sampling_are_mapped() {
+        let out = translate(json!({
+            "messages": [{"role": "user", "content": "x"}],
+            "tools": [{"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object"}}},
+                      {"type": "function", "function": {"name": "g"}}],
+            "tool_choice": {"type": "function", "function": {"name": "f"}},
+            "parallel_tool_calls": false,
+            "stop": "END", "max_tokens": 10, "max_completion_tokens": 20,
+            "temperature": 1.7, "top_p": 0.9, "stream": true, "user": "u-42",
+        }));
+        assert_eq!(
+            out["tools"],
+            json!([{"name": "f", "description": "d", "input_schema": {"type": "object"}},
+                   {"name": "g", "input_schema": {"type": "object", "properties": {}}}])
+        );
+        assert_eq!(
+            out["tool_choice"],
+            json!({"type": "tool", "name": "f", "disable_parallel_tool_use": true})
+        );
+        assert_eq!(out["stop_sequences"], json!(["END"]));
+        assert_eq!(out["max_tokens"], 20);
+        assert_eq!(out["temperature"], 1.0);
+        assert_eq!(out["top_p"], 0.9);
+        assert_eq!(out["stream"], true);
+        assert_eq!(out["metadata"], json!({"user_id": "u-42"}));
+    }
+
+    #[test]
+    fn tool_choice_strings_map() {
+        for (openai, anthropic) in [("auto", "auto"), ("none", "none"), ("required", "any")] {
+            let out = translate(json!({
+                "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"type": "function", "function": {"name": "f"}}],
+                "tool_choice": openai, "stop": ["a", "b"],
+            }));
+            assert_eq!(out["tool_choice"], json!({"type": anthropic}));
+            assert_eq!(out["stop_sequences"], json!(["a", "b"]));
+        }
+    }
+
+    #[test]
+    fn unsupported_and_malformed_requests_are_errors() {
+        let cases = [
+            json!({"messages": [{"role": "user", "content": "x"}], "n": 2}),
+            json!({"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]}),
+            json!({"messages": [{"role": "function", "name": "f", "content": "x"}]}),
+            json!({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "retrieval"}]}),
+            json!({"messages": [{"role": "user", "content": 5}]}),
+            json!({"messages": [{"role": "system", "content": "only system"}]}),
+            json!({"messages": "hello"}),
+            json!({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}),
+            json!({"messages": [{"role": "user", "content": "x"}], "stop": 3}),
+            json!({"messages": [{"role": "user", "content": "x"}], "temperature": -1}),
+            json!({"messages": [{"role": "tool", "content": "no id"}]}),
+            json!({}),
+            json!([]),
+        ];
+        for c in cases {
+            assert!(to_anthropic_request(&c, "m").is_err(), "accepted {c}");
+        }
+    }
+
+    #[test]
+    fn response_text_tools_reasons_and_usage() {
+        let resp = json!({
+            "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x",
+            "content": [
+                {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+                {"type": "text", "text": "Let me check. "},
+                {"type": "text", "text": "One moment."},
+                {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Bern"}},
+            ],
+            "stop_reason": "tool_use", "stop_sequence": null,
+            "usage": {"input_tokens": 100, "output_tokens": 20, "cache_read_input_tokens": 50, "cache_creation_input_tokens": 5},
+        });
+        let out = from_anthropic_response(&resp).unwrap_or_default();
+        assert_eq!(out["object"], "chat.completion");
+        let msg = &out["choices"][0]["message"];
+        assert_eq!(msg["content"], "Let me check. One moment.");
+        assert_eq!(msg["reasoning"], "hmm");
+        assert_eq!(msg["tool_calls"][0]["function"]["name"], "weather");
+        let args: Value = serde_json::from_str(
+            msg["tool_calls"][0]["function"]["arguments"]
+                .as_str()
+                .unwrap_or(""),
+        )
+        .unwrap_or_default();
+        assert_eq!(args, json!({"city": "Bern"}));
+        assert_eq!(out["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(out["choices"][0]["native_finish_reason"], "tool_use");
+        assert_eq!(
+            out["usage"],
+            json!({"prompt_tokens": 155, "completion_tokens": 20, "total_tokens": 175,
+                   "prompt_tokens_details": {"cached_tokens": 50}})
+        );
+    }
+
+    #[test]
+    fn stop_reasons_map_to_finish_reasons() {
+        for (stop, finish) in [
+            ("end_turn", "stop"),
+            ("stop_sequence", "stop"),
+            ("max_tokens", "length"),
+            ("tool_use", "tool_calls"),
+            ("refusal", "content_filter"),
+        ] {
+            let resp = json!({"content": [{"type": "text", "text": "x"}], "stop_reason": stop});
+            let out = from_anthropic_response(&resp).unwrap_or_default();
+            assert_eq!(out["choices"][0]["finish_reason"], finish);
+        }
+    }
+
+    #[test]
+    fn error_bodies_become_upstream_errors_and_messages() {
+        let body = json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
+        assert_eq!(
+            from_anthropic_response(&body),
+            Err(TranslateError::Upstream {
+                kind: "overloaded_error".into(),
+                message: "Overloaded".into()
+            })
+        );
+        assert_eq!(
+            error_message(529, body.to_string().as_bytes()),
+            "overloaded_error: Overloaded"
+        );
+        assert_eq!(error_message(502, b""), "upstream returned HTTP 502");
+        assert_eq!(
+            error_message(500, b"<html>oops</html>"),
+            "upstream returned HTTP 500: <html>oops</html>"
+        );
+        let long = "x".repeat(1000);
+        assert!(error_message(500, long.as_bytes()).chars().count() < 350);
+        assert_eq!(error_message(400, br#"{"error":{"message":"bad"}}"#), "bad");
+    }
+}

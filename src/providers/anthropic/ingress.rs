@@ -431,3 +431,194 @@ pub fn error_body(status: u16, message: &str) -> Value {
         "error": { "type": error_type_for_status(status), "message": message },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn translate(req: Value) -> Value {
+        match messages_to_openai(&req) {
+            Ok(v) => v,
+            Err(e) => panic!("translation failed: {e}"),
+        }
+    }
+
+    #[test]
+    fn system_blocks_messages_and_scalars_map() {
+        let out = translate(json!({
+            "model": "claude-x", "max_tokens": 256,
+            "system": [{"type": "text", "text": "A"}, {"type": "text", "text": "B", "cache_control": {"type": "ephemeral"}}],
+            "messages": [
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": [{"type": "text", "text": "Hello"}]},
+                {"role": "user", "content": [{"type": "text", "text": "Look"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "AAAA"}},
+                    {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}]},
+            ],
+            "stop_sequences": ["STOP"], "temperature": 0.2, "top_k": 5,
+            "metadata": {"user_id": "u1"}, "stream": true,
+        }));
+        assert_eq!(out["model"], "claude-x");
+        assert_eq!(
+            out["messages"][0],
+            json!({"role": "system", "content": "A\n\nB"})
+        );
+        assert_eq!(out["messages"][1], json!({"role": "user", "content": "Hi"}));
+        assert_eq!(
+            out["messages"][2],
+            json!({"role": "assistant", "content": "Hello"})
+        );
+        assert_eq!(
+            out["messages"][3]["content"],
+            json!([{"type": "text", "text": "Look"},
+                   {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,AAAA"}},
+                   {"type": "image_url", "image_url": {"url": "https://x/y.png"}}])
+        );
+        assert_eq!(out["max_tokens"], 256);
+        assert_eq!(out["stop"], json!(["STOP"]));
+        assert_eq!(out["top_k"], 5);
+        assert_eq!(out["user"], "u1");
+        assert_eq!(out["stream_options"], json!({"include_usage": true}));
+    }
+
+    #[test]
+    fn tool_use_and_results_become_tool_calls_and_tool_messages_first() {
+        let out = translate(json!({
+            "model": "m", "max_tokens": 10,
+            "tools": [{"name": "weather", "description": "d", "input_schema": {"type": "object"}}],
+            "tool_choice": {"type": "any", "disable_parallel_tool_use": true},
+            "messages": [
+                {"role": "user", "content": "Weather?"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "t", "signature": "s"},
+                    {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Bern"}}]},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "here"},
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "12C"}]}]},
+            ],
+        }));
+        let m = &out["messages"];
+        assert_eq!(m[1]["content"], Value::Null);
+        assert_eq!(
+            m[1]["tool_calls"][0]["function"]["arguments"],
+            "{\"city\":\"Bern\"}"
+        );
+        assert_eq!(
+            m[2],
+            json!({"role": "tool", "tool_call_id": "toolu_1", "content": "12C"})
+        );
+        assert_eq!(m[3], json!({"role": "user", "content": "here"}));
+        assert_eq!(
+            out["tools"],
+            json!([{"type": "function", "function": {"name": "weather", "description": "d", "parameters": {"type": "object"}}}])
+        );
+        assert_eq!(out["tool_choice"], "required");
+        assert_eq!(out["parallel_tool_calls"], false);
+    }
+
+    #[test]
+    fn tool_choice_variants() {
+        for (anthropic, openai) in [
+            (json!({"type": "auto"}), json!("auto")),
+            (json!({"type": "none"}), json!("none")),
+            (
+                json!({"type": "tool", "name": "f"}),
+                json!({"type": "function", "function": {"name": "f"}}),
+            ),
+        ] {
+            let out = translate(json!({"model": "m", "messages": [], "tool_choice": anthropic}));
+            assert_eq!(out["tool_choice"], openai);
+        }
+    }
+
+    #[test]
+    fn malformed_requests_are_errors() {
+        let cases = [
+            json!({"messages": []}),
+            json!({"model": "m"}),
+            json!({"model": "m", "messages": [{"role": "system", "content": "x"}]}),
+            json!({"model": "m", "messages": [{"role": "user", "content": 1}]}),
+            json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "document"}]}]}),
+            json!({"model": "m", "messages": [], "tools": [{"type": "web_search_20250305", "name": "web_search"}]}),
+            json!({"model": "m", "messages": [], "tools": [{"name": "f"}]}),
+            json!({"model": "m", "messages": [], "tool_choice": {"type": "sometimes"}}),
+            json!({"model": "m", "messages": [], "stop_sequences": "x"}),
+            json!({"model": "m", "messages": [], "system": 3}),
+            json!({"model": "m", "messages": [], "max_tokens": -1}),
+        ];
+        for c in cases {
+            assert!(messages_to_openai(&c).is_err(), "accepted {c}");
+        }
+    }
+
+    #[test]
+    fn openai_response_becomes_anthropic_message() {
+        let resp = json!({
+            "id": "gen-1", "model": "claude-x",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                "role": "assistant", "content": "Checking.",
+                "tool_calls": [{"id": "call_1", "type": "function",
+                                "function": {"name": "weather", "arguments": "{\"city\":\"Bern\"}"}},
+                               {"id": "call_2", "type": "function",
+                                "function": {"name": "broken", "arguments": "{oops"}}]}}],
+            "usage": {"prompt_tokens": 30, "completion_tokens": 7, "total_tokens": 37,
+                      "prompt_tokens_details": {"cached_tokens": 10}},
+        });
+        let out = openai_to_messages_response(&resp);
+        assert_eq!(out["type"], "message");
+        assert_eq!(out["id"], "gen-1");
+        assert_eq!(
+            out["content"][0],
+            json!({"type": "text", "text": "Checking."})
+        );
+        assert_eq!(
+            out["content"][1],
+            json!({"type": "tool_use", "id": "call_1", "name": "weather", "input": {"city": "Bern"}})
+        );
+        assert_eq!(out["content"][2]["input"], json!({}));
+        assert_eq!(out["stop_reason"], "tool_use");
+        assert_eq!(out["stop_sequence"], Value::Null);
+        assert_eq!(out["usage"]["input_tokens"], 20);
+        assert_eq!(out["usage"]["cache_read_input_tokens"], 10);
+        assert_eq!(out["usage"]["output_tokens"], 7);
+    }
+
+    #[test]
+    fn finish_reasons_map_to_stop_reasons() {
+        for (f, s) in [
+            ("stop", "end_turn"),
+            ("length", "max_tokens"),
+            ("content_filter", "refusal"),
+        ] {
+            let resp = json!({"choices": [{"message": {"content": "x"}, "finish_reason": f}]});
+            assert_eq!(openai_to_messages_response(&resp)["stop_reason"], s);
+        }
+        let garbage = openai_to_messages_response(&json!("nope"));
+        assert_eq!(garbage["content"], json!([]));
+        assert_eq!(garbage["usage"]["input_tokens"], 0);
+    }
+
+    #[test]
+    fn error_bodies_follow_anthropic_types() {
+        for (status, kind) in [
+            (400, "invalid_request_error"),
+            (401, "authentication_error"),
+            (402, "billing_error"),
+            (403, "permission_error"),
+            (404, "not_found_error"),
+            (413, "request_too_large"),
+            (422, "invalid_request_error"),
+            (429, "rate_limit_error"),
+            (500, "api_error"),
+            (502, "api_error"),
+            (503, "overloaded_error"),
+            (529, "overloaded_error"),
+        ] {
+            let body = error_body(status, "why");
+            assert_eq!(
+                body,
+                json!({"type": "error", "error": {"type": kind, "message": "why"}})
+            );
+        }
+    }
+}
