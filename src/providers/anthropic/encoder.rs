@@ -243,3 +243,160 @@ fn block_delta(index: u64, delta: Value) -> Event {
         json!({ "type": "content_block_delta", "index": index, "delta": delta }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(delta: Value, finish: Option<&str>) -> Value {
+        json!({"id": "gen-1", "object": "chat.completion.chunk", "model": "m",
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    }
+
+    fn run(chunks: &[Value]) -> Vec<Event> {
+        let mut enc = MessagesStreamEncoder::new("claude-x", "msg_9");
+        let mut out: Vec<Event> = chunks.iter().flat_map(|c| enc.on_chunk(c)).collect();
+        out.extend(enc.finish());
+        assert!(enc.finish().is_empty(), "finish must be idempotent");
+        out
+    }
+
+    fn names(events: &[Event]) -> Vec<&'static str> {
+        events.iter().map(|(n, _)| *n).collect()
+    }
+
+    #[test]
+    fn text_stream_gives_the_anthropic_event_sequence() {
+        let events = run(&[
+            chunk(json!({"role": "assistant", "content": ""}), None),
+            chunk(json!({"content": "Hel"}), None),
+            chunk(json!({"content": "lo"}), None),
+            chunk(json!({}), Some("stop")),
+            json!({"id": "gen-1", "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 14}}),
+        ]);
+        assert_eq!(
+            names(&events),
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        for (name, data) in &events {
+            assert_eq!(data["type"], *name);
+        }
+        let start = &events[0].1["message"];
+        assert_eq!(start["id"], "msg_9");
+        assert_eq!(start["model"], "claude-x");
+        assert_eq!(
+            start["usage"],
+            json!({"input_tokens": 0, "output_tokens": 0})
+        );
+        assert_eq!(
+            events[1].1["content_block"],
+            json!({"type": "text", "text": ""})
+        );
+        assert_eq!(
+            events[2].1["delta"],
+            json!({"type": "text_delta", "text": "Hel"})
+        );
+        assert_eq!(events[5].1["delta"]["stop_reason"], "end_turn");
+        assert_eq!(events[5].1["usage"]["input_tokens"], 12);
+        assert_eq!(events[5].1["usage"]["output_tokens"], 2);
+    }
+
+    #[test]
+    fn tool_calls_become_tool_use_blocks_with_json_deltas() {
+        let events = run(&[
+            chunk(json!({"content": "Checking"}), None),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "weather", "arguments": ""}}]}),
+                None,
+            ),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":"}}]}),
+                None,
+            ),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Bern\"}"}}]}),
+                None,
+            ),
+            chunk(
+                json!({"tool_calls": [{"index": 1, "id": "call_2", "function": {"name": "time", "arguments": "{}"}}]}),
+                None,
+            ),
+            chunk(json!({}), Some("tool_calls")),
+        ]);
+        assert_eq!(
+            names(&events),
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        assert_eq!(
+            events[4].1,
+            json!({"type": "content_block_start", "index": 1,
+                   "content_block": {"type": "tool_use", "id": "call_1", "name": "weather", "input": {}}})
+        );
+        assert_eq!(
+            events[5].1["delta"],
+            json!({"type": "input_json_delta", "partial_json": "{\"city\":"})
+        );
+        assert_eq!(events[8].1["index"], 2);
+        assert_eq!(events[9].1["index"], 2);
+        assert_eq!(events[11].1["delta"]["stop_reason"], "tool_use");
+    }
+
+    #[test]
+    fn empty_stream_still_yields_a_complete_message() {
+        let events = run(&[]);
+        assert_eq!(
+            names(&events),
+            ["message_start", "message_delta", "message_stop"]
+        );
+    }
+
+    #[test]
+    fn upstream_error_chunk_ends_the_stream_with_an_error_event() {
+        let mut enc = MessagesStreamEncoder::new("m", "msg_1");
+        enc.on_chunk(&chunk(json!({"content": "partial"}), None));
+        let events = enc.on_chunk(&json!({"error": {"code": 429, "message": "slow down"}}));
+        assert_eq!(
+            events,
+            vec![(
+                "error",
+                json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})
+            )]
+        );
+        assert!(enc.finish().is_empty());
+        assert!(enc
+            .on_chunk(&chunk(json!({"content": "more"}), None))
+            .is_empty());
+        assert!(enc.fail(500, "x").is_empty());
+    }
+
+    #[test]
+    fn gateway_failure_mid_stream_gives_an_error_event() {
+        let mut enc = MessagesStreamEncoder::new("m", "msg_1");
+        enc.on_chunk(&chunk(json!({"content": "partial"}), None));
+        let events = enc.fail(504, "upstream timed out");
+        assert_eq!(events[0].1["error"]["type"], "timeout_error");
+        assert!(enc.finish().is_empty());
+    }
+}

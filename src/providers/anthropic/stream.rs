@@ -240,3 +240,162 @@ fn block_index(ev: &Map<String, Value>) -> Result<u64, TranslateError> {
         None => Err(TranslateError::Missing("index".into())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(t: &mut StreamTranslator, events: &[Value]) -> Vec<Value> {
+        let mut out = Vec::new();
+        for e in events {
+            match t.on_event(e) {
+                Ok(chunks) => out.extend(chunks),
+                Err(err) => panic!("event {e} failed: {err}"),
+            }
+        }
+        out
+    }
+
+    fn start(input: u64) -> Value {
+        json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
+            "content": [], "model": "claude-x", "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": input, "output_tokens": 1, "cache_read_input_tokens": 4}}})
+    }
+
+    #[test]
+    fn text_stream_gives_role_content_finish_and_usage_chunks() {
+        let mut t = StreamTranslator::new("client-model");
+        let chunks = feed(
+            &mut t,
+            &[
+                start(25),
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+                json!({"type": "ping"}),
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}}),
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "!"}}),
+                json!({"type": "content_block_stop", "index": 0}),
+                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 15}}),
+                json!({"type": "message_stop"}),
+            ],
+        );
+        assert_eq!(chunks.len(), 5);
+        assert_eq!(
+            chunks[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "content": ""})
+        );
+        assert_eq!(chunks[0]["model"], "client-model");
+        assert_eq!(chunks[0]["id"], "msg_1");
+        assert_eq!(
+            chunks[1]["choices"][0]["delta"],
+            json!({"content": "Hello"})
+        );
+        assert_eq!(chunks[2]["choices"][0]["delta"], json!({"content": "!"}));
+        assert_eq!(chunks[3]["choices"][0]["finish_reason"], "stop");
+        assert_eq!(chunks[3]["choices"][0]["delta"], json!({}));
+        assert_eq!(chunks[4]["choices"], json!([]));
+        assert_eq!(
+            chunks[4]["usage"],
+            json!({"prompt_tokens": 29, "completion_tokens": 15, "total_tokens": 44,
+                   "prompt_tokens_details": {"cached_tokens": 4}})
+        );
+        assert!(t.is_finished());
+        assert_eq!(t.message_id(), "msg_1");
+    }
+
+    #[test]
+    fn tool_use_with_split_json_gives_indexed_tool_call_chunks() {
+        let mut t = StreamTranslator::new("m");
+        let chunks = feed(
+            &mut t,
+            &[
+                start(10),
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": "Let me"}}),
+                json!({"type": "content_block_stop", "index": 0}),
+                json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_a", "name": "weather", "input": {}}}),
+                json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": ""}}),
+                json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"city\": \"Be"}}),
+                json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "rn\"}"}}),
+                json!({"type": "content_block_stop", "index": 1}),
+                json!({"type": "content_block_start", "index": 2, "content_block": {"type": "tool_use", "id": "toolu_b", "name": "time", "input": {}}}),
+                json!({"type": "content_block_delta", "index": 2, "delta": {"type": "input_json_delta", "partial_json": "{}"}}),
+                json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 40}}),
+                json!({"type": "message_stop"}),
+            ],
+        );
+        let calls: Vec<&Value> = chunks
+            .iter()
+            .filter_map(|c| c.pointer("/choices/0/delta/tool_calls/0"))
+            .collect();
+        assert_eq!(calls.len(), 5);
+        assert_eq!(
+            calls[0],
+            &json!({"index": 0, "id": "toolu_a", "type": "function", "function": {"name": "weather", "arguments": ""}})
+        );
+        let args: String = calls[1..3]
+            .iter()
+            .filter_map(|c| c.pointer("/function/arguments")?.as_str())
+            .collect();
+        assert_eq!(args, "{\"city\": \"Bern\"}");
+        assert_eq!(calls[3]["index"], 1);
+        assert_eq!(calls[3]["id"], "toolu_b");
+        assert_eq!(
+            calls[4],
+            &json!({"index": 1, "function": {"arguments": "{}"}})
+        );
+        let finish = chunks
+            .iter()
+            .find_map(|c| c.pointer("/choices/0/finish_reason")?.as_str());
+        assert_eq!(finish, Some("tool_calls"));
+    }
+
+    #[test]
+    fn error_event_is_an_upstream_error_with_status() {
+        let mut t = StreamTranslator::new("m");
+        let err = t.on_event(&json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}));
+        match err {
+            Err(e @ TranslateError::Upstream { .. }) => assert_eq!(e.status(), 529),
+            other => panic!("expected upstream error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_events_are_errors_and_unknown_ones_are_ignored() {
+        let mut t = StreamTranslator::new("m");
+        assert!(t.on_event(&json!("text")).is_err());
+        assert!(t.on_event(&json!({"no": "type"})).is_err());
+        assert!(t.on_event(&json!({"type": "message_start"})).is_err());
+        assert!(t
+            .on_event(&json!({"type": "content_block_delta", "index": 3,
+            "delta": {"type": "input_json_delta", "partial_json": "{"}}))
+            .is_err());
+        assert!(t
+            .on_event(&json!({"type": "content_block_delta", "index": -1,
+            "delta": {"type": "text_delta", "text": "x"}}))
+            .is_err());
+        assert_eq!(
+            t.on_event(&json!({"type": "brand_new_event"})),
+            Ok(Vec::new())
+        );
+        assert_eq!(
+            t.on_event(&json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "signature_delta", "signature": "x"}})),
+            Ok(Vec::new())
+        );
+    }
+
+    #[test]
+    fn late_input_counts_in_message_delta_replace_start_counts() {
+        let mut t = StreamTranslator::new("m");
+        feed(
+            &mut t,
+            &[
+                start(5),
+                json!({"type": "message_delta", "delta": {"stop_reason": "max_tokens"},
+                   "usage": {"input_tokens": 7, "output_tokens": 3, "cache_read_input_tokens": 0}}),
+            ],
+        );
+        assert_eq!(t.usage()["prompt_tokens"], 7);
+        assert_eq!(t.usage()["completion_tokens"], 3);
+        assert!(!t.is_finished());
+    }
+}
