@@ -43,10 +43,17 @@ fn openai_request_survives_a_round_trip_through_anthropic() {
     let original = conversation();
     let anthropic = ok(to_anthropic_request(&original, "claude-upstream"));
     assert_eq!(anthropic["model"], "claude-upstream");
+    let roles: Vec<&str> = anthropic["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["role"].as_str())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user"], "roles must alternate");
     let back = ok(messages_to_openai(&anthropic));
-    let mut expected_messages = original["messages"].clone();
-    // An assistant message's text and tool calls come back in the same message.
-    assert_eq!(back["messages"], expected_messages.take());
+    // Tool results merged into one Anthropic user turn come back as separate tool messages,
+    // and the assistant text and tool calls stay together in one message.
+    assert_eq!(back["messages"], original["messages"]);
     for key in [
         "tools",
         "tool_choice",
