@@ -77,7 +77,9 @@ fn anthropic_request_survives_a_round_trip_through_openai() {
                 {"type": "tool_use", "id": "toolu_1", "name": "add", "input": {"a": 2, "b": 3}}]},
             {"role": "user", "content": [
                 {"type": "tool_result", "tool_use_id": "toolu_1", "content": "5"},
-                {"type": "text", "text": "Now explain."}]},
+                {"type": "text", "text": "Now explain."},
+                {"type": "document", "title": "invoice.pdf",
+                 "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQ="}}]},
         ],
         "tools": [{"name": "add", "description": "Add", "input_schema": {"type": "object"}}],
         "tool_choice": {"type": "tool", "name": "add"},

@@ -211,13 +211,17 @@ fn text_block(s: &str) -> Option<Value> {
 fn part_block(part: &Value, field: &str) -> Result<Option<Value>, TranslateError> {
     let p = as_object(part, field)?;
     match req_str(p, "type", &format!("{field}.type"))? {
-        "text" => Ok(text_block(req_str(p, "text", &format!("{field}.text"))?)),
+        "text" => {
+            let block = text_block(req_str(p, "text", &format!("{field}.text"))?);
+            Ok(block.map(|b| with_cache_control(b, p)))
+        }
         "refusal" => Ok(text_block(req_str(
             p,
             "refusal",
             &format!("{field}.refusal"),
         )?)),
         "image_url" => image_block(p, field).map(Some),
+        "file" => document_block(p, field).map(Some),
         other => Err(TranslateError::Unsupported(format!(
             "{field}: content part type {other:?}"
         ))),
@@ -248,6 +252,53 @@ fn image_block(p: &Map<String, Value>, field: &str) -> Result<Value, TranslateEr
         ));
     };
     Ok(json!({ "type": "image", "source": source }))
+}
+
+/// OpenRouter-style prompt caching: a `cache_control` marker on a text part is kept, since
+/// Anthropic honours it on the block (OpenAI upstreams never see this translation).
+fn with_cache_control(mut block: Value, part: &Map<String, Value>) -> Value {
+    if let (Some(cc @ Value::Object(_)), Some(b)) =
+        (opt(part, "cache_control"), block.as_object_mut())
+    {
+        b.insert("cache_control".into(), cc.clone());
+    }
+    block
+}
+
+/// `file` parts carrying a PDF as a base64 data URL become Anthropic `document` blocks; uploaded
+/// `file_id`s exist only at the OpenAI side and cannot be forwarded.
+fn document_block(p: &Map<String, Value>, field: &str) -> Result<Value, TranslateError> {
+    let file = as_object(
+        opt(p, "file").ok_or_else(|| TranslateError::Missing(format!("{field}.file")))?,
+        &format!("{field}.file"),
+    )?;
+    let Some(data_url) = opt_str(file, "file_data", &format!("{field}.file.file_data"))? else {
+        return Err(TranslateError::Unsupported(format!(
+            "{field}: file parts without inline file_data"
+        )));
+    };
+    let (media_type, data) = data_url
+        .strip_prefix("data:")
+        .and_then(parse_data_url)
+        .ok_or_else(|| {
+            invalid(
+                format!("{field}.file.file_data"),
+                "must be a base64 data URL",
+            )
+        })?;
+    if media_type != "application/pdf" {
+        return Err(TranslateError::Unsupported(format!(
+            "{field}: file type {media_type:?}"
+        )));
+    }
+    let mut block = json!({
+        "type": "document",
+        "source": { "type": "base64", "media_type": media_type, "data": data },
+    });
+    if let Some(name) = opt_str(file, "filename", &format!("{field}.file.filename"))? {
+        block["title"] = json!(name);
+    }
+    Ok(block)
 }
 
 /// `image/png;base64,AAAA` -> (`image/png`, `AAAA`).
@@ -382,6 +433,14 @@ fn tool_choice(choice: &Value) -> Result<Value, TranslateError> {
         }
         _ => Err(wrong("tool_choice", "a string or an object")),
     }
+}
+
+/// The headers every upstream Messages call needs besides `content-type: application/json`.
+pub fn upstream_headers(api_key: &str) -> [(&'static str, String); 2] {
+    [
+        (super::API_KEY_HEADER, api_key.to_string()),
+        (super::VERSION_HEADER, super::ANTHROPIC_VERSION.to_string()),
+    ]
 }
 
 /// Translate an Anthropic Messages response into an OpenAI `chat.completion`.
@@ -588,6 +647,41 @@ mod tests {
             blocks[2]["source"],
             json!({"type": "url", "url": "https://example.org/a.jpg"})
         );
+    }
+
+    #[test]
+    fn pdf_files_become_documents_and_cache_control_is_kept() {
+        let out = translate(json!({"messages": [{"role": "user", "content": [
+            {"type": "text", "text": "Summarise", "cache_control": {"type": "ephemeral"}},
+            {"type": "file", "file": {"filename": "contract.pdf", "file_data": "data:application/pdf;base64,JVBERi0x"}},
+        ]}]}));
+        let blocks = &out["messages"][0]["content"];
+        assert_eq!(
+            blocks[0],
+            json!({"type": "text", "text": "Summarise", "cache_control": {"type": "ephemeral"}})
+        );
+        assert_eq!(
+            blocks[1],
+            json!({"type": "document", "title": "contract.pdf",
+                   "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}})
+        );
+        for file in [
+            json!({"file_id": "file-1"}),
+            json!({"file_data": "data:text/csv;base64,YQ=="}),
+        ] {
+            let req = json!({"messages": [{"role": "user", "content": [{"type": "file", "file": file}]}]});
+            assert!(matches!(
+                to_anthropic_request(&req, "m"),
+                Err(TranslateError::Unsupported(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn upstream_headers_carry_key_and_version() {
+        let h = upstream_headers("sk-ant-1");
+        assert_eq!(h[0], ("x-api-key", "sk-ant-1".to_string()));
+        assert_eq!(h[1], ("anthropic-version", "2023-06-01".to_string()));
     }
 
     #[test]

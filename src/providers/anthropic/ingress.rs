@@ -144,6 +144,7 @@ fn user_messages(blocks: &[Value], field: &str) -> Result<Vec<Value>, TranslateE
                 json!({ "type": "text", "text": req_str(block, "text", &format!("{f}.text"))? }),
             ),
             "image" => parts.push(image_part(block, &f)?),
+            "document" => parts.push(file_part(block, &f)?),
             "tool_result" => tools.push(tool_message(block, &f)?),
             other => {
                 return Err(TranslateError::Unsupported(format!(
@@ -187,6 +188,32 @@ fn image_part(block: &Map<String, Value>, field: &str) -> Result<Value, Translat
         }
     };
     Ok(json!({ "type": "image_url", "image_url": { "url": url } }))
+}
+
+/// Base64 PDF documents become OpenAI `file` parts with an inline data URL; other document
+/// sources (plain text, URLs, content blocks) are not translated.
+fn file_part(block: &Map<String, Value>, field: &str) -> Result<Value, TranslateError> {
+    let src = as_object(
+        opt(block, "source").ok_or_else(|| TranslateError::Missing(format!("{field}.source")))?,
+        &format!("{field}.source"),
+    )?;
+    let kind = req_str(src, "type", &format!("{field}.source.type"))?;
+    let media = req_str(src, "media_type", &format!("{field}.source.media_type"))?;
+    if kind != "base64" || media != "application/pdf" {
+        return Err(TranslateError::Unsupported(format!(
+            "{field}: document source {kind:?} of type {media:?}"
+        )));
+    }
+    let data = req_str(src, "data", &format!("{field}.source.data"))?;
+    let mut file = Map::new();
+    if let Some(title) = opt_str(block, "title", &format!("{field}.title"))? {
+        file.insert("filename".into(), json!(title));
+    }
+    file.insert(
+        "file_data".into(),
+        json!(format!("data:{media};base64,{data}")),
+    );
+    Ok(json!({ "type": "file", "file": file }))
 }
 
 fn tool_message(block: &Map<String, Value>, field: &str) -> Result<Value, TranslateError> {
@@ -539,6 +566,9 @@ mod tests {
             json!({"model": "m", "messages": [{"role": "system", "content": "x"}]}),
             json!({"model": "m", "messages": [{"role": "user", "content": 1}]}),
             json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "document"}]}]}),
+            json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "document",
+                "source": {"type": "text", "media_type": "text/plain", "data": "x"}}]}]}),
+            json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "server_tool_use"}]}]}),
             json!({"model": "m", "messages": [], "tools": [{"type": "web_search_20250305", "name": "web_search"}]}),
             json!({"model": "m", "messages": [], "tools": [{"name": "f"}]}),
             json!({"model": "m", "messages": [], "tool_choice": {"type": "sometimes"}}),

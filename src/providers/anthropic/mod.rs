@@ -21,7 +21,8 @@ mod ingress;
 mod stream;
 
 pub use egress::{
-    error_message, from_anthropic_response, to_anthropic_request, DEFAULT_MAX_TOKENS,
+    error_message, from_anthropic_response, to_anthropic_request, upstream_headers,
+    DEFAULT_MAX_TOKENS,
 };
 pub use encoder::MessagesStreamEncoder;
 pub use ingress::{
