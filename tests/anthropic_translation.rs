@@ -430,3 +430,28 @@ proptest! {
         prop_assert_eq!(&rebuilt["content"][0]["input"], &json!({"city": city}));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+    #[test]
+    fn alternating_text_conversations_round_trip_exactly(
+        system in ".{0,12}",
+        texts in prop::collection::vec(".{1,16}", 1..8),
+    ) {
+        let mut messages = Vec::new();
+        if !system.is_empty() {
+            messages.push(json!({"role": "system", "content": system}));
+        }
+        for (i, t) in texts.iter().enumerate() {
+            let role = if i % 2 == 0 { "user" } else { "assistant" };
+            messages.push(json!({"role": role, "content": t}));
+        }
+        let original = json!({"model": "m", "messages": messages, "max_tokens": 5});
+        let anthropic = to_anthropic_request(&original, "m");
+        prop_assert!(anthropic.is_ok());
+        let back = messages_to_openai(&anthropic.unwrap_or_default());
+        prop_assert!(back.is_ok());
+        prop_assert_eq!(&back.unwrap_or_default()["messages"], &original["messages"]);
+    }
+}
