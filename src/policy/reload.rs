@@ -3,8 +3,8 @@
 //! policy stays in force and the rejection is reported for the audit log.
 //!
 //! The watcher polls the SHA-256 of every policy file (policy files are small; hashing them is
-//! cheaper than getting file-system notifications right on every platform) and also reloads on
-//! SIGHUP.
+//! cheaper than getting file-system notifications right on every platform), reloads once a change
+//! has been stable for one poll interval, and also reloads at once on SIGHUP.
 
 use super::load::{self, discover};
 use super::{Decision, Diagnostic, Policy, RequestFacts};
@@ -141,16 +141,62 @@ pub fn fingerprint(paths: &[PathBuf]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Decides, poll by poll, whether the files changed enough to reload.
+struct ChangeDetector {
+    /// The files last reloaded from (at first: those of the policy in force, so an edit made
+    /// before the watcher task first runs still counts as a change).
+    last: BTreeMap<String, String>,
+    /// A change seen on the previous poll but not yet acted on.
+    pending: Option<BTreeMap<String, String>>,
+}
+
+impl ChangeDetector {
+    fn new(files: BTreeMap<String, String>) -> Self {
+        ChangeDetector {
+            last: files,
+            pending: None,
+        }
+    }
+
+    /// A change is acted on once it has been seen identical on two polls in a row, so an editor's
+    /// half-written file is not reported as a rejection; `forced` (SIGHUP) acts at once.
+    fn should_reload(&mut self, now: BTreeMap<String, String>, forced: bool) -> bool {
+        if !forced {
+            if now == self.last {
+                self.pending = None;
+                return false;
+            }
+            if self.pending.as_ref() != Some(&now) {
+                self.pending = Some(now);
+                return false;
+            }
+        }
+        self.pending = None;
+        self.last = now;
+        true
+    }
+}
+
+fn files_of(policy: &Policy) -> BTreeMap<String, String> {
+    policy
+        .files
+        .iter()
+        .map(|(p, sha)| (p.display().to_string(), sha.clone()))
+        .collect()
+}
+
 /// Watch the handle's files: reload when their hashes change (checked every `poll_interval`) and on
 /// SIGHUP; report every load or rejection to `on_event`. Runs until the task is aborted.
+/// Must be called inside a tokio runtime.
 pub fn spawn_watcher(
     handle: Arc<PolicyHandle>,
     poll_interval: Duration,
     on_event: impl Fn(ReloadEvent) + Send + Sync + 'static,
 ) -> tokio::task::JoinHandle<()> {
+    // Registered before returning, so a SIGHUP sent right after this call is already caught.
+    let mut hup = hangup_signal();
+    let mut changes = ChangeDetector::new(files_of(&handle.current()));
     tokio::spawn(async move {
-        let mut last = fingerprint(handle.paths());
-        let mut hup = hangup_signal();
         let mut tick = tokio::time::interval(poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -158,11 +204,9 @@ pub fn spawn_watcher(
                 _ = tick.tick() => false,
                 Some(()) = recv_hangup(&mut hup) => true,
             };
-            let now = fingerprint(handle.paths());
-            if !forced && now == last {
+            if !changes.should_reload(fingerprint(handle.paths()), forced) {
                 continue;
             }
-            last = now;
             let h = Arc::clone(&handle);
             let outcome = match tokio::task::spawn_blocking(move || h.reload()).await {
                 Ok(outcome) => outcome,
@@ -208,4 +252,27 @@ async fn recv_hangup(h: &mut Hangup) -> Option<()> {
     }
     let _ = h;
     std::future::pending().await
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+
+    fn fp(sha: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([("p.toml".to_string(), sha.to_string())])
+    }
+
+    #[test]
+    fn change_must_be_stable_for_one_poll() {
+        let mut d = ChangeDetector::new(fp("a"));
+        assert!(!d.should_reload(fp("a"), false));
+        assert!(
+            !d.should_reload(fp("b"), false),
+            "first sight of a change waits"
+        );
+        assert!(!d.should_reload(fp("c"), false), "still being written");
+        assert!(d.should_reload(fp("c"), false), "stable: reload");
+        assert!(!d.should_reload(fp("c"), false), "already reloaded");
+        assert!(d.should_reload(fp("c"), true), "SIGHUP always reloads");
+    }
 }
