@@ -6,7 +6,9 @@
 //! on past it), the other files are still checked.
 
 use super::eval::{Action, Glob, Matcher, Rule, SourcePos};
-use super::format::{RawFile, RawMatch, RawRedact, RawRoute, RawRule, StrList};
+use super::format::{
+    unknown_keys, RawFile, RawMatch, RawRedact, RawRoute, RawRule, StrList, Tree, FILE_SCHEMA,
+};
 use super::vocab;
 use super::{
     Diagnostic, FileMeta, Policy, PolicyTest, RedactAction, RedactOperator, RouteConstraints,
@@ -239,12 +241,28 @@ fn toml_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Parse in two passes: first every unknown key of the file (all reported, with hints), then the
+/// typed schema (which stops at its first type error).
 fn parse(ctx: &mut Ctx) -> Option<RawFile> {
+    let tree = match toml::from_str::<Tree>(ctx.text) {
+        Ok(tree) => tree,
+        Err(e) => {
+            ctx.err(e.span().unwrap_or(0..0), e.message().trim().to_string());
+            return None;
+        }
+    };
+    let mut unknown = Vec::new();
+    unknown_keys(&tree, &FILE_SCHEMA, &mut unknown);
+    if !unknown.is_empty() {
+        unknown
+            .into_iter()
+            .for_each(|(span, msg)| ctx.err(span, msg));
+        return None;
+    }
     match toml::from_str::<RawFile>(ctx.text) {
         Ok(raw) => Some(raw),
         Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            ctx.err(span, e.message().trim().to_string());
+            ctx.err(e.span().unwrap_or(0..0), e.message().trim().to_string());
             None
         }
     }
