@@ -317,3 +317,30 @@ fn failing_officer_test_is_reported_with_rule() {
     );
     assert_eq!(lines[3], "1 passed, 2 failed");
 }
+
+#[test]
+fn facts_for_request_reads_the_body() {
+    let body = serde_json::json!({"models": ["demo/echo", "openai/gpt-4o"], "stream": true,
+        "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "Pay CH93 0076 2011 6238 5295 7"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]});
+    let c = keyword_classifier("Pay CH93 0076 2011 6238 5295 7");
+    let f = auditgate::policy::facts_for_request(
+        &body,
+        &c,
+        "alice",
+        "accounting",
+        Some(" Confidential"),
+    );
+    assert_eq!(f.model, "demo/echo");
+    assert!(f.stream && f.has_unscannable);
+    assert_eq!(f.endpoint, "chat");
+    assert_eq!(f.client_label.as_deref(), Some("confidential"));
+    assert_eq!(f.level, Level::Personal);
+    let emb = serde_json::json!({"model": "demo/embed", "input": ["x"]});
+    let f = auditgate::policy::facts_for_request(&emb, &c, "", "", None);
+    assert_eq!(
+        (f.endpoint.as_str(), f.stream, f.has_unscannable),
+        ("embeddings", false, false)
+    );
+}
