@@ -344,3 +344,127 @@ fn facts_for_request_reads_the_body() {
         ("embeddings", false, false)
     );
 }
+
+#[test]
+fn client_messages_name_rule_and_reasons() {
+    let p = Policy::from_str_named("p.toml", LAYERED).expect("valid");
+    let mut f = base();
+    f.level = Level::Special;
+    f.stream = true;
+    let d = p.decide(&f);
+    let msg =
+        "request denied by policy rule `deny-stream-special`: no streaming of special categories";
+    assert_eq!(d.deny_message().as_deref(), Some(msg));
+    assert_eq!(d.nothing_allowed_message(&demo_providers()), msg);
+    f.stream = false;
+    let d = p.decide(&f);
+    assert_eq!(d.deny_message(), None);
+    let providers = [
+        profile("demo-ch", "ch", "CH", true),
+        profile("demo-us", "us", "US", false),
+        profile("retains", "eu", "DE", false),
+    ];
+    let (allowed, excluded) = d.partition(&providers);
+    assert_eq!(allowed, [&providers[0]]);
+    assert_eq!(excluded.len(), 2);
+    assert_eq!(
+        d.nothing_allowed_message(&providers[1..]),
+        "policy rule `special` allows none of the providers for this model \
+         (demo-us: region us not in allowed regions [ch, eu]; \
+         retains: zero data retention required, provider retains data)"
+    );
+}
+
+mod default_policy_properties {
+    use super::*;
+    use auditgate::providers::ProviderProfile;
+    use proptest::prelude::*;
+
+    fn level() -> impl Strategy<Value = Level> {
+        prop_oneof![
+            Just(Level::None),
+            Just(Level::Personal),
+            Just(Level::Sensitive),
+            Just(Level::Special)
+        ]
+    }
+
+    fn facts() -> impl Strategy<Value = RequestFacts> {
+        (
+            level(),
+            proptest::sample::subsequence(vec!["IBAN_CODE", "CH_AHV", "PERSON"], 0..3),
+            prop_oneof![Just(None), Just(Some("confidential")), Just(Some("public"))],
+            any::<bool>(),
+            prop_oneof![Just("chat"), Just("embeddings")],
+            any::<bool>(),
+            prop_oneof![
+                Just("demo/echo"),
+                Just("openai/gpt-4o"),
+                Just("mistral/large")
+            ],
+        )
+            .prop_map(
+                |(level, ents, label, stream, endpoint, unscannable, model)| RequestFacts {
+                    key_name: "k".into(),
+                    team: "t".into(),
+                    model: model.into(),
+                    level,
+                    entity_types: ents.into_iter().map(String::from).collect(),
+                    client_label: label.map(String::from),
+                    stream,
+                    endpoint: endpoint.into(),
+                    has_unscannable: unscannable,
+                },
+            )
+    }
+
+    fn providers() -> impl Strategy<Value = Vec<ProviderProfile>> {
+        let one = (
+            proptest::sample::select(auditgate::policy::vocab::REGIONS),
+            proptest::sample::select(vec!["CH", "DE", "US", "FR"]),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(region, country, zdr, collects)| {
+                let mut p = profile(&format!("{region}-{country}"), region, country, zdr);
+                p.data_collection = collects;
+                p
+            });
+        proptest::collection::vec(one, 1..6)
+    }
+
+    fn default_policy() -> &'static Policy {
+        static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+        POLICY.get_or_init(|| {
+            Policy::load(&[policy_support::repo_path("policies")]).expect("default policy")
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Personal data, unscannable parts and the confidential label never reach a provider
+        /// outside CH/EU zero retention (CH for confidential) under the shipped default policy.
+        #[test]
+        fn default_policy_keeps_personal_data_home(f in facts(), ps in providers()) {
+            let policy = default_policy();
+            let d = policy.decide(&f);
+            prop_assert_eq!(&d, &policy.decide_traced(&f).decision);
+            prop_assert!(!d.is_denied(), "the default policy covers every request");
+            let sensitive = f.level >= Level::Personal || f.has_unscannable;
+            let confidential = f.client_label.as_deref() == Some("confidential");
+            for p in d.allowed_providers(&ps) {
+                if sensitive || confidential {
+                    prop_assert!(p.zdr && !p.data_collection, "{:?} for {:?}", p, f);
+                    prop_assert!(p.region == "ch" || p.region == "eu", "{:?} for {:?}", p, f);
+                }
+                if confidential {
+                    prop_assert_eq!(p.region.as_str(), "ch");
+                }
+            }
+            if f.level == Level::Special {
+                prop_assert_eq!(d.action(), "redact");
+            }
+        }
+    }
+}

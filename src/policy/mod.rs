@@ -201,6 +201,57 @@ impl Decision {
         }
     }
 
+    /// The message for the client when the decision denies (names the rule and its reason).
+    pub fn deny_message(&self) -> Option<String> {
+        match &self.outcome {
+            Outcome::Deny { reason } => Some(format!(
+                "request denied by policy rule `{}`: {reason}",
+                self.rule_id
+            )),
+            Outcome::Allow => None,
+        }
+    }
+
+    /// Split providers into allowed (in the given order) and excluded with the reason for each.
+    pub fn partition<'a>(
+        &self,
+        providers: &'a [ProviderProfile],
+    ) -> (Vec<&'a ProviderProfile>, Vec<(&'a ProviderProfile, String)>) {
+        let mut allowed = Vec::new();
+        let mut excluded = Vec::new();
+        for p in providers {
+            match self.check_provider(p) {
+                Ok(()) => allowed.push(p),
+                Err(why) => excluded.push((p, why)),
+            }
+        }
+        (allowed, excluded)
+    }
+
+    /// The message for the client when no candidate provider is allowed: the rule, then each
+    /// provider with the reason it was excluded.
+    pub fn nothing_allowed_message(&self, candidates: &[ProviderProfile]) -> String {
+        if let Some(msg) = self.deny_message() {
+            return msg;
+        }
+        let (_, excluded) = self.partition(candidates);
+        let reasons: Vec<String> = excluded
+            .iter()
+            .map(|(p, why)| format!("{}: {why}", p.name))
+            .collect();
+        if reasons.is_empty() {
+            return format!(
+                "policy rule `{}` allows no provider: none is configured for this model",
+                self.rule_id
+            );
+        }
+        format!(
+            "policy rule `{}` allows none of the providers for this model ({})",
+            self.rule_id,
+            reasons.join("; ")
+        )
+    }
+
     /// The providers this decision allows, in the given order (filter before any routing choice).
     pub fn allowed_providers<'a>(
         &self,
