@@ -184,3 +184,31 @@ fn test_main_exit_codes() {
     );
     assert_eq!(test_main(&[failing], &keyword_classifier), 1);
 }
+
+#[test]
+fn explain_main_exit_codes() {
+    use auditgate::policy::{explain_main, ExplainArgs};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let request = write(
+        dir.path(),
+        "req.json",
+        r#"{"model": "demo/echo", "messages": [{"role": "user", "content": "CH93 0076"}]}"#,
+    );
+    let classify = |body: &serde_json::Value| keyword_classifier(&body.to_string());
+    let mut args = ExplainArgs {
+        policy_paths: vec![repo_path("policies")],
+        request,
+        key_name: Some("alice".into()),
+        json: true,
+        ..ExplainArgs::default()
+    };
+    assert_eq!(explain_main(&args, &demo_providers(), &classify), 0);
+    args.json = false;
+    assert_eq!(explain_main(&args, &demo_providers(), &classify), 0);
+    args.policy_paths = vec![write(dir.path(), "bad.toml", "[[rule]]\nid = \"x\"\n")];
+    assert_eq!(explain_main(&args, &demo_providers(), &classify), 1);
+    args.request = write(dir.path(), "notjson.json", "{oops");
+    assert_eq!(explain_main(&args, &demo_providers(), &classify), 2);
+    args.request = dir.path().join("missing.json");
+    assert_eq!(explain_main(&args, &demo_providers(), &classify), 2);
+}

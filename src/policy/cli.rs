@@ -94,6 +94,29 @@ impl PolicyCommand {
     }
 }
 
+impl PolicyCommand {
+    /// Run the command with the real PII scanner (`crate::pii`).
+    pub fn run_with_scanner(&self, providers: &[ProviderProfile]) -> i32 {
+        self.run(providers, &scanner_classify_body, &scanner_classify_text)
+    }
+}
+
+/// Classify a request body with the PII scanner, as the gateway does for its endpoint.
+pub fn scanner_classify_body(body: &Value) -> Classification {
+    if super::explain::body_shape(body).endpoint == "embeddings" {
+        crate::pii::classify_embeddings(body)
+    } else {
+        crate::pii::classify_chat(body)
+    }
+}
+
+/// Classify bare text with the PII scanner, as the content of one user message.
+pub fn scanner_classify_text(text: &str) -> Classification {
+    crate::pii::classify_chat(&serde_json::json!({
+        "messages": [{"role": "user", "content": text}]
+    }))
+}
+
 fn or_default(paths: &[PathBuf]) -> Vec<PathBuf> {
     if paths.is_empty() {
         vec![PathBuf::from(DEFAULT_POLICY_DIR)]
@@ -204,5 +227,62 @@ fn read_request(path: &Path) -> Result<Value, String> {
         Ok(v)
     } else {
         Err("the request must be a JSON object".into())
+    }
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: PolicyCommand,
+    }
+
+    #[test]
+    fn command_lines_parse() {
+        let cli = Cli::try_parse_from(["policy", "check"]).expect("check");
+        assert_eq!(cli.cmd, PolicyCommand::Check { paths: vec![] });
+        let cli = Cli::try_parse_from(["policy", "check", "a.toml", "dir"]).expect("check paths");
+        assert_eq!(
+            cli.cmd,
+            PolicyCommand::Check {
+                paths: vec!["a.toml".into(), "dir".into()]
+            }
+        );
+        let cli = Cli::try_parse_from([
+            "policy",
+            "explain",
+            "--request",
+            "r.json",
+            "--key-name",
+            "alice",
+            "--json",
+        ])
+        .expect("explain");
+        assert_eq!(
+            cli.cmd,
+            PolicyCommand::Explain {
+                request: "r.json".into(),
+                key_name: Some("alice".into()),
+                team: None,
+                label: None,
+                policy: vec![],
+                json: true,
+            }
+        );
+        assert!(
+            Cli::try_parse_from(["policy", "explain"]).is_err(),
+            "--request is required"
+        );
+        let cli = Cli::try_parse_from(["policy", "test", "policies"]).expect("test");
+        assert_eq!(
+            cli.cmd,
+            PolicyCommand::Test {
+                paths: vec!["policies".into()]
+            }
+        );
     }
 }

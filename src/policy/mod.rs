@@ -18,7 +18,10 @@ pub mod reload;
 pub mod tests;
 pub mod vocab;
 
-pub use cli::{check_main, explain_main, test_main, ExplainArgs, PolicyCommand};
+pub use cli::{
+    check_main, explain_main, scanner_classify_body, scanner_classify_text, test_main, ExplainArgs,
+    PolicyCommand,
+};
 pub use eval::{
     Action, ConditionTrace, Glob, Matcher, Rule, RuleTrace, SourcePos, TracedDecision,
     DEFAULT_DENY_REASON, DEFAULT_DENY_RULE,
