@@ -118,6 +118,9 @@ fn files_are_concatenated_in_name_order() {
         "[[rule]]\nid = \"no-stream\"\nmatch = { stream = true }\naction = \"deny\"\nreason = \"no streaming\"\n",
     );
     write(dir.path(), "notes.txt", "not a policy");
+    write(dir.path(), ".00-editor-backup.toml", "broken [[");
+    std::fs::create_dir(dir.path().join("examples")).expect("mkdir");
+    write(&dir.path().join("examples"), "00-first.toml", "broken [[");
     let policy = Policy::load_dir(dir.path()).expect("valid");
     let ids: Vec<&str> = policy.rules.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["no-stream", "allow-all"]);
@@ -211,4 +214,17 @@ fn explain_main_exit_codes() {
     assert_eq!(explain_main(&args, &demo_providers(), &classify), 2);
     args.request = dir.path().join("missing.json");
     assert_eq!(explain_main(&args, &demo_providers(), &classify), 2);
+}
+
+#[test]
+fn same_file_name_twice_is_an_error() {
+    let a = tempfile::tempdir().expect("tempdir");
+    let b = tempfile::tempdir().expect("tempdir");
+    let rule = "[[rule]]\nid = \"x\"\naction = \"allow\"\n";
+    write(a.path(), "p.toml", rule);
+    let second = write(b.path(), "p.toml", rule.replace('x', "y").as_str());
+    let errs = Policy::load(&[a.path().to_path_buf(), b.path().to_path_buf()]).expect_err("dup");
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].file, second);
+    assert!(errs[0].message.contains("same file name"));
 }

@@ -207,7 +207,8 @@ fn whole_file(path: &Path, message: String) -> Diagnostic {
     }
 }
 
-/// The files to read, in order: a file as given, a directory as its `*.toml` files sorted by name.
+/// The files to read, in order: a file as given, a directory as its `*.toml` files (not hidden
+/// ones, not in subdirectories) sorted by file name.
 pub fn discover(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for path in paths {
@@ -226,6 +227,18 @@ pub fn discover(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> 
             diags.push(whole_file(path, "no such file or directory".into()));
         }
     }
+    // The version and the reload records name files by file name, so names must be unique.
+    let mut seen = BTreeSet::new();
+    out.retain(|p| {
+        let fresh = seen.insert(file_name(p));
+        if !fresh {
+            diags.push(whole_file(
+                p,
+                "another policy file has the same file name; rename one".into(),
+            ));
+        }
+        fresh
+    });
     out
 }
 
@@ -233,7 +246,9 @@ fn toml_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        if path.is_file() && path.extension().is_some_and(|e| e == "toml") {
+        // Hidden files are editor or tool leftovers, never policy.
+        let hidden = file_name(&path).starts_with('.');
+        if !hidden && path.is_file() && path.extension().is_some_and(|e| e == "toml") {
             files.push(path);
         }
     }
