@@ -239,7 +239,7 @@ fn trace_lists_every_condition_of_every_rule_tried() {
     assert_eq!(t.trace[0].conditions.len(), 2);
     assert_eq!(
         t.trace[0].conditions[0].detail,
-        "level personal in [special]"
+        "level personal; rule wants one of [special]"
     );
     assert_eq!(t.trace[0].source, "p.toml:2:1");
 }

@@ -194,49 +194,83 @@ impl Matcher {
             && same(&self.unscannable, &other.unscannable)
     }
 
-    /// A sentence for explain output: what the rule wanted and what the request had.
+    /// A sentence for explain output: what the request had, then what the rule wants.
     fn describe(&self, field: Field, f: &RequestFacts) -> String {
-        let list = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
+        let list = |s: &Option<BTreeSet<String>>| {
+            s.iter().flatten().cloned().collect::<Vec<_>>().join(", ")
+        };
+        let yes = |b: bool| if b { "yes" } else { "no" };
         match field {
-            Field::Keys => format!("key `{}` in [{}]", f.key_name, opt(&self.keys, list)),
-            Field::Teams => format!("team `{}` in [{}]", f.team, opt(&self.teams, list)),
+            Field::Keys => format!(
+                "key `{}`; rule wants one of [{}]",
+                f.key_name,
+                list(&self.keys)
+            ),
+            Field::Teams => format!(
+                "team `{}`; rule wants one of [{}]",
+                f.team,
+                list(&self.teams)
+            ),
             Field::Models => {
                 let pats: Vec<&str> = self.models.iter().flatten().map(Glob::as_str).collect();
-                format!("model `{}` matches [{}]", f.model, pats.join(", "))
+                format!(
+                    "model `{}`; rule wants one of [{}]",
+                    f.model,
+                    pats.join(", ")
+                )
             }
             Field::Level => {
                 let lv: Vec<&str> = self.levels.iter().flatten().map(|l| l.as_str()).collect();
-                format!("level {} in [{}]", f.level.as_str(), lv.join(", "))
+                format!(
+                    "level {}; rule wants one of [{}]",
+                    f.level.as_str(),
+                    lv.join(", ")
+                )
             }
-            Field::MinLevel => format!("level {} >= {}", f.level.as_str(), lvl(self.min_level)),
-            Field::MaxLevel => format!("level {} <= {}", f.level.as_str(), lvl(self.max_level)),
-            Field::Entities => format!(
-                "entities found [{}] include any of [{}]",
-                list(&f.entity_types),
-                opt(&self.entities, list)
+            Field::MinLevel => format!(
+                "level {}; rule wants at least {}",
+                f.level.as_str(),
+                lvl(self.min_level)
             ),
+            Field::MaxLevel => format!(
+                "level {}; rule wants at most {}",
+                f.level.as_str(),
+                lvl(self.max_level)
+            ),
+            Field::Entities => {
+                let found = f
+                    .entity_types
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "entities found [{found}]; rule wants any of [{}]",
+                    list(&self.entities)
+                )
+            }
             Field::ClientLabel => format!(
-                "client label {} in [{}]",
+                "client label {}; rule wants one of [{}]",
                 f.client_label.as_deref().unwrap_or("(none)"),
-                opt(&self.client_labels, list)
+                list(&self.client_labels)
             ),
-            Field::Stream => format!("stream {} == {}", f.stream, self.stream.unwrap_or(false)),
+            Field::Stream => format!(
+                "streaming {}; rule wants {}",
+                yes(f.stream),
+                yes(self.stream.unwrap_or(false))
+            ),
             Field::Endpoint => format!(
-                "endpoint `{}` in [{}]",
+                "endpoint {}; rule wants one of [{}]",
                 f.endpoint,
-                opt(&self.endpoints, list)
+                list(&self.endpoints)
             ),
             Field::Unscannable => format!(
-                "unscannable parts {} == {}",
-                f.has_unscannable,
-                self.unscannable.unwrap_or(false)
+                "unscannable parts {}; rule wants {}",
+                yes(f.has_unscannable),
+                yes(self.unscannable.unwrap_or(false))
             ),
         }
     }
-}
-
-fn opt(s: &Option<BTreeSet<String>>, list: impl Fn(&BTreeSet<String>) -> String) -> String {
-    s.as_ref().map(list).unwrap_or_default()
 }
 
 fn lvl(l: Option<Level>) -> &'static str {
