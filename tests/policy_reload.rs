@@ -130,3 +130,27 @@ async fn sighup_forces_a_reload() {
     assert_eq!(rule(&h), "open");
     task.abort();
 }
+
+#[test]
+fn handle_can_share_the_gateway_cell_and_version_is_recomputable() {
+    use arc_swap::ArcSwap;
+    use auditgate::policy::{load::version_of, Policy};
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), DENY);
+    let policy = Policy::load_dir(dir.path()).expect("valid");
+    let shared = Arc::new(ArcSwap::from_pointee(policy));
+    let h = PolicyHandle::from_shared(Arc::clone(&shared), vec![dir.path().to_path_buf()]);
+    write(dir.path(), ALLOW);
+    let ReloadOutcome::Loaded { version, files } = h.reload() else {
+        panic!("expected a load");
+    };
+    assert_eq!(
+        shared.load().version,
+        version,
+        "the gateway's own cell sees the reload"
+    );
+    assert_eq!(shared.load().file_hashes(), files);
+    let listed: Vec<(std::path::PathBuf, String)> =
+        files.iter().map(|(n, s)| (n.into(), s.clone())).collect();
+    assert_eq!(version_of(&listed), version);
+}

@@ -329,6 +329,21 @@ impl Policy {
         Self::load(&[dir.to_path_buf()])
     }
 
+    /// File name -> hex SHA-256, as in reload events. For one directory the map's order is the
+    /// load order, so the version can be recomputed from it (see [`load::version_of`]).
+    pub fn file_hashes(&self) -> std::collections::BTreeMap<String, String> {
+        self.files
+            .iter()
+            .map(|(p, sha)| {
+                let name = p.file_name().map_or_else(
+                    || p.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                (name, sha.clone())
+            })
+            .collect()
+    }
+
     /// Short form of the version for humans (first 12 hex digits).
     pub fn short_version(&self) -> &str {
         self.version.get(..12).unwrap_or(&self.version)

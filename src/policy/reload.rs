@@ -66,7 +66,7 @@ impl ReloadOutcome {
 /// The policy in force, shared by every request task.
 #[derive(Debug)]
 pub struct PolicyHandle {
-    current: ArcSwap<Policy>,
+    current: Arc<ArcSwap<Policy>>,
     paths: Vec<PathBuf>,
     /// Serialises reloads (a poll and a SIGHUP may race); readers never take it.
     reloading: Mutex<()>,
@@ -81,11 +81,21 @@ impl PolicyHandle {
 
     /// Wrap an already loaded policy; `paths` is what later reloads read.
     pub fn new(policy: Policy, paths: Vec<PathBuf>) -> PolicyHandle {
+        PolicyHandle::from_shared(Arc::new(ArcSwap::from_pointee(policy)), paths)
+    }
+
+    /// Reload into an `ArcSwap` the gateway already shares (its state keeps reading from it).
+    pub fn from_shared(shared: Arc<ArcSwap<Policy>>, paths: Vec<PathBuf>) -> PolicyHandle {
         PolicyHandle {
-            current: ArcSwap::from_pointee(policy),
+            current: shared,
             paths,
             reloading: Mutex::new(()),
         }
+    }
+
+    /// The shared cell the policy in force lives in.
+    pub fn shared(&self) -> Arc<ArcSwap<Policy>> {
+        Arc::clone(&self.current)
     }
 
     /// The policy in force now (cheap; hold it for the whole request so one request sees one policy).
