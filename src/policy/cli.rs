@@ -35,6 +35,9 @@ pub enum PolicyCommand {
         /// The client's X-Data-Classification header value.
         #[arg(long)]
         label: Option<String>,
+        /// The model to decide (default: the request's `model`, else the first of `models`).
+        #[arg(long)]
+        model: Option<String>,
         /// Policy files or directories (default: ./policies).
         #[arg(long = "policy")]
         policy: Vec<PathBuf>,
@@ -57,6 +60,8 @@ pub struct ExplainArgs {
     pub key_name: Option<String>,
     pub team: Option<String>,
     pub client_label: Option<String>,
+    /// Overrides the request's model (to explain one entry of a `models` fallback list).
+    pub model: Option<String>,
     pub json: bool,
 }
 
@@ -77,6 +82,7 @@ impl PolicyCommand {
                 key_name,
                 team,
                 label,
+                model,
                 policy,
                 json,
             } => {
@@ -86,6 +92,7 @@ impl PolicyCommand {
                     key_name: key_name.clone(),
                     team: team.clone(),
                     client_label: label.clone(),
+                    model: model.clone(),
                     json: *json,
                 };
                 explain_main(&args, providers, classify_body)
@@ -198,13 +205,16 @@ pub fn explain_main(
         Err(code) => return code,
     };
     let classification = classify(&body);
-    let facts = super::facts_for_request(
+    let mut facts = super::facts_for_request(
         &body,
         &classification,
         args.key_name.as_deref().unwrap_or(""),
         args.team.as_deref().unwrap_or(""),
         args.client_label.as_deref(),
     );
+    if let Some(model) = &args.model {
+        facts.model = model.clone();
+    }
     let explanation = explain(&policy, &facts, providers);
     if args.json {
         match serde_json::to_string_pretty(&explanation) {
@@ -269,6 +279,7 @@ mod unit_tests {
                 key_name: Some("alice".into()),
                 team: None,
                 label: None,
+                model: None,
                 policy: vec![],
                 json: true,
             }
