@@ -501,7 +501,7 @@ fn check_level(s: &str) -> Result<Level, String> {
     })
 }
 
-fn check_endpoint(s: &str) -> Result<String, String> {
+pub(crate) fn check_endpoint(s: &str) -> Result<String, String> {
     if vocab::ENDPOINTS.contains(&s) {
         return Ok(s.to_string());
     }
@@ -881,6 +881,22 @@ mod unit_tests {
         assert_eq!(
             e[2],
             "p.toml:12:1: unknown rule id in expect_rule `rset`: did you mean rest?"
+        );
+    }
+
+    #[test]
+    fn test_endpoint_and_regions_are_checked() {
+        let text = format!(
+            "{OK_TAIL}[[test]]\nname = \"t\"\ninput = \"x\"\nexpect = \"deny\"\nendpoint = \"embedding\"\n\
+             expect_regions = [\"ch\"]\n"
+        );
+        let e = errors(&text);
+        assert_eq!(
+            e,
+            vec![
+                "p.toml:10:18: `expect_regions` cannot be checked on a deny",
+                "p.toml:9:12: unknown endpoint `embedding`: did you mean embeddings?",
+            ]
         );
     }
 

@@ -6,7 +6,7 @@
 //! a simple keyword classifier in unit tests.
 
 use super::format::{RawTest, StrList};
-use super::load::{check_region, Ctx};
+use super::load::{check_endpoint, check_region, Ctx};
 use super::{vocab, Decision, Policy, RequestFacts, SourcePos};
 use crate::pii::Classification;
 use serde::Serialize;
@@ -56,36 +56,16 @@ pub(crate) fn compile_test(ctx: &mut Ctx, raw: &Spanned<RawTest>) -> Option<Poli
         }
     };
     let input = test_input(ctx, t, raw.span());
-    let expect = match &t.expect {
-        Some(e) if vocab::EXPECTATIONS.contains(&e.get_ref().as_str()) => e.get_ref().clone(),
-        Some(e) => {
-            let hint = vocab::suggest(e.get_ref(), vocab::EXPECTATIONS.iter().copied(), false);
-            ctx.err(
-                e.span(),
-                vocab::unknown_msg("expected decision", e.get_ref(), hint, vocab::EXPECTATIONS),
-            );
-            String::new()
-        }
-        None => {
-            ctx.err(
-                raw.span(),
-                format!("test `{name}` has no `expect` (allow, deny or redact)"),
-            );
-            String::new()
-        }
-    };
+    let expect = expectation(ctx, t, raw.span(), &name);
     let expect_regions = t
         .expect_regions
         .as_ref()
         .map(|l| expected_regions(ctx, l, &expect));
     let endpoint = t.endpoint.as_ref().map(|e| {
-        if !vocab::ENDPOINTS.contains(&e.get_ref().as_str()) {
-            ctx.err(
-                e.span(),
-                vocab::unknown_msg("endpoint", e.get_ref(), None, vocab::ENDPOINTS),
-            );
-        }
-        e.get_ref().clone()
+        check_endpoint(e.get_ref()).unwrap_or_else(|msg| {
+            ctx.err(e.span(), msg);
+            String::new()
+        })
     });
     if ctx.diags.len() > n {
         return None;
@@ -105,6 +85,24 @@ pub(crate) fn compile_test(ctx: &mut Ctx, raw: &Spanned<RawTest>) -> Option<Poli
         expect_rule: t.expect_rule.as_ref().map(|r| r.get_ref().clone()),
         expect_regions: expect_regions.flatten(),
     })
+}
+
+/// `expect`: allow, deny or redact (empty string after reporting an error).
+fn expectation(ctx: &mut Ctx, t: &RawTest, span: std::ops::Range<usize>, name: &str) -> String {
+    let Some(e) = &t.expect else {
+        ctx.err(
+            span,
+            format!("test `{name}` has no `expect` (allow, deny or redact)"),
+        );
+        return String::new();
+    };
+    if vocab::EXPECTATIONS.contains(&e.get_ref().as_str()) {
+        return e.get_ref().clone();
+    }
+    let hint = vocab::suggest(e.get_ref(), vocab::EXPECTATIONS.iter().copied(), false);
+    let msg = vocab::unknown_msg("expected decision", e.get_ref(), hint, vocab::EXPECTATIONS);
+    ctx.err(e.span(), msg);
+    String::new()
 }
 
 fn test_input(ctx: &mut Ctx, t: &RawTest, span: std::ops::Range<usize>) -> Option<TestInput> {
