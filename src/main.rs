@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use auditgate::accounting::{AccountStore, SqliteAccountStore};
 use auditgate::config::Config;
+use auditgate::policy::PolicyCommand;
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +28,14 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Check, explain and test policy files (for compliance officers).
+    Policy {
+        /// Configuration whose providers `explain` judges (default: ./gateway.toml or built-in).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: PolicyCommand,
     },
 }
 
@@ -205,10 +214,27 @@ fn keys(command: KeysCommand) -> ExitCode {
     }
 }
 
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn policy(config: Option<PathBuf>, command: PolicyCommand) -> ExitCode {
+    let config = match Config::load(config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("auditgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let profiles: Vec<_> = config.providers.iter().map(|p| p.profile()).collect();
+    exit(command.run_with_scanner(&profiles))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Keys { command } => keys(command),
+        Command::Policy { config, command } => policy(config, command),
     }
 }

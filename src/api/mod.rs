@@ -28,6 +28,7 @@ use std::time::Duration;
 use crate::accounting::{AccountStore, SqliteAccountStore};
 use crate::audit::{AuditLog, AuditOptions, Record, SystemRecord};
 use crate::config::{Config, ProviderKind};
+use crate::policy::reload::{spawn_watcher, PolicyHandle, ReloadEvent};
 use crate::policy::Policy;
 use crate::providers::{demo, Catalog, Upstream};
 use crate::routing::{Health, RetryPolicy};
@@ -135,11 +136,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         .map_err(|e| StartError::Audit(e.to_string()))?;
     let loaded = SystemRecord::PolicyLoaded {
         version: policy.version.clone(),
-        files: policy
-            .files
-            .iter()
-            .map(|(p, h)| (p.display().to_string(), h.clone()))
-            .collect(),
+        files: policy.file_hashes(),
     };
     audit
         .append(Record::System(loaded))
@@ -199,6 +196,39 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested: draining in-flight requests");
 }
 
+/// Reload the policy when its files change or on SIGHUP; every load or rejection is recorded in
+/// the audit log. An invalid file never replaces the policy in force.
+fn watch_policy(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let handle = Arc::new(PolicyHandle::from_shared(
+        state.policy.clone(),
+        vec![state.config.policy_dir.clone()],
+    ));
+    let poll = Duration::from_millis(state.config.policy_poll_ms.max(50));
+    let audit = state.audit.clone();
+    let runtime = tokio::runtime::Handle::current();
+    spawn_watcher(handle, poll, move |event| {
+        let record = match event {
+            ReloadEvent::Loaded { version, files } => {
+                tracing::info!(%version, "policy reloaded");
+                SystemRecord::PolicyLoaded { version, files }
+            }
+            ReloadEvent::Rejected { errors, files } => {
+                tracing::warn!(
+                    errors = errors.len(),
+                    "policy change rejected; the previous policy stays in force"
+                );
+                SystemRecord::PolicyRejected { errors, files }
+            }
+        };
+        let audit = audit.clone();
+        runtime.spawn(async move {
+            if let Err(e) = audit.append(Record::System(record)).await {
+                tracing::error!(error = %e, "policy event not recorded");
+            }
+        });
+    })
+}
+
 /// Run the gateway until a shutdown signal; returns once drained and the log is closed.
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let addr = config.listen.clone();
@@ -216,10 +246,12 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     tracing::info!(listen = %local, models = state.catalog.models().count(), "auditgate listening");
     // The line scripts and tests wait for (stdout, flushed).
     println!("auditgate listening on http://{local}");
+    let watcher = watch_policy(&state);
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await;
+    watcher.abort();
     let stop = SystemRecord::GatewayStop {
         reason: "shutdown signal".into(),
     };
