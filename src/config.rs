@@ -126,6 +126,8 @@ impl Config {
 pub enum ProviderKind {
     /// Any OpenAI-compatible `/chat/completions` API (OpenAI, Mistral, Azure OpenAI, vLLM, Ollama, ...).
     Openai,
+    /// Anthropic's Messages API (`base_url` without `/v1`, e.g. `https://api.anthropic.com`).
+    Anthropic,
     /// A built-in local demo upstream started by the gateway itself.
     Demo,
 }
@@ -318,7 +320,7 @@ impl Config {
                     p.name
                 )));
             }
-            if p.kind == ProviderKind::Openai && p.base_url.is_none() {
+            if p.kind != ProviderKind::Demo && p.base_url.is_none() {
                 return Err(ConfigError::Invalid(format!(
                     "provider {:?} needs base_url",
                     p.name

@@ -30,7 +30,9 @@ impl KeyCache {
     /// The key behind `Authorization: Bearer <secret>`, or a 401.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<ApiKey, ApiError> {
         let secret = bearer(headers).ok_or_else(|| {
-            ApiError::unauthorized("missing API key: send it as 'Authorization: Bearer <key>'")
+            ApiError::unauthorized(
+                "missing API key: send it as 'Authorization: Bearer <key>' (or 'x-api-key')",
+            )
         })?;
         let hash = hash_secret(secret);
         if let Some((key, at)) = self.cache.read().get(&hash) {
@@ -61,7 +63,15 @@ impl KeyCache {
     }
 }
 
+/// The secret from `Authorization: Bearer <key>`, or from `x-api-key` as the Anthropic SDK sends it.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
+    authorization(headers).or_else(|| {
+        let key = headers.get("x-api-key")?.to_str().ok()?.trim();
+        (!key.is_empty()).then_some(key)
+    })
+}
+
+fn authorization(headers: &HeaderMap) -> Option<&str> {
     let value = headers
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()
@@ -97,5 +107,8 @@ mod tests {
         assert_eq!(bearer(&h), Some("sk-ag-1"));
         h.insert("authorization", "Basic abc".parse().unwrap());
         assert_eq!(bearer(&h), None);
+        h.remove("authorization");
+        h.insert("x-api-key", "sk-ag-2".parse().unwrap());
+        assert_eq!(bearer(&h), Some("sk-ag-2"));
     }
 }

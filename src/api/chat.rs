@@ -10,11 +10,12 @@ use serde_json::Value;
 use std::net::SocketAddr;
 
 use super::forward::{self, Delivery};
-use super::pipeline::{self, Endpoint, Exchange, ModelRoute};
+use super::pipeline::{self, Dialect, Endpoint, Exchange, ModelRoute};
 use super::{relay, ApiError, AppState};
 use crate::accounting::cost::{cost_usd, usage_from_json};
 use crate::accounting::Generation;
 use crate::audit::{Attempt, ResponseRecord, Usage};
+use crate::providers::anthropic;
 use crate::routing::Candidate;
 
 pub async fn chat_completions(
@@ -85,7 +86,7 @@ fn header_value(v: impl ToString) -> HeaderValue {
 }
 
 /// Non-streaming exchange: the response entry is durable before the client sees the answer.
-async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiError> {
+pub async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiError> {
     let mut attempts = Vec::new();
     let success = match forward::forward(state, &ex, &mut attempts).await {
         Ok(s) => s,
@@ -107,6 +108,9 @@ async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiError> 
         .pointer("/choices/0/finish_reason")
         .and_then(Value::as_str)
         .map(str::to_string);
+    if ex.dialect == Dialect::Anthropic {
+        json = anthropic::openai_to_messages_response(&json);
+    }
     let bytes = serde_json::to_vec(&json).map_err(|e| ApiError::internal(e.to_string()))?;
     let rec = ResponseRecord {
         request_seq: ex.request_seq,

@@ -16,7 +16,7 @@ use super::relay::{SseEvent, SseParser};
 use super::{ApiError, AppState};
 use crate::audit::Attempt;
 use crate::providers::openai::body_error;
-use crate::providers::UpstreamError;
+use crate::providers::{anthropic, Upstream, UpstreamError};
 use crate::routing::{parse_retry_after, AttemptLoop, Candidate, ErrorKind, Next, StopReason};
 
 pub type ByteStream = futures_util::stream::BoxStream<'static, Result<Bytes, reqwest::Error>>;
@@ -25,10 +25,12 @@ pub type ByteStream = futures_util::stream::BoxStream<'static, Result<Bytes, req
 pub enum Delivery {
     Json(Value),
     /// An open upstream stream: its first data events, the parser holding any partial rest.
+    /// `anthropic` streams carry Messages API events that the relay translates.
     Stream {
         stream: ByteStream,
         parser: SseParser,
         first: Vec<String>,
+        anthropic: bool,
     },
 }
 
@@ -82,24 +84,66 @@ impl Failure {
     }
 }
 
+/// The request body in the provider's own dialect.
+fn encode_body(
+    upstream: &Upstream,
+    template: &Value,
+    upstream_model: &str,
+    streaming: bool,
+) -> Result<Bytes, Failure> {
+    if !upstream.speaks_anthropic() {
+        return Ok(pipeline::upstream_body(template, upstream_model, streaming));
+    }
+    let openai = pipeline::upstream_value(template, upstream_model);
+    let translated =
+        anthropic::to_anthropic_request(&openai, upstream_model).map_err(|e| Failure {
+            status: None,
+            kind: ErrorKind::InvalidResponse,
+            retry_after: None,
+            error: ApiError::bad_request(format!(
+                "{} cannot take this request: {e}",
+                upstream.name()
+            )),
+        })?;
+    Ok(Bytes::from(
+        serde_json::to_vec(&translated).unwrap_or_default(),
+    ))
+}
+
+/// A non-streaming answer in OpenAI form.
+fn decode_answer(upstream: &Upstream, status: u16, bytes: &[u8]) -> Result<Value, Failure> {
+    let malformed = || {
+        Failure::invalid(
+            status,
+            format!("{} returned a malformed answer", upstream.name()),
+        )
+    };
+    let json: Value = serde_json::from_slice(bytes).map_err(|_| malformed())?;
+    if !json.is_object() {
+        return Err(malformed());
+    }
+    if upstream.speaks_anthropic() {
+        return anthropic::from_anthropic_response(&json)
+            .map_err(|e| Failure::invalid(status, e.to_string()));
+    }
+    Ok(json)
+}
+
 /// Send one attempt and judge its answer.
 async fn attempt_once(
-    state: &AppState,
     ex: &Exchange,
-    candidate: &Candidate,
+    upstream: &Upstream,
     body: Bytes,
     timeout: Duration,
 ) -> Result<Delivery, Failure> {
-    let provider = &candidate.provider.name;
-    let upstream = state.upstreams.get(provider).ok_or_else(|| {
-        Failure::transport(UpstreamError::Other {
-            provider: provider.clone(),
-            detail: "not configured".into(),
-        })
-    })?;
+    let provider = upstream.name();
+    let path = match ex.endpoint {
+        pipeline::Endpoint::Chat => upstream.chat_path(),
+        pipeline::Endpoint::Embeddings => "/embeddings",
+    };
     let work = async {
         let response = upstream
-            .post(ex.endpoint.upstream_path(), body, None)
+            .post(path, body, None)
             .await
             .map_err(Failure::transport)?;
         let status = response.status().as_u16();
@@ -110,7 +154,15 @@ async fn attempt_once(
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
             let bytes = response.bytes().await.unwrap_or_default();
-            let error = pipeline::upstream_error(provider, status, &bytes);
+            let error = if upstream.speaks_anthropic() {
+                pipeline::upstream_error_text(
+                    provider,
+                    status,
+                    anthropic::error_message(status, &bytes),
+                )
+            } else {
+                pipeline::upstream_error(provider, status, &bytes)
+            };
             return Err(Failure {
                 status: Some(status),
                 kind: ErrorKind::Status,
@@ -128,24 +180,19 @@ async fn attempt_once(
                 stream,
                 parser,
                 first,
+                anthropic: upstream.speaks_anthropic(),
             });
         }
         let bytes = response
             .bytes()
             .await
             .map_err(|e| Failure::transport(body_error(provider, e)))?;
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(json) if json.is_object() => Ok(Delivery::Json(json)),
-            _ => Err(Failure::invalid(
-                status,
-                format!("{provider} returned a malformed answer"),
-            )),
-        }
+        decode_answer(upstream, status, &bytes).map(Delivery::Json)
     };
     match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,
         Err(_) => Err(Failure::transport(UpstreamError::Timeout {
-            provider: provider.clone(),
+            provider: provider.to_string(),
         })),
     }
 }
@@ -215,16 +262,40 @@ pub async fn forward<'a>(
             if !ticket.delay.is_zero() {
                 tokio::time::sleep(ticket.delay).await;
             }
-            let body = pipeline::upstream_body(
-                &route.body,
-                &ticket.candidate.upstream_model,
-                ex.is_streaming(),
-            );
+            let candidate = &ticket.candidate;
+            let Some(upstream) = state.upstreams.get(&candidate.provider.name) else {
+                let missing = UpstreamError::Other {
+                    provider: candidate.provider.name.clone(),
+                    detail: "not configured".into(),
+                };
+                tries.failed(
+                    &state.health,
+                    Instant::now(),
+                    None,
+                    ErrorKind::Connect,
+                    None,
+                    &mut rng,
+                );
+                last_error = Some(Failure::transport(missing).error);
+                continue;
+            };
             let sent_at = Instant::now();
-            match attempt_once(state, ex, &ticket.candidate, body.clone(), ticket.timeout).await {
+            let (body, sent) = match encode_body(
+                upstream,
+                &route.body,
+                &candidate.upstream_model,
+                ex.is_streaming(),
+            ) {
+                Ok(body) => (
+                    body.clone(),
+                    attempt_once(ex, upstream, body, ticket.timeout).await,
+                ),
+                Err(f) => (Bytes::new(), Err(f)),
+            };
+            match sent {
                 Ok(delivery) => {
                     attempts.push(pipeline::attempt(
-                        &ticket.candidate,
+                        candidate,
                         sent_at,
                         Some(200),
                         None,
@@ -233,14 +304,14 @@ pub async fn forward<'a>(
                     tries.succeeded(&state.health, Instant::now(), completion_tokens(&delivery));
                     return Ok(Success {
                         route,
-                        candidate: ticket.candidate.clone(),
+                        candidate: candidate.clone(),
                         delivery,
                         sent_at,
                     });
                 }
                 Err(f) => {
                     attempts.push(pipeline::attempt(
-                        &ticket.candidate,
+                        candidate,
                         sent_at,
                         f.status,
                         Some(f.error.message.clone()),

@@ -10,6 +10,7 @@ mod embeddings;
 pub mod error;
 mod forward;
 mod info;
+mod messages;
 mod pipeline;
 mod relay;
 
@@ -86,7 +87,9 @@ async fn build_upstreams(config: &Config) -> Result<HashMap<String, Arc<Upstream
             ProviderKind::Demo => demo::spawn(&p.name)
                 .await
                 .map_err(|e| StartError::Config(format!("demo upstream {}: {e}", p.name)))?,
-            ProviderKind::Openai => p.base_url.clone().unwrap_or_default(),
+            ProviderKind::Openai | ProviderKind::Anthropic => {
+                p.base_url.clone().unwrap_or_default()
+            }
         };
         let upstream =
             Upstream::new(p, base_url, connect).map_err(|e| StartError::Config(e.to_string()))?;
@@ -165,7 +168,8 @@ pub fn router(state: AppState) -> Router {
         .route("/embeddings", post(embeddings::embeddings))
         .route("/models", get(info::models))
         .route("/generation", get(info::generation))
-        .route("/key", get(info::key));
+        .route("/key", get(info::key))
+        .route("/messages", post(messages::messages));
     Router::new()
         .nest("/v1", v1.clone())
         .nest("/api/v1", v1)

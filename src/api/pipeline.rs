@@ -32,13 +32,14 @@ impl Endpoint {
             Endpoint::Embeddings => "embeddings",
         }
     }
+}
 
-    pub fn upstream_path(self) -> &'static str {
-        match self {
-            Endpoint::Chat => "/chat/completions",
-            Endpoint::Embeddings => "/embeddings",
-        }
-    }
+/// The API shape the client speaks; the gateway works in OpenAI's internally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    OpenAi,
+    /// Anthropic Messages (`POST /v1/messages`).
+    Anthropic,
 }
 
 /// One model of the request (the `model`, then each `models` fallback) with what policy decided
@@ -62,6 +63,7 @@ pub struct Exchange {
     pub request: Value,
     pub routes: Vec<ModelRoute>,
     pub request_seq: u64,
+    pub dialect: Dialect,
 }
 
 impl Exchange {
@@ -183,25 +185,59 @@ fn upstream_template(req: &Value) -> Value {
     body
 }
 
-/// Serialize the body for one provider: its own model id first, then the request's fields.
+/// The body for one provider, serialized without copying the request: its own model id first,
+/// then the request's fields, with `stream_options.include_usage` forced on for streams (the gateway
+/// always needs usage for cost and the audit entry).
+struct UpstreamBody<'a> {
+    model: &'a str,
+    fields: Option<&'a serde_json::Map<String, Value>>,
+    stream_usage: bool,
+}
+
+impl serde::Serialize for UpstreamBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("model", self.model)?;
+        let mut saw_options = false;
+        for (k, v) in self.fields.into_iter().flatten() {
+            if self.stream_usage && k == "stream_options" {
+                saw_options = true;
+                let mut opts = v.as_object().cloned().unwrap_or_default();
+                opts.insert("include_usage".into(), Value::Bool(true));
+                map.serialize_entry(k, &opts)?;
+            } else {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        if self.stream_usage && !saw_options {
+            map.serialize_entry(
+                "stream_options",
+                &serde_json::json!({"include_usage": true}),
+            )?;
+        }
+        map.end()
+    }
+}
+
+/// Serialize the body for one OpenAI-compatible provider.
 pub fn upstream_body(template: &Value, upstream_model: &str, force_stream_usage: bool) -> Bytes {
-    let mut obj = serde_json::Map::with_capacity(template.as_object().map_or(1, |o| o.len() + 1));
-    obj.insert("model".into(), Value::String(upstream_model.to_string()));
-    if let Some(fields) = template.as_object() {
-        for (k, v) in fields {
-            obj.insert(k.clone(), v.clone());
-        }
-    }
-    if force_stream_usage {
-        // The gateway always needs usage for cost and the audit entry.
-        let opts = obj
-            .entry("stream_options")
-            .or_insert_with(|| Value::Object(Default::default()));
-        if let Some(o) = opts.as_object_mut() {
-            o.insert("include_usage".into(), Value::Bool(true));
-        }
-    }
-    Bytes::from(serde_json::to_vec(&Value::Object(obj)).unwrap_or_default())
+    let body = UpstreamBody {
+        model: upstream_model,
+        fields: template.as_object(),
+        stream_usage: force_stream_usage,
+    };
+    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// The same body as a JSON value, for providers whose API needs a translation first.
+pub fn upstream_value(template: &Value, upstream_model: &str) -> Value {
+    let body = UpstreamBody {
+        model: upstream_model,
+        fields: template.as_object(),
+        stream_usage: false,
+    };
+    serde_json::to_value(&body).unwrap_or(Value::Null)
 }
 
 /// Everything about the caller the policy looks at.
@@ -439,11 +475,59 @@ pub async fn admit(
     body: Body,
     endpoint: Endpoint,
 ) -> Result<Exchange, ApiError> {
+    let (received, bytes) = receive(state, peer, headers, body).await?;
+    let request = parse_object(&bytes)?;
+    admit_parsed(state, received, request, endpoint, Dialect::OpenAi).await
+}
+
+/// An authenticated caller whose body has been read.
+pub struct Received<'a> {
+    started: Instant,
+    key: ApiKey,
+    peer: SocketAddr,
+    headers: &'a HeaderMap,
+    body_sha256: String,
+}
+
+/// Authenticate (before reading a byte of the body), check credit, read the body.
+pub async fn receive<'a>(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &'a HeaderMap,
+    body: Body,
+) -> Result<(Received<'a>, Bytes), ApiError> {
     let started = Instant::now();
     let key = state.keys.authenticate(headers)?;
     auth::check_credit(&key)?;
     let bytes = read_body(state, headers, body).await?;
-    let request = parse_object(&bytes)?;
+    let body_sha256 = sha256_hex(&bytes);
+    Ok((
+        Received {
+            started,
+            key,
+            peer,
+            headers,
+            body_sha256,
+        },
+        bytes,
+    ))
+}
+
+/// Classify, decide and write the request entry for a request already in OpenAI form.
+pub async fn admit_parsed(
+    state: &AppState,
+    received: Received<'_>,
+    request: Value,
+    endpoint: Endpoint,
+    dialect: Dialect,
+) -> Result<Exchange, ApiError> {
+    let Received {
+        started,
+        key,
+        peer,
+        headers,
+        body_sha256,
+    } = received;
     let stream = match request.get("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -469,7 +553,6 @@ pub async fn admit(
     };
     let generation_id = format!("gen-{}", uuid::Uuid::new_v4().simple());
     let models = requested_models(&request)?;
-    let body_sha256 = sha256_hex(&bytes);
     let routes = match plan_routes(state, &caller, endpoint, &request, &cls, stream) {
         Ok(routes) => routes,
         Err(Refusal {
@@ -529,6 +612,7 @@ pub async fn admit(
         request,
         routes,
         request_seq,
+        dialect,
     })
 }
 
@@ -593,7 +677,11 @@ pub async fn record_response(state: &AppState, rec: ResponseRecord) -> Result<u6
 
 /// Map an upstream error answer to the client's error, keeping the upstream's message.
 pub fn upstream_error(provider: &str, status: u16, body: &[u8]) -> ApiError {
-    let detail = upstream_message(body);
+    upstream_error_text(provider, status, upstream_message(body))
+}
+
+/// Map an upstream error status and its already extracted message to the client's error.
+pub fn upstream_error_text(provider: &str, status: u16, detail: String) -> ApiError {
     let message = format!("{provider} answered {status}: {detail}");
     let (code_status, code) = match status {
         400 | 422 => (axum::http::StatusCode::BAD_REQUEST, "upstream_bad_request"),

@@ -21,11 +21,12 @@ use tokio::sync::mpsc;
 
 use super::chat::{failure_record, settle, Outcome};
 use super::forward::{self, ByteStream, Delivery};
-use super::pipeline::{self, Exchange, ModelRoute};
+use super::pipeline::{self, Dialect, Exchange, ModelRoute};
 use super::{ApiError, AppState};
 use crate::accounting::cost::{cost_usd, usage_from_json};
 use crate::audit::{Attempt, ResponseRecord, Usage};
 use crate::pii::StreamRestorer;
+use crate::providers::anthropic::{MessagesStreamEncoder, StreamTranslator};
 use crate::routing::{Candidate, ErrorKind};
 
 /// Splits a byte stream into SSE events (separated by a blank line) and yields their `data`.
@@ -98,9 +99,14 @@ struct Relay {
     /// Per (choice index, tool-call index or None for content).
     restorers: HashMap<(u64, Option<u64>), StreamRestorer>,
     route_has_pseudonyms: bool,
+    /// Translates an Anthropic upstream's events into OpenAI chunks.
+    translator: Option<StreamTranslator>,
+    /// Encodes OpenAI chunks as Anthropic events for a `/v1/messages` client.
+    encoder: Option<MessagesStreamEncoder>,
     usage: Option<Usage>,
     cost: f64,
     finish_reason: Option<String>,
+    /// Over every byte of the response body, the closing frames included.
     hasher: Sha256,
     upstream_error: Option<String>,
 }
@@ -113,13 +119,34 @@ fn frame(data: &str) -> Bytes {
     Bytes::from(out)
 }
 
+fn named_frame(event: &str, data: &Value) -> Bytes {
+    Bytes::from(format!("event: {event}\ndata: {data}\n\n"))
+}
+
+/// What one upstream event produced.
+enum Step {
+    Frames(Vec<Bytes>),
+    /// The upstream said it is done (`[DONE]`, or Anthropic's `message_stop`).
+    Done(Vec<Bytes>),
+    Failed(String),
+}
+
 impl Relay {
-    fn new(ex: &Exchange, route: &ModelRoute, candidate: &Candidate) -> Self {
+    fn new(
+        ex: &Exchange,
+        route: &ModelRoute,
+        candidate: &Candidate,
+        anthropic_upstream: bool,
+    ) -> Self {
         let client_wants_usage = ex
             .request
             .pointer("/stream_options/include_usage")
             .and_then(Value::as_bool)
             == Some(true);
+        let encoder = match ex.dialect {
+            Dialect::Anthropic => Some(MessagesStreamEncoder::new(&route.model, &ex.generation_id)),
+            Dialect::OpenAi => None,
+        };
         Relay {
             generation_id: ex.generation_id.clone(),
             public_model: route.model.clone(),
@@ -128,6 +155,8 @@ impl Relay {
             client_wants_usage,
             restorers: HashMap::new(),
             route_has_pseudonyms: !route.pseudonyms.is_empty(),
+            translator: anthropic_upstream.then(|| StreamTranslator::new(&route.model)),
+            encoder,
             usage: None,
             cost: 0.0,
             finish_reason: None,
@@ -136,12 +165,33 @@ impl Relay {
         }
     }
 
-    /// Rewrite one upstream `data:` payload; None when nothing should reach the client.
-    fn transform(&mut self, data: &str, route: &ModelRoute) -> Option<Bytes> {
-        let Ok(mut chunk) = serde_json::from_str::<Value>(data) else {
-            self.upstream_error = Some("malformed event in upstream stream".into());
-            return None;
+    /// Handle one upstream `data:` payload.
+    fn on_data(&mut self, data: &str, route: &ModelRoute) -> Step {
+        if self.translator.is_none() && data.trim() == "[DONE]" {
+            return Step::Done(Vec::new());
+        }
+        let Ok(event) = serde_json::from_str::<Value>(data) else {
+            return Step::Failed("malformed event in upstream stream".into());
         };
+        let chunks = match &mut self.translator {
+            None => vec![event],
+            Some(t) => match t.on_event(&event) {
+                Ok(chunks) => chunks,
+                Err(e) => return Step::Failed(e.to_string()),
+            },
+        };
+        let mut frames = Vec::new();
+        for chunk in chunks {
+            frames.extend(self.emit(chunk, route));
+        }
+        match &self.translator {
+            Some(t) if t.is_finished() => Step::Done(frames),
+            _ => Step::Frames(frames),
+        }
+    }
+
+    /// Complete one OpenAI chunk for the client and encode it in the client's dialect.
+    fn emit(&mut self, mut chunk: Value, route: &ModelRoute) -> Vec<Bytes> {
         if let Some(err) = chunk.get("error") {
             self.upstream_error = Some(err.to_string());
         }
@@ -151,11 +201,14 @@ impl Relay {
         if self.route_has_pseudonyms {
             self.restore_choices(&mut chunk, route);
         }
-        if let Some(choices) = chunk.get("choices").and_then(Value::as_array) {
-            for c in choices {
-                if let Some(f) = c.get("finish_reason").and_then(Value::as_str) {
-                    self.finish_reason = Some(f.to_string());
-                }
+        for c in chunk
+            .get("choices")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(f) = c.get("finish_reason").and_then(Value::as_str) {
+                self.finish_reason = Some(f.to_string());
             }
         }
         if let Some(usage) = chunk.get("usage").and_then(usage_from_json) {
@@ -167,16 +220,29 @@ impl Relay {
                     .and_then(Value::as_array)
                     .is_none_or(|c| c.is_empty());
                 if no_choices {
-                    return None;
+                    return Vec::new();
                 }
                 chunk.as_object_mut().map(|o| o.remove("usage"));
             } else if let Some(u) = chunk.get_mut("usage").and_then(Value::as_object_mut) {
                 u.insert("cost".into(), serde_json::json!(self.cost));
             }
         }
-        let out = frame(&chunk.to_string());
-        self.hasher.update(&out);
-        Some(out)
+        let frames = match &mut self.encoder {
+            None => vec![frame(&chunk.to_string())],
+            Some(enc) => enc
+                .on_chunk(&chunk)
+                .iter()
+                .map(|(name, data)| named_frame(name, data))
+                .collect(),
+        };
+        self.hash(&frames);
+        frames
+    }
+
+    fn hash(&mut self, frames: &[Bytes]) {
+        for f in frames {
+            self.hasher.update(f);
+        }
     }
 
     fn restore_choices(&mut self, chunk: &mut Value, route: &ModelRoute) {
@@ -229,7 +295,7 @@ impl Relay {
     }
 
     /// Text still held back by restorers when the stream ends without a finish chunk.
-    fn flush(&mut self) -> Option<Bytes> {
+    fn flush(&mut self, route: &ModelRoute) -> Vec<Bytes> {
         let mut pending = String::new();
         for ((_, tool), r) in self.restorers.iter_mut() {
             if tool.is_none() {
@@ -237,24 +303,41 @@ impl Relay {
             }
         }
         if pending.is_empty() {
-            return None;
+            return Vec::new();
         }
-        let chunk = serde_json::json!({
-            "id": self.generation_id, "object": "chat.completion.chunk", "model": self.public_model,
-            "provider": self.provider, "choices": [{"index": 0, "delta": {"content": pending}, "finish_reason": null}]
-        });
-        let out = frame(&chunk.to_string());
-        self.hasher.update(&out);
-        Some(out)
+        let chunk = serde_json::json!({"object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {"content": pending}, "finish_reason": null}]});
+        let route_has_pseudonyms = std::mem::replace(&mut self.route_has_pseudonyms, false);
+        let frames = self.emit(chunk, route);
+        self.route_has_pseudonyms = route_has_pseudonyms;
+        frames
     }
 
-    fn error_event(&mut self, message: &str) -> Bytes {
-        let err = ApiError::upstream(StatusCode::BAD_GATEWAY, "upstream_stream_error", message);
-        let mut body = err.body();
-        body["id"] = Value::String(self.generation_id.clone());
-        let out = frame(&body.to_string());
-        self.hasher.update(&out);
-        out
+    /// The frames that end the stream: `[DONE]` (or Anthropic's closing events) after a complete
+    /// answer, an error event after a failure. Hashed here, sent after the record is durable.
+    fn closing(&mut self, error: Option<&str>) -> Vec<Bytes> {
+        let frames = match (&mut self.encoder, error) {
+            (None, None) => vec![Bytes::from_static(b"data: [DONE]\n\n")],
+            (None, Some(message)) => {
+                let mut body =
+                    ApiError::upstream(StatusCode::BAD_GATEWAY, "upstream_stream_error", message)
+                        .body();
+                body["id"] = Value::String(self.generation_id.clone());
+                vec![frame(&body.to_string())]
+            }
+            (Some(enc), None) => enc
+                .finish()
+                .iter()
+                .map(|(n, d)| named_frame(n, d))
+                .collect(),
+            (Some(enc), Some(message)) => enc
+                .fail(502, message)
+                .iter()
+                .map(|(n, d)| named_frame(n, d))
+                .collect(),
+        };
+        self.hash(&frames);
+        frames
     }
 }
 
@@ -278,12 +361,14 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
         stream,
         parser,
         first,
+        anthropic,
     } = success.delivery
     else {
         return Err(ApiError::internal(
             "a JSON answer arrived for a streaming request",
         ));
     };
+    let relay = Relay::new(&ex, &ex.routes[route_index], &success.candidate, anthropic);
     let opened = Opened {
         route_index,
         candidate: success.candidate,
@@ -296,7 +381,7 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     let request_seq = ex.request_seq;
     let generation_id = ex.generation_id.clone();
-    tokio::spawn(pump(state, ex, opened, tx));
+    tokio::spawn(pump(state, ex, opened, relay, tx));
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
@@ -335,12 +420,19 @@ enum End {
     TimedOut,
 }
 
-async fn pump(
-    state: AppState,
-    ex: Exchange,
-    opened: Opened,
-    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-) {
+type Sender = mpsc::Sender<Result<Bytes, std::io::Error>>;
+
+/// Send frames in order; false when the client is gone.
+async fn send_all(tx: &Sender, frames: Vec<Bytes>) -> bool {
+    for f in frames {
+        if tx.send(Ok(f)).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+async fn pump(state: AppState, ex: Exchange, opened: Opened, mut relay: Relay, tx: Sender) {
     let Opened {
         route_index,
         candidate,
@@ -351,19 +443,21 @@ async fn pump(
         t0,
     } = opened;
     let route = &ex.routes[route_index];
-    let mut relay = Relay::new(&ex, route, &candidate);
     let deadline =
         tokio::time::Instant::now() + Duration::from_secs(state.config.upstream_timeout_secs);
     let mut pending: std::collections::VecDeque<String> = first.into();
     let end = 'relay: loop {
         while let Some(data) = pending.pop_front() {
-            if data.trim() == "[DONE]" {
-                break 'relay End::Done;
+            let (frames, done) = match relay.on_data(&data, route) {
+                Step::Frames(f) => (f, false),
+                Step::Done(f) => (f, true),
+                Step::Failed(e) => break 'relay End::UpstreamFailed(e),
+            };
+            if !send_all(&tx, frames).await {
+                break 'relay End::ClientGone;
             }
-            if let Some(out) = relay.transform(&data, route) {
-                if tx.send(Ok(out)).await.is_err() {
-                    break 'relay End::ClientGone;
-                }
+            if done {
+                break 'relay End::Done;
             }
         }
         while let Some(ev) = parser.next_event() {
@@ -400,8 +494,16 @@ async fn pump(
             .health
             .record_failure(&candidate.provider.name, Instant::now(), None, kind);
     }
-    let ended = Ended { attempts, end, t0 };
-    finish(state, ex, route_index, candidate, relay, ended, tx).await;
+    finish(
+        state,
+        &ex,
+        route_index,
+        candidate,
+        relay,
+        Ended { attempts, end, t0 },
+        tx,
+    )
+    .await;
 }
 
 /// How and when a relayed stream ended.
@@ -413,30 +515,32 @@ struct Ended {
 
 async fn finish(
     state: AppState,
-    ex: Exchange,
+    ex: &Exchange,
     route_index: usize,
     candidate: Candidate,
     mut relay: Relay,
     ended: Ended,
-    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    tx: Sender,
 ) {
     let Ended { attempts, end, t0 } = ended;
     let route = &ex.routes[route_index];
     let cancelled = matches!(end, End::ClientGone);
     let error = match end {
         End::Done | End::ClientGone => relay.upstream_error.clone(),
-        End::UpstreamEof => Some("upstream stream ended without [DONE]".to_string()),
+        End::UpstreamEof => Some("upstream stream ended before it was complete".to_string()),
         End::UpstreamFailed(e) => Some(e),
         End::TimedOut => Some("upstream stream exceeded the time limit".to_string()),
     };
+    let mut closing = Vec::new();
     if !cancelled {
-        if let Some(out) = relay.flush() {
-            let _ = tx.send(Ok(out)).await;
-        }
-        if let Some(msg) = error.as_ref().filter(|_| relay.upstream_error.is_none()) {
-            let out = relay.error_event(msg);
-            let _ = tx.send(Ok(out)).await;
-        }
+        // Held-back text goes out now; the closing frames only once the record is durable.
+        let _ = send_all(&tx, relay.flush(route)).await;
+        let own_error = error.as_deref().filter(|_| relay.upstream_error.is_none());
+        closing = if error.is_some() && own_error.is_none() {
+            Vec::new()
+        } else {
+            relay.closing(own_error)
+        };
     }
     let upstream_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let rec = ResponseRecord {
@@ -457,10 +561,7 @@ async fn finish(
     };
     match pipeline::record_response(&state, rec).await {
         Ok(seq) => {
-            // [DONE] only closes a complete answer; a failed stream ends with its error event.
-            if !cancelled && error.is_none() {
-                let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
-            }
+            let _ = send_all(&tx, closing).await;
             let outcome = Outcome {
                 usage: relay.usage.take(),
                 cost: relay.cost,
@@ -470,7 +571,7 @@ async fn finish(
             };
             settle(
                 &state,
-                &ex,
+                ex,
                 &candidate,
                 &route.model,
                 outcome,
@@ -480,7 +581,7 @@ async fn finish(
         }
         Err(err) => {
             // The record of this answer could not be made durable: end the stream with an error
-            // instead of [DONE], so the client does not take it for a complete, recorded answer.
+            // instead of its closing frames, so the client does not take it for a recorded answer.
             let _ = tx.send(Ok(frame(&err.body().to_string()))).await;
         }
     }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::ProviderProfile;
+use super::{anthropic, ProviderProfile};
 use crate::config::{ProviderConfig, ProviderKind};
 
 /// Why an upstream exchange failed before a status line arrived.
@@ -78,6 +78,18 @@ impl Upstream {
         &self.profile.name
     }
 
+    /// The path of the chat endpoint for this provider's API.
+    pub fn chat_path(&self) -> &'static str {
+        match self.kind {
+            ProviderKind::Anthropic => anthropic::MESSAGES_PATH,
+            _ => "/chat/completions",
+        }
+    }
+
+    pub fn speaks_anthropic(&self) -> bool {
+        self.kind == ProviderKind::Anthropic
+    }
+
     /// POST a JSON body to `{base_url}{path}`; `timeout` bounds the time to the response headers and
     /// body of a non-streaming call (streams are bounded by the caller).
     pub async fn post(
@@ -92,7 +104,14 @@ impl Upstream {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
         if let Some(key) = &self.api_key {
-            req = req.bearer_auth(key);
+            req = match self.kind {
+                ProviderKind::Anthropic => req
+                    .header(anthropic::API_KEY_HEADER, key)
+                    .header(anthropic::VERSION_HEADER, anthropic::ANTHROPIC_VERSION),
+                _ => req.bearer_auth(key),
+            };
+        } else if self.kind == ProviderKind::Anthropic {
+            req = req.header(anthropic::VERSION_HEADER, anthropic::ANTHROPIC_VERSION);
         }
         for (k, v) in &self.headers {
             req = req.header(k, v);

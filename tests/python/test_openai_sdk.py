@@ -107,3 +107,22 @@ def test_embeddings(client):
     result = client.embeddings.create(model="demo/echo", input=["alpha", "beta"])
     assert len(result.data) == 2
     assert len(result.data[0].embedding) == 8
+
+
+def test_models_fallback_and_provider_order(client):
+    reply = client.chat.completions.create(
+        model="nobody/unknown",
+        messages=[{"role": "user", "content": "weather in general"}],
+        extra_body={"models": ["demo/echo"], "provider": {"order": ["demo-us", "demo-ch"], "allow_fallbacks": False}},
+    )
+    assert reply.model == "demo/echo"
+    assert reply.model_extra["provider"] == "demo-us"
+
+
+def test_invalid_provider_preferences_are_rejected(client):
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(
+            model="demo/echo",
+            messages=[{"role": "user", "content": "x"}],
+            extra_body={"provider": {"sort": "fastest"}},
+        )
