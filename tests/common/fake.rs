@@ -34,6 +34,8 @@ pub enum Behavior {
 #[derive(Default)]
 pub struct Record {
     pub bodies: Mutex<Vec<Value>>,
+    /// The `anthropic-version` header of each Messages API request.
+    pub anthropic_versions: Mutex<Vec<String>>,
     /// Streams whose client (the gateway) went away before the end.
     pub disconnects: AtomicUsize,
     pub finished_streams: AtomicUsize,
@@ -63,6 +65,7 @@ impl FakeUpstream {
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/embeddings", post(embeddings))
+            .route("/v1/messages", post(anthropic_messages))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -267,4 +270,95 @@ async fn embeddings(State(state): State<FakeState>, body: Bytes) -> Response {
         .collect();
     axum::Json(json!({"object": "list", "data": data, "model": req["model"], "usage": {"prompt_tokens": 3, "total_tokens": 3}}))
         .into_response()
+}
+
+fn anthropic_text(req: &Value) -> String {
+    let last = req["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"));
+    match last.map(|m| &m["content"]) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(blocks)) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+fn anthropic_event(name: &str, data: Value) -> String {
+    format!("event: {name}\ndata: {data}\n\n")
+}
+
+/// Anthropic's Messages API: JSON or its named SSE events; `Status` behaviours answer Anthropic errors.
+async fn anthropic_messages(
+    State(state): State<FakeState>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state.record.bodies.lock().unwrap().push(req.clone());
+    let version = headers
+        .get("anthropic-version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    state
+        .record
+        .anthropic_versions
+        .lock()
+        .unwrap()
+        .push(version);
+    if let Behavior::Status(code, message) = state.behavior.lock().unwrap().clone() {
+        let err =
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": message}});
+        return (StatusCode::from_u16(code).unwrap(), axum::Json(err)).into_response();
+    }
+    let text = format!("echo: {}", anthropic_text(&req));
+    if req["stream"] != Value::Bool(true) {
+        return axum::Json(json!({
+            "id": "msg_fake", "type": "message", "role": "assistant", "model": req["model"],
+            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": null,
+            "usage": {"input_tokens": 12, "output_tokens": 6}
+        }))
+        .into_response();
+    }
+    let mut events = vec![
+        anthropic_event(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message",
+            "role": "assistant", "model": req["model"], "content": [], "stop_reason": null,
+            "usage": {"input_tokens": 12, "output_tokens": 1}}}),
+        ),
+        anthropic_event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}}),
+        ),
+        anthropic_event("ping", json!({"type": "ping"})),
+    ];
+    for piece in text.split_inclusive(' ') {
+        events.push(anthropic_event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": piece}}),
+        ));
+    }
+    events.push(anthropic_event(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
+    events.push(anthropic_event("message_delta", json!({"type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 6}})));
+    events.push(anthropic_event(
+        "message_stop",
+        json!({"type": "message_stop"}),
+    ));
+    let stream = futures_util::stream::iter(
+        events
+            .into_iter()
+            .map(|e| Ok::<_, std::io::Error>(Bytes::from(e))),
+    );
+    sse(stream)
 }

@@ -30,6 +30,8 @@ pub fn bin() -> &'static str {
 /// One provider entry of a test configuration.
 pub struct ProviderSpec {
     pub name: String,
+    /// `openai` (default) or `anthropic`.
+    pub kind: String,
     pub base_url: String,
     pub region: String,
     pub country: String,
@@ -41,6 +43,7 @@ impl ProviderSpec {
     pub fn new(name: &str, base_url: &str, region: &str, country: &str) -> Self {
         ProviderSpec {
             name: name.into(),
+            kind: "openai".into(),
             base_url: base_url.into(),
             region: region.into(),
             country: country.into(),
@@ -49,10 +52,17 @@ impl ProviderSpec {
         }
     }
 
+    /// The same upstream spoken to as Anthropic's Messages API (base URL without `/v1`).
+    pub fn anthropic(mut self) -> Self {
+        self.kind = "anthropic".into();
+        self.base_url = self.base_url.trim_end_matches("/v1").to_string();
+        self
+    }
+
     fn toml(&self) -> String {
         let mut s = format!(
-            "[[providers]]\nname = {:?}\nkind = \"openai\"\nbase_url = {:?}\nregion = {:?}\ncountry = {:?}\nzdr = {}\n",
-            self.name, self.base_url, self.region, self.country, self.zdr
+            "[[providers]]\nname = {:?}\nkind = {:?}\nbase_url = {:?}\nregion = {:?}\ncountry = {:?}\nzdr = {}\n",
+            self.name, self.kind, self.base_url, self.region, self.country, self.zdr
         );
         for (public, upstream) in &self.models {
             s.push_str(&format!(
