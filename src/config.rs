@@ -12,10 +12,7 @@ use crate::providers::ProviderProfile;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid configuration: {0}")]
@@ -279,23 +276,16 @@ pub fn default_providers() -> Vec<ProviderConfig> {
             models: vec![model],
         }
     };
-    vec![
-        demo("demo-ch", "ch", "CH", true, 1.0),
-        demo("demo-us", "us", "US", false, 0.5),
-    ]
+    vec![demo("demo-ch", "ch", "CH", true, 1.0), demo("demo-us", "us", "US", false, 0.5)]
 }
 
 impl Config {
     /// Read a configuration file. A missing `providers` list means the built-in demo providers.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let config: Config = toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
         config.validate()?;
         Ok(config)
     }
@@ -304,9 +294,7 @@ impl Config {
     pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
         match explicit {
             Some(path) => Config::from_file(path),
-            None if Path::new("gateway.toml").exists() => {
-                Config::from_file(Path::new("gateway.toml"))
-            }
+            None if Path::new("gateway.toml").exists() => Config::from_file(Path::new("gateway.toml")),
             None => Ok(Config::default()),
         }
     }
@@ -315,16 +303,10 @@ impl Config {
         let mut seen = std::collections::BTreeSet::new();
         for p in &self.providers {
             if !seen.insert(p.name.as_str()) {
-                return Err(ConfigError::Invalid(format!(
-                    "provider {:?} is defined twice",
-                    p.name
-                )));
+                return Err(ConfigError::Invalid(format!("provider {:?} is defined twice", p.name)));
             }
             if p.kind != ProviderKind::Demo && p.base_url.is_none() {
-                return Err(ConfigError::Invalid(format!(
-                    "provider {:?} needs base_url",
-                    p.name
-                )));
+                return Err(ConfigError::Invalid(format!("provider {:?} needs base_url", p.name)));
             }
             if p.region.is_empty() || p.country.len() != 2 {
                 return Err(ConfigError::Invalid(format!(
@@ -333,13 +315,8 @@ impl Config {
                 )));
             }
         }
-        if !matches!(
-            self.audit.store_bodies.as_str(),
-            "none" | "redacted" | "full"
-        ) {
-            return Err(ConfigError::Invalid(
-                "audit.store_bodies must be none, redacted or full".into(),
-            ));
+        if !matches!(self.audit.store_bodies.as_str(), "none" | "redacted" | "full") {
+            return Err(ConfigError::Invalid("audit.store_bodies must be none, redacted or full".into()));
         }
         Ok(())
     }

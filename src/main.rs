@@ -5,16 +5,13 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use auditgate::accounting::{AccountStore, SqliteAccountStore};
+use auditgate::accounting::activity::{self, normalize_time, Format};
+use auditgate::accounting::{AccountStore, NewKey, SqliteAccountStore};
 use auditgate::config::Config;
 use auditgate::policy::PolicyCommand;
 
 #[derive(Parser)]
-#[command(
-    name = "auditgate",
-    version,
-    about = "OpenAI-compatible LLM gateway with PII policy and a signed audit log"
-)]
+#[command(name = "auditgate", version, about = "OpenAI-compatible LLM gateway with PII policy and a signed audit log")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,6 +25,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Export the activity log (one row per finished call) as CSV or JSON lines.
+    Activity {
+        #[command(subcommand)]
+        command: ActivityCommand,
     },
     /// Check, explain and test policy files (for compliance officers).
     Policy {
@@ -59,6 +61,26 @@ struct DataDir {
 }
 
 #[derive(Subcommand)]
+enum ActivityCommand {
+    /// Write calls created in [--from, --to) to stdout or --out.
+    Export {
+        /// Start, inclusive: a date (2026-11-01) or an RFC 3339 time.
+        #[arg(long)]
+        from: String,
+        /// End, exclusive: a date or an RFC 3339 time.
+        #[arg(long)]
+        to: String,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+        /// File to write (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Create a key; the secret is printed alone on the last line.
     Create {
@@ -69,6 +91,12 @@ enum KeysCommand {
         /// Spending limit in USD (402 once used up).
         #[arg(long)]
         credit_limit: Option<f64>,
+        /// Requests per minute (429 above).
+        #[arg(long)]
+        rpm: Option<u32>,
+        /// Tokens per minute, prompt and completion (429 above).
+        #[arg(long)]
+        tpm: Option<u64>,
         #[command(flatten)]
         dir: DataDir,
     },
@@ -89,12 +117,9 @@ enum KeysCommand {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("AUDITGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("AUDITGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("AUDITGATE_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -117,10 +142,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("auditgate: cannot start the runtime: {e}");
@@ -138,9 +160,9 @@ fn serve(args: ServeArgs) -> ExitCode {
 
 fn keys(command: KeysCommand) -> ExitCode {
     let dir = match &command {
-        KeysCommand::Create { dir, .. }
-        | KeysCommand::List { dir, .. }
-        | KeysCommand::Revoke { dir, .. } => dir.data_dir.clone(),
+        KeysCommand::Create { dir, .. } | KeysCommand::List { dir, .. } | KeysCommand::Revoke { dir, .. } => {
+            dir.data_dir.clone()
+        }
     };
     let store = match SqliteAccountStore::open(&dir) {
         Ok(s) => s,
@@ -150,47 +172,38 @@ fn keys(command: KeysCommand) -> ExitCode {
         }
     };
     let result = match command {
-        KeysCommand::Create {
-            name,
-            team,
-            credit_limit,
-            ..
-        } => store
-            .create_key(&name, &team, credit_limit)
+        KeysCommand::Create { name, team, credit_limit, rpm, tpm, .. } => store
+            .create_key(&NewKey {
+                name,
+                team,
+                credit_limit_usd: credit_limit,
+                rate_limit_rpm: rpm,
+                rate_limit_tpm: tpm,
+            })
             .map(|(k, secret)| {
                 println!("created key {} ({}) for team {}", k.id, k.name, k.team);
                 if let Some(limit) = k.credit_limit_usd {
                     println!("credit limit: {limit} USD");
+                }
+                if let Some(rpm) = k.rate_limit_rpm {
+                    println!("rate limit: {rpm} requests per minute");
+                }
+                if let Some(tpm) = k.rate_limit_tpm {
+                    println!("rate limit: {tpm} tokens per minute");
                 }
                 println!("store this secret now; it is not shown again:");
                 println!("{secret}");
             }),
         KeysCommand::List { json, .. } => store.list_keys().map(|keys| {
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&keys).unwrap_or_default()
-                );
+                println!("{}", serde_json::to_string_pretty(&keys).unwrap_or_default());
                 return;
             }
-            println!(
-                "{:<18} {:<20} {:<14} {:>10} {:>10}  status",
-                "id", "name", "team", "usage", "limit"
-            );
+            println!("{:<18} {:<20} {:<14} {:>10} {:>10}  status", "id", "name", "team", "usage", "limit");
             for k in keys {
-                let limit = k
-                    .credit_limit_usd
-                    .map(|l| format!("{l:.2}"))
-                    .unwrap_or_else(|| "-".into());
-                let status = if k.revoked_at.is_some() {
-                    "revoked"
-                } else {
-                    "active"
-                };
-                println!(
-                    "{:<18} {:<20} {:<14} {:>10.4} {:>10}  {status}",
-                    k.id, k.name, k.team, k.usage_usd, limit
-                );
+                let limit = k.credit_limit_usd.map(|l| format!("{l:.2}")).unwrap_or_else(|| "-".into());
+                let status = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                println!("{:<18} {:<20} {:<14} {:>10.4} {:>10}  {status}", k.id, k.name, k.team, k.usage_usd, limit);
             }
         }),
         KeysCommand::Revoke { id_or_name, .. } => match store.revoke_key(&id_or_name) {
@@ -207,6 +220,45 @@ fn keys(command: KeysCommand) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("auditgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn activity(command: ActivityCommand) -> ExitCode {
+    let ActivityCommand::Export { from, to, format, out, dir } = command;
+    let (Some(from), Some(to)) = (normalize_time(&from), normalize_time(&to)) else {
+        eprintln!("auditgate: --from and --to take a date (2026-11-01) or an RFC 3339 time");
+        return ExitCode::from(2);
+    };
+    let store = match SqliteAccountStore::open(&dir.data_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("auditgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut sink: Box<dyn std::io::Write> = match &out {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(std::io::BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("auditgate: cannot create {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => Box::new(std::io::stdout().lock()),
+    };
+    match activity::export(&store, &from, &to, format, &mut sink)
+        .and_then(|n| sink.flush().map(|_| n).map_err(Into::into))
+    {
+        Ok(n) => {
+            if out.is_some() {
+                println!("{n} call(s) exported");
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("auditgate: {e}");
             ExitCode::FAILURE
@@ -236,5 +288,6 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Keys { command } => keys(command),
         Command::Policy { config, command } => policy(config, command),
+        Command::Activity { command } => activity(command),
     }
 }

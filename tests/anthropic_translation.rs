@@ -3,8 +3,8 @@
 //! with each other; and no function panics on arbitrary JSON.
 
 use auditgate::providers::anthropic::{
-    error_body, error_message, from_anthropic_response, messages_to_openai,
-    openai_to_messages_response, to_anthropic_request, MessagesStreamEncoder, StreamTranslator,
+    error_body, error_message, from_anthropic_response, messages_to_openai, openai_to_messages_response,
+    to_anthropic_request, MessagesStreamEncoder, StreamTranslator,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -43,25 +43,14 @@ fn openai_request_survives_a_round_trip_through_anthropic() {
     let original = conversation();
     let anthropic = ok(to_anthropic_request(&original, "claude-upstream"));
     assert_eq!(anthropic["model"], "claude-upstream");
-    let roles: Vec<&str> = anthropic["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m["role"].as_str())
-        .collect();
+    let roles: Vec<&str> =
+        anthropic["messages"].as_array().into_iter().flatten().filter_map(|m| m["role"].as_str()).collect();
     assert_eq!(roles, ["user", "assistant", "user"], "roles must alternate");
     let back = ok(messages_to_openai(&anthropic));
     // Tool results merged into one Anthropic user turn come back as separate tool messages,
     // and the assistant text and tool calls stay together in one message.
     assert_eq!(back["messages"], original["messages"]);
-    for key in [
-        "tools",
-        "tool_choice",
-        "stop",
-        "max_tokens",
-        "temperature",
-        "user",
-    ] {
+    for key in ["tools", "tool_choice", "stop", "max_tokens", "temperature", "user"] {
         assert_eq!(back[key], original[key], "{key} changed");
     }
 }
@@ -88,15 +77,7 @@ fn anthropic_request_survives_a_round_trip_through_openai() {
     });
     let openai = ok(messages_to_openai(&original));
     let back = ok(to_anthropic_request(&openai, "claude-x"));
-    for key in [
-        "system",
-        "messages",
-        "tools",
-        "tool_choice",
-        "stop_sequences",
-        "metadata",
-        "max_tokens",
-    ] {
+    for key in ["system", "messages", "tools", "tool_choice", "stop_sequences", "metadata", "max_tokens"] {
         assert_eq!(back[key], original[key], "{key} changed");
     }
 }
@@ -114,16 +95,7 @@ fn anthropic_response_survives_a_round_trip_through_openai() {
     });
     let openai = ok(from_anthropic_response(&original));
     let back = openai_to_messages_response(&openai);
-    for key in [
-        "id",
-        "type",
-        "role",
-        "model",
-        "content",
-        "stop_reason",
-        "stop_sequence",
-        "usage",
-    ] {
+    for key in ["id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"] {
         assert_eq!(back[key], original[key], "{key} changed");
     }
 }
@@ -173,9 +145,7 @@ fn accumulate_anthropic(events: &[Value]) -> Value {
                         );
                         msg["content"][i]["text"] = json!(t);
                     }
-                    Some("input_json_delta") => {
-                        partial[i].push_str(e["delta"]["partial_json"].as_str().unwrap_or(""))
-                    }
+                    Some("input_json_delta") => partial[i].push_str(e["delta"]["partial_json"].as_str().unwrap_or("")),
                     _ => {}
                 }
             }
@@ -197,8 +167,7 @@ fn accumulate_anthropic(events: &[Value]) -> Value {
 
 /// Fold OpenAI chunks into a chat.completion message, finish reason and usage.
 fn accumulate_openai(chunks: &[Value]) -> (String, Vec<(String, String, String)>, String, Value) {
-    let (mut text, mut calls, mut finish, mut usage) =
-        (String::new(), Vec::new(), String::new(), Value::Null);
+    let (mut text, mut calls, mut finish, mut usage) = (String::new(), Vec::new(), String::new(), Value::Null);
     for c in chunks {
         if let Some(u) = c.get("usage").filter(|u| !u.is_null()) {
             usage = u.clone();
@@ -207,11 +176,7 @@ fn accumulate_openai(chunks: &[Value]) -> (String, Vec<(String, String, String)>
             continue;
         };
         text.push_str(choice["delta"]["content"].as_str().unwrap_or(""));
-        for tc in choice["delta"]["tool_calls"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
+        for tc in choice["delta"]["tool_calls"].as_array().into_iter().flatten() {
             let i = tc["index"].as_u64().unwrap_or(0) as usize;
             if calls.len() <= i {
                 calls.push((
@@ -220,9 +185,7 @@ fn accumulate_openai(chunks: &[Value]) -> (String, Vec<(String, String, String)>
                     String::new(),
                 ));
             }
-            calls[i]
-                .2
-                .push_str(tc["function"]["arguments"].as_str().unwrap_or(""));
+            calls[i].2.push_str(tc["function"]["arguments"].as_str().unwrap_or(""));
         }
         if let Some(f) = choice["finish_reason"].as_str() {
             finish = f.to_string();
@@ -242,23 +205,15 @@ fn anthropic_stream_becomes_openai_chunks_matching_the_message() {
     let (text, calls, finish, usage) = accumulate_openai(&chunks);
     assert_eq!(text, "Looking that up.");
     assert_eq!(calls.len(), 1);
-    assert_eq!(
-        (calls[0].0.as_str(), calls[0].1.as_str()),
-        ("toolu_9", "weather")
-    );
-    assert_eq!(
-        ok(serde_json::from_str::<Value>(&calls[0].2)),
-        json!({"city": "San Francisco", "unit": "c"})
-    );
+    assert_eq!((calls[0].0.as_str(), calls[0].1.as_str()), ("toolu_9", "weather"));
+    assert_eq!(ok(serde_json::from_str::<Value>(&calls[0].2)), json!({"city": "San Francisco", "unit": "c"}));
     assert_eq!(finish, "tool_calls");
     assert_eq!(usage["prompt_tokens"], 849);
     assert_eq!(usage["completion_tokens"], 47);
     assert_eq!(usage["total_tokens"], 896);
     let last = chunks.last().cloned().unwrap_or_default();
     assert_eq!(last["choices"], json!([]));
-    assert!(chunks
-        .iter()
-        .all(|c| c["object"] == "chat.completion.chunk" && c["model"] == "gw-model"));
+    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk" && c["model"] == "gw-model"));
 }
 
 #[test]
@@ -275,10 +230,7 @@ fn stream_translated_there_and_back_rebuilds_the_same_message() {
     let rebuilt = accumulate_anthropic(&back.into_iter().map(|(_, d)| d).collect::<Vec<_>>());
     assert_eq!(rebuilt["content"], original["content"]);
     assert_eq!(rebuilt["stop_reason"], original["stop_reason"]);
-    assert_eq!(
-        rebuilt["usage"]["output_tokens"],
-        original["usage"]["output_tokens"]
-    );
+    assert_eq!(rebuilt["usage"]["output_tokens"], original["usage"]["output_tokens"]);
     assert_eq!(rebuilt["id"], "msg_s");
 }
 
@@ -362,9 +314,8 @@ fn arb_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(5, 64, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(VOCAB), inner), 0..6).prop_map(|kv| {
-                Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-            }),
+            prop::collection::vec((prop::sample::select(VOCAB), inner), 0..6)
+                .prop_map(|kv| { Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()) }),
         ]
     })
 }

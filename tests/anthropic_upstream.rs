@@ -31,15 +31,8 @@ async fn chat_request_is_translated_both_ways() {
     assert_eq!(sent["system"], "Be brief.");
     assert_eq!(sent["model"], "upstream-model");
     assert_eq!(sent["max_tokens"], 50);
-    assert!(sent["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|m| m["role"] != "system"));
-    assert_eq!(
-        fake.record.anthropic_versions.lock().unwrap()[0],
-        "2023-06-01"
-    );
+    assert!(sent["messages"].as_array().unwrap().iter().all(|m| m["role"] != "system"));
+    assert_eq!(fake.record.anthropic_versions.lock().unwrap()[0], "2023-06-01");
 }
 
 #[tokio::test]
@@ -47,32 +40,14 @@ async fn anthropic_event_stream_becomes_openai_chunks() {
     let (gw, _fake) = anthropic_gateway(Behavior::Echo).await;
     let req = json!({"model": "test/model", "stream": true, "stream_options": {"include_usage": true},
                      "messages": [{"role": "user", "content": "eins zwei"}]});
-    let text = gw
-        .post("/v1/chat/completions", &req)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gw.post("/v1/chat/completions", &req).send().await.unwrap().text().await.unwrap();
     let events = sse_data(&text);
     assert_eq!(events.last().unwrap(), "[DONE]", "{text}");
-    let chunks: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e).unwrap())
-        .collect();
-    let content: String = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect();
+    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|e| serde_json::from_str(e).unwrap()).collect();
+    let content: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
     assert_eq!(content, "echo: eins zwei");
-    assert!(chunks
-        .iter()
-        .any(|c| c["choices"][0]["finish_reason"] == "stop"));
-    let usage = chunks
-        .iter()
-        .find(|c| c["usage"].is_object())
-        .expect("usage chunk");
+    assert!(chunks.iter().any(|c| c["choices"][0]["finish_reason"] == "stop"));
+    let usage = chunks.iter().find(|c| c["usage"].is_object()).expect("usage chunk");
     assert_eq!(usage["usage"]["completion_tokens"], 6);
     assert!(usage["usage"]["cost"].as_f64().unwrap() > 0.0);
 }
@@ -82,21 +57,13 @@ async fn anthropic_errors_are_normalized() {
     let (gw, _fake) = anthropic_gateway(Behavior::Status(529, "Overloaded".into())).await;
     let (status, _, body) = gw.chat(user("x")).await;
     assert_eq!(status, 502, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("Overloaded"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("Overloaded"), "{body}");
 }
 
 #[tokio::test]
 async fn messages_endpoint_reaches_an_openai_upstream() {
     let fake = FakeUpstream::start(Behavior::Echo).await;
-    let gw = GatewayBuilder::default()
-        .provider(ProviderSpec::new("oa", &fake.base_url, "eu", "FR"))
-        .start();
+    let gw = GatewayBuilder::default().provider(ProviderSpec::new("oa", &fake.base_url, "eu", "FR")).start();
     let resp = gw
         .client()
         .post(format!("{}/v1/messages", gw.url))

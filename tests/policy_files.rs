@@ -18,11 +18,7 @@ fn assert_tests_pass(rel: &str, min_tests: usize) {
     let policy = load(rel);
     let report = run_tests(&policy, &keyword_classifier);
     assert!(report.all_passed(), "{rel}:\n{report}");
-    assert!(
-        report.passed >= min_tests,
-        "{rel}: only {} tests",
-        report.passed
-    );
+    assert!(report.passed >= min_tests, "{rel}: only {} tests", report.passed);
 }
 
 #[test]
@@ -42,10 +38,7 @@ fn policies_dir_excludes_examples() {
     let policy = load("policies");
     assert_eq!(policy.files.len(), 1);
     assert!(policy.files[0].0.ends_with("default.toml"));
-    assert!(policy
-        .rules
-        .iter()
-        .all(|r| r.source.file.ends_with("default.toml")));
+    assert!(policy.rules.iter().all(|r| r.source.file.ends_with("default.toml")));
 }
 
 fn facts(text: &str) -> RequestFacts {
@@ -62,21 +55,13 @@ fn facts(text: &str) -> RequestFacts {
 
 fn allowed_names(policy: &Policy, f: &RequestFacts) -> Vec<String> {
     let providers = demo_providers();
-    policy
-        .decide(f)
-        .allowed_providers(&providers)
-        .iter()
-        .map(|p| p.name.clone())
-        .collect()
+    policy.decide(f).allowed_providers(&providers).iter().map(|p| p.name.clone()).collect()
 }
 
 #[test]
 fn default_policy_routes_demo_providers() {
     let policy = load("policies");
-    assert_eq!(
-        allowed_names(&policy, &facts("What is 2 + 2?")),
-        ["demo-ch", "demo-us"]
-    );
+    assert_eq!(allowed_names(&policy, &facts("What is 2 + 2?")), ["demo-ch", "demo-us"]);
     let iban = facts("Pay to CH93 0076 2011 6238 5295 7");
     assert_eq!(iban.level, Level::Personal);
     assert_eq!(allowed_names(&policy, &iban), ["demo-ch"]);
@@ -107,11 +92,7 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
 #[test]
 fn files_are_concatenated_in_name_order() {
     let dir = tempfile::tempdir().expect("tempdir");
-    write(
-        dir.path(),
-        "20-allow.toml",
-        "[[rule]]\nid = \"allow-all\"\naction = \"allow\"\n",
-    );
+    write(dir.path(), "20-allow.toml", "[[rule]]\nid = \"allow-all\"\naction = \"allow\"\n");
     write(
         dir.path(),
         "10-deny-stream.toml",
@@ -132,21 +113,10 @@ fn files_are_concatenated_in_name_order() {
 #[test]
 fn errors_across_files_are_all_collected() {
     let dir = tempfile::tempdir().expect("tempdir");
-    write(
-        dir.path(),
-        "a.toml",
-        "[[rule]]\nid = \"x\"\naction = \"allow\"\nmatch = { entities = [\"CH_AVH\"] }\n",
-    );
-    write(
-        dir.path(),
-        "b.toml",
-        "[[rule]]\nid = \"x\"\naction = \"allow\"\nroute = { regions = [\"chh\"] }\n",
-    );
-    let errs: Vec<String> = Policy::load_dir(dir.path())
-        .expect_err("invalid")
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    write(dir.path(), "a.toml", "[[rule]]\nid = \"x\"\naction = \"allow\"\nmatch = { entities = [\"CH_AVH\"] }\n");
+    write(dir.path(), "b.toml", "[[rule]]\nid = \"x\"\naction = \"allow\"\nroute = { regions = [\"chh\"] }\n");
+    let errs: Vec<String> =
+        Policy::load_dir(dir.path()).expect_err("invalid").iter().map(ToString::to_string).collect();
     let a = dir.path().join("a.toml").display().to_string();
     let b = dir.path().join("b.toml").display().to_string();
     assert_eq!(
@@ -161,15 +131,8 @@ fn errors_across_files_are_all_collected() {
 #[test]
 fn check_main_exit_codes() {
     assert_eq!(check_main(&[repo_path("policies")]), 0);
-    assert_eq!(
-        check_main(&[repo_path("policies/examples")]),
-        1,
-        "duplicate ids across examples"
-    );
-    assert_eq!(
-        check_main(&[repo_path("policies/examples/law-firm.toml")]),
-        0
-    );
+    assert_eq!(check_main(&[repo_path("policies/examples")]), 1, "duplicate ids across examples");
+    assert_eq!(check_main(&[repo_path("policies/examples/law-firm.toml")]), 0);
     assert_eq!(check_main(&[repo_path("no/such/dir")]), 2);
     let dir = tempfile::tempdir().expect("tempdir");
     let bad = write(dir.path(), "bad.toml", "[[rule]\nid = 1\n");

@@ -9,8 +9,7 @@ use tokio::sync::mpsc;
 
 const ALLOW: &str = "[[rule]]\nid = \"open\"\naction = \"allow\"\n";
 const DENY: &str = "[[rule]]\nid = \"closed\"\naction = \"deny\"\nreason = \"maintenance\"\n";
-const BROKEN_ALLOW: &str =
-    "[[rule]]\nid = \"open\"\naction = \"allow\"\nroute = { regions = [\"mars\"] }\n";
+const BROKEN_ALLOW: &str = "[[rule]]\nid = \"open\"\naction = \"allow\"\nroute = { regions = [\"mars\"] }\n";
 
 /// Write atomically (temp file + rename), as careful deployment tools do.
 fn write(dir: &Path, text: &str) {
@@ -37,10 +36,7 @@ fn broken_file_keeps_the_old_policy() {
     match h.reload() {
         ReloadOutcome::Rejected { errors, files } => {
             assert_eq!(errors.len(), 1);
-            assert!(
-                errors[0].contains("policy.toml:4:22: unknown region `mars`"),
-                "{errors:?}"
-            );
+            assert!(errors[0].contains("policy.toml:4:22: unknown region `mars`"), "{errors:?}");
             assert_eq!(files.len(), 1);
             assert_eq!(files["policy.toml"].len(), 64);
         }
@@ -51,10 +47,7 @@ fn broken_file_keeps_the_old_policy() {
     write(dir.path(), "[[rule]\n");
     assert!(matches!(h.reload(), ReloadOutcome::Rejected { .. }));
     std::fs::remove_file(dir.path().join("policy.toml")).expect("remove");
-    assert!(
-        matches!(h.reload(), ReloadOutcome::Rejected { .. }),
-        "an empty dir is no policy"
-    );
+    assert!(matches!(h.reload(), ReloadOutcome::Rejected { .. }), "an empty dir is no policy");
     assert_eq!(rule(&h), "closed");
 }
 
@@ -70,11 +63,7 @@ fn valid_change_takes_effect_for_the_next_decision() {
     assert_eq!(rule(&h), "open");
     assert_eq!(h.current().version, version);
     assert_eq!(files.keys().collect::<Vec<_>>(), ["policy.toml"]);
-    assert_eq!(
-        held.decide(&RequestFacts::default()).rule_id,
-        "closed",
-        "a held policy is immutable"
-    );
+    assert_eq!(held.decide(&RequestFacts::default()).rule_id, "closed", "a held policy is immutable");
     assert_eq!(h.reload(), ReloadOutcome::Unchanged { version });
 }
 
@@ -121,10 +110,8 @@ async fn sighup_forces_a_reload() {
         let _ = tx.send(e);
     });
     write(dir.path(), ALLOW);
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &std::process::id().to_string()])
-        .status()
-        .expect("run kill");
+    let status =
+        std::process::Command::new("kill").args(["-HUP", &std::process::id().to_string()]).status().expect("run kill");
     assert!(status.success());
     assert!(matches!(next(&mut rx).await, ReloadEvent::Loaded { .. }));
     assert_eq!(rule(&h), "open");
@@ -144,13 +131,8 @@ fn handle_can_share_the_gateway_cell_and_version_is_recomputable() {
     let ReloadOutcome::Loaded { version, files } = h.reload() else {
         panic!("expected a load");
     };
-    assert_eq!(
-        shared.load().version,
-        version,
-        "the gateway's own cell sees the reload"
-    );
+    assert_eq!(shared.load().version, version, "the gateway's own cell sees the reload");
     assert_eq!(shared.load().file_hashes(), files);
-    let listed: Vec<(std::path::PathBuf, String)> =
-        files.iter().map(|(n, s)| (n.into(), s.clone())).collect();
+    let listed: Vec<(std::path::PathBuf, String)> = files.iter().map(|(n, s)| (n.into(), s.clone())).collect();
     assert_eq!(version_of(&listed), version);
 }

@@ -3,9 +3,7 @@
 mod policy_support;
 
 use auditgate::pii::Level;
-use auditgate::policy::{
-    explain, run_tests, Outcome, Policy, RedactOperator, RequestFacts, DEFAULT_DENY_RULE,
-};
+use auditgate::policy::{explain, run_tests, Outcome, Policy, RedactOperator, RequestFacts, DEFAULT_DENY_RULE};
 use policy_support::{demo_providers, keyword_classifier, profile};
 
 /// A policy with one rule `hit` (allow) matching `cond`, and nothing else (default deny).
@@ -33,66 +31,32 @@ fn check(cond: &str, yes: impl Fn(&mut RequestFacts), no: impl Fn(&mut RequestFa
     let mut f = base();
     no(&mut f);
     let d = p.decide(&f);
-    assert_eq!(
-        d.rule_id, DEFAULT_DENY_RULE,
-        "{cond} should not match {f:?}"
-    );
+    assert_eq!(d.rule_id, DEFAULT_DENY_RULE, "{cond} should not match {f:?}");
     assert!(d.is_denied());
 }
 
 #[test]
 fn keys_and_teams() {
-    check(
-        "keys = [\"alice\", \"bob\"]",
-        |_| {},
-        |f| f.key_name = "carol".into(),
-    );
-    check(
-        "teams = \"accounting\"",
-        |_| {},
-        |f| f.team = "legal".into(),
-    );
+    check("keys = [\"alice\", \"bob\"]", |_| {}, |f| f.key_name = "carol".into());
+    check("teams = \"accounting\"", |_| {}, |f| f.team = "legal".into());
 }
 
 #[test]
 fn model_globs() {
-    check(
-        "models = [\"openai/*\"]",
-        |_| {},
-        |f| f.model = "mistral/large".into(),
-    );
-    check(
-        "models = [\"*/gpt-*-mini\"]",
-        |f| f.model = "openai/gpt-4o-mini".into(),
-        |_| {},
-    );
+    check("models = [\"openai/*\"]", |_| {}, |f| f.model = "mistral/large".into());
+    check("models = [\"*/gpt-*-mini\"]", |f| f.model = "openai/gpt-4o-mini".into(), |_| {});
     let any = one_rule("models = \"*\"");
     for model in ["openai/gpt-4o", "demo/echo", ""] {
-        let f = RequestFacts {
-            model: model.into(),
-            ..base()
-        };
+        let f = RequestFacts { model: model.into(), ..base() };
         assert_eq!(any.decide(&f).rule_id, "hit", "{model}");
     }
 }
 
 #[test]
 fn levels() {
-    check(
-        "level = [\"personal\", \"special\"]",
-        |f| f.level = Level::Special,
-        |f| f.level = Level::Sensitive,
-    );
-    check(
-        "min_level = \"sensitive\"",
-        |f| f.level = Level::Special,
-        |f| f.level = Level::Personal,
-    );
-    check(
-        "max_level = \"personal\"",
-        |f| f.level = Level::Personal,
-        |f| f.level = Level::Sensitive,
-    );
+    check("level = [\"personal\", \"special\"]", |f| f.level = Level::Special, |f| f.level = Level::Sensitive);
+    check("min_level = \"sensitive\"", |f| f.level = Level::Special, |f| f.level = Level::Personal);
+    check("max_level = \"personal\"", |f| f.level = Level::Personal, |f| f.level = Level::Sensitive);
 }
 
 #[test]
@@ -116,11 +80,7 @@ fn client_label_is_case_insensitive_in_the_file() {
 #[test]
 fn stream_endpoint_unscannable() {
     check("stream = true", |f| f.stream = true, |f| f.stream = false);
-    check(
-        "endpoint = \"embeddings\"",
-        |f| f.endpoint = "embeddings".into(),
-        |_| {},
-    );
+    check("endpoint = \"embeddings\"", |f| f.endpoint = "embeddings".into(), |_| {});
     check("unscannable = false", |_| {}, |f| f.has_unscannable = true);
 }
 
@@ -170,12 +130,7 @@ fn first_match_decides_and_carries_its_action() {
     assert_eq!(d.max_cost_usd, Some(0.25));
     f.stream = true;
     let d = p.decide(&f);
-    assert_eq!(
-        d.outcome,
-        Outcome::Deny {
-            reason: "no streaming of special categories".into()
-        }
-    );
+    assert_eq!(d.outcome, Outcome::Deny { reason: "no streaming of special categories".into() });
     assert!(d.constraints.is_unconstrained());
     f.level = Level::None;
     assert_eq!(p.decide(&f).rule_id, DEFAULT_DENY_RULE);
@@ -190,30 +145,17 @@ fn route_constraints_exclude_providers_with_reasons() {
     let mistral = profile("mistral", "eu", "FR", true);
     let ionos = profile("ionos", "eu", "DE", false);
     let mut collector = profile("ionos", "eea", "NO", false);
-    assert_eq!(
-        d.check_provider(&mistral),
-        Err("country FR not in allowed countries [DE, NO]".into())
-    );
-    assert_eq!(
-        d.check_provider(&ionos),
-        Ok(()),
-        "eea admits providers tagged eu"
-    );
+    assert_eq!(d.check_provider(&mistral), Err("country FR not in allowed countries [DE, NO]".into()));
+    assert_eq!(d.check_provider(&ionos), Ok(()), "eea admits providers tagged eu");
     assert_eq!(d.check_provider(&collector), Ok(()));
     collector.name = "other".into();
-    assert!(d
-        .check_provider(&collector)
-        .is_err_and(|e| e.contains("provider other not in allowed")));
+    assert!(d.check_provider(&collector).is_err_and(|e| e.contains("provider other not in allowed")));
     let us = profile("ionos", "us", "US", true);
-    assert!(d
-        .check_provider(&us)
-        .is_err_and(|e| e.starts_with("region us not in allowed regions")));
+    assert!(d.check_provider(&us).is_err_and(|e| e.starts_with("region us not in allowed regions")));
 
     f.level = Level::Special;
     let d = p.decide(&f);
-    assert!(d
-        .check_provider(&ionos)
-        .is_err_and(|e| e.contains("zero data retention")));
+    assert!(d.check_provider(&ionos).is_err_and(|e| e.contains("zero data retention")));
 }
 
 #[test]
@@ -223,24 +165,10 @@ fn trace_lists_every_condition_of_every_rule_tried() {
     f.level = Level::Personal;
     let t = p.decide_traced(&f);
     assert_eq!(t.decision, p.decide(&f));
-    let ids: Vec<(&str, bool)> = t
-        .trace
-        .iter()
-        .map(|r| (r.rule_id.as_str(), r.matched))
-        .collect();
-    assert_eq!(
-        ids,
-        [
-            ("deny-stream-special", false),
-            ("special", false),
-            ("eea-only", true)
-        ]
-    );
+    let ids: Vec<(&str, bool)> = t.trace.iter().map(|r| (r.rule_id.as_str(), r.matched)).collect();
+    assert_eq!(ids, [("deny-stream-special", false), ("special", false), ("eea-only", true)]);
     assert_eq!(t.trace[0].conditions.len(), 2);
-    assert_eq!(
-        t.trace[0].conditions[0].detail,
-        "level personal; rule wants one of [special]"
-    );
+    assert_eq!(t.trace[0].conditions[0].detail, "level personal; rule wants one of [special]");
     assert_eq!(t.trace[0].source, "p.toml:2:1");
 }
 
@@ -259,27 +187,12 @@ fn explain_names_rules_and_providers() {
     assert_eq!(e.decision.rule_id, "personal-data-ch-eu");
     assert_eq!(e.action, "allow");
     assert!(e.providers[0].allowed);
-    assert_eq!(
-        e.providers[1].reason.as_deref(),
-        Some("region us not in allowed regions [ch, eu]")
-    );
+    assert_eq!(e.providers[1].reason.as_deref(), Some("region us not in allowed regions [ch, eu]"));
     let text = e.to_string();
-    assert!(
-        text.contains("level personal, entities [IBAN_CODE]"),
-        "{text}"
-    );
-    assert!(
-        text.contains("special-categories (") && text.contains("no match"),
-        "{text}"
-    );
-    assert!(
-        text.contains("decision: allow by rule personal-data-ch-eu"),
-        "{text}"
-    );
-    assert!(
-        text.contains("demo-us (us, US): excluded: region us not in allowed regions [ch, eu]"),
-        "{text}"
-    );
+    assert!(text.contains("level personal, entities [IBAN_CODE]"), "{text}");
+    assert!(text.contains("special-categories (") && text.contains("no match"), "{text}");
+    assert!(text.contains("decision: allow by rule personal-data-ch-eu"), "{text}");
+    assert!(text.contains("demo-us (us, US): excluded: region us not in allowed regions [ch, eu]"), "{text}");
     let json = serde_json::to_value(&e).expect("json");
     assert_eq!(json["decision"]["rule_id"], "personal-data-ch-eu");
     assert_eq!(json["providers"][0]["allowed"], true);
@@ -306,15 +219,9 @@ fn failing_officer_test_is_reported_with_rule() {
     assert_eq!((report.passed, report.failed), (1, 2));
     let out = report.to_string();
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(
-        lines[0],
-        "FAIL iban denied: expected deny, got allow (rule all) (p.toml:4:1)"
-    );
+    assert_eq!(lines[0], "FAIL iban denied: expected deny, got allow (rule all) (p.toml:4:1)");
     assert_eq!(lines[1], "PASS ok");
-    assert_eq!(
-        lines[2],
-        "FAIL regions: expected regions [ch], got regions any (rule all) (p.toml:12:1)"
-    );
+    assert_eq!(lines[2], "FAIL regions: expected regions [ch], got regions any (rule all) (p.toml:12:1)");
     assert_eq!(lines[3], "1 passed, 2 failed");
 }
 
@@ -325,13 +232,7 @@ fn facts_for_request_reads_the_body() {
             {"type": "text", "text": "Pay CH93 0076 2011 6238 5295 7"},
             {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]});
     let c = keyword_classifier("Pay CH93 0076 2011 6238 5295 7");
-    let f = auditgate::policy::facts_for_request(
-        &body,
-        &c,
-        "alice",
-        "accounting",
-        Some(" Confidential"),
-    );
+    let f = auditgate::policy::facts_for_request(&body, &c, "alice", "accounting", Some(" Confidential"));
     assert_eq!(f.model, "demo/echo");
     assert!(f.stream && f.has_unscannable);
     assert_eq!(f.endpoint, "chat");
@@ -339,10 +240,7 @@ fn facts_for_request_reads_the_body() {
     assert_eq!(f.level, Level::Personal);
     let emb = serde_json::json!({"model": "demo/embed", "input": ["x"]});
     let f = auditgate::policy::facts_for_request(&emb, &c, "", "", None);
-    assert_eq!(
-        (f.endpoint.as_str(), f.stream, f.has_unscannable),
-        ("embeddings", false, false)
-    );
+    assert_eq!((f.endpoint.as_str(), f.stream, f.has_unscannable), ("embeddings", false, false));
 }
 
 #[test]
@@ -352,8 +250,7 @@ fn client_messages_name_rule_and_reasons() {
     f.level = Level::Special;
     f.stream = true;
     let d = p.decide(&f);
-    let msg =
-        "request denied by policy rule `deny-stream-special`: no streaming of special categories";
+    let msg = "request denied by policy rule `deny-stream-special`: no streaming of special categories";
     assert_eq!(d.deny_message().as_deref(), Some(msg));
     assert_eq!(d.nothing_allowed_message(&demo_providers()), msg);
     f.stream = false;
@@ -381,12 +278,7 @@ mod default_policy_properties {
     use proptest::prelude::*;
 
     fn level() -> impl Strategy<Value = Level> {
-        prop_oneof![
-            Just(Level::None),
-            Just(Level::Personal),
-            Just(Level::Sensitive),
-            Just(Level::Special)
-        ]
+        prop_oneof![Just(Level::None), Just(Level::Personal), Just(Level::Sensitive), Just(Level::Special)]
     }
 
     fn facts() -> impl Strategy<Value = RequestFacts> {
@@ -397,25 +289,19 @@ mod default_policy_properties {
             any::<bool>(),
             prop_oneof![Just("chat"), Just("embeddings")],
             any::<bool>(),
-            prop_oneof![
-                Just("demo/echo"),
-                Just("openai/gpt-4o"),
-                Just("mistral/large")
-            ],
+            prop_oneof![Just("demo/echo"), Just("openai/gpt-4o"), Just("mistral/large")],
         )
-            .prop_map(
-                |(level, ents, label, stream, endpoint, unscannable, model)| RequestFacts {
-                    key_name: "k".into(),
-                    team: "t".into(),
-                    model: model.into(),
-                    level,
-                    entity_types: ents.into_iter().map(String::from).collect(),
-                    client_label: label.map(String::from),
-                    stream,
-                    endpoint: endpoint.into(),
-                    has_unscannable: unscannable,
-                },
-            )
+            .prop_map(|(level, ents, label, stream, endpoint, unscannable, model)| RequestFacts {
+                key_name: "k".into(),
+                team: "t".into(),
+                model: model.into(),
+                level,
+                entity_types: ents.into_iter().map(String::from).collect(),
+                client_label: label.map(String::from),
+                stream,
+                endpoint: endpoint.into(),
+                has_unscannable: unscannable,
+            })
     }
 
     fn providers() -> impl Strategy<Value = Vec<ProviderProfile>> {
@@ -435,9 +321,7 @@ mod default_policy_properties {
 
     fn default_policy() -> &'static Policy {
         static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
-        POLICY.get_or_init(|| {
-            Policy::load(&[policy_support::repo_path("policies")]).expect("default policy")
-        })
+        POLICY.get_or_init(|| Policy::load(&[policy_support::repo_path("policies")]).expect("default policy"))
     }
 
     proptest! {

@@ -4,8 +4,8 @@
 
 use auditgate::providers::ProviderProfile;
 use auditgate::routing::{
-    AttemptLoop, AttemptOutcome, Candidate, ErrorKind, Health, HealthConfig, Next, Price,
-    RetryClass, RetryPolicy, StopReason,
+    AttemptLoop, AttemptOutcome, Candidate, ErrorKind, Health, HealthConfig, Next, Price, RetryClass, RetryPolicy,
+    StopReason,
 };
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -38,9 +38,7 @@ enum Answer {
 }
 
 fn answer() -> impl Strategy<Value = Answer> {
-    let status = proptest::option::of(proptest::sample::select(vec![
-        400, 401, 404, 422, 429, 500, 502, 503, 504,
-    ]));
+    let status = proptest::option::of(proptest::sample::select(vec![400, 401, 404, 422, 429, 500, 502, 503, 504]));
     let kind = proptest::sample::select(vec![
         ErrorKind::Status,
         ErrorKind::Timeout,

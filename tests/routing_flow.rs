@@ -6,8 +6,8 @@
 use auditgate::policy::RouteConstraints;
 use auditgate::providers::ProviderProfile;
 use auditgate::routing::{
-    model_sequence, plan_at, request_parameters, split_model_suffix, AttemptLoop, AttemptOutcome,
-    Candidate, ErrorKind, Health, Next, Price, ProviderPrefs, RetryPolicy, StopReason,
+    model_sequence, plan_at, request_parameters, split_model_suffix, AttemptLoop, AttemptOutcome, Candidate, ErrorKind,
+    Health, Next, Price, ProviderPrefs, RetryPolicy, StopReason,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -26,11 +26,7 @@ fn catalogue(model: &str) -> Vec<Candidate> {
         },
         public_model: model.into(),
         upstream_model: format!("{name}/{model}"),
-        price: Price {
-            prompt_per_mtok: price,
-            completion_per_mtok: price,
-            cached_prompt_per_mtok: None,
-        },
+        price: Price { prompt_per_mtok: price, completion_per_mtok: price, cached_prompt_per_mtok: None },
         supported_parameters: vec!["temperature".into(), "tools".into()],
         context_length: None,
     };
@@ -57,80 +53,46 @@ fn policy_then_preferences_then_attempts() {
         "temperature": 0.1,
         "provider": {"order": ["us-cheap"], "require_parameters": true}
     });
-    let policy = RouteConstraints {
-        regions: Some(BTreeSet::from(["ch".to_string()])),
-        ..Default::default()
-    };
+    let policy = RouteConstraints { regions: Some(BTreeSet::from(["ch".to_string()])), ..Default::default() };
     let prefs = ProviderPrefs::from_request(body.get("provider")).expect("valid provider object");
     let params = body.as_object().map(request_parameters).unwrap_or_default();
     let models: Vec<String> = body["models"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| m.as_str().map(str::to_owned))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|m| m.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
     let sequence = model_sequence(body["model"].as_str(), Some(&models)).expect("a model");
 
     let health = Health::default();
     let mut rng = StdRng::seed_from_u64(9);
     let t0 = Instant::now();
-    let mut attempts = AttemptLoop::new(
-        RetryPolicy {
-            max_attempts_per_provider: 1,
-            ..RetryPolicy::default()
-        },
-        t0,
-    );
+    let mut attempts = AttemptLoop::new(RetryPolicy { max_attempts_per_provider: 1, ..RetryPolicy::default() }, t0);
     let mut served_by = None;
     'models: for entry in &sequence {
         let (model, sort) = split_model_suffix(entry);
-        let allowed: Vec<Candidate> = catalogue(model)
-            .into_iter()
-            .filter(|c| policy.check(&c.provider).is_ok())
-            .collect();
+        let allowed: Vec<Candidate> =
+            catalogue(model).into_iter().filter(|c| policy.check(&c.provider).is_ok()).collect();
         let plan = plan_at(allowed, &prefs, sort, &params, &health, &mut rng, t0);
         attempts.start_model(model, plan.ordered);
         loop {
             match attempts.next(&health, t0) {
                 Next::Attempt(t) => match upstream(&t.candidate.provider.name) {
-                    Ok(tokens) => {
-                        attempts.succeeded(&health, t0 + Duration::from_millis(80), tokens)
-                    }
-                    Err((status, kind)) => {
-                        attempts.failed(&health, t0, status, kind, None, &mut rng)
-                    }
+                    Ok(tokens) => attempts.succeeded(&health, t0 + Duration::from_millis(80), tokens),
+                    Err((status, kind)) => attempts.failed(&health, t0, status, kind, None, &mut rng),
                 },
                 Next::ModelExhausted => continue 'models,
                 Next::Stop(reason) => {
-                    served_by = Some((
-                        reason,
-                        attempts.attempts().last().map(|a| a.provider.clone()),
-                    ));
+                    served_by = Some((reason, attempts.attempts().last().map(|a| a.provider.clone())));
                     break 'models;
                 }
             }
         }
     }
 
-    assert_eq!(
-        served_by,
-        Some((StopReason::Succeeded, Some("ch-two".to_string())))
-    );
-    let tried: Vec<(&str, &str)> = attempts
-        .attempts()
-        .iter()
-        .map(|a| (a.model.as_str(), a.provider.as_str()))
-        .collect();
+    assert_eq!(served_by, Some((StopReason::Succeeded, Some("ch-two".to_string()))));
+    let tried: Vec<(&str, &str)> =
+        attempts.attempts().iter().map(|a| (a.model.as_str(), a.provider.as_str())).collect();
     // us-cheap is named in `order` but outside the policy: never attempted. eu-one likewise.
     assert_eq!(tried, [("big", "ch-one"), ("small", "ch-two")]);
-    assert!(matches!(
-        attempts.attempts()[0].outcome,
-        AttemptOutcome::Failed {
-            status: Some(503),
-            ..
-        }
-    ));
+    assert!(matches!(attempts.attempts()[0].outcome, AttemptOutcome::Failed { status: Some(503), .. }));
     assert_eq!(health.latency_ms("ch-two"), Some(80.0));
 }

@@ -4,8 +4,8 @@
 
 use auditgate::providers::ProviderProfile;
 use auditgate::routing::{
-    plan_at, BreakerState, Candidate, DataCollection, ErrorKind, Health, HealthConfig, MaxPrice,
-    Plan, Price, ProviderPrefs, Sort, SortPref,
+    plan_at, BreakerState, Candidate, DataCollection, ErrorKind, Health, HealthConfig, MaxPrice, Plan, Price,
+    ProviderPrefs, Sort, SortPref,
 };
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -40,34 +40,18 @@ fn params() -> impl Strategy<Value = Vec<String>> {
 fn candidate() -> impl Strategy<Value = Candidate> {
     let profile = (name(), any::<bool>(), any::<bool>());
     let model = proptest::sample::select(vec!["m1", "m2"]);
-    (profile, model, price(), price(), params()).prop_map(|((name, zdr, dc), model, p, c, sp)| {
-        Candidate {
-            provider: ProviderProfile {
-                name,
-                region: "ch".into(),
-                country: "CH".into(),
-                zdr,
-                data_collection: dc,
-            },
-            public_model: "demo/echo".into(),
-            upstream_model: model.into(),
-            price: Price {
-                prompt_per_mtok: p,
-                completion_per_mtok: c,
-                cached_prompt_per_mtok: None,
-            },
-            supported_parameters: sp,
-            context_length: None,
-        }
+    (profile, model, price(), price(), params()).prop_map(|((name, zdr, dc), model, p, c, sp)| Candidate {
+        provider: ProviderProfile { name, region: "ch".into(), country: "CH".into(), zdr, data_collection: dc },
+        public_model: "demo/echo".into(),
+        upstream_model: model.into(),
+        price: Price { prompt_per_mtok: p, completion_per_mtok: c, cached_prompt_per_mtok: None },
+        supported_parameters: sp,
+        context_length: None,
     })
 }
 
 fn sort() -> impl Strategy<Value = Sort> {
-    prop_oneof![
-        Just(Sort::Price),
-        Just(Sort::Throughput),
-        Just(Sort::Latency)
-    ]
+    prop_oneof![Just(Sort::Price), Just(Sort::Throughput), Just(Sort::Latency)]
 }
 
 fn names_list() -> impl Strategy<Value = Option<Vec<String>>> {
@@ -94,13 +78,7 @@ fn prefs() -> impl Strategy<Value = ProviderPrefs> {
             ignore,
             allow_fallbacks: fallbacks,
             require_parameters: require,
-            data_collection: deny.map(|d| {
-                if d {
-                    DataCollection::Deny
-                } else {
-                    DataCollection::Allow
-                }
-            }),
+            data_collection: deny.map(|d| if d { DataCollection::Deny } else { DataCollection::Allow }),
             zdr,
             sort: sort.map(SortPref::Simple),
             max_price: max.map(|(prompt, completion)| MaxPrice { prompt, completion }),
@@ -115,10 +93,7 @@ fn events() -> impl Strategy<Value = Vec<(String, bool, u64)>> {
 }
 
 fn health_from(events: &[(String, bool, u64)], t0: Instant) -> Health {
-    let health = Health::new(HealthConfig {
-        consecutive_failures: 2,
-        ..HealthConfig::default()
-    });
+    let health = Health::new(HealthConfig { consecutive_failures: 2, ..HealthConfig::default() });
     let mut sorted = events.to_vec();
     sorted.sort_by_key(|e| e.2);
     for (name, ok, at) in sorted {
@@ -143,10 +118,8 @@ fn eligible(c: &Candidate, p: &ProviderPrefs, request: &[String]) -> bool {
     let price_ok = |ceiling: Option<f64>, price: f64| ceiling.is_none_or(|m| price <= m);
     let max = p.max_price.unwrap_or_default();
     let zdr_ok = p.zdr != Some(true) || c.provider.zdr;
-    let collection_ok =
-        p.data_collection != Some(DataCollection::Deny) || !c.provider.data_collection;
-    let params_ok = p.require_parameters != Some(true)
-        || request.iter().all(|r| c.supported_parameters.contains(r));
+    let collection_ok = p.data_collection != Some(DataCollection::Deny) || !c.provider.data_collection;
+    let params_ok = p.require_parameters != Some(true) || request.iter().all(|r| c.supported_parameters.contains(r));
     in_list(&p.only, name) != Some(false)
         && in_list(&p.ignore, name) != Some(true)
         && zdr_ok
@@ -171,10 +144,7 @@ fn check_invariants(
     for c in &plan.ordered {
         // Compared through Debug because NaN prices are never `==` to themselves.
         let same = |i: &Candidate| format!("{i:?}") == format!("{c:?}");
-        prop_assert!(
-            input.iter().any(same),
-            "planned candidate not in input: {c:?}"
-        );
+        prop_assert!(input.iter().any(same), "planned candidate not in input: {c:?}");
         prop_assert!(seen.insert(key(c)), "duplicate {:?}", key(c));
         prop_assert!(eligible(c, p, request), "preference violated by {c:?}");
     }
@@ -183,10 +153,7 @@ fn check_invariants(
     let order_given = p.order.as_ref().is_some_and(|o| !o.is_empty());
     if p.allow_fallbacks == Some(false) {
         if order_given {
-            prop_assert!(plan
-                .ordered
-                .iter()
-                .all(|c| in_list(&p.order, &c.provider.name) == Some(true)));
+            prop_assert!(plan.ordered.iter().all(|c| in_list(&p.order, &c.provider.name) == Some(true)));
         } else {
             prop_assert!(plan.ordered.len() <= 1);
         }
@@ -204,17 +171,9 @@ fn check_invariants(
 }
 
 /// Among providers whose breaker is not open, `order` providers come first, by position.
-fn check_order(
-    p: &ProviderPrefs,
-    plan: &Plan,
-    health: &Health,
-    now: Instant,
-) -> Result<(), TestCaseError> {
+fn check_order(p: &ProviderPrefs, plan: &Plan, health: &Health, now: Instant) -> Result<(), TestCaseError> {
     let position = |name: &str| {
-        p.order
-            .as_ref()
-            .and_then(|o| o.iter().position(|n| n.eq_ignore_ascii_case(name)))
-            .unwrap_or(usize::MAX)
+        p.order.as_ref().and_then(|o| o.iter().position(|n| n.eq_ignore_ascii_case(name))).unwrap_or(usize::MAX)
     };
     let usable: Vec<usize> = plan
         .ordered
@@ -222,19 +181,11 @@ fn check_order(
         .filter(|c| health.state(&c.provider.name, now) != BreakerState::Open)
         .map(|c| position(&c.provider.name))
         .collect();
-    prop_assert!(
-        usable.windows(2).all(|w| w[0] <= w[1]),
-        "order not respected: {usable:?}"
-    );
+    prop_assert!(usable.windows(2).all(|w| w[0] <= w[1]), "order not respected: {usable:?}");
     // Open breakers only at the end.
-    let open_from = plan
-        .ordered
-        .iter()
-        .position(|c| health.state(&c.provider.name, now) == BreakerState::Open);
+    let open_from = plan.ordered.iter().position(|c| health.state(&c.provider.name, now) == BreakerState::Open);
     if let Some(i) = open_from {
-        prop_assert!(plan.ordered[i..]
-            .iter()
-            .all(|c| health.state(&c.provider.name, now) == BreakerState::Open));
+        prop_assert!(plan.ordered[i..].iter().all(|c| health.state(&c.provider.name, now) == BreakerState::Open));
     }
     Ok(())
 }

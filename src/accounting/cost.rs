@@ -6,11 +6,8 @@ use crate::routing::Price;
 /// USD cost; cached prompt tokens are billed at the cached price when the provider has one.
 pub fn cost_usd(price: &Price, usage: &Usage) -> f64 {
     let cached = usage.cached_tokens.min(usage.prompt_tokens);
-    let cached_rate = price
-        .cached_prompt_per_mtok
-        .unwrap_or(price.prompt_per_mtok);
-    let prompt =
-        (usage.prompt_tokens - cached) as f64 * price.prompt_per_mtok + cached as f64 * cached_rate;
+    let cached_rate = price.cached_prompt_per_mtok.unwrap_or(price.prompt_per_mtok);
+    let prompt = (usage.prompt_tokens - cached) as f64 * price.prompt_per_mtok + cached as f64 * cached_rate;
     let completion = usage.completion_tokens as f64 * price.completion_per_mtok;
     (prompt + completion) / 1_000_000.0
 }
@@ -18,24 +15,10 @@ pub fn cost_usd(price: &Price, usage: &Usage) -> f64 {
 /// Usage read from an OpenAI-shaped `usage` object.
 pub fn usage_from_json(v: &serde_json::Value) -> Option<Usage> {
     let prompt = v.get("prompt_tokens")?.as_u64()?;
-    let completion = v
-        .get("completion_tokens")
-        .and_then(|c| c.as_u64())
-        .unwrap_or(0);
-    let total = v
-        .get("total_tokens")
-        .and_then(|c| c.as_u64())
-        .unwrap_or(prompt + completion);
-    let cached = v
-        .pointer("/prompt_tokens_details/cached_tokens")
-        .and_then(|c| c.as_u64())
-        .unwrap_or(0);
-    Some(Usage {
-        prompt_tokens: prompt,
-        completion_tokens: completion,
-        total_tokens: total,
-        cached_tokens: cached,
-    })
+    let completion = v.get("completion_tokens").and_then(|c| c.as_u64()).unwrap_or(0);
+    let total = v.get("total_tokens").and_then(|c| c.as_u64()).unwrap_or(prompt + completion);
+    let cached = v.pointer("/prompt_tokens_details/cached_tokens").and_then(|c| c.as_u64()).unwrap_or(0);
+    Some(Usage { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total, cached_tokens: cached })
 }
 
 #[cfg(test)]
@@ -44,11 +27,7 @@ mod tests {
 
     #[test]
     fn cached_tokens_use_cached_price() {
-        let price = Price {
-            prompt_per_mtok: 2.0,
-            completion_per_mtok: 8.0,
-            cached_prompt_per_mtok: Some(0.5),
-        };
+        let price = Price { prompt_per_mtok: 2.0, completion_per_mtok: 8.0, cached_prompt_per_mtok: Some(0.5) };
         let usage = Usage {
             prompt_tokens: 1_000_000,
             completion_tokens: 500_000,
@@ -63,14 +42,6 @@ mod tests {
     fn reads_openai_usage() {
         let v = serde_json::json!({"prompt_tokens": 10, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 2}});
         let u = usage_from_json(&v).unwrap();
-        assert_eq!(
-            (
-                u.prompt_tokens,
-                u.completion_tokens,
-                u.total_tokens,
-                u.cached_tokens
-            ),
-            (10, 5, 15, 2)
-        );
+        assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens), (10, 5, 15, 2));
     }
 }

@@ -1,8 +1,11 @@
 //! Accounting: API keys (stored hashed), cost per call from prices and usage, and the generation
-//! records behind `GET /api/v1/generation`. Storage sits behind the [`store::AccountStore`] trait;
+//! records behind `GET /api/v1/generation`, and per-key credit and rate limits. Storage sits behind the [`store::AccountStore`] trait;
 //! SQLite (`gateway.db` in the data directory) is the embedded default.
 
+pub mod activity;
 pub mod cost;
+pub mod limits;
 pub mod store;
 
-pub use store::{AccountStore, ApiKey, Generation, SqliteAccountStore, StoreError};
+pub use limits::{LimitError, Limits, Reservation};
+pub use store::{AccountStore, ApiKey, Generation, NewKey, SqliteAccountStore, StoreError};

@@ -27,9 +27,23 @@ pub struct ApiKey {
     pub name: String,
     pub team: String,
     pub credit_limit_usd: Option<f64>,
+    /// Requests per minute allowed (None: unlimited).
+    pub rate_limit_rpm: Option<u32>,
+    /// Tokens (prompt + completion) per minute allowed (None: unlimited).
+    pub rate_limit_tpm: Option<u64>,
     pub usage_usd: f64,
     pub created_at: String,
     pub revoked_at: Option<String>,
+}
+
+/// What `keys create` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewKey {
+    pub name: String,
+    pub team: String,
+    pub credit_limit_usd: Option<f64>,
+    pub rate_limit_rpm: Option<u32>,
+    pub rate_limit_tpm: Option<u64>,
 }
 
 /// One finished call, as `GET /api/v1/generation` reports it.
@@ -57,12 +71,7 @@ pub struct Generation {
 /// Storage of keys, spend and generations.
 pub trait AccountStore: Send + Sync {
     /// Create a key; returns the stored record and the secret, which is shown once.
-    fn create_key(
-        &self,
-        name: &str,
-        team: &str,
-        credit_limit_usd: Option<f64>,
-    ) -> Result<(ApiKey, String), StoreError>;
+    fn create_key(&self, new: &NewKey) -> Result<(ApiKey, String), StoreError>;
     fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
     /// Revoke by id or name; false when no active key matched.
     fn revoke_key(&self, id_or_name: &str) -> Result<bool, StoreError>;
@@ -71,6 +80,8 @@ pub trait AccountStore: Send + Sync {
     fn add_usage(&self, key_id: &str, usd: f64) -> Result<(), StoreError>;
     fn record_generation(&self, g: &Generation) -> Result<(), StoreError>;
     fn generation(&self, id: &str) -> Result<Option<Generation>, StoreError>;
+    /// Generations created in `[from, to)` (RFC 3339 times), oldest first: the activity log.
+    fn generations_between(&self, from: &str, to: &str) -> Result<Vec<Generation>, StoreError>;
 }
 
 /// Hex SHA-256 of a secret key, the only form in which keys are stored.
@@ -95,6 +106,8 @@ CREATE TABLE IF NOT EXISTS keys (
     team TEXT NOT NULL,
     secret_sha256 TEXT NOT NULL UNIQUE,
     credit_limit_usd REAL,
+    rate_limit_rpm INTEGER,
+    rate_limit_tpm INTEGER,
     usage_usd REAL NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
     revoked_at TEXT
@@ -132,9 +145,7 @@ impl SqliteAccountStore {
         // Spend and generations are conveniences; the audit log is the record of truth.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(SqliteAccountStore {
-            conn: Mutex::new(conn),
-        })
+        Ok(SqliteAccountStore { conn: Mutex::new(conn) })
     }
 }
 
@@ -147,39 +158,47 @@ fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
         usage_usd: row.get(4)?,
         created_at: row.get(5)?,
         revoked_at: row.get(6)?,
+        rate_limit_rpm: row.get(7)?,
+        rate_limit_tpm: row.get::<_, Option<i64>>(8)?.map(|t| t.max(0) as u64),
     })
 }
 
-const KEY_COLUMNS: &str = "id, name, team, credit_limit_usd, usage_usd, created_at, revoked_at";
+const KEY_COLUMNS: &str =
+    "id, name, team, credit_limit_usd, usage_usd, created_at, revoked_at, rate_limit_rpm, rate_limit_tpm";
 
 impl AccountStore for SqliteAccountStore {
-    fn create_key(
-        &self,
-        name: &str,
-        team: &str,
-        credit_limit_usd: Option<f64>,
-    ) -> Result<(ApiKey, String), StoreError> {
+    fn create_key(&self, new: &NewKey) -> Result<(ApiKey, String), StoreError> {
         let secret = format!("sk-ag-{}", random_hex(24));
         let key = ApiKey {
             id: format!("key_{}", random_hex(6)),
-            name: name.to_string(),
-            team: team.to_string(),
-            credit_limit_usd,
+            name: new.name.clone(),
+            team: new.team.clone(),
+            credit_limit_usd: new.credit_limit_usd,
+            rate_limit_rpm: new.rate_limit_rpm,
+            rate_limit_tpm: new.rate_limit_tpm,
             usage_usd: 0.0,
             created_at: now(),
             revoked_at: None,
         };
         let conn = self.conn.lock();
         let inserted = conn.execute(
-            "INSERT INTO keys (id, name, team, secret_sha256, credit_limit_usd, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![key.id, key.name, key.team, hash_secret(&secret), key.credit_limit_usd, key.created_at],
+            "INSERT INTO keys (id, name, team, secret_sha256, credit_limit_usd, rate_limit_rpm, rate_limit_tpm, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                key.id,
+                key.name,
+                key.team,
+                hash_secret(&secret),
+                key.credit_limit_usd,
+                key.rate_limit_rpm,
+                key.rate_limit_tpm.map(|t| t as i64),
+                key.created_at
+            ],
         );
         match inserted {
             Ok(_) => Ok((key, secret)),
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                Err(StoreError::DuplicateName(name.to_string()))
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Err(StoreError::DuplicateName(new.name.clone()))
             }
             Err(e) => Err(e.into()),
         }
@@ -187,12 +206,8 @@ impl AccountStore for SqliteAccountStore {
 
     fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         let conn = self.conn.lock();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys ORDER BY created_at, name"
-        ))?;
-        let keys = stmt
-            .query_map([], key_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = conn.prepare(&format!("SELECT {KEY_COLUMNS} FROM keys ORDER BY created_at, name"))?;
+        let keys = stmt.query_map([], key_from_row)?.collect::<Result<Vec<_>, _>>()?;
         Ok(keys)
     }
 
@@ -215,10 +230,7 @@ impl AccountStore for SqliteAccountStore {
 
     fn add_usage(&self, key_id: &str, usd: f64) -> Result<(), StoreError> {
         let conn = self.conn.lock();
-        conn.execute(
-            "UPDATE keys SET usage_usd = usage_usd + ?1 WHERE id = ?2",
-            params![usd, key_id],
-        )?;
+        conn.execute("UPDATE keys SET usage_usd = usage_usd + ?1 WHERE id = ?2", params![usd, key_id])?;
         Ok(())
     }
 
@@ -249,43 +261,49 @@ impl AccountStore for SqliteAccountStore {
         Ok(())
     }
 
+    fn generations_between(&self, from: &str, to: &str) -> Result<Vec<Generation>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {GENERATION_COLUMNS} FROM generations WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, id"
+        ))?;
+        let rows = stmt.query_map([from, to], generation_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     fn generation(&self, id: &str) -> Result<Option<Generation>, StoreError> {
         let conn = self.conn.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, key_id, model, provider_name, created_at, tokens_prompt, tokens_completion, total_cost,
-             latency, generation_time, finish_reason, streamed, cancelled, request_entry, response_entry
-             FROM generations WHERE id = ?1",
-        )?;
-        let g = stmt
-            .query_row([id], |r| {
-                Ok(Generation {
-                    id: r.get(0)?,
-                    key_id: r.get(1)?,
-                    model: r.get(2)?,
-                    provider_name: r.get(3)?,
-                    created_at: r.get(4)?,
-                    tokens_prompt: r.get::<_, i64>(5)? as u64,
-                    tokens_completion: r.get::<_, i64>(6)? as u64,
-                    total_cost: r.get(7)?,
-                    latency: r.get(8)?,
-                    generation_time: r.get(9)?,
-                    finish_reason: r.get(10)?,
-                    streamed: r.get(11)?,
-                    cancelled: r.get(12)?,
-                    request_entry: r.get::<_, i64>(13)? as u64,
-                    response_entry: r.get::<_, Option<i64>>(14)?.map(|e| e as u64),
-                })
-            })
-            .optional()?;
+        let mut stmt = conn.prepare_cached(&format!("SELECT {GENERATION_COLUMNS} FROM generations WHERE id = ?1"))?;
+        let g = stmt.query_row([id], generation_from_row).optional()?;
         Ok(g)
     }
 }
 
+const GENERATION_COLUMNS: &str = "id, key_id, model, provider_name, created_at, tokens_prompt, tokens_completion, \
+    total_cost, latency, generation_time, finish_reason, streamed, cancelled, request_entry, response_entry";
+
+fn generation_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Generation> {
+    Ok(Generation {
+        id: r.get(0)?,
+        key_id: r.get(1)?,
+        model: r.get(2)?,
+        provider_name: r.get(3)?,
+        created_at: r.get(4)?,
+        tokens_prompt: r.get::<_, i64>(5)? as u64,
+        tokens_completion: r.get::<_, i64>(6)? as u64,
+        total_cost: r.get(7)?,
+        latency: r.get(8)?,
+        generation_time: r.get(9)?,
+        finish_reason: r.get(10)?,
+        streamed: r.get(11)?,
+        cancelled: r.get(12)?,
+        request_entry: r.get::<_, i64>(13)? as u64,
+        response_entry: r.get::<_, Option<i64>>(14)?.map(|e| e as u64),
+    })
+}
+
 /// Parse an RFC 3339 time stored by this module.
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]
@@ -296,12 +314,14 @@ mod tests {
     fn key_life_cycle() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteAccountStore::open(dir.path()).unwrap();
-        let (key, secret) = store.create_key("alice", "finance", Some(5.0)).unwrap();
+        let new =
+            NewKey { name: "alice".into(), team: "finance".into(), credit_limit_usd: Some(5.0), ..Default::default() };
+        let (key, secret) = store.create_key(&new).unwrap();
         assert!(secret.starts_with("sk-ag-"));
         let found = store.key_by_hash(&hash_secret(&secret)).unwrap().unwrap();
         assert_eq!(found.id, key.id);
         assert!(matches!(
-            store.create_key("alice", "x", None),
+            store.create_key(&NewKey { name: "alice".into(), team: "x".into(), ..Default::default() }),
             Err(StoreError::DuplicateName(_))
         ));
         store.add_usage(&key.id, 1.25).unwrap();
@@ -315,7 +335,8 @@ mod tests {
     fn secret_is_not_stored() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteAccountStore::open(dir.path()).unwrap();
-        let (_, secret) = store.create_key("bob", "t", None).unwrap();
+        let (_, secret) =
+            store.create_key(&NewKey { name: "bob".into(), team: "t".into(), ..Default::default() }).unwrap();
         drop(store);
         let raw = std::fs::read(dir.path().join("gateway.db")).unwrap();
         let wal = std::fs::read(dir.path().join("gateway.db-wal")).unwrap_or_default();

@@ -21,18 +21,13 @@ pub struct KeyCache {
 
 impl KeyCache {
     pub fn new(store: Arc<dyn AccountStore>) -> Self {
-        KeyCache {
-            store,
-            cache: RwLock::new(HashMap::new()),
-        }
+        KeyCache { store, cache: RwLock::new(HashMap::new()) }
     }
 
     /// The key behind `Authorization: Bearer <secret>`, or a 401.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<ApiKey, ApiError> {
         let secret = bearer(headers).ok_or_else(|| {
-            ApiError::unauthorized(
-                "missing API key: send it as 'Authorization: Bearer <key>' (or 'x-api-key')",
-            )
+            ApiError::unauthorized("missing API key: send it as 'Authorization: Bearer <key>' (or 'x-api-key')")
         })?;
         let hash = hash_secret(secret);
         if let Some((key, at)) = self.cache.read().get(&hash) {
@@ -40,10 +35,8 @@ impl KeyCache {
                 return Ok(key.clone());
             }
         }
-        let found = self
-            .store
-            .key_by_hash(&hash)
-            .map_err(|e| ApiError::internal(format!("key store unavailable: {e}")))?;
+        let found =
+            self.store.key_by_hash(&hash).map_err(|e| ApiError::internal(format!("key store unavailable: {e}")))?;
         let mut cache = self.cache.write();
         match found {
             Some(key) => {
@@ -56,11 +49,6 @@ impl KeyCache {
             }
         }
     }
-
-    /// Forget a cached key so its new spend is read on the next request.
-    pub fn invalidate(&self, key_id: &str) {
-        self.cache.write().retain(|_, (k, _)| k.id != key_id);
-    }
 }
 
 /// The secret from `Authorization: Bearer <key>`, or from `x-api-key` as the Anthropic SDK sends it.
@@ -72,27 +60,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 fn authorization(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-/// 402 when the key has a credit limit and has spent it.
-pub fn check_credit(key: &ApiKey) -> Result<(), ApiError> {
-    match key.credit_limit_usd {
-        Some(limit) if key.usage_usd >= limit => Err(ApiError::payment_required(format!(
-            "key {} has used its credit limit of {limit:.4} USD",
-            key.name
-        ))
-        .with_metadata(
-            serde_json::json!({"limit": limit, "usage": key.usage_usd, "limit_source": "key"}),
-        )),
-        _ => Ok(()),
-    }
 }
 
 #[cfg(test)]

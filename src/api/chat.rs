@@ -58,20 +58,12 @@ pub async fn proxy(
 
 /// Finish the upstream answer for the client: our generation id, the public model, the provider,
 /// the cost, and the original values in place of pseudonyms.
-fn finish_answer(
-    ex: &Exchange,
-    route: &ModelRoute,
-    candidate: &Candidate,
-    json: &mut Value,
-) -> (Option<Usage>, f64) {
+fn finish_answer(ex: &Exchange, route: &ModelRoute, candidate: &Candidate, json: &mut Value) -> (Option<Usage>, f64) {
     json["id"] = Value::String(ex.generation_id.clone());
     json["model"] = Value::String(route.model.clone());
     json["provider"] = Value::String(candidate.provider.name.clone());
     let usage = json.get("usage").and_then(usage_from_json);
-    let cost = usage
-        .as_ref()
-        .map(|u| cost_usd(&candidate.price, u))
-        .unwrap_or(0.0);
+    let cost = usage.as_ref().map(|u| cost_usd(&candidate.price, u)).unwrap_or(0.0);
     if let Some(u) = json.get_mut("usage").and_then(Value::as_object_mut) {
         u.insert("cost".into(), serde_json::json!(cost));
     }
@@ -99,15 +91,10 @@ pub async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiErr
     let upstream_ms = success.sent_at.elapsed().as_secs_f64() * 1000.0;
     let (route, candidate) = (success.route, success.candidate);
     let Delivery::Json(mut json) = success.delivery else {
-        return Err(ApiError::internal(
-            "a stream answered a non-streaming request",
-        ));
+        return Err(ApiError::internal("a stream answered a non-streaming request"));
     };
     let (usage, cost) = finish_answer(&ex, route, &candidate, &mut json);
-    let finish_reason = json
-        .pointer("/choices/0/finish_reason")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let finish_reason = json.pointer("/choices/0/finish_reason").and_then(Value::as_str).map(str::to_string);
     if ex.dialect == Dialect::Anthropic {
         json = anthropic::openai_to_messages_response(&json);
     }
@@ -129,28 +116,11 @@ pub async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiErr
         response_sha256: pipeline::sha256_hex(&bytes),
     };
     let response_seq = pipeline::record_response(state, rec).await?;
-    let outcome = Outcome {
-        usage,
-        cost,
-        finish_reason,
-        streamed: false,
-        cancelled: false,
-    };
-    settle(
-        state,
-        &ex,
-        &candidate,
-        &route.model,
-        outcome,
-        upstream_ms,
-        Some(response_seq),
-    );
+    let outcome = Outcome { usage, cost, finish_reason, streamed: false, cancelled: false };
+    settle(state, &ex, &candidate, &route.model, outcome, upstream_ms, Some(response_seq));
     let mut response = (StatusCode::OK, Body::from(bytes)).into_response();
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert("x-auditgate-entry", header_value(ex.request_seq));
     h.insert("x-auditgate-response-entry", header_value(response_seq));
     h.insert("x-auditgate-cost", header_value(format!("{cost:.8}")));
@@ -200,6 +170,9 @@ pub fn settle(
         completion_tokens = usage.completion_tokens, cost_usd = outcome.cost,
         latency_ms = ex.started.elapsed().as_secs_f64() * 1000.0, "exchange done"
     );
+    if let Some(reservation) = ex.reservation.lock().take() {
+        reservation.settle(outcome.cost, usage.total_tokens);
+    }
     let generation = Generation {
         id: ex.generation_id.clone(),
         key_id: ex.key.id.clone(),
@@ -220,7 +193,6 @@ pub fn settle(
     let accounts = state.accounts.clone();
     let key_id = ex.key.id.clone();
     let charged = outcome.cost > 0.0;
-    let state = state.clone();
     tokio::task::spawn_blocking(move || {
         if let Err(e) = accounts.record_generation(&generation) {
             tracing::warn!(error = %e, "generation record not stored");
@@ -229,7 +201,6 @@ pub fn settle(
             if let Err(e) = accounts.add_usage(&key_id, generation.total_cost) {
                 tracing::warn!(error = %e, "key usage not updated");
             }
-            state.keys.invalidate(&key_id);
         }
     });
 }

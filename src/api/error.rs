@@ -22,15 +22,12 @@ pub struct ErrorDetail {
     pub metadata: Option<Value>,
     /// The audit entry of the request, when one was written before the failure.
     pub entry: Option<u64>,
+    /// Extra response headers (Retry-After, X-RateLimit-*).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        kind: &'static str,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(status: StatusCode, kind: &'static str, code: &'static str, message: impl Into<String>) -> Self {
         ApiError(Box::new(ErrorDetail {
             status,
             message: message.into(),
@@ -38,6 +35,7 @@ impl ApiError {
             code,
             metadata: None,
             entry: None,
+            headers: Vec::new(),
         }))
     }
 
@@ -52,39 +50,19 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "invalid_request",
-            message,
-        )
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_request", message)
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            "invalid_api_key",
-            message,
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "authentication_error", "invalid_api_key", message)
     }
 
     pub fn payment_required(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::PAYMENT_REQUIRED,
-            "insufficient_quota",
-            "insufficient_credits",
-            message,
-        )
+        Self::new(StatusCode::PAYMENT_REQUIRED, "insufficient_quota", "insufficient_credits", message)
     }
 
     pub fn policy_denied(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "permission_error",
-            "policy_denied",
-            message,
-        )
+        Self::new(StatusCode::FORBIDDEN, "permission_error", "policy_denied", message)
     }
 
     pub fn model_not_found(model: &str) -> Self {
@@ -97,12 +75,7 @@ impl ApiError {
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            "not_found",
-            message,
-        )
+        Self::new(StatusCode::NOT_FOUND, "invalid_request_error", "not_found", message)
     }
 
     pub fn too_large(limit: usize) -> Self {
@@ -119,12 +92,7 @@ impl ApiError {
     }
 
     pub fn no_provider(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
-            "no_allowed_provider",
-            message,
-        )
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "no_allowed_provider", message)
     }
 
     pub fn audit_unavailable() -> Self {
@@ -137,18 +105,48 @@ impl ApiError {
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "internal_error",
-            message,
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal_error", message)
+    }
+
+    /// A refusal by a per-key limit: 429 with Retry-After and X-RateLimit-* headers, or 402.
+    pub fn limit(e: crate::accounting::LimitError) -> Self {
+        use crate::accounting::LimitError;
+        match e {
+            LimitError::RateLimited { what, limit, retry_after } => {
+                let secs = retry_after.as_secs().max(1);
+                let mut err = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_error",
+                    "rate_limit_exceeded",
+                    format!("rate limit of {limit} {what} per minute reached for this key; retry in {secs} s"),
+                );
+                let (limit_h, remaining_h, reset_h) = match what {
+                    "tokens" => {
+                        ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens")
+                    }
+                    _ => ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"),
+                };
+                err.headers = vec![
+                    ("retry-after", secs.to_string()),
+                    (limit_h, limit.to_string()),
+                    (remaining_h, "0".to_string()),
+                    (reset_h, format!("{secs}s")),
+                ];
+                err
+            }
+            LimitError::Credit { limit, spent, reserved, estimate } => Self::payment_required(format!(
+                "this request (estimated {estimate:.6} USD) would pass the key's credit limit of {limit:.6} USD \
+                 ({spent:.6} spent, {reserved:.6} reserved by requests in flight)"
+            ))
+            .with_metadata(
+                serde_json::json!({"limit": limit, "usage": spent, "reserved": reserved, "limit_source": "key"}),
+            ),
+        }
     }
 
     /// The JSON body, also used for error events inside a stream.
     pub fn body(&self) -> Value {
-        let mut error =
-            json!({"message": self.message, "type": self.kind, "code": self.code, "param": null});
+        let mut error = json!({"message": self.message, "type": self.kind, "code": self.code, "param": null});
         if let Some(m) = &self.metadata {
             error["metadata"] = m.clone();
         }
@@ -172,6 +170,11 @@ impl std::ops::DerefMut for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body())).into_response();
+        for (name, value) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                response.headers_mut().insert(*name, v);
+            }
+        }
         if let Some(entry) = self.entry {
             if let Ok(v) = HeaderValue::from_str(&entry.to_string()) {
                 response.headers_mut().insert("x-auditgate-entry", v);

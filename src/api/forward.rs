@@ -62,12 +62,7 @@ impl Failure {
             ErrorKind::Timeout => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
             _ => (StatusCode::BAD_GATEWAY, "upstream_unreachable"),
         };
-        Failure {
-            status: None,
-            kind,
-            retry_after: None,
-            error: ApiError::upstream(status, code, e.to_string()),
-        }
+        Failure { status: None, kind, retry_after: None, error: ApiError::upstream(status, code, e.to_string()) }
     }
 
     fn invalid(status: u16, message: String) -> Failure {
@@ -75,77 +70,48 @@ impl Failure {
             status: Some(status),
             kind: ErrorKind::InvalidResponse,
             retry_after: None,
-            error: ApiError::upstream(
-                StatusCode::BAD_GATEWAY,
-                "upstream_invalid_response",
-                message,
-            ),
+            error: ApiError::upstream(StatusCode::BAD_GATEWAY, "upstream_invalid_response", message),
         }
     }
 }
 
 /// The request body in the provider's own dialect.
-fn encode_body(
-    upstream: &Upstream,
-    template: &Value,
-    upstream_model: &str,
-    streaming: bool,
-) -> Result<Bytes, Failure> {
+fn encode_body(upstream: &Upstream, template: &Value, upstream_model: &str, streaming: bool) -> Result<Bytes, Failure> {
     if !upstream.speaks_anthropic() {
         return Ok(pipeline::upstream_body(template, upstream_model, streaming));
     }
     let openai = pipeline::upstream_value(template, upstream_model);
-    let translated =
-        anthropic::to_anthropic_request(&openai, upstream_model).map_err(|e| Failure {
-            status: None,
-            kind: ErrorKind::InvalidResponse,
-            retry_after: None,
-            error: ApiError::bad_request(format!(
-                "{} cannot take this request: {e}",
-                upstream.name()
-            )),
-        })?;
-    Ok(Bytes::from(
-        serde_json::to_vec(&translated).unwrap_or_default(),
-    ))
+    let translated = anthropic::to_anthropic_request(&openai, upstream_model).map_err(|e| Failure {
+        status: None,
+        kind: ErrorKind::InvalidResponse,
+        retry_after: None,
+        error: ApiError::bad_request(format!("{} cannot take this request: {e}", upstream.name())),
+    })?;
+    Ok(Bytes::from(serde_json::to_vec(&translated).unwrap_or_default()))
 }
 
 /// A non-streaming answer in OpenAI form.
 fn decode_answer(upstream: &Upstream, status: u16, bytes: &[u8]) -> Result<Value, Failure> {
-    let malformed = || {
-        Failure::invalid(
-            status,
-            format!("{} returned a malformed answer", upstream.name()),
-        )
-    };
+    let malformed = || Failure::invalid(status, format!("{} returned a malformed answer", upstream.name()));
     let json: Value = serde_json::from_slice(bytes).map_err(|_| malformed())?;
     if !json.is_object() {
         return Err(malformed());
     }
     if upstream.speaks_anthropic() {
-        return anthropic::from_anthropic_response(&json)
-            .map_err(|e| Failure::invalid(status, e.to_string()));
+        return anthropic::from_anthropic_response(&json).map_err(|e| Failure::invalid(status, e.to_string()));
     }
     Ok(json)
 }
 
 /// Send one attempt and judge its answer.
-async fn attempt_once(
-    ex: &Exchange,
-    upstream: &Upstream,
-    body: Bytes,
-    timeout: Duration,
-) -> Result<Delivery, Failure> {
+async fn attempt_once(ex: &Exchange, upstream: &Upstream, body: Bytes, timeout: Duration) -> Result<Delivery, Failure> {
     let provider = upstream.name();
     let path = match ex.endpoint {
         pipeline::Endpoint::Chat => upstream.chat_path(),
         pipeline::Endpoint::Embeddings => "/embeddings",
     };
     let work = async {
-        let response = upstream
-            .post(path, body, None)
-            .await
-            .map_err(Failure::transport)?;
+        let response = upstream.post(path, body, None).await.map_err(Failure::transport)?;
         let status = response.status().as_u16();
         if !response.status().is_success() {
             let retry_after = response
@@ -155,53 +121,29 @@ async fn attempt_once(
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
             let bytes = response.bytes().await.unwrap_or_default();
             let error = if upstream.speaks_anthropic() {
-                pipeline::upstream_error_text(
-                    provider,
-                    status,
-                    anthropic::error_message(status, &bytes),
-                )
+                pipeline::upstream_error_text(provider, status, anthropic::error_message(status, &bytes))
             } else {
                 pipeline::upstream_error(provider, status, &bytes)
             };
-            return Err(Failure {
-                status: Some(status),
-                kind: ErrorKind::Status,
-                retry_after,
-                error,
-            });
+            return Err(Failure { status: Some(status), kind: ErrorKind::Status, retry_after, error });
         }
         if ex.is_streaming() {
             let mut stream: ByteStream = response.bytes_stream().boxed();
             let mut parser = SseParser::default();
-            let first = first_events(&mut stream, &mut parser)
-                .await
-                .map_err(|m| Failure::invalid(status, m))?;
-            return Ok(Delivery::Stream {
-                stream,
-                parser,
-                first,
-                anthropic: upstream.speaks_anthropic(),
-            });
+            let first = first_events(&mut stream, &mut parser).await.map_err(|m| Failure::invalid(status, m))?;
+            return Ok(Delivery::Stream { stream, parser, first, anthropic: upstream.speaks_anthropic() });
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| Failure::transport(body_error(provider, e)))?;
+        let bytes = response.bytes().await.map_err(|e| Failure::transport(body_error(provider, e)))?;
         decode_answer(upstream, status, &bytes).map(Delivery::Json)
     };
     match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,
-        Err(_) => Err(Failure::transport(UpstreamError::Timeout {
-            provider: provider.to_string(),
-        })),
+        Err(_) => Err(Failure::transport(UpstreamError::Timeout { provider: provider.to_string() })),
     }
 }
 
 /// Read until the first data event without sending anything to the client.
-async fn first_events(
-    stream: &mut ByteStream,
-    parser: &mut SseParser,
-) -> Result<Vec<String>, String> {
+async fn first_events(stream: &mut ByteStream, parser: &mut SseParser) -> Result<Vec<String>, String> {
     loop {
         let mut got = Vec::new();
         while let Some(ev) = parser.next_event() {
@@ -222,10 +164,7 @@ async fn first_events(
 
 fn completion_tokens(delivery: &Delivery) -> u64 {
     match delivery {
-        Delivery::Json(v) => v
-            .pointer("/usage/completion_tokens")
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
+        Delivery::Json(v) => v.pointer("/usage/completion_tokens").and_then(Value::as_u64).unwrap_or(0),
         Delivery::Stream { .. } => 0,
     }
 }
@@ -253,61 +192,29 @@ pub async fn forward<'a>(
                         "no provider answered within the time limit",
                     ));
                 }
-                Next::Stop(_) => {
-                    return Err(
-                        last_error.unwrap_or_else(|| ApiError::internal("attempt loop stopped"))
-                    )
-                }
+                Next::Stop(_) => return Err(last_error.unwrap_or_else(|| ApiError::internal("attempt loop stopped"))),
             };
             if !ticket.delay.is_zero() {
                 tokio::time::sleep(ticket.delay).await;
             }
             let candidate = &ticket.candidate;
             let Some(upstream) = state.upstreams.get(&candidate.provider.name) else {
-                let missing = UpstreamError::Other {
-                    provider: candidate.provider.name.clone(),
-                    detail: "not configured".into(),
-                };
-                tries.failed(
-                    &state.health,
-                    Instant::now(),
-                    None,
-                    ErrorKind::Connect,
-                    None,
-                    &mut rng,
-                );
+                let missing =
+                    UpstreamError::Other { provider: candidate.provider.name.clone(), detail: "not configured".into() };
+                tries.failed(&state.health, Instant::now(), None, ErrorKind::Connect, None, &mut rng);
                 last_error = Some(Failure::transport(missing).error);
                 continue;
             };
             let sent_at = Instant::now();
-            let (body, sent) = match encode_body(
-                upstream,
-                &route.body,
-                &candidate.upstream_model,
-                ex.is_streaming(),
-            ) {
-                Ok(body) => (
-                    body.clone(),
-                    attempt_once(ex, upstream, body, ticket.timeout).await,
-                ),
+            let (body, sent) = match encode_body(upstream, &route.body, &candidate.upstream_model, ex.is_streaming()) {
+                Ok(body) => (body.clone(), attempt_once(ex, upstream, body, ticket.timeout).await),
                 Err(f) => (Bytes::new(), Err(f)),
             };
             match sent {
                 Ok(delivery) => {
-                    attempts.push(pipeline::attempt(
-                        candidate,
-                        sent_at,
-                        Some(200),
-                        None,
-                        &body,
-                    ));
+                    attempts.push(pipeline::attempt(candidate, sent_at, Some(200), None, &body));
                     tries.succeeded(&state.health, Instant::now(), completion_tokens(&delivery));
-                    return Ok(Success {
-                        route,
-                        candidate: candidate.clone(),
-                        delivery,
-                        sent_at,
-                    });
+                    return Ok(Success { route, candidate: candidate.clone(), delivery, sent_at });
                 }
                 Err(f) => {
                     attempts.push(pipeline::attempt(
@@ -317,14 +224,7 @@ pub async fn forward<'a>(
                         Some(f.error.message.clone()),
                         &body,
                     ));
-                    tries.failed(
-                        &state.health,
-                        Instant::now(),
-                        f.status,
-                        f.kind,
-                        f.retry_after,
-                        &mut rng,
-                    );
+                    tries.failed(&state.health, Instant::now(), f.status, f.kind, f.retry_after, &mut rng);
                     last_error = Some(f.error);
                 }
             }
@@ -332,8 +232,6 @@ pub async fn forward<'a>(
     }
     Err(match last_error {
         Some(e) if tries.any_sent() => e,
-        _ => ApiError::no_provider(
-            "every allowed provider is unavailable (circuit open); nothing was forwarded",
-        ),
+        _ => ApiError::no_provider("every allowed provider is unavailable (circuit open); nothing was forwarded"),
     })
 }

@@ -25,10 +25,7 @@ fn per_token(per_mtok: f64) -> String {
 }
 
 fn model_json(m: &ModelInfo) -> Value {
-    let cheapest = m
-        .candidates
-        .iter()
-        .min_by(|a, b| a.price.prompt_per_mtok.total_cmp(&b.price.prompt_per_mtok));
+    let cheapest = m.candidates.iter().min_by(|a, b| a.price.prompt_per_mtok.total_cmp(&b.price.prompt_per_mtok));
     let pricing = cheapest.map(|c| {
         json!({
             "prompt": per_token(c.price.prompt_per_mtok),
@@ -37,21 +34,10 @@ fn model_json(m: &ModelInfo) -> Value {
             "request": "0", "image": "0",
         })
     });
-    let params: BTreeSet<&str> = m
-        .candidates
-        .iter()
-        .flat_map(|c| c.supported_parameters.iter().map(String::as_str))
-        .collect();
-    let regions: BTreeSet<&str> = m
-        .candidates
-        .iter()
-        .map(|c| c.provider.region.as_str())
-        .collect();
-    let countries: BTreeSet<&str> = m
-        .candidates
-        .iter()
-        .map(|c| c.provider.country.as_str())
-        .collect();
+    let params: BTreeSet<&str> =
+        m.candidates.iter().flat_map(|c| c.supported_parameters.iter().map(String::as_str)).collect();
+    let regions: BTreeSet<&str> = m.candidates.iter().map(|c| c.provider.region.as_str()).collect();
+    let countries: BTreeSet<&str> = m.candidates.iter().map(|c| c.provider.country.as_str()).collect();
     let providers: Vec<Value> = m
         .candidates
         .iter()
@@ -102,8 +88,7 @@ pub async fn generation(
 ) -> Response {
     let result = (|| {
         let key = state.keys.authenticate(&headers)?;
-        let id =
-            q.id.ok_or_else(|| ApiError::bad_request("query parameter 'id' is required"))?;
+        let id = q.id.ok_or_else(|| ApiError::bad_request("query parameter 'id' is required"))?;
         let g = state
             .accounts
             .generation(&id)
@@ -120,21 +105,25 @@ pub async fn generation(
             "audit_request_entry": g.request_entry, "audit_response_entry": g.response_entry,
         }})))
     })();
-    result
-        .map(IntoResponse::into_response)
-        .unwrap_or_else(IntoResponse::into_response)
+    result.map(IntoResponse::into_response).unwrap_or_else(IntoResponse::into_response)
 }
 
 pub async fn key(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match state.keys.authenticate(&headers) {
-        Ok(k) => Json(json!({ "data": {
-            "label": k.name, "name": k.name, "team": k.team, "usage": k.usage_usd, "limit": k.credit_limit_usd,
-            "limit_remaining": k.credit_limit_usd.map(|l| (l - k.usage_usd).max(0.0)),
-            "is_free_tier": false, "rate_limit": {"requests": -1, "interval": "10s"},
-        }}))
-        .into_response(),
-        Err(e) => e.into_response(),
-    }
+    let k = match state.keys.authenticate(&headers) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    // This process's ledger is newer than the stored spend (which is written after each call).
+    let (spent, reserved) = state.limits.snapshot(&k, std::time::Instant::now());
+    let usage = spent.max(k.usage_usd);
+    Json(json!({ "data": {
+        "label": k.name, "name": k.name, "team": k.team, "usage": usage, "limit": k.credit_limit_usd,
+        "limit_remaining": k.credit_limit_usd.map(|l| (l - usage).max(0.0)),
+        "reserved_in_flight": reserved,
+        "is_free_tier": false,
+        "rate_limit": {"requests_per_minute": k.rate_limit_rpm, "tokens_per_minute": k.rate_limit_tpm, "interval": "1m"},
+    }}))
+    .into_response()
 }
 
 pub async fn health(State(state): State<AppState>) -> Json<Value> {

@@ -35,19 +35,11 @@ pub async fn messages(
     }
 }
 
-async fn handle(
-    state: &AppState,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
+async fn handle(state: &AppState, peer: SocketAddr, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
     let (received, bytes) = pipeline::receive(state, peer, headers, body).await?;
     let original = pipeline::parse_object(&bytes)?;
-    let request = anthropic::messages_to_openai(&original)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let exchange =
-        pipeline::admit_parsed(state, received, request, Endpoint::Chat, Dialect::Anthropic)
-            .await?;
+    let request = anthropic::messages_to_openai(&original).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let exchange = pipeline::admit_parsed(state, received, request, Endpoint::Chat, Dialect::Anthropic).await?;
     if exchange.is_streaming() {
         relay::stream(state.clone(), exchange).await
     } else {
@@ -57,15 +49,9 @@ async fn handle(
 
 /// The Messages API error shape, with the audit entry header when one was written.
 fn anthropic_error(e: &ApiError) -> Response {
-    let mut response = (
-        e.status,
-        Json(anthropic::error_body(e.status.as_u16(), &e.message)),
-    )
-        .into_response();
+    let mut response = (e.status, Json(anthropic::error_body(e.status.as_u16(), &e.message))).into_response();
     if let Some(entry) = e.entry {
-        response
-            .headers_mut()
-            .insert("x-auditgate-entry", HeaderValue::from(entry));
+        response.headers_mut().insert("x-auditgate-entry", HeaderValue::from(entry));
     }
     response
 }

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::accounting::{AccountStore, SqliteAccountStore};
+use crate::accounting::{AccountStore, Limits, SqliteAccountStore};
 use crate::audit::{AuditLog, AuditOptions, Record, SystemRecord};
 use crate::config::{Config, ProviderKind};
 use crate::policy::reload::{spawn_watcher, PolicyHandle, ReloadEvent};
@@ -51,6 +51,8 @@ pub struct Inner {
     /// Live provider health (latency, throughput, errors, circuit breakers), shared by all requests.
     pub health: Arc<Health>,
     pub retry: RetryPolicy,
+    /// Per-key rate and credit limits.
+    pub limits: Arc<Limits>,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,10 +74,7 @@ pub enum StartError {
     #[error("key store cannot be opened: {0}")]
     Accounts(String),
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        source: std::io::Error,
-    },
+    Listen { addr: String, source: std::io::Error },
 }
 
 /// Build upstream adapters, starting the built-in demo servers for `demo` providers.
@@ -84,15 +83,12 @@ async fn build_upstreams(config: &Config) -> Result<HashMap<String, Arc<Upstream
     let mut upstreams = HashMap::new();
     for p in config.enabled_providers() {
         let base_url = match p.kind {
-            ProviderKind::Demo => demo::spawn(&p.name)
-                .await
-                .map_err(|e| StartError::Config(format!("demo upstream {}: {e}", p.name)))?,
-            ProviderKind::Openai | ProviderKind::Anthropic => {
-                p.base_url.clone().unwrap_or_default()
+            ProviderKind::Demo => {
+                demo::spawn(&p.name).await.map_err(|e| StartError::Config(format!("demo upstream {}: {e}", p.name)))?
             }
+            ProviderKind::Openai | ProviderKind::Anthropic => p.base_url.clone().unwrap_or_default(),
         };
-        let upstream =
-            Upstream::new(p, base_url, connect).map_err(|e| StartError::Config(e.to_string()))?;
+        let upstream = Upstream::new(p, base_url, connect).map_err(|e| StartError::Config(e.to_string()))?;
         upstreams.insert(p.name.clone(), Arc::new(upstream));
     }
     Ok(upstreams)
@@ -101,11 +97,7 @@ async fn build_upstreams(config: &Config) -> Result<HashMap<String, Arc<Upstream
 fn load_policy(config: &Config) -> Result<Policy, StartError> {
     Policy::load_dir(&config.policy_dir).map_err(|errors| StartError::Policy {
         dir: config.policy_dir.clone(),
-        errors: errors
-            .iter()
-            .map(|d| d.to_string())
-            .collect::<Vec<_>>()
-            .join("\n"),
+        errors: errors.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"),
     })
 }
 
@@ -121,30 +113,17 @@ fn audit_options(config: &Config) -> AuditOptions {
 /// Open every dependency of the request path. Fails closed: no policy or no log, no gateway.
 pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     let policy = load_policy(&config)?;
-    let audit = AuditLog::open(&config.data_dir, audit_options(&config))
-        .map_err(|e| StartError::Audit(e.to_string()))?;
-    let accounts: Arc<dyn AccountStore> = Arc::new(
-        SqliteAccountStore::open(&config.data_dir)
-            .map_err(|e| StartError::Accounts(e.to_string()))?,
-    );
+    let audit =
+        AuditLog::open(&config.data_dir, audit_options(&config)).map_err(|e| StartError::Audit(e.to_string()))?;
+    let accounts: Arc<dyn AccountStore> =
+        Arc::new(SqliteAccountStore::open(&config.data_dir).map_err(|e| StartError::Accounts(e.to_string()))?);
     let upstreams = build_upstreams(&config).await?;
     let catalog = Catalog::from_config(&config);
-    let start = SystemRecord::GatewayStart {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        config_sha256: String::new(),
-    };
-    audit
-        .append(Record::System(start))
-        .await
-        .map_err(|e| StartError::Audit(e.to_string()))?;
-    let loaded = SystemRecord::PolicyLoaded {
-        version: policy.version.clone(),
-        files: policy.file_hashes(),
-    };
-    audit
-        .append(Record::System(loaded))
-        .await
-        .map_err(|e| StartError::Audit(e.to_string()))?;
+    let start =
+        SystemRecord::GatewayStart { version: env!("CARGO_PKG_VERSION").to_string(), config_sha256: String::new() };
+    audit.append(Record::System(start)).await.map_err(|e| StartError::Audit(e.to_string()))?;
+    let loaded = SystemRecord::PolicyLoaded { version: policy.version.clone(), files: policy.file_hashes() };
+    audit.append(Record::System(loaded)).await.map_err(|e| StartError::Audit(e.to_string()))?;
     let retry = config.retry_policy();
     Ok(AppState {
         inner: Arc::new(Inner {
@@ -156,6 +135,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
             keys: auth::KeyCache::new(accounts.clone()),
             health: Arc::new(Health::default()),
             retry,
+            limits: Arc::new(Limits::default()),
             accounts,
         }),
     })
@@ -203,10 +183,7 @@ async fn shutdown_signal() {
 /// Reload the policy when its files change or on SIGHUP; every load or rejection is recorded in
 /// the audit log. An invalid file never replaces the policy in force.
 fn watch_policy(state: &AppState) -> tokio::task::JoinHandle<()> {
-    let handle = Arc::new(PolicyHandle::from_shared(
-        state.policy.clone(),
-        vec![state.config.policy_dir.clone()],
-    ));
+    let handle = Arc::new(PolicyHandle::from_shared(state.policy.clone(), vec![state.config.policy_dir.clone()]));
     let poll = Duration::from_millis(state.config.policy_poll_ms.max(50));
     let audit = state.audit.clone();
     let runtime = tokio::runtime::Handle::current();
@@ -217,10 +194,7 @@ fn watch_policy(state: &AppState) -> tokio::task::JoinHandle<()> {
                 SystemRecord::PolicyLoaded { version, files }
             }
             ReloadEvent::Rejected { errors, files } => {
-                tracing::warn!(
-                    errors = errors.len(),
-                    "policy change rejected; the previous policy stays in force"
-                );
+                tracing::warn!(errors = errors.len(), "policy change rejected; the previous policy stays in force");
                 SystemRecord::PolicyRejected { errors, files }
             }
         };
@@ -238,27 +212,17 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let addr = config.listen.clone();
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
-        .map_err(|source| StartError::Listen {
-            addr: addr.clone(),
-            source,
-        })?;
+        .map_err(|source| StartError::Listen { addr: addr.clone(), source })?;
     let state = build_state(config).await?;
-    let local = listener.local_addr().map_err(|source| StartError::Listen {
-        addr: addr.clone(),
-        source,
-    })?;
+    let local = listener.local_addr().map_err(|source| StartError::Listen { addr: addr.clone(), source })?;
     tracing::info!(listen = %local, models = state.catalog.models().count(), "auditgate listening");
     // The line scripts and tests wait for (stdout, flushed).
     println!("auditgate listening on http://{local}");
     let watcher = watch_policy(&state);
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
     watcher.abort();
-    let stop = SystemRecord::GatewayStop {
-        reason: "shutdown signal".into(),
-    };
+    let stop = SystemRecord::GatewayStop { reason: "shutdown signal".into() };
     if let Err(e) = state.audit.append(Record::System(stop)).await {
         tracing::error!(error = %e, "could not record gateway stop");
     }

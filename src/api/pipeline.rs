@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::{auth, ApiError, AppState};
-use crate::accounting::ApiKey;
+use super::{ApiError, AppState};
+use crate::accounting::{ApiKey, Reservation};
 use crate::audit::{Attempt, PiiSummary, Record, RequestRecord, ResponseRecord};
 use crate::pii::{self, Classification, Pseudonyms};
 use crate::policy::{Decision, Outcome, RedactOperator, RequestFacts};
@@ -64,6 +64,8 @@ pub struct Exchange {
     pub routes: Vec<ModelRoute>,
     pub request_seq: u64,
     pub dialect: Dialect,
+    /// The credit reserved for this call; settled with the real cost, released if dropped.
+    pub reservation: parking_lot::Mutex<Option<Reservation>>,
 }
 
 impl Exchange {
@@ -74,11 +76,7 @@ impl Exchange {
 }
 
 /// Read the body with the configured limit, so an oversized one gets a proper 413.
-pub async fn read_body(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Bytes, ApiError> {
+pub async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let limit = state.config.max_body_bytes;
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -87,9 +85,7 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::too_large(limit));
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::too_large(limit))
+    axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::too_large(limit))
 }
 
 /// Parse a JSON object body, reporting syntax errors with line and column.
@@ -113,9 +109,7 @@ pub fn requested_models(req: &Value) -> Result<Vec<String>, ApiError> {
         None | Some(Value::Null) => {}
         Some(Value::Array(list)) => {
             for m in list {
-                let m = m
-                    .as_str()
-                    .ok_or_else(|| ApiError::bad_request("'models' must be a list of strings"))?;
+                let m = m.as_str().ok_or_else(|| ApiError::bad_request("'models' must be a list of strings"))?;
                 if !models.iter().any(|x| x == m) {
                     models.push(m.to_string());
                 }
@@ -143,12 +137,7 @@ fn pii_summary(cls: &Classification) -> PiiSummary {
     }
 }
 
-fn redact(
-    endpoint: Endpoint,
-    body: &mut Value,
-    cls: &Classification,
-    decision: &Decision,
-) -> Pseudonyms {
+fn redact(endpoint: Endpoint, body: &mut Value, cls: &Classification, decision: &Decision) -> Pseudonyms {
     let Some(action) = &decision.redact else {
         return Pseudonyms::default();
     };
@@ -165,15 +154,7 @@ fn redact(
 }
 
 /// Fields of OpenRouter's request that steer the gateway and are not sent upstream.
-const GATEWAY_FIELDS: &[&str] = &[
-    "model",
-    "models",
-    "provider",
-    "route",
-    "transforms",
-    "plugins",
-    "usage",
-];
+const GATEWAY_FIELDS: &[&str] = &["model", "models", "provider", "route", "transforms", "plugins", "usage"];
 
 fn upstream_template(req: &Value) -> Value {
     let mut body = req.clone();
@@ -211,10 +192,7 @@ impl serde::Serialize for UpstreamBody<'_> {
             }
         }
         if self.stream_usage && !saw_options {
-            map.serialize_entry(
-                "stream_options",
-                &serde_json::json!({"include_usage": true}),
-            )?;
+            map.serialize_entry("stream_options", &serde_json::json!({"include_usage": true}))?;
         }
         map.end()
     }
@@ -222,21 +200,13 @@ impl serde::Serialize for UpstreamBody<'_> {
 
 /// Serialize the body for one OpenAI-compatible provider.
 pub fn upstream_body(template: &Value, upstream_model: &str, force_stream_usage: bool) -> Bytes {
-    let body = UpstreamBody {
-        model: upstream_model,
-        fields: template.as_object(),
-        stream_usage: force_stream_usage,
-    };
+    let body = UpstreamBody { model: upstream_model, fields: template.as_object(), stream_usage: force_stream_usage };
     Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
 }
 
 /// The same body as a JSON value, for providers whose API needs a translation first.
 pub fn upstream_value(template: &Value, upstream_model: &str) -> Value {
-    let body = UpstreamBody {
-        model: upstream_model,
-        fields: template.as_object(),
-        stream_usage: false,
-    };
+    let body = UpstreamBody { model: upstream_model, fields: template.as_object(), stream_usage: false };
     serde_json::to_value(&body).unwrap_or(Value::Null)
 }
 
@@ -254,20 +224,11 @@ struct Refusal {
 
 impl From<ApiError> for Refusal {
     fn from(error: ApiError) -> Self {
-        Refusal {
-            error,
-            decision: None,
-        }
+        Refusal { error, decision: None }
     }
 }
 
-fn facts(
-    caller: &Caller<'_>,
-    model: &str,
-    endpoint: Endpoint,
-    cls: &Classification,
-    stream: bool,
-) -> RequestFacts {
+fn facts(caller: &Caller<'_>, model: &str, endpoint: Endpoint, cls: &Classification, stream: bool) -> RequestFacts {
     RequestFacts {
         key_name: caller.key.name.clone(),
         team: caller.key.team.clone(),
@@ -296,12 +257,8 @@ fn plan_routes(
     stream: bool,
 ) -> Result<Vec<ModelRoute>, Refusal> {
     let models = requested_models(req)?;
-    let prefs = ProviderPrefs::from_request(req.get("provider"))
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let params = req
-        .as_object()
-        .map(routing::request_parameters)
-        .unwrap_or_default();
+    let prefs = ProviderPrefs::from_request(req.get("provider")).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let params = req.as_object().map(routing::request_parameters).unwrap_or_default();
     let policy = state.policy.load();
     let template = upstream_template(req);
     let mut rng = rand::thread_rng();
@@ -321,48 +278,28 @@ fn plan_routes(
             continue;
         }
         let mut allowed = Vec::new();
-        for c in info
-            .candidates
-            .iter()
-            .filter(|c| state.upstreams.contains_key(&c.provider.name))
-        {
+        for c in info.candidates.iter().filter(|c| state.upstreams.contains_key(&c.provider.name)) {
             match decision.constraints.check(&c.provider) {
                 Ok(()) => allowed.push(c.clone()),
-                Err(why) => exclusions.push(exclusion(
-                    model,
-                    c,
-                    &format!("policy rule {}", decision.rule_id),
-                    &why,
-                )),
+                Err(why) => exclusions.push(exclusion(model, c, &format!("policy rule {}", decision.rule_id), &why)),
             }
         }
         if allowed.is_empty() {
             first_refusal.get_or_insert(decision);
             continue;
         }
-        let plan = routing::plan(
-            allowed,
-            &prefs,
-            sort_override,
-            &params,
-            &state.health,
-            &mut rng,
-        );
+        let plan = routing::plan(allowed, &prefs, sort_override, &params, &state.health, &mut rng);
         for (provider, why) in &plan.excluded {
-            exclusions.push(serde_json::json!({"model": model, "provider": provider, "by": "provider preferences", "reason": why}));
+            exclusions.push(
+                serde_json::json!({"model": model, "provider": provider, "by": "provider preferences", "reason": why}),
+            );
         }
         if plan.ordered.is_empty() {
             continue;
         }
         let mut body = template.clone();
         let pseudonyms = redact(endpoint, &mut body, cls, &decision);
-        routes.push(ModelRoute {
-            model: model.to_string(),
-            decision,
-            candidates: plan.ordered,
-            body,
-            pseudonyms,
-        });
+        routes.push(ModelRoute { model: model.to_string(), decision, candidates: plan.ordered, body, pseudonyms });
     }
     if known == 0 {
         return Err(ApiError::model_not_found(&models[0]).into());
@@ -377,9 +314,7 @@ fn plan_routes(
                 Outcome::Allow => "denied".into(),
             };
             ApiError::policy_denied(format!("denied by policy rule {}: {reason}", d.rule_id))
-                .with_metadata(
-                    serde_json::json!({"rule": d.rule_id, "policy_version": d.policy_version}),
-                )
+                .with_metadata(serde_json::json!({"rule": d.rule_id, "policy_version": d.policy_version}))
         }
         _ => {
             let rule = first_refusal.as_ref().map(|d| d.rule_id.clone());
@@ -387,31 +322,17 @@ fn plan_routes(
                 .with_metadata(serde_json::json!({ "rule": rule, "excluded": exclusions }))
         }
     };
-    Err(Refusal {
-        error,
-        decision: first_refusal.map(Box::new),
-    })
+    Err(Refusal { error, decision: first_refusal.map(Box::new) })
 }
 
 /// "no provider allowed ...: demo-us (region us not in allowed regions ...)".
 fn no_provider_message(rule: Option<&str>, exclusions: &[Value]) -> String {
     let reasons: Vec<String> = exclusions
         .iter()
-        .map(|e| {
-            format!(
-                "{} ({})",
-                e["provider"].as_str().unwrap_or("?"),
-                e["reason"].as_str().unwrap_or("?")
-            )
-        })
+        .map(|e| format!("{} ({})", e["provider"].as_str().unwrap_or("?"), e["reason"].as_str().unwrap_or("?")))
         .collect();
-    let by = rule
-        .map(|r| format!(" under policy rule {r}"))
-        .unwrap_or_default();
-    format!(
-        "no provider may serve this request{by}; nothing was forwarded. Excluded: {}",
-        reasons.join("; ")
-    )
+    let by = rule.map(|r| format!(" under policy rule {r}")).unwrap_or_default();
+    format!("no provider may serve this request{by}; nothing was forwarded. Excluded: {}", reasons.join("; "))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -427,9 +348,7 @@ fn request_record(
     decision: Option<&Decision>,
     body_sha256: String,
 ) -> RequestRecord {
-    let first = routes
-        .first()
-        .and_then(|r| r.candidates.first().map(|c| (r, c)));
+    let first = routes.first().and_then(|r| r.candidates.first().map(|c| (r, c)));
     let decision_word = match decision {
         None => "deny",
         Some(_) if routes.is_empty() => "deny",
@@ -445,25 +364,20 @@ fn request_record(
         client_addr: peer.ip().to_string(),
         models,
         stream,
-        policy_version: decision
-            .map(|d| d.policy_version.clone())
-            .unwrap_or_default(),
+        policy_version: decision.map(|d| d.policy_version.clone()).unwrap_or_default(),
         policy_rule: decision.map(|d| d.rule_id.clone()).unwrap_or_default(),
         decision: decision_word.to_string(),
         pii: pii_summary(cls),
         candidates: routes
             .iter()
             .flat_map(|r| {
-                r.candidates
-                    .iter()
-                    .map(move |c| format!("{}:{}@{}", r.model, c.provider.name, c.provider.region))
+                r.candidates.iter().map(move |c| format!("{}:{}@{}", r.model, c.provider.name, c.provider.region))
             })
             .collect(),
         provider: first.map(|(_, c)| c.provider.name.clone()),
         region: first.map(|(_, c)| c.provider.region.clone()),
         body_sha256,
-        upstream_body_sha256: first
-            .map(|(r, c)| sha256_hex(&upstream_body(&r.body, &c.upstream_model, false))),
+        upstream_body_sha256: first.map(|(r, c)| sha256_hex(&upstream_body(&r.body, &c.upstream_model, false))),
     }
 }
 
@@ -487,6 +401,7 @@ pub struct Received<'a> {
     peer: SocketAddr,
     headers: &'a HeaderMap,
     body_sha256: String,
+    body_len: usize,
 }
 
 /// Authenticate (before reading a byte of the body), check credit, read the body.
@@ -498,19 +413,10 @@ pub async fn receive<'a>(
 ) -> Result<(Received<'a>, Bytes), ApiError> {
     let started = Instant::now();
     let key = state.keys.authenticate(headers)?;
-    auth::check_credit(&key)?;
     let bytes = read_body(state, headers, body).await?;
     let body_sha256 = sha256_hex(&bytes);
-    Ok((
-        Received {
-            started,
-            key,
-            peer,
-            headers,
-            body_sha256,
-        },
-        bytes,
-    ))
+    let body_len = bytes.len();
+    Ok((Received { body_len, started, key, peer, headers, body_sha256 }, bytes))
 }
 
 /// Classify, decide and write the request entry for a request already in OpenAI form.
@@ -521,13 +427,7 @@ pub async fn admit_parsed(
     endpoint: Endpoint,
     dialect: Dialect,
 ) -> Result<Exchange, ApiError> {
-    let Received {
-        started,
-        key,
-        peer,
-        headers,
-        body_sha256,
-    } = received;
+    let Received { started, key, peer, headers, body_sha256, body_len } = received;
     let stream = match request.get("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -543,22 +443,14 @@ pub async fn admit_parsed(
             pii::classify_embeddings(&request)
         }
     };
-    let client_label = headers
-        .get("x-data-classification")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_ascii_lowercase());
-    let caller = Caller {
-        key: &key,
-        client_label,
-    };
+    let client_label =
+        headers.get("x-data-classification").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_ascii_lowercase());
+    let caller = Caller { key: &key, client_label };
     let generation_id = format!("gen-{}", uuid::Uuid::new_v4().simple());
     let models = requested_models(&request)?;
     let routes = match plan_routes(state, &caller, endpoint, &request, &cls, stream) {
         Ok(routes) => routes,
-        Err(Refusal {
-            error,
-            decision: Some(decision),
-        }) => {
+        Err(Refusal { error, decision: Some(decision) }) => {
             // Refusals by policy are part of the record too; nothing is forwarded either way.
             let rec = request_record(
                 &generation_id,
@@ -577,32 +469,17 @@ pub async fn admit_parsed(
                 Err(_) => ApiError::audit_unavailable(),
             });
         }
-        Err(Refusal {
-            error,
-            decision: None,
-        }) => return Err(error),
+        Err(Refusal { error, decision: None }) => return Err(error),
     };
+    let estimate = estimate_cost(&request, body_len, &routes, endpoint);
+    let reservation = state.limits.admit(&key, estimate, Instant::now()).map_err(ApiError::limit)?;
     let decision = routes.first().map(|r| &r.decision);
-    let rec = request_record(
-        &generation_id,
-        &key,
-        endpoint,
-        peer,
-        models,
-        stream,
-        &cls,
-        &routes,
-        decision,
-        body_sha256,
-    );
-    let request_seq = state
-        .audit
-        .append(Record::Request(rec))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "write-ahead audit append failed; refusing the request");
-            ApiError::audit_unavailable()
-        })?;
+    let rec =
+        request_record(&generation_id, &key, endpoint, peer, models, stream, &cls, &routes, decision, body_sha256);
+    let request_seq = state.audit.append(Record::Request(rec)).await.map_err(|e| {
+        tracing::error!(error = %e, "write-ahead audit append failed; refusing the request");
+        ApiError::audit_unavailable()
+    })?;
     Ok(Exchange {
         started,
         generation_id,
@@ -613,7 +490,28 @@ pub async fn admit_parsed(
         routes,
         request_seq,
         dialect,
+        reservation: parking_lot::Mutex::new(Some(reservation)),
     })
+}
+
+/// An upper-bound guess of a call's cost before it is made: prompt tokens from the body size
+/// (about four bytes a token), completion tokens from `max_tokens` (256 when not given), at the
+/// dearest price among the providers it may go to.
+fn estimate_cost(request: &Value, body_len: usize, routes: &[ModelRoute], endpoint: Endpoint) -> f64 {
+    let prompt = (body_len / 4) as f64;
+    let completion = match endpoint {
+        Endpoint::Embeddings => 0.0,
+        Endpoint::Chat => request
+            .get("max_completion_tokens")
+            .or_else(|| request.get("max_tokens"))
+            .and_then(Value::as_u64)
+            .unwrap_or(256) as f64,
+    };
+    routes
+        .iter()
+        .flat_map(|r| r.candidates.iter())
+        .map(|c| (prompt * c.price.prompt_per_mtok + completion * c.price.completion_per_mtok) / 1_000_000.0)
+        .fold(0.0, f64::max)
 }
 
 fn validate_chat(req: &Value) -> Result<(), ApiError> {
@@ -626,9 +524,7 @@ fn validate_chat(req: &Value) -> Result<(), ApiError> {
     }
     for (i, m) in messages.iter().enumerate() {
         if m.get("role").and_then(Value::as_str).is_none() {
-            return Err(ApiError::bad_request(format!(
-                "messages[{i}] needs a string 'role'"
-            )));
+            return Err(ApiError::bad_request(format!("messages[{i}] needs a string 'role'")));
         }
     }
     Ok(())
@@ -637,9 +533,7 @@ fn validate_chat(req: &Value) -> Result<(), ApiError> {
 fn validate_embeddings(req: &Value) -> Result<(), ApiError> {
     match req.get("input") {
         Some(Value::String(_)) | Some(Value::Array(_)) => Ok(()),
-        _ => Err(ApiError::bad_request(
-            "'input' is required: a string or an array",
-        )),
+        _ => Err(ApiError::bad_request("'input' is required: a string or an array")),
     }
 }
 
@@ -665,14 +559,10 @@ pub fn attempt(
 /// Append the response entry; its failure is logged (the client already has or will get its answer
 /// only if this succeeds for non-streaming calls, see the callers).
 pub async fn record_response(state: &AppState, rec: ResponseRecord) -> Result<u64, ApiError> {
-    state
-        .audit
-        .append(Record::Response(rec))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "response audit append failed");
-            ApiError::audit_unavailable()
-        })
+    state.audit.append(Record::Response(rec)).await.map_err(|e| {
+        tracing::error!(error = %e, "response audit append failed");
+        ApiError::audit_unavailable()
+    })
 }
 
 /// Map an upstream error answer to the client's error, keeping the upstream's message.
@@ -685,14 +575,8 @@ pub fn upstream_error_text(provider: &str, status: u16, detail: String) -> ApiEr
     let message = format!("{provider} answered {status}: {detail}");
     let (code_status, code) = match status {
         400 | 422 => (axum::http::StatusCode::BAD_REQUEST, "upstream_bad_request"),
-        413 => (
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "upstream_request_too_large",
-        ),
-        429 => (
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "upstream_rate_limited",
-        ),
+        413 => (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "upstream_request_too_large"),
+        429 => (axum::http::StatusCode::TOO_MANY_REQUESTS, "upstream_rate_limited"),
         _ => (axum::http::StatusCode::BAD_GATEWAY, "upstream_error"),
     };
     let mut err = ApiError::upstream(code_status, code, message);
@@ -711,10 +595,7 @@ fn upstream_message(body: &[u8]) -> String {
             .or_else(|| v.get("message"))
             .or_else(|| v.get("detail"));
         if let Some(m) = found {
-            return m
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| m.to_string());
+            return m.as_str().map(str::to_string).unwrap_or_else(|| m.to_string());
         }
     }
     let text = String::from_utf8_lossy(body);

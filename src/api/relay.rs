@@ -79,10 +79,7 @@ impl SseParser {
 /// Position of the end of the first event and the length of its separator (`\n\n` or `\r\n\r\n`).
 fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
     let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2));
-    let crlf = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| (p, 4));
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p, 4));
     match (lf, crlf) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
         (a, b) => a.or(b),
@@ -132,17 +129,9 @@ enum Step {
 }
 
 impl Relay {
-    fn new(
-        ex: &Exchange,
-        route: &ModelRoute,
-        candidate: &Candidate,
-        anthropic_upstream: bool,
-    ) -> Self {
-        let client_wants_usage = ex
-            .request
-            .pointer("/stream_options/include_usage")
-            .and_then(Value::as_bool)
-            == Some(true);
+    fn new(ex: &Exchange, route: &ModelRoute, candidate: &Candidate, anthropic_upstream: bool) -> Self {
+        let client_wants_usage =
+            ex.request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
         let encoder = match ex.dialect {
             Dialect::Anthropic => Some(MessagesStreamEncoder::new(&route.model, &ex.generation_id)),
             Dialect::OpenAi => None,
@@ -201,12 +190,7 @@ impl Relay {
         if self.route_has_pseudonyms {
             self.restore_choices(&mut chunk, route);
         }
-        for c in chunk
-            .get("choices")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for c in chunk.get("choices").and_then(Value::as_array).into_iter().flatten() {
             if let Some(f) = c.get("finish_reason").and_then(Value::as_str) {
                 self.finish_reason = Some(f.to_string());
             }
@@ -215,10 +199,7 @@ impl Relay {
             self.cost = cost_usd(&self.price, &usage);
             self.usage = Some(usage);
             if !self.client_wants_usage {
-                let no_choices = chunk
-                    .get("choices")
-                    .and_then(Value::as_array)
-                    .is_none_or(|c| c.is_empty());
+                let no_choices = chunk.get("choices").and_then(Value::as_array).is_none_or(|c| c.is_empty());
                 if no_choices {
                     return Vec::new();
                 }
@@ -229,11 +210,7 @@ impl Relay {
         }
         let frames = match &mut self.encoder {
             None => vec![frame(&chunk.to_string())],
-            Some(enc) => enc
-                .on_chunk(&chunk)
-                .iter()
-                .map(|(name, data)| named_frame(name, data))
-                .collect(),
+            Some(enc) => enc.on_chunk(&chunk).iter().map(|(name, data)| named_frame(name, data)).collect(),
         };
         self.hash(&frames);
         frames
@@ -256,10 +233,7 @@ impl Relay {
                 continue;
             };
             if let Some(text) = delta.get("content").and_then(Value::as_str) {
-                let r = self
-                    .restorers
-                    .entry((index, None))
-                    .or_insert_with(|| route.pseudonyms.stream_restorer());
+                let r = self.restorers.entry((index, None)).or_insert_with(|| route.pseudonyms.stream_restorer());
                 let mut out = r.push(text);
                 if finished {
                     out.push_str(&r.finish());
@@ -281,10 +255,7 @@ impl Relay {
                 let Some(args) = call.pointer("/function/arguments").and_then(Value::as_str) else {
                     continue;
                 };
-                let r = self
-                    .restorers
-                    .entry((index, Some(tool)))
-                    .or_insert_with(|| route.pseudonyms.stream_restorer());
+                let r = self.restorers.entry((index, Some(tool))).or_insert_with(|| route.pseudonyms.stream_restorer());
                 let mut out = r.push(args);
                 if finished {
                     out.push_str(&r.finish());
@@ -319,22 +290,12 @@ impl Relay {
         let frames = match (&mut self.encoder, error) {
             (None, None) => vec![Bytes::from_static(b"data: [DONE]\n\n")],
             (None, Some(message)) => {
-                let mut body =
-                    ApiError::upstream(StatusCode::BAD_GATEWAY, "upstream_stream_error", message)
-                        .body();
+                let mut body = ApiError::upstream(StatusCode::BAD_GATEWAY, "upstream_stream_error", message).body();
                 body["id"] = Value::String(self.generation_id.clone());
                 vec![frame(&body.to_string())]
             }
-            (Some(enc), None) => enc
-                .finish()
-                .iter()
-                .map(|(n, d)| named_frame(n, d))
-                .collect(),
-            (Some(enc), Some(message)) => enc
-                .fail(502, message)
-                .iter()
-                .map(|(n, d)| named_frame(n, d))
-                .collect(),
+            (Some(enc), None) => enc.finish().iter().map(|(n, d)| named_frame(n, d)).collect(),
+            (Some(enc), Some(message)) => enc.fail(502, message).iter().map(|(n, d)| named_frame(n, d)).collect(),
         };
         self.hash(&frames);
         frames
@@ -352,45 +313,21 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
             return Err(err.with_entry(ex.request_seq));
         }
     };
-    let route_index = ex
-        .routes
-        .iter()
-        .position(|r| std::ptr::eq(r, success.route))
-        .unwrap_or(0);
-    let Delivery::Stream {
-        stream,
-        parser,
-        first,
-        anthropic,
-    } = success.delivery
-    else {
-        return Err(ApiError::internal(
-            "a JSON answer arrived for a streaming request",
-        ));
+    let route_index = ex.routes.iter().position(|r| std::ptr::eq(r, success.route)).unwrap_or(0);
+    let Delivery::Stream { stream, parser, first, anthropic } = success.delivery else {
+        return Err(ApiError::internal("a JSON answer arrived for a streaming request"));
     };
     let relay = Relay::new(&ex, &ex.routes[route_index], &success.candidate, anthropic);
-    let opened = Opened {
-        route_index,
-        candidate: success.candidate,
-        attempts,
-        stream,
-        parser,
-        first,
-        t0: success.sent_at,
-    };
+    let opened =
+        Opened { route_index, candidate: success.candidate, attempts, stream, parser, first, t0: success.sent_at };
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     let request_seq = ex.request_seq;
     let generation_id = ex.generation_id.clone();
     tokio::spawn(pump(state, ex, opened, relay, tx));
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     let mut response = Response::new(Body::from_stream(body));
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     h.insert("x-auditgate-entry", HeaderValue::from(request_seq));
@@ -433,18 +370,9 @@ async fn send_all(tx: &Sender, frames: Vec<Bytes>) -> bool {
 }
 
 async fn pump(state: AppState, ex: Exchange, opened: Opened, mut relay: Relay, tx: Sender) {
-    let Opened {
-        route_index,
-        candidate,
-        attempts,
-        stream: mut upstream,
-        mut parser,
-        first,
-        t0,
-    } = opened;
+    let Opened { route_index, candidate, attempts, stream: mut upstream, mut parser, first, t0 } = opened;
     let route = &ex.routes[route_index];
-    let deadline =
-        tokio::time::Instant::now() + Duration::from_secs(state.config.upstream_timeout_secs);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(state.config.upstream_timeout_secs);
     let mut pending: std::collections::VecDeque<String> = first.into();
     let end = 'relay: loop {
         while let Some(data) = pending.pop_front() {
@@ -480,30 +408,12 @@ async fn pump(state: AppState, ex: Exchange, opened: Opened, mut relay: Relay, t
     };
     // Drop the upstream connection now: for a departed client this cancels the upstream request.
     drop(upstream);
-    if matches!(
-        end,
-        End::UpstreamFailed(_) | End::UpstreamEof | End::TimedOut
-    ) {
+    if matches!(end, End::UpstreamFailed(_) | End::UpstreamEof | End::TimedOut) {
         // No fallback once bytes reached the client, but the provider's health still learns of it.
-        let kind = if matches!(end, End::TimedOut) {
-            ErrorKind::Timeout
-        } else {
-            ErrorKind::Connect
-        };
-        state
-            .health
-            .record_failure(&candidate.provider.name, Instant::now(), None, kind);
+        let kind = if matches!(end, End::TimedOut) { ErrorKind::Timeout } else { ErrorKind::Connect };
+        state.health.record_failure(&candidate.provider.name, Instant::now(), None, kind);
     }
-    finish(
-        state,
-        &ex,
-        route_index,
-        candidate,
-        relay,
-        Ended { attempts, end, t0 },
-        tx,
-    )
-    .await;
+    finish(state, &ex, route_index, candidate, relay, Ended { attempts, end, t0 }, tx).await;
 }
 
 /// How and when a relayed stream ended.
@@ -536,11 +446,7 @@ async fn finish(
         // Held-back text goes out now; the closing frames only once the record is durable.
         let _ = send_all(&tx, relay.flush(route)).await;
         let own_error = error.as_deref().filter(|_| relay.upstream_error.is_none());
-        closing = if error.is_some() && own_error.is_none() {
-            Vec::new()
-        } else {
-            relay.closing(own_error)
-        };
+        closing = if error.is_some() && own_error.is_none() { Vec::new() } else { relay.closing(own_error) };
     }
     let upstream_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let rec = ResponseRecord {
@@ -569,15 +475,7 @@ async fn finish(
                 streamed: true,
                 cancelled,
             };
-            settle(
-                &state,
-                ex,
-                &candidate,
-                &route.model,
-                outcome,
-                upstream_ms,
-                Some(seq),
-            );
+            settle(&state, ex, &candidate, &route.model, outcome, upstream_ms, Some(seq));
         }
         Err(err) => {
             // The record of this answer could not be made durable: end the stream with an error

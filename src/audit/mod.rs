@@ -52,10 +52,7 @@ impl AuditLog {
     /// Open (or create) the log in `dir`: signing key, database, genesis entry, writer thread.
     pub fn open(dir: &Path, _opts: AuditOptions) -> Result<AuditLog, AuditError> {
         std::fs::create_dir_all(dir).map_err(|e| AuditError::Unavailable(e.to_string()))?;
-        Ok(AuditLog {
-            next: Arc::new(AtomicU64::new(1)),
-            dir: dir.to_path_buf(),
-        })
+        Ok(AuditLog { next: Arc::new(AtomicU64::new(1)), dir: dir.to_path_buf() })
     }
 
     /// Append one record; returns its sequence number once it is durable on disk.
@@ -64,12 +61,7 @@ impl AuditLog {
     }
 
     /// Store a body apart from the chain (when `store_bodies` is not `none`), keyed by entry.
-    pub async fn store_body(
-        &self,
-        _seq: u64,
-        _role: &str,
-        _bytes: Vec<u8>,
-    ) -> Result<(), AuditError> {
+    pub async fn store_body(&self, _seq: u64, _role: &str, _bytes: Vec<u8>) -> Result<(), AuditError> {
         Ok(())
     }
 

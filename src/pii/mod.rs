@@ -33,9 +33,7 @@ pub const ENTITY_TYPES: &[&str] = &[
 ];
 
 /// How sensitive a request is, ordered from least to most.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     #[default]
@@ -87,10 +85,7 @@ pub struct Classification {
 impl Classification {
     /// Entity types present, without duplicates.
     pub fn entity_types(&self) -> BTreeSet<String> {
-        self.findings
-            .iter()
-            .map(|f| f.entity_type.clone())
-            .collect()
+        self.findings.iter().map(|f| f.entity_type.clone()).collect()
     }
 
     /// Counts per entity type; safe to log (no raw values).

@@ -77,15 +77,7 @@ impl PolicyCommand {
         match self {
             PolicyCommand::Check { paths } => check_main(paths),
             PolicyCommand::Test { paths } => test_main(paths, classify_text),
-            PolicyCommand::Explain {
-                request,
-                key_name,
-                team,
-                label,
-                model,
-                policy,
-                json,
-            } => {
+            PolicyCommand::Explain { request, key_name, team, label, model, policy, json } => {
                 let args = ExplainArgs {
                     policy_paths: policy.clone(),
                     request: request.clone(),
@@ -256,22 +248,9 @@ mod unit_tests {
         let cli = Cli::try_parse_from(["policy", "check"]).expect("check");
         assert_eq!(cli.cmd, PolicyCommand::Check { paths: vec![] });
         let cli = Cli::try_parse_from(["policy", "check", "a.toml", "dir"]).expect("check paths");
-        assert_eq!(
-            cli.cmd,
-            PolicyCommand::Check {
-                paths: vec!["a.toml".into(), "dir".into()]
-            }
-        );
-        let cli = Cli::try_parse_from([
-            "policy",
-            "explain",
-            "--request",
-            "r.json",
-            "--key-name",
-            "alice",
-            "--json",
-        ])
-        .expect("explain");
+        assert_eq!(cli.cmd, PolicyCommand::Check { paths: vec!["a.toml".into(), "dir".into()] });
+        let cli = Cli::try_parse_from(["policy", "explain", "--request", "r.json", "--key-name", "alice", "--json"])
+            .expect("explain");
         assert_eq!(
             cli.cmd,
             PolicyCommand::Explain {
@@ -284,16 +263,8 @@ mod unit_tests {
                 json: true,
             }
         );
-        assert!(
-            Cli::try_parse_from(["policy", "explain"]).is_err(),
-            "--request is required"
-        );
+        assert!(Cli::try_parse_from(["policy", "explain"]).is_err(), "--request is required");
         let cli = Cli::try_parse_from(["policy", "test", "policies"]).expect("test");
-        assert_eq!(
-            cli.cmd,
-            PolicyCommand::Test {
-                paths: vec!["policies".into()]
-            }
-        );
+        assert_eq!(cli.cmd, PolicyCommand::Test { paths: vec!["policies".into()] });
     }
 }

@@ -26,10 +26,7 @@ pub struct Glob {
 
 impl Glob {
     pub fn new(pattern: &str) -> Glob {
-        Glob {
-            pattern: pattern.to_string(),
-            pieces: pattern.split('*').map(str::to_string).collect(),
-        }
+        Glob { pattern: pattern.to_string(), pieces: pattern.split('*').map(str::to_string).collect() }
     }
 
     pub fn as_str(&self) -> &str {
@@ -139,22 +136,14 @@ impl Matcher {
         match field {
             Field::Keys => self.keys.as_ref().map(|s| s.contains(&f.key_name)),
             Field::Teams => self.teams.as_ref().map(|s| s.contains(&f.team)),
-            Field::Models => self
-                .models
-                .as_ref()
-                .map(|g| g.iter().any(|g| g.matches(&f.model))),
+            Field::Models => self.models.as_ref().map(|g| g.iter().any(|g| g.matches(&f.model))),
             Field::Level => self.levels.as_ref().map(|s| s.contains(&f.level)),
             Field::MinLevel => self.min_level.map(|l| f.level >= l),
             Field::MaxLevel => self.max_level.map(|l| f.level <= l),
-            Field::Entities => self
-                .entities
-                .as_ref()
-                .map(|s| s.iter().any(|e| f.entity_types.contains(e))),
-            Field::ClientLabel => self.client_labels.as_ref().map(|s| {
-                f.client_label
-                    .as_ref()
-                    .is_some_and(|l| s.contains(l.as_str()))
-            }),
+            Field::Entities => self.entities.as_ref().map(|s| s.iter().any(|e| f.entity_types.contains(e))),
+            Field::ClientLabel => {
+                self.client_labels.as_ref().map(|s| f.client_label.as_ref().is_some_and(|l| s.contains(l.as_str())))
+            }
             Field::Stream => self.stream.map(|b| b == f.stream),
             Field::Endpoint => self.endpoints.as_ref().map(|s| s.contains(&f.endpoint)),
             Field::Unscannable => self.unscannable.map(|b| b == f.has_unscannable),
@@ -162,17 +151,13 @@ impl Matcher {
     }
 
     pub fn matches(&self, f: &RequestFacts) -> bool {
-        Field::ALL
-            .iter()
-            .all(|field| self.holds(*field, f) != Some(false))
+        Field::ALL.iter().all(|field| self.holds(*field, f) != Some(false))
     }
 
     /// Fields this rule constrains.
     pub fn fields(&self) -> impl Iterator<Item = Field> + '_ {
         let empty = RequestFacts::default();
-        Field::ALL
-            .into_iter()
-            .filter(move |field| self.holds(*field, &empty).is_some())
+        Field::ALL.into_iter().filter(move |field| self.holds(*field, &empty).is_some())
     }
 
     /// True when every request this rule matches is also matched by `self` (cheap, sound test:
@@ -196,74 +181,32 @@ impl Matcher {
 
     /// A sentence for explain output: what the request had, then what the rule wants.
     fn describe(&self, field: Field, f: &RequestFacts) -> String {
-        let list = |s: &Option<BTreeSet<String>>| {
-            s.iter().flatten().cloned().collect::<Vec<_>>().join(", ")
-        };
+        let list = |s: &Option<BTreeSet<String>>| s.iter().flatten().cloned().collect::<Vec<_>>().join(", ");
         let yes = |b: bool| if b { "yes" } else { "no" };
         match field {
-            Field::Keys => format!(
-                "key `{}`; rule wants one of [{}]",
-                f.key_name,
-                list(&self.keys)
-            ),
-            Field::Teams => format!(
-                "team `{}`; rule wants one of [{}]",
-                f.team,
-                list(&self.teams)
-            ),
+            Field::Keys => format!("key `{}`; rule wants one of [{}]", f.key_name, list(&self.keys)),
+            Field::Teams => format!("team `{}`; rule wants one of [{}]", f.team, list(&self.teams)),
             Field::Models => {
                 let pats: Vec<&str> = self.models.iter().flatten().map(Glob::as_str).collect();
-                format!(
-                    "model `{}`; rule wants one of [{}]",
-                    f.model,
-                    pats.join(", ")
-                )
+                format!("model `{}`; rule wants one of [{}]", f.model, pats.join(", "))
             }
             Field::Level => {
                 let lv: Vec<&str> = self.levels.iter().flatten().map(|l| l.as_str()).collect();
-                format!(
-                    "level {}; rule wants one of [{}]",
-                    f.level.as_str(),
-                    lv.join(", ")
-                )
+                format!("level {}; rule wants one of [{}]", f.level.as_str(), lv.join(", "))
             }
-            Field::MinLevel => format!(
-                "level {}; rule wants at least {}",
-                f.level.as_str(),
-                lvl(self.min_level)
-            ),
-            Field::MaxLevel => format!(
-                "level {}; rule wants at most {}",
-                f.level.as_str(),
-                lvl(self.max_level)
-            ),
+            Field::MinLevel => format!("level {}; rule wants at least {}", f.level.as_str(), lvl(self.min_level)),
+            Field::MaxLevel => format!("level {}; rule wants at most {}", f.level.as_str(), lvl(self.max_level)),
             Field::Entities => {
-                let found = f
-                    .entity_types
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                format!(
-                    "entities found [{found}]; rule wants any of [{}]",
-                    list(&self.entities)
-                )
+                let found = f.entity_types.iter().cloned().collect::<Vec<_>>().join(", ");
+                format!("entities found [{found}]; rule wants any of [{}]", list(&self.entities))
             }
             Field::ClientLabel => format!(
                 "client label {}; rule wants one of [{}]",
                 f.client_label.as_deref().unwrap_or("(none)"),
                 list(&self.client_labels)
             ),
-            Field::Stream => format!(
-                "streaming {}; rule wants {}",
-                yes(f.stream),
-                yes(self.stream.unwrap_or(false))
-            ),
-            Field::Endpoint => format!(
-                "endpoint {}; rule wants one of [{}]",
-                f.endpoint,
-                list(&self.endpoints)
-            ),
+            Field::Stream => format!("streaming {}; rule wants {}", yes(f.stream), yes(self.stream.unwrap_or(false))),
+            Field::Endpoint => format!("endpoint {}; rule wants one of [{}]", f.endpoint, list(&self.endpoints)),
             Field::Unscannable => format!(
                 "unscannable parts {}; rule wants {}",
                 yes(f.has_unscannable),
@@ -307,12 +250,7 @@ impl Rule {
     fn decision(&self, version: &str) -> Decision {
         let (outcome, redact) = match &self.action {
             Action::Allow => (Outcome::Allow, None),
-            Action::Deny { reason } => (
-                Outcome::Deny {
-                    reason: reason.clone(),
-                },
-                None,
-            ),
+            Action::Deny { reason } => (Outcome::Deny { reason: reason.clone() }, None),
             Action::Redact(r) => (Outcome::Allow, Some(r.clone())),
         };
         let denied = matches!(outcome, Outcome::Deny { .. });
@@ -321,11 +259,7 @@ impl Rule {
             rule_id: self.id.clone(),
             outcome,
             redact,
-            constraints: if denied {
-                RouteConstraints::default()
-            } else {
-                self.constraints.clone()
-            },
+            constraints: if denied { RouteConstraints::default() } else { self.constraints.clone() },
             max_cost_usd: if denied { None } else { self.max_cost_usd },
         }
     }
@@ -361,9 +295,7 @@ pub(crate) fn default_deny(version: &str) -> Decision {
     Decision {
         policy_version: version.to_string(),
         rule_id: DEFAULT_DENY_RULE.to_string(),
-        outcome: Outcome::Deny {
-            reason: DEFAULT_DENY_REASON.to_string(),
-        },
+        outcome: Outcome::Deny { reason: DEFAULT_DENY_REASON.to_string() },
         redact: None,
         constraints: RouteConstraints::default(),
         max_cost_usd: None,
@@ -394,23 +326,12 @@ impl Policy {
                 })
                 .collect();
             let matched = conditions.iter().all(|c| c.matched);
-            trace.push(RuleTrace {
-                rule_id: rule.id.clone(),
-                source: rule.source.to_string(),
-                matched,
-                conditions,
-            });
+            trace.push(RuleTrace { rule_id: rule.id.clone(), source: rule.source.to_string(), matched, conditions });
             if matched {
-                return TracedDecision {
-                    decision: rule.decision(&self.version),
-                    trace,
-                };
+                return TracedDecision { decision: rule.decision(&self.version), trace };
             }
         }
-        TracedDecision {
-            decision: default_deny(&self.version),
-            trace,
-        }
+        TracedDecision { decision: default_deny(&self.version), trace }
     }
 }
 
@@ -435,15 +356,8 @@ mod unit_tests {
 
     #[test]
     fn covers_is_field_wise() {
-        let broad = Matcher {
-            min_level: Some(Level::Personal),
-            ..Matcher::default()
-        };
-        let narrow = Matcher {
-            min_level: Some(Level::Personal),
-            stream: Some(true),
-            ..Matcher::default()
-        };
+        let broad = Matcher { min_level: Some(Level::Personal), ..Matcher::default() };
+        let narrow = Matcher { min_level: Some(Level::Personal), stream: Some(true), ..Matcher::default() };
         assert!(broad.covers(&narrow));
         assert!(!narrow.covers(&broad));
         assert!(Matcher::default().covers(&narrow));

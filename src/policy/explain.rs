@@ -38,11 +38,7 @@ pub struct Explanation {
 }
 
 /// Explain the decision for `facts` against each of `providers`.
-pub fn explain(
-    policy: &Policy,
-    facts: &RequestFacts,
-    providers: &[ProviderProfile],
-) -> Explanation {
+pub fn explain(policy: &Policy, facts: &RequestFacts, providers: &[ProviderProfile]) -> Explanation {
     let traced = policy.decide_traced(facts);
     let providers = providers
         .iter()
@@ -85,11 +81,7 @@ pub fn body_shape(body: &Value) -> BodyShape {
         .and_then(Value::as_str)
         .or_else(|| body.pointer("/models/0").and_then(Value::as_str))
         .map(str::to_string);
-    let endpoint = if body.get("messages").is_none() && body.get("input").is_some() {
-        "embeddings"
-    } else {
-        "chat"
-    };
+    let endpoint = if body.get("messages").is_none() && body.get("input").is_some() { "embeddings" } else { "chat" };
     let unscannable = body
         .get("messages")
         .and_then(Value::as_array)
@@ -153,12 +145,7 @@ impl fmt::Display for Explanation {
             facts.key_name, facts.team, facts.model, facts.endpoint
         )?;
         let entities: Vec<&str> = facts.entity_types.iter().map(String::as_str).collect();
-        writeln!(
-            f,
-            "  level {}, entities [{}]",
-            facts.level.as_str(),
-            entities.join(", ")
-        )?;
+        writeln!(f, "  level {}, entities [{}]", facts.level.as_str(), entities.join(", "))?;
         writeln!(
             f,
             "  client label {}, stream {}, unscannable parts {}",
@@ -174,13 +161,7 @@ impl fmt::Display for Explanation {
                 writeln!(f, "      (no conditions: matches every request)")?;
             }
             for c in &rule.conditions {
-                writeln!(
-                    f,
-                    "      [{}] {}: {}",
-                    if c.matched { "x" } else { " " },
-                    c.field,
-                    c.detail
-                )?;
+                writeln!(f, "      [{}] {}: {}", if c.matched { "x" } else { " " }, c.field, c.detail)?;
             }
         }
         if !self.rules.iter().any(|r| r.matched) {
@@ -191,11 +172,7 @@ impl fmt::Display for Explanation {
         for p in &self.providers {
             match &p.reason {
                 None => writeln!(f, "  {} ({}, {}): allowed", p.provider, p.region, p.country)?,
-                Some(why) => writeln!(
-                    f,
-                    "  {} ({}, {}): excluded: {}",
-                    p.provider, p.region, p.country, why
-                )?,
+                Some(why) => writeln!(f, "  {} ({}, {}): excluded: {}", p.provider, p.region, p.country, why)?,
             }
         }
         if self.providers.is_empty() {
@@ -219,11 +196,7 @@ impl Explanation {
             } else {
                 r.entities.iter().cloned().collect::<Vec<_>>().join(", ")
             };
-            let rev = if r.operator.reversible() {
-                "reversible"
-            } else {
-                "irreversible"
-            };
+            let rev = if r.operator.reversible() { "reversible" } else { "irreversible" };
             writeln!(f, "  redact {which} with {} ({rev})", r.operator.as_str())?;
         }
         let c = &d.constraints;

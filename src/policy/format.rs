@@ -134,11 +134,7 @@ impl StrList {
     pub fn items(list: &Spanned<StrList>) -> Vec<Spanned<String>> {
         let inner = list.get_ref();
         if inner.single {
-            inner
-                .items
-                .iter()
-                .map(|s| Spanned::new(list.span(), s.get_ref().clone()))
-                .collect()
+            inner.items.iter().map(|s| Spanned::new(list.span(), s.get_ref().clone())).collect()
         } else {
             inner.items.clone()
         }
@@ -161,10 +157,7 @@ impl<'de> Visitor<'de> for StrListVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<StrList, E> {
-        Ok(StrList {
-            items: vec![Spanned::new(0..0, v.to_string())],
-            single: true,
-        })
+        Ok(StrList { items: vec![Spanned::new(0..0, v.to_string())], single: true })
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrList, A::Error> {
@@ -172,10 +165,7 @@ impl<'de> Visitor<'de> for StrListVisitor {
         while let Some(item) = seq.next_element::<Spanned<String>>()? {
             items.push(item);
         }
-        Ok(StrList {
-            items,
-            single: false,
-        })
+        Ok(StrList { items, single: false })
     }
 }
 
@@ -247,16 +237,9 @@ pub(crate) struct Schema {
 
 pub(crate) const FILE_SCHEMA: Schema = Schema {
     name: "the file",
-    keys: &[
-        ("policy", Some(&META_SCHEMA)),
-        ("rule", Some(&RULE_SCHEMA)),
-        ("test", Some(&TEST_SCHEMA)),
-    ],
+    keys: &[("policy", Some(&META_SCHEMA)), ("rule", Some(&RULE_SCHEMA)), ("test", Some(&TEST_SCHEMA))],
 };
-const META_SCHEMA: Schema = Schema {
-    name: "[policy]",
-    keys: &[("name", None), ("description", None)],
-};
+const META_SCHEMA: Schema = Schema { name: "[policy]", keys: &[("name", None), ("description", None)] };
 const RULE_SCHEMA: Schema = Schema {
     name: "[[rule]]",
     keys: &[
@@ -286,10 +269,7 @@ const MATCH_SCHEMA: Schema = Schema {
         ("unscannable", None),
     ],
 };
-const REDACT_SCHEMA: Schema = Schema {
-    name: "redact",
-    keys: &[("entities", None), ("operator", None)],
-};
+const REDACT_SCHEMA: Schema = Schema { name: "redact", keys: &[("entities", None), ("operator", None)] };
 const ROUTE_SCHEMA: Schema = Schema {
     name: "route",
     keys: &[
@@ -321,11 +301,7 @@ const TEST_SCHEMA: Schema = Schema {
 
 /// Every key not in the schema, as (span, message). Arrays of tables are checked element-wise;
 /// values of the wrong type are left to the typed pass.
-pub(crate) fn unknown_keys(
-    tree: &Tree,
-    schema: &Schema,
-    out: &mut Vec<(std::ops::Range<usize>, String)>,
-) {
+pub(crate) fn unknown_keys(tree: &Tree, schema: &Schema, out: &mut Vec<(std::ops::Range<usize>, String)>) {
     match tree {
         Tree::Table(entries) => {
             for (key, value) in entries {
@@ -337,9 +313,7 @@ pub(crate) fn unknown_keys(
                 }
             }
         }
-        Tree::Array(items) => items
-            .iter()
-            .for_each(|item| unknown_keys(item.get_ref(), schema, out)),
+        Tree::Array(items) => items.iter().for_each(|item| unknown_keys(item.get_ref(), schema, out)),
         Tree::Scalar => {}
     }
 }
@@ -392,10 +366,7 @@ expect_regions = ["ch"]
 "#;
 
     fn key_count(s: &Schema) -> usize {
-        s.keys
-            .iter()
-            .map(|(_, child)| 1 + child.map_or(0, key_count))
-            .sum()
+        s.keys.iter().map(|(_, child)| 1 + child.map_or(0, key_count)).sum()
     }
 
     #[test]
@@ -427,10 +398,7 @@ expect_regions = ["ch"]
         let t: T = toml::from_str("a = \"x\"\nb = [\"y\", \"z\"]\n").expect("parse");
         let a = StrList::items(&t.a);
         assert_eq!((a[0].get_ref().as_str(), a[0].span()), ("x", 4..7));
-        let b: Vec<String> = StrList::items(&t.b)
-            .iter()
-            .map(|s| s.get_ref().clone())
-            .collect();
+        let b: Vec<String> = StrList::items(&t.b).iter().map(|s| s.get_ref().clone()).collect();
         assert_eq!(b, ["y", "z"]);
     }
 }

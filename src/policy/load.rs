@@ -6,13 +6,9 @@
 //! on past it), the other files are still checked.
 
 use super::eval::{Action, Glob, Matcher, Rule, SourcePos};
-use super::format::{
-    unknown_keys, RawFile, RawMatch, RawRedact, RawRoute, RawRule, StrList, Tree, FILE_SCHEMA,
-};
+use super::format::{unknown_keys, RawFile, RawMatch, RawRedact, RawRoute, RawRule, StrList, Tree, FILE_SCHEMA};
 use super::vocab;
-use super::{
-    Diagnostic, FileMeta, Policy, PolicyTest, RedactAction, RedactOperator, RouteConstraints,
-};
+use super::{Diagnostic, FileMeta, Policy, PolicyTest, RedactAction, RedactOperator, RouteConstraints};
 use crate::pii::Level;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,11 +34,7 @@ pub(crate) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     fn new(file: &'a Path, text: &'a str) -> Self {
-        Ctx {
-            file,
-            text,
-            diags: Vec::new(),
-        }
+        Ctx { file, text, diags: Vec::new() }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -52,21 +44,12 @@ impl<'a> Ctx<'a> {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let col = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
-        SourcePos {
-            file: self.file.to_path_buf(),
-            line,
-            col,
-        }
+        SourcePos { file: self.file.to_path_buf(), line, col }
     }
 
     pub fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
         let p = self.pos(span.start);
-        self.diags.push(Diagnostic {
-            file: p.file,
-            line: p.line,
-            col: p.col,
-            message: message.into(),
-        });
+        self.diags.push(Diagnostic { file: p.file, line: p.line, col: p.col, message: message.into() });
     }
 
     /// Check each entry of a list with `check` (which returns the normalised word or an error);
@@ -119,10 +102,7 @@ pub fn load(paths: &[PathBuf]) -> LoadReport {
         }
     }
     let policy = build(&read, diags);
-    LoadReport {
-        policy,
-        files: hashes,
-    }
+    LoadReport { policy, files: hashes }
 }
 
 /// Load one policy from text held in memory; `name` is the file name used in diagnostics and in
@@ -134,10 +114,7 @@ pub fn load_str(name: &str, text: &str) -> Result<Policy, Vec<Diagnostic>> {
 }
 
 /// Parse and validate already-read files (name, sha256, bytes), in order.
-fn build(
-    read: &[(PathBuf, String, Vec<u8>)],
-    mut diags: Vec<Diagnostic>,
-) -> Result<Policy, Vec<Diagnostic>> {
+fn build(read: &[(PathBuf, String, Vec<u8>)], mut diags: Vec<Diagnostic>) -> Result<Policy, Vec<Diagnostic>> {
     let mut rules = Vec::new();
     let mut tests = Vec::new();
     let mut meta = Vec::new();
@@ -154,11 +131,7 @@ fn build(
                 description: raw.policy.as_ref().and_then(|m| m.description.clone()),
             });
             rules.extend(raw.rule.iter().filter_map(|r| compile_rule(&mut ctx, r)));
-            tests.extend(
-                raw.test
-                    .iter()
-                    .filter_map(|t| super::tests::compile_test(&mut ctx, t)),
-            );
+            tests.extend(raw.test.iter().filter_map(|t| super::tests::compile_test(&mut ctx, t)));
         }
         diags.extend(ctx.diags);
     }
@@ -166,17 +139,8 @@ fn build(
     if !diags.is_empty() {
         return Err(diags);
     }
-    let files: Vec<(PathBuf, String)> = read
-        .iter()
-        .map(|(p, s, _)| (p.clone(), s.clone()))
-        .collect();
-    Ok(Policy {
-        version: version_of(&files),
-        files,
-        meta,
-        rules,
-        tests,
-    })
+    let files: Vec<(PathBuf, String)> = read.iter().map(|(p, s, _)| (p.clone(), s.clone())).collect();
+    Ok(Policy { version: version_of(&files), files, meta, rules, tests })
 }
 
 /// Policy version: hex SHA-256 over `"<file name>\t<hex sha256 of file>\n"` for each file in
@@ -193,18 +157,11 @@ pub fn version_of(files: &[(PathBuf, String)]) -> String {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
 }
 
 fn whole_file(path: &Path, message: String) -> Diagnostic {
-    Diagnostic {
-        file: path.to_path_buf(),
-        line: 1,
-        col: 1,
-        message,
-    }
+    Diagnostic { file: path.to_path_buf(), line: 1, col: 1, message }
 }
 
 /// The files to read, in order: a file as given, a directory as its `*.toml` files (not hidden
@@ -214,10 +171,9 @@ pub fn discover(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> 
     for path in paths {
         if path.is_dir() {
             match toml_files_in(path) {
-                Ok(files) if files.is_empty() => diags.push(whole_file(
-                    path,
-                    "no *.toml policy files in this directory".into(),
-                )),
+                Ok(files) if files.is_empty() => {
+                    diags.push(whole_file(path, "no *.toml policy files in this directory".into()))
+                }
                 Ok(files) => out.extend(files),
                 Err(e) => diags.push(whole_file(path, format!("cannot list directory: {e}"))),
             }
@@ -232,10 +188,7 @@ pub fn discover(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> 
     out.retain(|p| {
         let fresh = seen.insert(file_name(p));
         if !fresh {
-            diags.push(whole_file(
-                p,
-                "another policy file has the same file name; rename one".into(),
-            ));
+            diags.push(whole_file(p, "another policy file has the same file name; rename one".into()));
         }
         fresh
     });
@@ -269,9 +222,7 @@ fn parse(ctx: &mut Ctx) -> Option<RawFile> {
     let mut unknown = Vec::new();
     unknown_keys(&tree, &FILE_SCHEMA, &mut unknown);
     if !unknown.is_empty() {
-        unknown
-            .into_iter()
-            .for_each(|(span, msg)| ctx.err(span, msg));
+        unknown.into_iter().for_each(|(span, msg)| ctx.err(span, msg));
         return None;
     }
     match toml::from_str::<RawFile>(ctx.text) {
@@ -298,10 +249,7 @@ fn compile_rule(ctx: &mut Ctx, raw: &Spanned<RawRule>) -> Option<Rule> {
     };
     let max_cost_usd = match &r.max_cost_usd {
         Some(c) if !c.get_ref().is_finite() || *c.get_ref() < 0.0 => {
-            ctx.err(
-                c.span(),
-                "max_cost_usd must be a number of dollars, zero or more",
-            );
+            ctx.err(c.span(), "max_cost_usd must be a number of dollars, zero or more");
             return None;
         }
         Some(c) => Some(*c.get_ref()),
@@ -320,24 +268,15 @@ fn compile_rule(ctx: &mut Ctx, raw: &Spanned<RawRule>) -> Option<Rule> {
 
 fn rule_id(ctx: &mut Ctx, r: &RawRule, span: Range<usize>) -> Option<String> {
     let Some(id) = &r.id else {
-        ctx.err(
-            span,
-            "rule has no `id`: give every rule a short unique id, e.g. id = \"special-categories\"",
-        );
+        ctx.err(span, "rule has no `id`: give every rule a short unique id, e.g. id = \"special-categories\"");
         return None;
     };
     let ok = !id.get_ref().is_empty()
-        && id
-            .get_ref()
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && id.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !ok {
         ctx.err(
             id.span(),
-            format!(
-                "rule id `{}` must be non-empty and use only letters, digits, `-`, `_` and `.`",
-                id.get_ref()
-            ),
+            format!("rule id `{}` must be non-empty and use only letters, digits, `-`, `_` and `.`", id.get_ref()),
         );
         return None;
     }
@@ -346,68 +285,32 @@ fn rule_id(ctx: &mut Ctx, r: &RawRule, span: Range<usize>) -> Option<String> {
 
 fn compile_action(ctx: &mut Ctx, r: &RawRule, span: Range<usize>, id: &str) -> Option<Action> {
     let Some(action) = &r.action else {
-        ctx.err(
-            span,
-            format!("rule `{id}` has no `action`: add action = \"allow\", \"deny\" or \"redact\""),
-        );
+        ctx.err(span, format!("rule `{id}` has no `action`: add action = \"allow\", \"deny\" or \"redact\""));
         return None;
     };
     let a_span = action.span();
     match action.get_ref().as_str() {
         "allow" => {
-            forbid(
-                ctx,
-                r.reason.as_ref().map(Spanned::span),
-                "reason",
-                "deny rules only",
-            );
-            forbid(
-                ctx,
-                r.redact.as_ref().map(Spanned::span),
-                "redact",
-                "action = \"redact\"",
-            );
+            forbid(ctx, r.reason.as_ref().map(Spanned::span), "reason", "deny rules only");
+            forbid(ctx, r.redact.as_ref().map(Spanned::span), "redact", "action = \"redact\"");
             Some(Action::Allow)
         }
         "deny" => {
-            forbid(
-                ctx,
-                r.redact.as_ref().map(Spanned::span),
-                "redact",
-                "action = \"redact\"",
-            );
-            forbid(
-                ctx,
-                r.route.as_ref().map(Spanned::span),
-                "route",
-                "allow and redact rules (a deny sends nothing)",
-            );
-            forbid(
-                ctx,
-                r.max_cost_usd.as_ref().map(Spanned::span),
-                "max_cost_usd",
-                "allow and redact rules",
-            );
+            forbid(ctx, r.redact.as_ref().map(Spanned::span), "redact", "action = \"redact\"");
+            forbid(ctx, r.route.as_ref().map(Spanned::span), "route", "allow and redact rules (a deny sends nothing)");
+            forbid(ctx, r.max_cost_usd.as_ref().map(Spanned::span), "max_cost_usd", "allow and redact rules");
             match &r.reason {
-                Some(reason) if !reason.get_ref().trim().is_empty() => Some(Action::Deny {
-                    reason: reason.get_ref().clone(),
-                }),
+                Some(reason) if !reason.get_ref().trim().is_empty() => {
+                    Some(Action::Deny { reason: reason.get_ref().clone() })
+                }
                 _ => {
-                    ctx.err(
-                        a_span,
-                        format!("deny rule `{id}` needs a `reason` the client can read"),
-                    );
+                    ctx.err(a_span, format!("deny rule `{id}` needs a `reason` the client can read"));
                     None
                 }
             }
         }
         "redact" => {
-            forbid(
-                ctx,
-                r.reason.as_ref().map(Spanned::span),
-                "reason",
-                "deny rules only",
-            );
+            forbid(ctx, r.reason.as_ref().map(Spanned::span), "reason", "deny rules only");
             match &r.redact {
                 Some(red) => compile_redact(ctx, red).map(Action::Redact),
                 None => {
@@ -418,10 +321,7 @@ fn compile_action(ctx: &mut Ctx, r: &RawRule, span: Range<usize>, id: &str) -> O
         }
         other => {
             let hint = vocab::suggest(other, vocab::ACTIONS.iter().copied(), false);
-            ctx.err(
-                a_span,
-                vocab::unknown_msg("action", other, hint, vocab::ACTIONS),
-            );
+            ctx.err(a_span, vocab::unknown_msg("action", other, hint, vocab::ACTIONS));
             None
         }
     }
@@ -430,10 +330,7 @@ fn compile_action(ctx: &mut Ctx, r: &RawRule, span: Range<usize>, id: &str) -> O
 /// An error when `key` is present on a rule whose action does not use it.
 fn forbid(ctx: &mut Ctx, span: Option<Range<usize>>, key: &str, applies_to: &str) {
     if let Some(span) = span {
-        ctx.err(
-            span,
-            format!("`{key}` applies to {applies_to}; remove it or change the action"),
-        );
+        ctx.err(span, format!("`{key}` applies to {applies_to}; remove it or change the action"));
     }
 }
 
@@ -444,20 +341,14 @@ fn compile_redact(ctx: &mut Ctx, raw: &Spanned<RawRedact>) -> Option<RedactActio
         None => BTreeSet::new(),
     };
     let Some(op) = &r.operator else {
-        ctx.err(
-            raw.span(),
-            "redact needs an `operator`: replace, mask, hash or pseudonymize",
-        );
+        ctx.err(raw.span(), "redact needs an `operator`: replace, mask, hash or pseudonymize");
         return None;
     };
     match RedactOperator::parse(op.get_ref()) {
         Some(operator) => Some(RedactAction { entities, operator }),
         None => {
             let hint = vocab::suggest(op.get_ref(), vocab::OPERATORS.iter().copied(), false);
-            ctx.err(
-                op.span(),
-                vocab::unknown_msg("operator", op.get_ref(), hint, vocab::OPERATORS),
-            );
+            ctx.err(op.span(), vocab::unknown_msg("operator", op.get_ref(), hint, vocab::OPERATORS));
             None
         }
     }
@@ -467,12 +358,7 @@ pub(crate) fn check_entity(s: &str) -> Result<String, String> {
     if vocab::is_entity_type(s) {
         Ok(s.to_string())
     } else {
-        Err(vocab::unknown_msg(
-            "entity type",
-            s,
-            vocab::entity_hint(s),
-            &[],
-        ))
+        Err(vocab::unknown_msg("entity type", s, vocab::entity_hint(s), &[]))
     }
 }
 
@@ -520,29 +406,22 @@ fn non_empty(s: &str) -> Result<String, String> {
 fn single_level(ctx: &mut Ctx, v: &Option<Spanned<String>>) -> Result<Option<Level>, ()> {
     match v {
         None => Ok(None),
-        Some(s) => check_level(s.get_ref())
-            .map(Some)
-            .map_err(|msg| ctx.err(s.span(), msg)),
+        Some(s) => check_level(s.get_ref()).map(Some).map_err(|msg| ctx.err(s.span(), msg)),
     }
 }
 
 fn compile_match(ctx: &mut Ctx, raw: &Spanned<RawMatch>) -> Option<Matcher> {
     let m = raw.get_ref();
     let n = ctx.diags.len();
-    let mut list =
-        |v: &Option<Spanned<StrList>>, key: &str, check: fn(&str) -> Result<String, String>| {
-            v.as_ref().and_then(|l| ctx.words(l, key, check))
-        };
+    let mut list = |v: &Option<Spanned<StrList>>, key: &str, check: fn(&str) -> Result<String, String>| {
+        v.as_ref().and_then(|l| ctx.words(l, key, check))
+    };
     let keys = list(&m.keys, "keys", non_empty);
     let teams = list(&m.teams, "teams", non_empty);
     let models = list(&m.models, "models", non_empty);
-    let levels = list(&m.level, "level", |s| {
-        check_level(s).map(|l| l.as_str().to_string())
-    });
+    let levels = list(&m.level, "level", |s| check_level(s).map(|l| l.as_str().to_string()));
     let entities = list(&m.entities, "entities", check_entity);
-    let labels = list(&m.client_label, "client_label", |s| {
-        non_empty(s).map(|s| s.to_lowercase())
-    });
+    let labels = list(&m.client_label, "client_label", |s| non_empty(s).map(|s| s.to_lowercase()));
     let endpoints = list(&m.endpoint, "endpoint", check_endpoint);
     let min_level = single_level(ctx, &m.min_level).ok()?;
     let max_level = single_level(ctx, &m.max_level).ok()?;
@@ -576,11 +455,7 @@ fn contradiction(m: &Matcher) -> Option<String> {
     let lo = m.min_level.unwrap_or(Level::None);
     let hi = m.max_level.unwrap_or(Level::Special);
     if lo > hi {
-        return Some(format!(
-            "min_level {} is above max_level {}",
-            lo.as_str(),
-            hi.as_str()
-        ));
+        return Some(format!("min_level {} is above max_level {}", lo.as_str(), hi.as_str()));
     }
     if let Some(levels) = &m.levels {
         if !levels.iter().any(|l| (lo..=hi).contains(l)) {
@@ -596,28 +471,16 @@ fn contradiction(m: &Matcher) -> Option<String> {
 fn compile_route(ctx: &mut Ctx, raw: &Spanned<RawRoute>) -> Option<RouteConstraints> {
     let r = raw.get_ref();
     let n = ctx.diags.len();
-    let regions = r
-        .regions
-        .as_ref()
-        .and_then(|l| ctx.words(l, "regions", check_region));
-    let countries = r
-        .countries
-        .as_ref()
-        .and_then(|l| ctx.words(l, "countries", check_country));
-    let providers = r
-        .providers
-        .as_ref()
-        .and_then(|l| ctx.words(l, "providers", non_empty));
+    let regions = r.regions.as_ref().and_then(|l| ctx.words(l, "regions", check_region));
+    let countries = r.countries.as_ref().and_then(|l| ctx.words(l, "countries", check_country));
+    let providers = r.providers.as_ref().and_then(|l| ctx.words(l, "providers", non_empty));
     if ctx.diags.len() > n {
         return None;
     }
     if let (Some(rs), Some(cs)) = (&regions, &countries) {
         if !rs.iter().any(|r| cs.iter().any(|c| region_may_hold(r, c))) {
             let span = r.countries.as_ref().map_or(raw.span(), Spanned::span);
-            ctx.err(
-                span,
-                "no allowed country lies in any allowed region, so no provider could ever qualify",
-            );
+            ctx.err(span, "no allowed country lies in any allowed region, so no provider could ever qualify");
             return None;
         }
     }
@@ -631,8 +494,8 @@ fn compile_route(ctx: &mut Ctx, raw: &Spanned<RawRoute>) -> Option<RouteConstrai
 }
 
 const EU_STATES: &[&str] = &[
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",
-    "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT",
+    "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
 ];
 
 /// Whether a provider in `region` could be based in `country` (unknown combinations: yes).
@@ -640,9 +503,7 @@ fn region_may_hold(region: &str, country: &str) -> bool {
     match region {
         "eu" => EU_STATES.contains(&country),
         "eea" => EU_STATES.contains(&country) || matches!(country, "NO" | "IS" | "LI"),
-        "ch" | "us" | "ca" | "au" | "nz" | "jp" | "kr" | "sg" | "br" => {
-            region.eq_ignore_ascii_case(country)
-        }
+        "ch" | "us" | "ca" | "au" | "nz" | "jp" | "kr" | "sg" | "br" => region.eq_ignore_ascii_case(country),
         "in" => country == "IN",
         "uk" => country == "GB",
         _ => true,
@@ -659,53 +520,40 @@ fn check_across(
     let mut seen: BTreeMap<&str, &Rule> = BTreeMap::new();
     for rule in rules {
         if let Some(first) = seen.get(rule.id.as_str()) {
-            diags.push(at(
-                &rule.source,
-                format!(
-                    "duplicate rule id `{}` (first defined at {})",
-                    rule.id, first.source
-                ),
-            ));
+            diags
+                .push(at(&rule.source, format!("duplicate rule id `{}` (first defined at {})", rule.id, first.source)));
         } else {
             seen.insert(&rule.id, rule);
         }
     }
     for (j, rule) in rules.iter().enumerate() {
         if let Some(earlier) = rules[..j].iter().find(|e| e.matcher.covers(&rule.matcher)) {
-            diags.push(at(&rule.source, format!(
+            diags.push(at(
+                &rule.source,
+                format!(
                 "rule `{}` can never decide: rule `{}` at {} comes first and matches every request this one matches",
                 rule.id, earlier.id, earlier.source
-            )));
+            ),
+            ));
         }
     }
     for t in tests {
         if let Some(expected) = &t.expect_rule {
             if !seen.contains_key(expected.as_str()) && expected != super::DEFAULT_DENY_RULE {
                 let hint = vocab::suggest(expected, seen.keys().copied(), false);
-                diags.push(at(
-                    &t.source,
-                    vocab::unknown_msg("rule id in expect_rule", expected, hint, &[]),
-                ));
+                diags.push(at(&t.source, vocab::unknown_msg("rule id in expect_rule", expected, hint, &[])));
             }
         }
     }
     if rules.is_empty() && diags.is_empty() {
         if let Some((path, _, _)) = read.first() {
-            diags.push(whole_file(
-                path,
-                "the policy has no [[rule]]: every request would be denied".into(),
-            ));
+            diags.push(whole_file(path, "the policy has no [[rule]]: every request would be denied".into()));
         }
     }
 }
 
 fn at(pos: &SourcePos, message: String) -> Diagnostic {
-    Diagnostic {
-        file: pos.file.clone(),
-        line: pos.line,
-        col: pos.col,
-        message,
-    }
+    Diagnostic { file: pos.file.clone(), line: pos.line, col: pos.col, message }
 }
 
 #[cfg(test)]
@@ -732,17 +580,11 @@ mod unit_tests {
     #[test]
     fn position_of_rule_and_values() {
         let text = "[[rule]]\nid = \"a\"\nmatch = { entities = [\"IBAN\"] }\naction = \"allow\"\n";
-        assert_eq!(
-            errors(text),
-            vec!["p.toml:3:23: unknown entity type `IBAN`: did you mean IBAN_CODE?"]
-        );
+        assert_eq!(errors(text), vec!["p.toml:3:23: unknown entity type `IBAN`: did you mean IBAN_CODE?"]);
         let text = "\n\n[[rule]]\nid = \"a\"\n";
         let e = errors(text);
         assert_eq!(e.len(), 1, "{e:?}");
-        assert!(
-            e[0].starts_with("p.toml:3:1: rule `a` has no `action`"),
-            "{e:?}"
-        );
+        assert!(e[0].starts_with("p.toml:3:1: rule `a` has no `action`"), "{e:?}");
     }
 
     #[test]
@@ -752,10 +594,7 @@ mod unit_tests {
         assert!(e[0].starts_with("p.toml:3:10: "), "{e:?}");
         let e = errors("[[rule]]\nid = \"a\"\nactoin = \"allow\"\n");
         assert_eq!(e.len(), 1);
-        assert!(
-            e[0].starts_with("p.toml:3:1: unknown field `actoin`"),
-            "{e:?}"
-        );
+        assert!(e[0].starts_with("p.toml:3:1: unknown field `actoin`"), "{e:?}");
     }
 
     #[test]
@@ -774,43 +613,23 @@ mod unit_tests {
         );
         let e = errors(&text);
         assert_eq!(e.len(), 3, "{e:?}");
-        assert_eq!(
-            e[0],
-            "p.toml:3:19: unknown level `sensitve`: did you mean sensitive?"
-        );
+        assert_eq!(e[0], "p.toml:3:19: unknown level `sensitve`: did you mean sensitive?");
         assert_eq!(e[1], "p.toml:5:22: unknown region `cj`: did you mean ch?");
-        assert!(
-            e[2].starts_with("p.toml:5:48: unknown country `ch`"),
-            "{e:?}"
-        );
+        assert!(e[2].starts_with("p.toml:5:48: unknown country `ch`"), "{e:?}");
         assert!(e[2].ends_with("did you mean CH?"), "{e:?}");
     }
 
     #[test]
     fn action_mistakes() {
         let e = errors("[[rule]]\nid = \"a\"\naction = \"alow\"\n");
-        assert_eq!(
-            e,
-            vec!["p.toml:3:10: unknown action `alow`: did you mean allow?"]
-        );
+        assert_eq!(e, vec!["p.toml:3:10: unknown action `alow`: did you mean allow?"]);
         let e = errors("[[rule]]\nid = \"a\"\naction = \"deny\"\n");
-        assert_eq!(
-            e,
-            vec!["p.toml:3:10: deny rule `a` needs a `reason` the client can read"]
-        );
-        let e = errors(
-            "[[rule]]\nid = \"a\"\naction = \"redact\"\nredact = { operator = \"pseudonymise\" }\n",
-        );
-        assert_eq!(
-            e,
-            vec!["p.toml:4:23: unknown operator `pseudonymise`: did you mean pseudonymize?"]
-        );
+        assert_eq!(e, vec!["p.toml:3:10: deny rule `a` needs a `reason` the client can read"]);
+        let e = errors("[[rule]]\nid = \"a\"\naction = \"redact\"\nredact = { operator = \"pseudonymise\" }\n");
+        assert_eq!(e, vec!["p.toml:4:23: unknown operator `pseudonymise`: did you mean pseudonymize?"]);
         let e = errors("[[rule]]\nid = \"a\"\naction = \"deny\"\nreason = \"no\"\nroute = { regions = [\"ch\"] }\n");
         assert_eq!(e.len(), 1);
-        assert!(
-            e[0].starts_with("p.toml:5:9: `route` applies to allow and redact rules"),
-            "{e:?}"
-        );
+        assert!(e[0].starts_with("p.toml:5:9: `route` applies to allow and redact rules"), "{e:?}");
     }
 
     #[test]
@@ -818,48 +637,34 @@ mod unit_tests {
         let text = "[[rule]]\nid = \"a\"\naction = \"allow\"\nmatch = { level = \"none\" }\n\
                     [[rule]]\nid = \"a\"\naction = \"allow\"\nmatch = { level = \"personal\" }\n";
         let e = errors(text);
-        assert_eq!(
-            e,
-            vec!["p.toml:5:1: duplicate rule id `a` (first defined at p.toml:1:1)"]
-        );
+        assert_eq!(e, vec!["p.toml:5:1: duplicate rule id `a` (first defined at p.toml:1:1)"]);
         let text = "[[rule]]\nid = \"all\"\naction = \"allow\"\n[[rule]]\nid = \"b\"\naction = \"allow\"\nmatch = { stream = true }\n";
         let e = errors(text);
         assert_eq!(e.len(), 1);
-        assert!(
-            e[0].starts_with("p.toml:4:1: rule `b` can never decide: rule `all` at p.toml:1:1"),
-            "{e:?}"
-        );
+        assert!(e[0].starts_with("p.toml:4:1: rule `b` can never decide: rule `all` at p.toml:1:1"), "{e:?}");
     }
 
     #[test]
     fn contradictions_inside_one_rule() {
-        let e = errors("[[rule]]\nid = \"a\"\naction = \"allow\"\nmatch = { min_level = \"special\", max_level = \"personal\" }\n");
+        let e = errors(
+            "[[rule]]\nid = \"a\"\naction = \"allow\"\nmatch = { min_level = \"special\", max_level = \"personal\" }\n",
+        );
         assert_eq!(e.len(), 1);
-        assert!(
-            e[0].contains("min_level special is above max_level personal"),
-            "{e:?}"
-        );
-        let e = errors("[[rule]]\nid = \"a\"\naction = \"allow\"\nmatch = { stream = true, endpoint = \"embeddings\" }\n");
+        assert!(e[0].contains("min_level special is above max_level personal"), "{e:?}");
+        let e =
+            errors("[[rule]]\nid = \"a\"\naction = \"allow\"\nmatch = { stream = true, endpoint = \"embeddings\" }\n");
         assert!(e[0].contains("embeddings requests never stream"), "{e:?}");
-        let e = errors("[[rule]]\nid = \"a\"\naction = \"allow\"\nroute = { regions = [\"ch\"], countries = [\"DE\"] }\n");
-        assert!(
-            e[0].starts_with("p.toml:4:41: no allowed country lies in any allowed region"),
-            "{e:?}"
-        );
+        let e =
+            errors("[[rule]]\nid = \"a\"\naction = \"allow\"\nroute = { regions = [\"ch\"], countries = [\"DE\"] }\n");
+        assert!(e[0].starts_with("p.toml:4:41: no allowed country lies in any allowed region"), "{e:?}");
         let e = errors("[[rule]]\nid = \"a\"\naction = \"allow\"\nmatch = { keys = [] }\n");
-        assert!(
-            e[0].starts_with("p.toml:4:18: `keys` is an empty list"),
-            "{e:?}"
-        );
+        assert!(e[0].starts_with("p.toml:4:18: `keys` is an empty list"), "{e:?}");
     }
 
     #[test]
     fn empty_policy_and_missing_id() {
         let e = errors("[policy]\nname = \"x\"\n");
-        assert_eq!(
-            e,
-            vec!["p.toml:1:1: the policy has no [[rule]]: every request would be denied"]
-        );
+        assert_eq!(e, vec!["p.toml:1:1: the policy has no [[rule]]: every request would be denied"]);
         let e = errors("[[rule]]\naction = \"allow\"\n");
         assert!(e[0].starts_with("p.toml:1:1: rule has no `id`"), "{e:?}");
     }
@@ -873,15 +678,9 @@ mod unit_tests {
         );
         let e = errors(&text);
         assert_eq!(e.len(), 3, "{e:?}");
-        assert_eq!(
-            e[0],
-            "p.toml:8:10: unknown expected decision `alow`: did you mean allow?"
-        );
+        assert_eq!(e[0], "p.toml:8:10: unknown expected decision `alow`: did you mean allow?");
         assert!(e[1].starts_with("p.toml:9:1: test needs `input`"), "{e:?}");
-        assert_eq!(
-            e[2],
-            "p.toml:12:1: unknown rule id in expect_rule `rset`: did you mean rest?"
-        );
+        assert_eq!(e[2], "p.toml:12:1: unknown rule id in expect_rule `rset`: did you mean rest?");
     }
 
     #[test]

@@ -19,12 +19,11 @@ pub mod tests;
 pub mod vocab;
 
 pub use cli::{
-    check_main, explain_main, scanner_classify_body, scanner_classify_text, test_main, ExplainArgs,
-    PolicyCommand,
+    check_main, explain_main, scanner_classify_body, scanner_classify_text, test_main, ExplainArgs, PolicyCommand,
 };
 pub use eval::{
-    Action, ConditionTrace, Glob, Matcher, Rule, RuleTrace, SourcePos, TracedDecision,
-    DEFAULT_DENY_REASON, DEFAULT_DENY_RULE,
+    Action, ConditionTrace, Glob, Matcher, Rule, RuleTrace, SourcePos, TracedDecision, DEFAULT_DENY_REASON,
+    DEFAULT_DENY_RULE,
 };
 pub use explain::{explain, facts_for_request, Explanation, ProviderVerdict};
 pub use reload::{spawn_watcher, PolicyHandle, ReloadEvent, ReloadOutcome};
@@ -119,29 +118,17 @@ impl RouteConstraints {
     pub fn check(&self, p: &ProviderProfile) -> Result<(), String> {
         if let Some(regions) = &self.regions {
             if !regions.iter().any(|r| vocab::region_covers(r, &p.region)) {
-                return Err(format!(
-                    "region {} not in allowed regions [{}]",
-                    p.region,
-                    set_list(regions)
-                ));
+                return Err(format!("region {} not in allowed regions [{}]", p.region, set_list(regions)));
             }
         }
         if let Some(countries) = &self.countries {
             if !countries.contains(&p.country) {
-                return Err(format!(
-                    "country {} not in allowed countries [{}]",
-                    p.country,
-                    set_list(countries)
-                ));
+                return Err(format!("country {} not in allowed countries [{}]", p.country, set_list(countries)));
             }
         }
         if let Some(providers) = &self.providers {
             if !providers.contains(&p.name) {
-                return Err(format!(
-                    "provider {} not in allowed providers [{}]",
-                    p.name,
-                    set_list(providers)
-                ));
+                return Err(format!("provider {} not in allowed providers [{}]", p.name, set_list(providers)));
             }
         }
         if self.require_zdr && !p.zdr {
@@ -207,10 +194,7 @@ impl Decision {
     /// The message for the client when the decision denies (names the rule and its reason).
     pub fn deny_message(&self) -> Option<String> {
         match &self.outcome {
-            Outcome::Deny { reason } => Some(format!(
-                "request denied by policy rule `{}`: {reason}",
-                self.rule_id
-            )),
+            Outcome::Deny { reason } => Some(format!("request denied by policy rule `{}`: {reason}", self.rule_id)),
             Outcome::Allow => None,
         }
     }
@@ -238,32 +222,16 @@ impl Decision {
             return msg;
         }
         let (_, excluded) = self.partition(candidates);
-        let reasons: Vec<String> = excluded
-            .iter()
-            .map(|(p, why)| format!("{}: {why}", p.name))
-            .collect();
+        let reasons: Vec<String> = excluded.iter().map(|(p, why)| format!("{}: {why}", p.name)).collect();
         if reasons.is_empty() {
-            return format!(
-                "policy rule `{}` allows no provider: none is configured for this model",
-                self.rule_id
-            );
+            return format!("policy rule `{}` allows no provider: none is configured for this model", self.rule_id);
         }
-        format!(
-            "policy rule `{}` allows none of the providers for this model ({})",
-            self.rule_id,
-            reasons.join("; ")
-        )
+        format!("policy rule `{}` allows none of the providers for this model ({})", self.rule_id, reasons.join("; "))
     }
 
     /// The providers this decision allows, in the given order (filter before any routing choice).
-    pub fn allowed_providers<'a>(
-        &self,
-        providers: &'a [ProviderProfile],
-    ) -> Vec<&'a ProviderProfile> {
-        providers
-            .iter()
-            .filter(|p| self.check_provider(p).is_ok())
-            .collect()
+    pub fn allowed_providers<'a>(&self, providers: &'a [ProviderProfile]) -> Vec<&'a ProviderProfile> {
+        providers.iter().filter(|p| self.check_provider(p).is_ok()).collect()
     }
 }
 
@@ -300,14 +268,7 @@ pub struct Diagnostic {
 
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.line,
-            self.col,
-            self.message
-        )
+        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
     }
 }
 
@@ -335,10 +296,7 @@ impl Policy {
         self.files
             .iter()
             .map(|(p, sha)| {
-                let name = p.file_name().map_or_else(
-                    || p.display().to_string(),
-                    |n| n.to_string_lossy().into_owned(),
-                );
+                let name = p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
                 (name, sha.clone())
             })
             .collect()

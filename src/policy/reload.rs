@@ -22,15 +22,9 @@ use std::time::Duration;
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ReloadEvent {
     /// A new valid policy is in force. `files`: file name -> hex SHA-256.
-    Loaded {
-        version: String,
-        files: BTreeMap<String, String>,
-    },
+    Loaded { version: String, files: BTreeMap<String, String> },
     /// The files on disk are invalid; the previous policy stays in force.
-    Rejected {
-        errors: Vec<String>,
-        files: BTreeMap<String, String>,
-    },
+    Rejected { errors: Vec<String>, files: BTreeMap<String, String> },
 }
 
 /// The result of [`PolicyHandle::reload`].
@@ -41,7 +35,9 @@ pub enum ReloadOutcome {
         files: BTreeMap<String, String>,
     },
     /// Valid, and identical to the policy in force: nothing swapped.
-    Unchanged { version: String },
+    Unchanged {
+        version: String,
+    },
     Rejected {
         errors: Vec<String>,
         files: BTreeMap<String, String>,
@@ -52,12 +48,8 @@ impl ReloadOutcome {
     /// The event worth recording; `None` for an unchanged policy.
     pub fn event(self) -> Option<ReloadEvent> {
         match self {
-            ReloadOutcome::Loaded { version, files } => {
-                Some(ReloadEvent::Loaded { version, files })
-            }
-            ReloadOutcome::Rejected { errors, files } => {
-                Some(ReloadEvent::Rejected { errors, files })
-            }
+            ReloadOutcome::Loaded { version, files } => Some(ReloadEvent::Loaded { version, files }),
+            ReloadOutcome::Rejected { errors, files } => Some(ReloadEvent::Rejected { errors, files }),
             ReloadOutcome::Unchanged { .. } => None,
         }
     }
@@ -86,11 +78,7 @@ impl PolicyHandle {
 
     /// Reload into an `ArcSwap` the gateway already shares (its state keeps reading from it).
     pub fn from_shared(shared: Arc<ArcSwap<Policy>>, paths: Vec<PathBuf>) -> PolicyHandle {
-        PolicyHandle {
-            current: shared,
-            paths,
-            reloading: Mutex::new(()),
-        }
+        PolicyHandle { current: shared, paths, reloading: Mutex::new(()) }
     }
 
     /// The shared cell the policy in force lives in.
@@ -118,22 +106,16 @@ impl PolicyHandle {
         let report = load::load(&self.paths);
         match report.policy {
             Ok(policy) if policy.version == self.current.load().version => {
-                ReloadOutcome::Unchanged {
-                    version: policy.version,
-                }
+                ReloadOutcome::Unchanged { version: policy.version }
             }
             Ok(policy) => {
                 let version = policy.version.clone();
                 self.current.store(Arc::new(policy));
-                ReloadOutcome::Loaded {
-                    version,
-                    files: report.files,
-                }
+                ReloadOutcome::Loaded { version, files: report.files }
             }
-            Err(diags) => ReloadOutcome::Rejected {
-                errors: diags.iter().map(ToString::to_string).collect(),
-                files: report.files,
-            },
+            Err(diags) => {
+                ReloadOutcome::Rejected { errors: diags.iter().map(ToString::to_string).collect(), files: report.files }
+            }
         }
     }
 }
@@ -162,10 +144,7 @@ struct ChangeDetector {
 
 impl ChangeDetector {
     fn new(files: BTreeMap<String, String>) -> Self {
-        ChangeDetector {
-            last: files,
-            pending: None,
-        }
+        ChangeDetector { last: files, pending: None }
     }
 
     /// A change is acted on once it has been seen identical on two polls in a row, so an editor's
@@ -188,11 +167,7 @@ impl ChangeDetector {
 }
 
 fn files_of(policy: &Policy) -> BTreeMap<String, String> {
-    policy
-        .files
-        .iter()
-        .map(|(p, sha)| (p.display().to_string(), sha.clone()))
-        .collect()
+    policy.files.iter().map(|(p, sha)| (p.display().to_string(), sha.clone())).collect()
 }
 
 /// Watch the handle's files: reload when their hashes change (checked every `poll_interval`) and on
@@ -276,10 +251,7 @@ mod unit_tests {
     fn change_must_be_stable_for_one_poll() {
         let mut d = ChangeDetector::new(fp("a"));
         assert!(!d.should_reload(fp("a"), false));
-        assert!(
-            !d.should_reload(fp("b"), false),
-            "first sight of a change waits"
-        );
+        assert!(!d.should_reload(fp("b"), false), "first sight of a change waits");
         assert!(!d.should_reload(fp("c"), false), "still being written");
         assert!(d.should_reload(fp("c"), false), "stable: reload");
         assert!(!d.should_reload(fp("c"), false), "already reloaded");

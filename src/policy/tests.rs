@@ -57,10 +57,7 @@ pub(crate) fn compile_test(ctx: &mut Ctx, raw: &Spanned<RawTest>) -> Option<Poli
     };
     let input = test_input(ctx, t, raw.span());
     let expect = expectation(ctx, t, raw.span(), &name);
-    let expect_regions = t
-        .expect_regions
-        .as_ref()
-        .map(|l| expected_regions(ctx, l, &expect));
+    let expect_regions = t.expect_regions.as_ref().map(|l| expected_regions(ctx, l, &expect));
     let endpoint = t.endpoint.as_ref().map(|e| {
         check_endpoint(e.get_ref()).unwrap_or_else(|msg| {
             ctx.err(e.span(), msg);
@@ -90,10 +87,7 @@ pub(crate) fn compile_test(ctx: &mut Ctx, raw: &Spanned<RawTest>) -> Option<Poli
 /// `expect`: allow, deny or redact (empty string after reporting an error).
 fn expectation(ctx: &mut Ctx, t: &RawTest, span: std::ops::Range<usize>, name: &str) -> String {
     let Some(e) = &t.expect else {
-        ctx.err(
-            span,
-            format!("test `{name}` has no `expect` (allow, deny or redact)"),
-        );
+        ctx.err(span, format!("test `{name}` has no `expect` (allow, deny or redact)"));
         return String::new();
     };
     if vocab::EXPECTATIONS.contains(&e.get_ref().as_str()) {
@@ -111,10 +105,7 @@ fn test_input(ctx: &mut Ctx, t: &RawTest, span: std::ops::Range<usize>) -> Optio
         (None, Some(req)) => match serde_json::from_str::<Value>(req.get_ref()) {
             Ok(v) if v.is_object() => Some(TestInput::Request(v)),
             Ok(_) => {
-                ctx.err(
-                    req.span(),
-                    "`request` must be a JSON object (an OpenAI request body)",
-                );
+                ctx.err(req.span(), "`request` must be a JSON object (an OpenAI request body)");
                 None
             }
             Err(e) => {
@@ -127,20 +118,13 @@ fn test_input(ctx: &mut Ctx, t: &RawTest, span: std::ops::Range<usize>) -> Optio
             None
         }
         (None, None) => {
-            ctx.err(
-                span,
-                "test needs `input` (text) or `request` (a JSON request body)",
-            );
+            ctx.err(span, "test needs `input` (text) or `request` (a JSON request body)");
             None
         }
     }
 }
 
-fn expected_regions(
-    ctx: &mut Ctx,
-    list: &Spanned<StrList>,
-    expect: &str,
-) -> Option<Option<BTreeSet<String>>> {
+fn expected_regions(ctx: &mut Ctx, list: &Spanned<StrList>, expect: &str) -> Option<Option<BTreeSet<String>>> {
     if expect == "deny" {
         ctx.err(list.span(), "`expect_regions` cannot be checked on a deny");
         return None;
@@ -249,10 +233,7 @@ fn collect_strings<'a>(v: Option<&'a Value>, out: &mut Vec<&'a str>) {
         Some(Value::Array(items)) => items.iter().for_each(|i| collect_strings(Some(i), out)),
         Some(Value::Object(map)) => {
             for (k, v) in map {
-                if !matches!(
-                    k.as_str(),
-                    "role" | "type" | "id" | "url" | "image_url" | "tool_call_id"
-                ) {
+                if !matches!(k.as_str(), "role" | "type" | "id" | "url" | "image_url" | "tool_call_id") {
                     collect_strings(Some(v), out);
                 }
             }
@@ -265,10 +246,7 @@ fn collect_strings<'a>(v: Option<&'a Value>, out: &mut Vec<&'a str>) {
 fn compare(test: &PolicyTest, d: &Decision) -> Option<String> {
     let got = d.action();
     if got != test.expect {
-        return Some(format!(
-            "expected {}, got {} (rule {})",
-            test.expect, got, d.rule_id
-        ));
+        return Some(format!("expected {}, got {} (rule {})", test.expect, got, d.rule_id));
     }
     if let Some(rule) = &test.expect_rule {
         if *rule != d.rule_id {

@@ -9,9 +9,8 @@ use crate::pii::{Level, ENTITY_TYPES};
 /// Region tags a policy may name. Providers carry one of these in their profile (`region`).
 /// `eea` in a policy also admits providers tagged `eu` (every EU state is in the EEA); `eu` does
 /// not admit `eea` (Norway, Iceland and Liechtenstein are not in the EU).
-pub const REGIONS: &[&str] = &[
-    "ch", "eu", "eea", "uk", "us", "ca", "au", "nz", "jp", "kr", "sg", "in", "br", "apac", "global",
-];
+pub const REGIONS: &[&str] =
+    &["ch", "eu", "eea", "uk", "us", "ca", "au", "nz", "jp", "kr", "sg", "in", "br", "apac", "global"];
 
 /// ISO 3166-1 alpha-2 country codes (upper case), for `countries = [...]`.
 const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ \
@@ -74,30 +73,17 @@ pub fn entity_hint(name: &str) -> Option<String> {
 ///
 /// Comparison is case-insensitive; a candidate that contains the input (`AHV` -> `CH_AHV`,
 /// `IBAN` -> `IBAN_CODE`) also counts as close.
-pub fn suggest<'a>(
-    input: &str,
-    candidates: impl Iterator<Item = &'a str>,
-    upper: bool,
-) -> Option<String> {
-    let needle = if upper {
-        input.to_ascii_uppercase()
-    } else {
-        input.to_ascii_lowercase()
-    };
+pub fn suggest<'a>(input: &str, candidates: impl Iterator<Item = &'a str>, upper: bool) -> Option<String> {
+    let needle = if upper { input.to_ascii_uppercase() } else { input.to_ascii_lowercase() };
     let mut best: Option<(usize, &str)> = None;
     for cand in candidates {
-        let dist = if needle.len() >= 3 && cand.contains(needle.as_str()) {
-            1
-        } else {
-            levenshtein(&needle, cand)
-        };
+        let dist = if needle.len() >= 3 && cand.contains(needle.as_str()) { 1 } else { levenshtein(&needle, cand) };
         if best.is_none_or(|(d, _)| dist < d) {
             best = Some((dist, cand));
         }
     }
     let limit = (needle.chars().count() / 3).max(2);
-    best.filter(|(d, _)| *d <= limit)
-        .map(|(_, c)| c.to_string())
+    best.filter(|(d, _)| *d <= limit).map(|(_, c)| c.to_string())
 }
 
 /// Classic edit distance (insert, delete, substitute), over chars.
@@ -149,10 +135,7 @@ mod unit_tests {
 
     #[test]
     fn region_and_country_hints() {
-        assert_eq!(
-            suggest("cj", REGIONS.iter().copied(), false).as_deref(),
-            Some("ch")
-        );
+        assert_eq!(suggest("cj", REGIONS.iter().copied(), false).as_deref(), Some("ch"));
         assert_eq!(suggest("europe", REGIONS.iter().copied(), false), None);
         assert_eq!(country_hint("ch").as_deref(), Some("CH"));
         assert_eq!(country_hint("UK").as_deref(), Some("GB"));

@@ -51,10 +51,7 @@ impl Catalog {
                     name: m.name.clone().unwrap_or_else(|| m.id.clone()),
                     context_length: m.context_length,
                     max_completion_tokens: m.max_completion_tokens,
-                    input_modalities: m
-                        .input_modalities
-                        .clone()
-                        .unwrap_or_else(|| vec!["text".into()]),
+                    input_modalities: m.input_modalities.clone().unwrap_or_else(|| vec!["text".into()]),
                     candidates: Vec::new(),
                 });
                 info.context_length = info.context_length.max(m.context_length);
@@ -81,11 +78,7 @@ mod tests {
     fn demo_model_has_two_providers() {
         let cat = Catalog::from_config(&Config::default());
         let info = cat.get("demo/echo").expect("demo model");
-        let names: Vec<_> = info
-            .candidates
-            .iter()
-            .map(|c| c.provider.name.as_str())
-            .collect();
+        let names: Vec<_> = info.candidates.iter().map(|c| c.provider.name.as_str()).collect();
         assert_eq!(names, ["demo-ch", "demo-us"]);
         assert_eq!(info.candidates[0].upstream_model, "echo");
     }

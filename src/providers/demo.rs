@@ -40,21 +40,15 @@ fn router(name: &str) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/embeddings", post(embeddings))
-        .with_state(DemoState {
-            name: name.to_string(),
-        })
+        .with_state(DemoState { name: name.to_string() })
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
-    let body =
-        json!({"error": {"message": message, "type": "invalid_request_error", "code": null}});
+    let body = json!({"error": {"message": message, "type": "invalid_request_error", "code": null}});
     (status, Json(body)).into_response()
 }
 
@@ -67,20 +61,15 @@ fn count_tokens(text: &str) -> u64 {
 fn content_text(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(" "),
+        Value::Array(parts) => {
+            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(" ")
+        }
         _ => String::new(),
     }
 }
 
 fn prompt_tokens(messages: &[Value]) -> u64 {
-    messages
-        .iter()
-        .map(|m| count_tokens(&content_text(m.get("content").unwrap_or(&Value::Null))))
-        .sum()
+    messages.iter().map(|m| count_tokens(&content_text(m.get("content").unwrap_or(&Value::Null)))).sum()
 }
 
 /// What the demo decides to say.
@@ -91,10 +80,7 @@ enum Reply {
 
 fn decide_reply(req: &Value, messages: &[Value]) -> Reply {
     let last = messages.last();
-    let last_role = last
-        .and_then(|m| m.get("role"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let last_role = last.and_then(|m| m.get("role")).and_then(Value::as_str).unwrap_or("");
     if last_role == "tool" {
         let result = content_text(last.and_then(|m| m.get("content")).unwrap_or(&Value::Null));
         return Reply::Text(format!("The tool returned: {result}"));
@@ -106,11 +92,7 @@ fn decide_reply(req: &Value, messages: &[Value]) -> Reply {
         .map(|m| content_text(m.get("content").unwrap_or(&Value::Null)))
         .unwrap_or_default();
     if let Some(tool) = chosen_tool(req) {
-        let name = tool
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("tool")
-            .to_string();
+        let name = tool.get("name").and_then(Value::as_str).unwrap_or("tool").to_string();
         let arguments = tool_arguments(tool.get("parameters"), &user_text);
         return Reply::ToolCall { name, arguments };
     }
@@ -124,9 +106,7 @@ fn chosen_tool(req: &Value) -> Option<&Value> {
     if choice.and_then(Value::as_str) == Some("none") {
         return None;
     }
-    let wanted = choice
-        .and_then(|c| c.pointer("/function/name"))
-        .and_then(Value::as_str);
+    let wanted = choice.and_then(|c| c.pointer("/function/name")).and_then(Value::as_str);
     tools
         .iter()
         .filter_map(|t| t.get("function"))
@@ -136,10 +116,7 @@ fn chosen_tool(req: &Value) -> Option<&Value> {
 /// Fill every required string property of the tool's JSON schema with the user's text.
 fn tool_arguments(schema: Option<&Value>, user_text: &str) -> String {
     let mut args = serde_json::Map::new();
-    if let Some(props) = schema
-        .and_then(|s| s.get("properties"))
-        .and_then(Value::as_object)
-    {
+    if let Some(props) = schema.and_then(|s| s.get("properties")).and_then(Value::as_object) {
         for (key, prop) in props {
             let value = match prop.get("type").and_then(Value::as_str) {
                 Some("number") | Some("integer") => json!(1),
@@ -160,22 +137,12 @@ async fn chat(State(state): State<DemoState>, body: axum::body::Bytes) -> Respon
     let Some(messages) = req.get("messages").and_then(Value::as_array) else {
         return error(StatusCode::BAD_REQUEST, "messages is required");
     };
-    let model = req
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or("echo")
-        .to_string();
+    let model = req.get("model").and_then(Value::as_str).unwrap_or("echo").to_string();
     let reply = decide_reply(&req, messages);
     let prompt = prompt_tokens(messages);
-    let id = format!(
-        "chatcmpl-demo-{}",
-        &hex::encode(Sha256::digest(&body))[..16]
-    );
+    let id = format!("chatcmpl-demo-{}", &hex::encode(Sha256::digest(&body))[..16]);
     if req.get("stream").and_then(Value::as_bool) == Some(true) {
-        let include_usage = req
-            .pointer("/stream_options/include_usage")
-            .and_then(Value::as_bool)
-            == Some(true);
+        let include_usage = req.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
         return stream_reply(&id, &model, reply, prompt, include_usage);
     }
     Json(complete_reply(&state, &id, &model, reply, prompt)).into_response()
@@ -195,11 +162,7 @@ fn complete_reply(state: &DemoState, id: &str, model: &str, reply: Reply, prompt
             let n = count_tokens(&arguments);
             let call = json!({"id": format!("call_{}", &id[id.len() - 8..]), "type": "function",
                               "function": {"name": name, "arguments": arguments}});
-            (
-                json!({"role": "assistant", "content": null, "tool_calls": [call]}),
-                "tool_calls",
-                n,
-            )
+            (json!({"role": "assistant", "content": null, "tool_calls": [call]}), "tool_calls", n)
         }
     };
     json!({
@@ -216,12 +179,7 @@ fn chunk(id: &str, model: &str, delta: Value, finish: Option<&str>) -> Value {
 }
 
 fn stream_reply(id: &str, model: &str, reply: Reply, prompt: u64, include_usage: bool) -> Response {
-    let mut events = vec![chunk(
-        id,
-        model,
-        json!({"role": "assistant", "content": ""}),
-        None,
-    )];
+    let mut events = vec![chunk(id, model, json!({"role": "assistant", "content": ""}), None)];
     let (finish, completion) = match reply {
         Reply::Text(text) => {
             // One chunk per word (with its following space) so clients see real incremental output.
@@ -236,10 +194,7 @@ fn stream_reply(id: &str, model: &str, reply: Reply, prompt: u64, include_usage:
                                 "function": {"name": name, "arguments": ""}}]});
             events.push(chunk(id, model, head, None));
             let mid = arguments.len() / 2;
-            let split = (0..=mid)
-                .rev()
-                .find(|i| arguments.is_char_boundary(*i))
-                .unwrap_or(0);
+            let split = (0..=mid).rev().find(|i| arguments.is_char_boundary(*i)).unwrap_or(0);
             for part in [&arguments[..split], &arguments[split..]] {
                 let delta = json!({"tool_calls": [{"index": 0, "function": {"arguments": part}}]});
                 events.push(chunk(id, model, delta, None));
@@ -278,10 +233,7 @@ fn stream_reply(id: &str, model: &str, reply: Reply, prompt: u64, include_usage:
 fn embed(text: &str) -> Vec<f32> {
     Sha256::digest(text.as_bytes())
         .chunks(4)
-        .map(|c| {
-            (u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64 / u32::MAX as f64 * 2.0 - 1.0)
-                as f32
-        })
+        .map(|c| (u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64 / u32::MAX as f64 * 2.0 - 1.0) as f32)
         .collect()
 }
 
@@ -292,14 +244,9 @@ async fn embeddings(body: axum::body::Bytes) -> Response {
     };
     let inputs: Vec<String> = match req.get("input") {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string())
-            })
-            .collect(),
+        Some(Value::Array(items)) => {
+            items.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect()
+        }
         _ => return error(StatusCode::BAD_REQUEST, "input is required"),
     };
     let tokens: u64 = inputs.iter().map(|s| count_tokens(s)).sum();

@@ -26,15 +26,9 @@ impl UpstreamError {
         if e.is_timeout() {
             UpstreamError::Timeout { provider }
         } else if e.is_connect() {
-            UpstreamError::Connect {
-                provider,
-                detail: e.to_string(),
-            }
+            UpstreamError::Connect { provider, detail: e.to_string() }
         } else {
-            UpstreamError::Other {
-                provider,
-                detail: e.to_string(),
-            }
+            UpstreamError::Other { provider, detail: e.to_string() }
         }
     }
 }
@@ -52,11 +46,7 @@ pub struct Upstream {
 
 impl Upstream {
     /// Build the adapter; `base_url` overrides the configured one (used for demo upstreams).
-    pub fn new(
-        config: &ProviderConfig,
-        base_url: String,
-        connect_timeout: Duration,
-    ) -> Result<Self, UpstreamError> {
+    pub fn new(config: &ProviderConfig, base_url: String, connect_timeout: Duration) -> Result<Self, UpstreamError> {
         let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
@@ -119,9 +109,7 @@ impl Upstream {
         if let Some(t) = timeout {
             req = req.timeout(t);
         }
-        req.send()
-            .await
-            .map_err(|e| UpstreamError::from_reqwest(&self.profile.name, e))
+        req.send().await.map_err(|e| UpstreamError::from_reqwest(&self.profile.name, e))
     }
 }
 

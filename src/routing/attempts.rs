@@ -148,11 +148,7 @@ impl AttemptLoop {
             };
             if !health.allows(candidate.provider_name(), begins) {
                 let reason = "circuit open".to_owned();
-                self.push(
-                    candidate.clone(),
-                    begins,
-                    AttemptOutcome::Skipped { reason },
-                );
+                self.push(candidate.clone(), begins, AttemptOutcome::Skipped { reason });
                 self.advance();
                 continue;
             }
@@ -160,11 +156,7 @@ impl AttemptLoop {
             let delay = std::mem::take(&mut self.delay);
             self.push(candidate.clone(), begins, AttemptOutcome::Pending);
             self.in_flight = Some((self.log.len() - 1, begins));
-            return Next::Attempt(Box::new(Ticket {
-                candidate,
-                delay,
-                timeout,
-            }));
+            return Next::Attempt(Box::new(Ticket { candidate, delay, timeout }));
         }
         Next::ModelExhausted
     }
@@ -189,23 +181,13 @@ impl AttemptLoop {
         rng: &mut impl Rng,
     ) {
         let class = retry_class(status, kind);
-        let Some((provider, _)) = self.finish(
-            now,
-            AttemptOutcome::Failed {
-                status,
-                kind,
-                class,
-            },
-        ) else {
+        let Some((provider, _)) = self.finish(now, AttemptOutcome::Failed { status, kind, class }) else {
             return;
         };
         health.record_failure(&provider, now, status, kind);
         self.last_failure = Some((status, kind));
         self.tries_here += 1;
-        match self
-            .policy
-            .next_step(class, self.tries_here, retry_after, rng)
-        {
+        match self.policy.next_step(class, self.tries_here, retry_after, rng) {
             Step::Stop => self.stopped = Some(StopReason::Fatal),
             Step::RetrySame { after } => self.delay = after,
             Step::NextProvider => self.advance(),
@@ -225,19 +207,13 @@ impl AttemptLoop {
     /// True when at least one request was actually sent upstream (else "no provider available",
     /// 503, is the right answer rather than 502).
     pub fn any_sent(&self) -> bool {
-        self.log
-            .iter()
-            .any(|a| !matches!(a.outcome, AttemptOutcome::Skipped { .. }))
+        self.log.iter().any(|a| !matches!(a.outcome, AttemptOutcome::Skipped { .. }))
     }
 
     /// Closes an attempt that was never reported. It counts as a try on its provider (so a caller
     /// that never reports still makes progress and terminates) but not against its health.
     fn abandon(&mut self, now: Instant) {
-        let outcome = AttemptOutcome::Failed {
-            status: None,
-            kind: ErrorKind::Cancelled,
-            class: RetryClass::Fatal,
-        };
+        let outcome = AttemptOutcome::Failed { status: None, kind: ErrorKind::Cancelled, class: RetryClass::Fatal };
         self.finish(now, outcome);
         self.tries_here += 1;
         if self.tries_here >= self.policy.max_attempts_per_provider {
@@ -327,16 +303,10 @@ mod tests {
         let mut l = AttemptLoop::new(policy(), t0);
         l.start_model("m", vec![cand("a"), cand("b")]);
         let t = ticket(l.next(&h, t0));
-        assert_eq!(
-            (t.candidate.provider.name.as_str(), t.delay),
-            ("a", Duration::ZERO)
-        );
+        assert_eq!((t.candidate.provider.name.as_str(), t.delay), ("a", Duration::ZERO));
         l.failed(&h, t0, Some(503), ErrorKind::Status, None, &mut rng);
         let t = ticket(l.next(&h, t0));
-        assert_eq!(
-            t.candidate.provider.name, "a",
-            "503 retries the same provider"
-        );
+        assert_eq!(t.candidate.provider.name, "a", "503 retries the same provider");
         assert!(t.delay <= Duration::from_millis(100));
         l.failed(&h, t0, Some(503), ErrorKind::Status, None, &mut rng);
         let t = ticket(l.next(&h, t0));
@@ -385,46 +355,23 @@ mod tests {
         let mut l = AttemptLoop::new(policy(), t0);
         l.start_model("m", vec![cand("a"), cand("b")]);
         ticket(l.next(&h, t0));
-        l.failed(
-            &h,
-            t0,
-            Some(429),
-            ErrorKind::Status,
-            Some(Duration::from_millis(700)),
-            &mut rng,
-        );
+        l.failed(&h, t0, Some(429), ErrorKind::Status, Some(Duration::from_millis(700)), &mut rng);
         let t = ticket(l.next(&h, t0));
-        assert_eq!(
-            (t.candidate.provider.name.as_str(), t.delay),
-            ("a", Duration::from_millis(700))
-        );
+        assert_eq!((t.candidate.provider.name.as_str(), t.delay), ("a", Duration::from_millis(700)));
         assert_eq!(l.attempts()[1].started_ms, 700);
-        l.failed(
-            &h,
-            t0,
-            Some(429),
-            ErrorKind::Status,
-            Some(Duration::from_secs(60)),
-            &mut rng,
-        );
+        l.failed(&h, t0, Some(429), ErrorKind::Status, Some(Duration::from_secs(60)), &mut rng);
         assert_eq!(ticket(l.next(&h, t0)).candidate.provider.name, "b");
     }
 
     #[test]
     fn open_breaker_is_skipped_and_logged() {
-        let h = Health::new(HealthConfig {
-            consecutive_failures: 1,
-            ..HealthConfig::default()
-        });
+        let h = Health::new(HealthConfig { consecutive_failures: 1, ..HealthConfig::default() });
         let t0 = Instant::now();
         h.record_failure("a", t0, None, ErrorKind::Connect);
         let mut l = AttemptLoop::new(policy(), t0);
         l.start_model("m", vec![cand("a"), cand("b")]);
         assert_eq!(ticket(l.next(&h, t0)).candidate.provider.name, "b");
-        assert!(matches!(
-            l.attempts()[0].outcome,
-            AttemptOutcome::Skipped { .. }
-        ));
+        assert!(matches!(l.attempts()[0].outcome, AttemptOutcome::Skipped { .. }));
         let mut only_a = AttemptLoop::new(policy(), t0);
         only_a.start_model("m", vec![cand("a")]);
         assert_eq!(only_a.next(&h, t0), Next::ModelExhausted);
@@ -449,21 +396,14 @@ mod tests {
 
     #[test]
     fn unreported_attempt_is_abandoned_without_blame() {
-        let h = Health::new(HealthConfig {
-            consecutive_failures: 1,
-            ..HealthConfig::default()
-        });
+        let h = Health::new(HealthConfig { consecutive_failures: 1, ..HealthConfig::default() });
         let t0 = Instant::now();
         let mut l = AttemptLoop::new(policy(), t0);
         l.start_model("m", vec![cand("a")]);
         ticket(l.next(&h, t0));
         let again = ticket(l.next(&h, t0));
         assert_eq!(again.candidate.provider.name, "a");
-        assert_eq!(
-            l.next(&h, t0),
-            Next::ModelExhausted,
-            "abandoned attempts count as tries"
-        );
+        assert_eq!(l.next(&h, t0), Next::ModelExhausted, "abandoned attempts count as tries");
         assert!(h.allows("a", t0), "abandonment does not open the breaker");
         let reports_without_attempt = {
             let mut fresh = AttemptLoop::new(policy(), t0);

@@ -58,9 +58,7 @@ impl Candidate {
 
     /// True when the provider honours every parameter the request uses.
     pub fn supports_all(&self, request_params: &[String]) -> bool {
-        request_params
-            .iter()
-            .all(|p| self.supported_parameters.iter().any(|s| s == p))
+        request_params.iter().all(|p| self.supported_parameters.iter().any(|s| s == p))
     }
 }
 
@@ -69,11 +67,7 @@ mod tests {
     use super::*;
 
     fn price(p: f64, c: f64) -> Price {
-        Price {
-            prompt_per_mtok: p,
-            completion_per_mtok: c,
-            cached_prompt_per_mtok: None,
-        }
+        Price { prompt_per_mtok: p, completion_per_mtok: c, cached_prompt_per_mtok: None }
     }
 
     #[test]

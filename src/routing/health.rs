@@ -113,9 +113,7 @@ impl Entry {
 
     /// Resets the error window when it has expired (tumbling window).
     fn roll_window(&mut self, now: Instant, window: Duration) {
-        let expired = self
-            .window_start
-            .is_none_or(|start| now.saturating_duration_since(start) >= window);
+        let expired = self.window_start.is_none_or(|start| now.saturating_duration_since(start) >= window);
         if expired {
             self.window_start = Some(now);
             self.window_ok = 0;
@@ -149,10 +147,7 @@ pub struct Health {
 
 impl Health {
     pub fn new(cfg: HealthConfig) -> Self {
-        Health {
-            cfg,
-            entries: RwLock::new(HashMap::new()),
-        }
+        Health { cfg, entries: RwLock::new(HashMap::new()) }
     }
 
     pub fn config(&self) -> &HealthConfig {
@@ -165,9 +160,7 @@ impl Health {
             return f(&mut entry.lock());
         }
         let mut map = self.entries.write();
-        let entry = map
-            .entry(provider.to_owned())
-            .or_insert_with(|| Mutex::new(Entry::new()));
+        let entry = map.entry(provider.to_owned()).or_insert_with(|| Mutex::new(Entry::new()));
         f(entry.get_mut())
     }
 
@@ -178,13 +171,7 @@ impl Health {
 
     /// Records a successful call. `latency` is the time until the response (or the whole
     /// stream) finished; throughput is `completion_tokens / latency`.
-    pub fn record_success(
-        &self,
-        provider: &str,
-        now: Instant,
-        latency: Duration,
-        completion_tokens: u64,
-    ) {
+    pub fn record_success(&self, provider: &str, now: Instant, latency: Duration, completion_tokens: u64) {
         let cfg = &self.cfg;
         self.with_entry(provider, |e| {
             let ms = latency.as_secs_f64() * 1000.0;
@@ -205,13 +192,7 @@ impl Health {
 
     /// Records a failed attempt. Failures that are not the provider's fault (the client's own
     /// 400/413/422, a cancelled request) are ignored, so callers may report every failure.
-    pub fn record_failure(
-        &self,
-        provider: &str,
-        now: Instant,
-        status: Option<u16>,
-        kind: ErrorKind,
-    ) {
+    pub fn record_failure(&self, provider: &str, now: Instant, status: Option<u16>, kind: ErrorKind) {
         if !counts_against_provider(status, kind) {
             return;
         }
@@ -223,12 +204,8 @@ impl Health {
             e.roll_window(now, cfg.window);
             e.window_failed = e.window_failed.saturating_add(1);
             e.breaker = match e.breaker {
-                Breaker::HalfOpen { .. } => Breaker::Open {
-                    until: now + cfg.open_for,
-                },
-                Breaker::Closed if e.should_open(cfg) => Breaker::Open {
-                    until: now + cfg.open_for,
-                },
+                Breaker::HalfOpen { .. } => Breaker::Open { until: now + cfg.open_for },
+                Breaker::Closed if e.should_open(cfg) => Breaker::Open { until: now + cfg.open_for },
                 other => other,
             };
         });
@@ -248,18 +225,13 @@ impl Health {
             Breaker::Closed => true,
             Breaker::Open { until } if now < until => false,
             Breaker::Open { .. } => {
-                e.breaker = Breaker::HalfOpen {
-                    probe_since: Some(now),
-                };
+                e.breaker = Breaker::HalfOpen { probe_since: Some(now) };
                 true
             }
             Breaker::HalfOpen { probe_since } => {
-                let free =
-                    probe_since.is_none_or(|t| now.saturating_duration_since(t) >= probe_timeout);
+                let free = probe_since.is_none_or(|t| now.saturating_duration_since(t) >= probe_timeout);
                 if free {
-                    e.breaker = Breaker::HalfOpen {
-                        probe_since: Some(now),
-                    };
+                    e.breaker = Breaker::HalfOpen { probe_since: Some(now) };
                 }
                 free
             }
@@ -268,17 +240,14 @@ impl Health {
 
     /// Breaker state without side effects (used by the planner).
     pub fn state(&self, provider: &str, now: Instant) -> BreakerState {
-        self.peek(provider, |e| e.state(now))
-            .unwrap_or(BreakerState::Closed)
+        self.peek(provider, |e| e.state(now)).unwrap_or(BreakerState::Closed)
     }
 
     /// Closed and no failure within `stable_after`: eligible for first-choice load balancing.
     pub fn is_stable(&self, provider: &str, now: Instant) -> bool {
         let after = self.cfg.stable_after;
         self.peek(provider, |e| {
-            let recent = e
-                .last_failure
-                .is_some_and(|t| now.saturating_duration_since(t) < after);
+            let recent = e.last_failure.is_some_and(|t| now.saturating_duration_since(t) < after);
             e.state(now) == BreakerState::Closed && !recent
         })
         .unwrap_or(true)
@@ -404,10 +373,7 @@ mod tests {
         let after = t + Duration::from_secs(10);
         assert_eq!(h.state(P, after), BreakerState::HalfOpen);
         assert!(h.allows(P, after), "first caller is the probe");
-        assert!(
-            !h.allows(P, after),
-            "second caller refused while probe in flight"
-        );
+        assert!(!h.allows(P, after), "second caller refused while probe in flight");
         ok(&h, after);
         assert_eq!(h.state(P, after), BreakerState::Closed);
         assert!(h.allows(P, after));
@@ -459,11 +425,7 @@ mod tests {
         h.record_success(P, t, Duration::from_millis(2000), 0);
         let lat = h.latency_ms(P).unwrap_or_default();
         assert!((lat - 1200.0).abs() < 1e-9, "{lat}");
-        assert_eq!(
-            h.throughput_tps(P),
-            Some(100.0),
-            "no tokens: throughput unchanged"
-        );
+        assert_eq!(h.throughput_tps(P), Some(100.0), "no tokens: throughput unchanged");
         fail(&h, t);
         let stats = h.stats(P, t).expect("known provider");
         assert!((stats.error_rate - 0.2).abs() < 1e-9);

@@ -7,10 +7,7 @@
 use crate::routing::RoutingError;
 
 /// The models to try, in order. Errors when neither `model` nor `models` names one.
-pub fn model_sequence(
-    model: Option<&str>,
-    models: Option<&[String]>,
-) -> Result<Vec<String>, RoutingError> {
+pub fn model_sequence(model: Option<&str>, models: Option<&[String]>) -> Result<Vec<String>, RoutingError> {
     let listed = models.unwrap_or_default().iter().map(String::as_str);
     let mut out: Vec<String> = Vec::new();
     for name in model.into_iter().chain(listed) {
@@ -35,27 +32,18 @@ mod tests {
     #[test]
     fn primary_first_then_list_without_duplicates() {
         let models = list(&["b", "a", "c", "b"]);
-        assert_eq!(
-            model_sequence(Some("a"), Some(&models)),
-            Ok(list(&["a", "b", "c"]))
-        );
+        assert_eq!(model_sequence(Some("a"), Some(&models)), Ok(list(&["a", "b", "c"])));
     }
 
     #[test]
     fn only_model_or_only_models() {
         assert_eq!(model_sequence(Some("a"), None), Ok(list(&["a"])));
-        assert_eq!(
-            model_sequence(None, Some(&list(&["x", "y"]))),
-            Ok(list(&["x", "y"]))
-        );
+        assert_eq!(model_sequence(None, Some(&list(&["x", "y"]))), Ok(list(&["x", "y"])));
     }
 
     #[test]
     fn nothing_is_an_error() {
         assert_eq!(model_sequence(None, None), Err(RoutingError::NoModel));
-        assert_eq!(
-            model_sequence(Some(""), Some(&list(&["", ""]))),
-            Err(RoutingError::NoModel)
-        );
+        assert_eq!(model_sequence(Some(""), Some(&list(&["", ""]))), Err(RoutingError::NoModel));
     }
 }

@@ -44,17 +44,11 @@ pub fn request_parameters(body: &Map<String, Value>) -> Vec<String> {
         if value.is_null() {
             continue;
         }
-        let name = if key == "max_completion_tokens" {
-            "max_tokens"
-        } else {
-            key.as_str()
-        };
+        let name = if key == "max_completion_tokens" { "max_tokens" } else { key.as_str() };
         if CAPABILITIES.contains(&name) {
             out.push(name.to_owned());
         }
-        if name == "response_format"
-            && value.get("type").and_then(Value::as_str) == Some("json_schema")
-        {
+        if name == "response_format" && value.get("type").and_then(Value::as_str) == Some("json_schema") {
             out.push("structured_outputs".to_owned());
         }
     }

@@ -58,15 +58,7 @@ pub fn plan(
     health: &Health,
     rng: &mut impl Rng,
 ) -> Plan {
-    plan_at(
-        candidates,
-        prefs,
-        sort_override,
-        request_params,
-        health,
-        rng,
-        Instant::now(),
-    )
+    plan_at(candidates, prefs, sort_override, request_params, health, rng, Instant::now())
 }
 
 /// Filters and orders `candidates` (already restricted by policy) as the module docs describe.
@@ -91,11 +83,7 @@ pub fn plan_at(
     if !prefs.fallbacks_allowed() {
         ordered = without_fallbacks(ordered, prefs, &mut excluded);
     }
-    Plan {
-        ordered,
-        excluded,
-        notes: prefs.notes(),
-    }
+    Plan { ordered, excluded, notes: prefs.notes() }
 }
 
 fn filter(
@@ -106,14 +94,8 @@ fn filter(
 ) -> Vec<Candidate> {
     let mut kept: Vec<Candidate> = Vec::with_capacity(candidates.len());
     for c in candidates {
-        let duplicate = kept
-            .iter()
-            .any(|k| k.provider.name == c.provider.name && k.upstream_model == c.upstream_model);
-        let verdict = if duplicate {
-            Err("duplicate candidate".into())
-        } else {
-            admit(&c, prefs, request_params)
-        };
+        let duplicate = kept.iter().any(|k| k.provider.name == c.provider.name && k.upstream_model == c.upstream_model);
+        let verdict = if duplicate { Err("duplicate candidate".into()) } else { admit(&c, prefs, request_params) };
         match verdict {
             Ok(()) => kept.push(c),
             Err(reason) => excluded.push((c.provider.name, reason)),
@@ -132,15 +114,9 @@ fn admit(c: &Candidate, prefs: &ProviderPrefs, request_params: &[String]) -> Res
         return Err("provider.data_collection=deny: provider may collect data".into());
     }
     if prefs.parameters_required() && !c.supports_all(request_params) {
-        let missing: Vec<&str> = request_params
-            .iter()
-            .filter(|p| !c.supported_parameters.contains(p))
-            .map(String::as_str)
-            .collect();
-        return Err(format!(
-            "provider.require_parameters: unsupported {}",
-            missing.join(", ")
-        ));
+        let missing: Vec<&str> =
+            request_params.iter().filter(|p| !c.supported_parameters.contains(p)).map(String::as_str).collect();
+        return Err(format!("provider.require_parameters: unsupported {}", missing.join(", ")));
     }
     check_max_price(c, prefs)
 }
@@ -149,16 +125,12 @@ fn check_max_price(c: &Candidate, prefs: &ProviderPrefs) -> Result<(), String> {
     let Some(max) = prefs.max_price else {
         return Ok(());
     };
-    let checks = [
-        ("prompt", max.prompt, c.price.prompt_per_mtok),
-        ("completion", max.completion, c.price.completion_per_mtok),
-    ];
+    let checks =
+        [("prompt", max.prompt, c.price.prompt_per_mtok), ("completion", max.completion, c.price.completion_per_mtok)];
     for (what, ceiling, price) in checks {
         // A NaN price (broken configuration) fails every ceiling instead of slipping through.
         if let Some(ceiling) = ceiling.filter(|ceiling| price.is_nan() || price > *ceiling) {
-            return Err(format!(
-                "provider.max_price.{what}: {price} > {ceiling} USD per 1M tokens"
-            ));
+            return Err(format!("provider.max_price.{what}: {price} > {ceiling} USD per 1M tokens"));
         }
     }
     Ok(())
@@ -188,8 +160,7 @@ fn sorted(cands: Vec<Candidate>, by: Sort, health: &Health) -> Vec<Candidate> {
             Sort::Latency => health.latency_ms(c.provider_name()),
         }
     };
-    let mut keyed: Vec<(Option<f64>, Candidate)> =
-        cands.into_iter().map(|c| (key(&c), c)).collect();
+    let mut keyed: Vec<(Option<f64>, Candidate)> = cands.into_iter().map(|c| (key(&c), c)).collect();
     keyed.sort_by(|(a, _), (b, _)| known_first(*a, *b));
     keyed.into_iter().map(|(_, c)| c).collect()
 }
@@ -209,15 +180,9 @@ fn known_first(a: Option<f64>, b: Option<f64>) -> Ordering {
 /// The weighted order is a weighted sampling without replacement (Efraimidis-Spirakis): each
 /// candidate draws an exponential "arrival time" -ln(u) / w and the earliest goes first. That is
 /// one pass and one sort, and the first pick has probability w_i / sum(w).
-fn load_balanced(
-    cands: Vec<Candidate>,
-    health: &Health,
-    now: Instant,
-    rng: &mut impl Rng,
-) -> Vec<Candidate> {
-    let (stable, unstable): (Vec<Candidate>, Vec<Candidate>) = cands
-        .into_iter()
-        .partition(|c| health.is_stable(c.provider_name(), now));
+fn load_balanced(cands: Vec<Candidate>, health: &Health, now: Instant, rng: &mut impl Rng) -> Vec<Candidate> {
+    let (stable, unstable): (Vec<Candidate>, Vec<Candidate>) =
+        cands.into_iter().partition(|c| health.is_stable(c.provider_name(), now));
     let mut drawn: Vec<(f64, Candidate)> = stable
         .into_iter()
         .map(|c| {
@@ -239,9 +204,8 @@ fn price_weight(blended: f64) -> f64 {
 }
 
 fn demote_open(cands: Vec<Candidate>, health: &Health, now: Instant) -> Vec<Candidate> {
-    let (mut usable, open): (Vec<Candidate>, Vec<Candidate>) = cands
-        .into_iter()
-        .partition(|c| health.state(c.provider_name(), now) != BreakerState::Open);
+    let (mut usable, open): (Vec<Candidate>, Vec<Candidate>) =
+        cands.into_iter().partition(|c| health.state(c.provider_name(), now) != BreakerState::Open);
     usable.extend(open);
     usable
 }
@@ -254,11 +218,7 @@ fn without_fallbacks(
     let has_order = prefs.order_list().is_some();
     let mut kept = Vec::new();
     for c in ordered {
-        let keep = if has_order {
-            prefs.order_position(&c.provider.name).is_some()
-        } else {
-            kept.is_empty()
-        };
+        let keep = if has_order { prefs.order_position(&c.provider.name).is_some() } else { kept.is_empty() };
         if keep {
             kept.push(c);
         } else {
@@ -289,11 +249,7 @@ mod tests {
             },
             public_model: "demo/echo".into(),
             upstream_model: "echo".into(),
-            price: Price {
-                prompt_per_mtok: price,
-                completion_per_mtok: price,
-                cached_prompt_per_mtok: None,
-            },
+            price: Price { prompt_per_mtok: price, completion_per_mtok: price, cached_prompt_per_mtok: None },
             supported_parameters: vec!["temperature".into()],
             context_length: Some(8192),
         }
@@ -317,20 +273,13 @@ mod tests {
     }
 
     fn reason<'a>(p: &'a Plan, name: &str) -> &'a str {
-        p.excluded
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or("", |(_, r)| r.as_str())
+        p.excluded.iter().find(|(n, _)| n == name).map_or("", |(_, r)| r.as_str())
     }
 
     #[test]
     fn only_and_ignore() {
         let h = Health::default();
-        let p = run(
-            abc(),
-            &prefs(json!({"only": ["A", "b"], "ignore": ["B"], "sort": "price"})),
-            &h,
-        );
+        let p = run(abc(), &prefs(json!({"only": ["A", "b"], "ignore": ["B"], "sort": "price"})), &h);
         assert_eq!(names(&p), ["a"]);
         assert_eq!(reason(&p, "b"), "in provider.ignore");
         assert_eq!(reason(&p, "c"), "not in provider.only");
@@ -342,11 +291,7 @@ mod tests {
         cands[0].provider.zdr = false;
         cands[1].provider.data_collection = true;
         let h = Health::default();
-        let p = run(
-            cands,
-            &prefs(json!({"zdr": true, "data_collection": "deny"})),
-            &h,
-        );
+        let p = run(cands, &prefs(json!({"zdr": true, "data_collection": "deny"})), &h);
         assert_eq!(names(&p), ["c"]);
         assert!(reason(&p, "a").starts_with("provider.zdr"));
         assert!(reason(&p, "b").starts_with("provider.data_collection"));
@@ -360,34 +305,11 @@ mod tests {
         let params = vec!["tools".to_string(), "temperature".to_string()];
         let mut rng = StdRng::seed_from_u64(1);
         let strict = prefs(json!({"require_parameters": true}));
-        let p = plan_at(
-            cands.clone(),
-            &strict,
-            None,
-            &params,
-            &h,
-            &mut rng,
-            Instant::now(),
-        );
+        let p = plan_at(cands.clone(), &strict, None, &params, &h, &mut rng, Instant::now());
         assert_eq!(names(&p), ["c"]);
-        assert_eq!(
-            reason(&p, "a"),
-            "provider.require_parameters: unsupported tools"
-        );
-        let lax = plan_at(
-            cands,
-            &prefs(json!({})),
-            None,
-            &params,
-            &h,
-            &mut rng,
-            Instant::now(),
-        );
-        assert_eq!(
-            lax.ordered.len(),
-            3,
-            "without require_parameters nothing is filtered"
-        );
+        assert_eq!(reason(&p, "a"), "provider.require_parameters: unsupported tools");
+        let lax = plan_at(cands, &prefs(json!({})), None, &params, &h, &mut rng, Instant::now());
+        assert_eq!(lax.ordered.len(), 3, "without require_parameters nothing is filtered");
     }
 
     #[test]
@@ -395,16 +317,9 @@ mod tests {
         let mut cands = abc();
         cands[1].price.prompt_per_mtok = f64::NAN;
         let h = Health::default();
-        let p = run(
-            cands,
-            &prefs(json!({"max_price": {"prompt": 2.5, "completion": "1.5"}})),
-            &h,
-        );
+        let p = run(cands, &prefs(json!({"max_price": {"prompt": 2.5, "completion": "1.5"}})), &h);
         assert_eq!(names(&p), ["a"]);
-        assert!(
-            reason(&p, "b").starts_with("provider.max_price.prompt"),
-            "NaN never passes"
-        );
+        assert!(reason(&p, "b").starts_with("provider.max_price.prompt"), "NaN never passes");
         assert!(reason(&p, "c").starts_with("provider.max_price.prompt"));
         let p = run(abc(), &prefs(json!({"max_price": {"completion": 2}})), &h);
         assert_eq!(p.ordered.len(), 2);
@@ -422,22 +337,14 @@ mod tests {
     #[test]
     fn order_first_then_the_rest() {
         let h = Health::default();
-        let p = run(
-            abc(),
-            &prefs(json!({"order": ["C", "b"], "sort": "price"})),
-            &h,
-        );
+        let p = run(abc(), &prefs(json!({"order": ["C", "b"], "sort": "price"})), &h);
         assert_eq!(names(&p), ["c", "b", "a"]);
     }
 
     #[test]
     fn no_fallbacks_with_order_keeps_the_order_list() {
         let h = Health::default();
-        let p = run(
-            abc(),
-            &prefs(json!({"order": ["c", "b", "zz"], "allow_fallbacks": false})),
-            &h,
-        );
+        let p = run(abc(), &prefs(json!({"order": ["c", "b", "zz"], "allow_fallbacks": false})), &h);
         assert_eq!(names(&p), ["c", "b"]);
         assert_eq!(reason(&p, "a"), "provider.allow_fallbacks=false");
     }
@@ -445,11 +352,7 @@ mod tests {
     #[test]
     fn no_fallbacks_without_order_keeps_first_choice() {
         let h = Health::default();
-        let p = run(
-            abc(),
-            &prefs(json!({"sort": "price", "allow_fallbacks": false})),
-            &h,
-        );
+        let p = run(abc(), &prefs(json!({"sort": "price", "allow_fallbacks": false})), &h);
         assert_eq!(names(&p), ["a"]);
         assert_eq!(p.excluded.len(), 2);
     }
@@ -458,28 +361,13 @@ mod tests {
     fn sort_by_price_and_override() {
         let h = Health::default();
         let cands = vec![cand("c", 3.0), cand("a", 1.0), cand("b", 2.0)];
-        assert_eq!(
-            names(&run(cands.clone(), &prefs(json!({"sort": "price"})), &h)),
-            ["a", "b", "c"]
-        );
+        assert_eq!(names(&run(cands.clone(), &prefs(json!({"sort": "price"})), &h)), ["a", "b", "c"]);
         let t = Instant::now();
         h.record_success("c", t, Duration::from_secs(1), 300);
         h.record_success("b", t, Duration::from_secs(1), 100);
         let mut rng = StdRng::seed_from_u64(1);
-        let p = plan_at(
-            cands,
-            &prefs(json!({"sort": "price"})),
-            Some(Sort::Throughput),
-            &[],
-            &h,
-            &mut rng,
-            t,
-        );
-        assert_eq!(
-            names(&p),
-            ["c", "b", "a"],
-            "override wins; unmeasured a last"
-        );
+        let p = plan_at(cands, &prefs(json!({"sort": "price"})), Some(Sort::Throughput), &[], &h, &mut rng, t);
+        assert_eq!(names(&p), ["c", "b", "a"], "override wins; unmeasured a last");
     }
 
     #[test]
@@ -488,11 +376,7 @@ mod tests {
         let t = Instant::now();
         h.record_success("b", t, Duration::from_millis(900), 1);
         h.record_success("c", t, Duration::from_millis(100), 1);
-        let p = run(
-            abc(),
-            &prefs(json!({"sort": {"by": "latency", "partition": "none"}})),
-            &h,
-        );
+        let p = run(abc(), &prefs(json!({"sort": {"by": "latency", "partition": "none"}})), &h);
         assert_eq!(names(&p), ["c", "b", "a"]);
         assert_eq!(p.notes.len(), 1);
     }
@@ -507,15 +391,7 @@ mod tests {
         let runs = 4000;
         let a_first = (0..runs)
             .filter(|_| {
-                let p = plan_at(
-                    cands.clone(),
-                    &ProviderPrefs::default(),
-                    None,
-                    &[],
-                    &h,
-                    &mut rng,
-                    t,
-                );
+                let p = plan_at(cands.clone(), &ProviderPrefs::default(), None, &[], &h, &mut rng, t);
                 p.ordered[0].provider.name == "a"
             })
             .count();
@@ -537,15 +413,7 @@ mod tests {
         // After the stability window b competes again.
         let later = t + Duration::from_secs(31);
         let seen_b_first = (0..200).any(|_| {
-            let p = plan_at(
-                abc(),
-                &ProviderPrefs::default(),
-                None,
-                &[],
-                &h,
-                &mut rng,
-                later,
-            );
+            let p = plan_at(abc(), &ProviderPrefs::default(), None, &[], &h, &mut rng, later);
             names(&p)[0] == "b"
         });
         assert!(seen_b_first);
@@ -553,38 +421,15 @@ mod tests {
 
     #[test]
     fn open_circuits_are_demoted_not_removed() {
-        let h = Health::new(crate::routing::HealthConfig {
-            consecutive_failures: 1,
-            ..Default::default()
-        });
+        let h = Health::new(crate::routing::HealthConfig { consecutive_failures: 1, ..Default::default() });
         let t = Instant::now();
         h.record_failure("c", t, None, ErrorKind::Timeout);
         let mut rng = StdRng::seed_from_u64(1);
-        let p = plan_at(
-            abc(),
-            &prefs(json!({"order": ["c", "a"]})),
-            None,
-            &[],
-            &h,
-            &mut rng,
-            t,
-        );
+        let p = plan_at(abc(), &prefs(json!({"order": ["c", "a"]})), None, &[], &h, &mut rng, t);
         assert_eq!(names(&p)[0], "a");
         assert_eq!(names(&p)[2], "c", "open circuit last, still present");
-        let single = plan_at(
-            abc(),
-            &prefs(json!({"allow_fallbacks": false})),
-            None,
-            &[],
-            &h,
-            &mut rng,
-            t,
-        );
-        assert_ne!(
-            names(&single),
-            ["c"],
-            "the first choice is a usable provider"
-        );
+        let single = plan_at(abc(), &prefs(json!({"allow_fallbacks": false})), None, &[], &h, &mut rng, t);
+        assert_ne!(names(&single), ["c"], "the first choice is a usable provider");
     }
 
     #[test]

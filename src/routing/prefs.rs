@@ -94,8 +94,7 @@ impl ProviderPrefs {
     pub fn from_request(value: Option<&serde_json::Value>) -> Result<ProviderPrefs, RoutingError> {
         match value {
             None | Some(serde_json::Value::Null) => Ok(ProviderPrefs::default()),
-            Some(v) => ProviderPrefs::deserialize(v)
-                .map_err(|e| RoutingError::InvalidProviderPrefs(e.to_string())),
+            Some(v) => ProviderPrefs::deserialize(v).map_err(|e| RoutingError::InvalidProviderPrefs(e.to_string())),
         }
     }
 
@@ -124,9 +123,7 @@ impl ProviderPrefs {
 
     /// Position of `provider` in `order`, case-insensitively.
     pub fn order_position(&self, provider: &str) -> Option<usize> {
-        self.order_list()?
-            .iter()
-            .position(|o| o.eq_ignore_ascii_case(provider))
+        self.order_list()?.iter().position(|o| o.eq_ignore_ascii_case(provider))
     }
 
     /// Why `only`/`ignore` reject `provider`, if they do.
@@ -150,13 +147,8 @@ impl ProviderPrefs {
         if non_empty(&self.quantizations).is_some() {
             notes.push("provider.quantizations ignored: no quantization data in catalogue".into());
         }
-        if let Some(SortPref::Detailed {
-            partition: Some(p), ..
-        }) = &self.sort
-        {
-            notes.push(format!(
-                "provider.sort.partition={p} ignored: models are planned one at a time"
-            ));
+        if let Some(SortPref::Detailed { partition: Some(p), .. }) = &self.sort {
+            notes.push(format!("provider.sort.partition={p} ignored: models are planned one at a time"));
         }
         notes
     }
@@ -181,17 +173,14 @@ fn de_price<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     let value = match Option::<Raw>::deserialize(d)? {
         None => return Ok(None),
         Some(Raw::Num(n)) => n,
-        Some(Raw::Text(s)) => s
-            .trim()
-            .parse::<f64>()
-            .map_err(|_| serde::de::Error::custom(format!("invalid price {s:?}")))?,
+        Some(Raw::Text(s)) => {
+            s.trim().parse::<f64>().map_err(|_| serde::de::Error::custom(format!("invalid price {s:?}")))?
+        }
     };
     if value.is_finite() && value >= 0.0 {
         Ok(Some(value))
     } else {
-        Err(serde::de::Error::custom(
-            "price must be a finite number >= 0",
-        ))
+        Err(serde::de::Error::custom("price must be a finite number >= 0"))
     }
 }
 
@@ -245,13 +234,7 @@ mod tests {
         assert!(!p.fallbacks_allowed());
         assert!(p.parameters_required() && p.zdr_required() && p.deny_data_collection());
         assert_eq!(p.sort.as_ref().map(SortPref::by), Some(Sort::Latency));
-        assert_eq!(
-            p.max_price,
-            Some(MaxPrice {
-                prompt: Some(1.0),
-                completion: Some(2.5)
-            })
-        );
+        assert_eq!(p.max_price, Some(MaxPrice { prompt: Some(1.0), completion: Some(2.5) }));
         assert_eq!(p.order_position("MISTRAL"), Some(0));
         assert_eq!(p.notes().len(), 1);
     }
@@ -272,10 +255,7 @@ mod tests {
             json!({"max_price": {"prompt": "cheap"}}),
             json!({"allow_fallbacks": "yes"}),
         ] {
-            assert!(
-                serde_json::from_value::<ProviderPrefs>(bad.clone()).is_err(),
-                "{bad}"
-            );
+            assert!(serde_json::from_value::<ProviderPrefs>(bad.clone()).is_err(), "{bad}");
         }
     }
 
@@ -294,14 +274,8 @@ mod tests {
 
     #[test]
     fn from_request_value() {
-        assert_eq!(
-            ProviderPrefs::from_request(None),
-            Ok(ProviderPrefs::default())
-        );
-        assert_eq!(
-            ProviderPrefs::from_request(Some(&json!(null))),
-            Ok(ProviderPrefs::default())
-        );
+        assert_eq!(ProviderPrefs::from_request(None), Ok(ProviderPrefs::default()));
+        assert_eq!(ProviderPrefs::from_request(Some(&json!(null))), Ok(ProviderPrefs::default()));
         let p = ProviderPrefs::from_request(Some(&json!({"zdr": true}))).expect("valid");
         assert!(p.zdr_required());
         let err = ProviderPrefs::from_request(Some(&json!({"sort": 3})));
@@ -311,18 +285,9 @@ mod tests {
 
     #[test]
     fn suffixes() {
-        assert_eq!(
-            split_model_suffix("demo/echo:nitro"),
-            ("demo/echo", Some(Sort::Throughput))
-        );
-        assert_eq!(
-            split_model_suffix("demo/echo:floor"),
-            ("demo/echo", Some(Sort::Price))
-        );
-        assert_eq!(
-            split_model_suffix("demo/echo:free"),
-            ("demo/echo:free", None)
-        );
+        assert_eq!(split_model_suffix("demo/echo:nitro"), ("demo/echo", Some(Sort::Throughput)));
+        assert_eq!(split_model_suffix("demo/echo:floor"), ("demo/echo", Some(Sort::Price)));
+        assert_eq!(split_model_suffix("demo/echo:free"), ("demo/echo:free", None));
         assert_eq!(split_model_suffix("llama3:8b"), ("llama3:8b", None));
         assert_eq!(split_model_suffix(":nitro"), ("", Some(Sort::Throughput)));
     }

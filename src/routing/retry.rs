@@ -110,10 +110,7 @@ impl RetryPolicy {
     /// Full-jitter delay before retry number `retry` (1 = first retry).
     pub fn backoff(&self, retry: u32, rng: &mut impl Rng) -> Duration {
         let exp = retry.saturating_sub(1).min(31);
-        let cap = self
-            .base_backoff
-            .saturating_mul(1u32 << exp)
-            .min(self.max_backoff);
+        let cap = self.base_backoff.saturating_mul(1u32 << exp).min(self.max_backoff);
         let nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
         Duration::from_nanos(rng.gen_range(0..=nanos))
     }
@@ -131,15 +128,11 @@ impl RetryPolicy {
         match class {
             RetryClass::Fatal => Step::Stop,
             RetryClass::NextProvider => Step::NextProvider,
-            RetryClass::RetrySame if attempts_on_provider >= self.max_attempts_per_provider => {
-                Step::NextProvider
-            }
+            RetryClass::RetrySame if attempts_on_provider >= self.max_attempts_per_provider => Step::NextProvider,
             RetryClass::RetrySame => match retry_after {
                 Some(wait) if wait > self.max_backoff => Step::NextProvider,
                 Some(wait) => Step::RetrySame { after: wait },
-                None => Step::RetrySame {
-                    after: self.backoff(attempts_on_provider, rng),
-                },
+                None => Step::RetrySame { after: self.backoff(attempts_on_provider, rng) },
             },
         }
     }
@@ -148,10 +141,7 @@ impl RetryPolicy {
     /// per-attempt limit cut to what is left of the total; `None` when the total is spent.
     pub fn attempt_timeout(&self, started: Instant, now: Instant) -> Option<Duration> {
         let spent = now.saturating_duration_since(started);
-        let left = self
-            .total_timeout
-            .checked_sub(spent)
-            .filter(|d| !d.is_zero())?;
+        let left = self.total_timeout.checked_sub(spent).filter(|d| !d.is_zero())?;
         Some(left.min(self.per_attempt_timeout))
     }
 }
@@ -222,43 +212,25 @@ mod tests {
             }
         }
         // Jitter actually varies the delay.
-        let samples: std::collections::BTreeSet<_> =
-            (0..20).map(|_| p.backoff(3, &mut r)).collect();
+        let samples: std::collections::BTreeSet<_> = (0..20).map(|_| p.backoff(3, &mut r)).collect();
         assert!(samples.len() > 10);
     }
 
     #[test]
     fn next_step_rules() {
-        let p = RetryPolicy {
-            max_attempts_per_provider: 2,
-            ..RetryPolicy::default()
-        };
+        let p = RetryPolicy { max_attempts_per_provider: 2, ..RetryPolicy::default() };
         let mut r = rng();
         assert_eq!(p.next_step(RetryClass::Fatal, 1, None, &mut r), Step::Stop);
-        assert_eq!(
-            p.next_step(RetryClass::NextProvider, 1, None, &mut r),
-            Step::NextProvider
-        );
-        assert!(matches!(
-            p.next_step(RetryClass::RetrySame, 1, None, &mut r),
-            Step::RetrySame { .. }
-        ));
-        assert_eq!(
-            p.next_step(RetryClass::RetrySame, 2, None, &mut r),
-            Step::NextProvider
-        );
+        assert_eq!(p.next_step(RetryClass::NextProvider, 1, None, &mut r), Step::NextProvider);
+        assert!(matches!(p.next_step(RetryClass::RetrySame, 1, None, &mut r), Step::RetrySame { .. }));
+        assert_eq!(p.next_step(RetryClass::RetrySame, 2, None, &mut r), Step::NextProvider);
         let short = Some(Duration::from_secs(2));
         assert_eq!(
             p.next_step(RetryClass::RetrySame, 1, short, &mut r),
-            Step::RetrySame {
-                after: Duration::from_secs(2)
-            }
+            Step::RetrySame { after: Duration::from_secs(2) }
         );
         let long = Some(Duration::from_secs(30));
-        assert_eq!(
-            p.next_step(RetryClass::RetrySame, 1, long, &mut r),
-            Step::NextProvider
-        );
+        assert_eq!(p.next_step(RetryClass::RetrySame, 1, long, &mut r), Step::NextProvider);
     }
 
     #[test]
@@ -270,10 +242,7 @@ mod tests {
         };
         let t = Instant::now();
         assert_eq!(p.attempt_timeout(t, t), Some(Duration::from_secs(10)));
-        assert_eq!(
-            p.attempt_timeout(t, t + Duration::from_secs(20)),
-            Some(Duration::from_secs(5))
-        );
+        assert_eq!(p.attempt_timeout(t, t + Duration::from_secs(20)), Some(Duration::from_secs(5)));
         assert_eq!(p.attempt_timeout(t, t + Duration::from_secs(25)), None);
     }
 
@@ -281,15 +250,9 @@ mod tests {
     fn retry_after_forms() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 07:27:50 GMT
         assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
-            Some(Duration::from_secs(10))
-        );
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(Duration::from_secs(10)));
         let later = now + Duration::from_secs(3600);
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", later),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", later), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
     }

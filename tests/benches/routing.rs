@@ -2,9 +2,7 @@
 //! providers (default load balancing, sorted, filtered) and recording health outcomes.
 
 use auditgate::providers::ProviderProfile;
-use auditgate::routing::{
-    plan_at, AttemptLoop, Candidate, ErrorKind, Health, Price, ProviderPrefs, RetryPolicy, Sort,
-};
+use auditgate::routing::{plan_at, AttemptLoop, Candidate, ErrorKind, Health, Price, ProviderPrefs, RetryPolicy, Sort};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -68,17 +66,7 @@ fn bench_plan(c: &mut Criterion) {
     c.bench_function("plan/8/sort_throughput", |b| {
         b.iter_batched(
             || cands.clone(),
-            |cs| {
-                plan_at(
-                    cs,
-                    &default_prefs,
-                    Some(Sort::Throughput),
-                    &[],
-                    &health,
-                    &mut rng,
-                    now,
-                )
-            },
+            |cs| plan_at(cs, &default_prefs, Some(Sort::Throughput), &[], &health, &mut rng, now),
             BatchSize::SmallInput,
         )
     });
@@ -95,18 +83,9 @@ fn bench_health(c: &mut Criterion) {
     let now = Instant::now();
     let health = warmed_health(8, now);
     c.bench_function("health/record_success", |b| {
-        b.iter(|| {
-            health.record_success(
-                black_box("provider-3"),
-                now,
-                Duration::from_millis(120),
-                300,
-            )
-        })
+        b.iter(|| health.record_success(black_box("provider-3"), now, Duration::from_millis(120), 300))
     });
-    c.bench_function("health/allows", |b| {
-        b.iter(|| health.allows(black_box("provider-3"), now))
-    });
+    c.bench_function("health/allows", |b| b.iter(|| health.allows(black_box("provider-3"), now)));
 }
 
 fn bench_attempts(c: &mut Criterion) {

@@ -58,10 +58,7 @@ impl FakeUpstream {
     pub async fn start(behavior: Behavior) -> FakeUpstream {
         let record = Arc::new(Record::default());
         let behavior = Arc::new(Mutex::new(behavior));
-        let state = FakeState {
-            record: record.clone(),
-            behavior: behavior.clone(),
-        };
+        let state = FakeState { record: record.clone(), behavior: behavior.clone() };
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/embeddings", post(embeddings))
@@ -72,11 +69,7 @@ impl FakeUpstream {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        FakeUpstream {
-            base_url: format!("http://{addr}/v1"),
-            record,
-            behavior,
-        }
+        FakeUpstream { base_url: format!("http://{addr}/v1"), record, behavior }
     }
 
     pub fn set(&self, behavior: Behavior) {
@@ -121,13 +114,8 @@ fn usage_chunk(model: &Value) -> String {
     format!("data: {c}\n\n")
 }
 
-fn sse(
-    stream: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
-) -> Response {
-    Response::builder()
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .body(Body::from_stream(stream))
-        .unwrap()
+fn sse(stream: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static) -> Response {
+    Response::builder().header(header::CONTENT_TYPE, "text/event-stream").body(Body::from_stream(stream)).unwrap()
 }
 
 /// Counts a disconnect if dropped before `done` is set.
@@ -156,24 +144,11 @@ fn stream_pieces(
     let model = req["model"].clone();
     let include_usage = req.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
     let s = async_stream(move |tx| async move {
-        let mut guard = StreamGuard {
-            record,
-            done: false,
-        };
-        let _ = tx
-            .send(chunk(
-                &model,
-                json!({"role": "assistant", "content": ""}),
-                None,
-            ))
-            .await;
+        let mut guard = StreamGuard { record, done: false };
+        let _ = tx.send(chunk(&model, json!({"role": "assistant", "content": ""}), None)).await;
         for p in pieces {
             tokio::time::sleep(interval).await;
-            if tx
-                .send(chunk(&model, json!({"content": p}), None))
-                .await
-                .is_err()
-            {
+            if tx.send(chunk(&model, json!({"content": p}), None)).await.is_err() {
                 return;
             }
         }
@@ -194,9 +169,7 @@ fn stream_pieces(
 }
 
 /// A tiny channel-backed stream: the producer sends SSE text; "BREAK" ends it with an I/O error.
-fn async_stream<F, Fut>(
-    producer: F,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send
+fn async_stream<F, Fut>(producer: F) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send
 where
     F: FnOnce(tokio::sync::mpsc::Sender<String>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -219,18 +192,12 @@ async fn chat(State(state): State<FakeState>, body: Bytes) -> Response {
     let stream = req["stream"] == Value::Bool(true);
     let text = format!("echo: {}", last_user_text(&req));
     match behavior {
-        Behavior::Status(code, body) => (
-            StatusCode::from_u16(code).unwrap(),
-            [(header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response(),
-        Behavior::Malformed => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            "{\"choices\": [",
-        )
-            .into_response(),
+        Behavior::Status(code, body) => {
+            (StatusCode::from_u16(code).unwrap(), [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        Behavior::Malformed => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"choices\": [").into_response()
+        }
         Behavior::Slow(d) => {
             tokio::time::sleep(d).await;
             axum::Json(completion(&req, &text)).into_response()
@@ -239,16 +206,10 @@ async fn chat(State(state): State<FakeState>, body: Bytes) -> Response {
             let pieces = (0..chunks).map(|i| format!("part{i} ")).collect();
             stream_pieces(&req, pieces, interval, state.record.clone(), true)
         }
-        Behavior::BrokenStream => stream_pieces(
-            &req,
-            vec!["a ".into(), "b ".into()],
-            Duration::ZERO,
-            state.record.clone(),
-            false,
-        ),
-        Behavior::Pieces(pieces) if stream => {
-            stream_pieces(&req, pieces, Duration::ZERO, state.record.clone(), true)
+        Behavior::BrokenStream => {
+            stream_pieces(&req, vec!["a ".into(), "b ".into()], Duration::ZERO, state.record.clone(), false)
         }
+        Behavior::Pieces(pieces) if stream => stream_pieces(&req, pieces, Duration::ZERO, state.record.clone(), true),
         Behavior::Pieces(pieces) => axum::Json(completion(&req, &pieces.concat())).into_response(),
         Behavior::Echo if stream => {
             let pieces = text.split_inclusive(' ').map(str::to_string).collect();
@@ -265,24 +226,17 @@ async fn embeddings(State(state): State<FakeState>, body: Bytes) -> Response {
         Value::Array(a) => a.len(),
         _ => 1,
     };
-    let data: Vec<Value> = (0..n)
-        .map(|i| json!({"object": "embedding", "index": i, "embedding": [0.1, 0.2]}))
-        .collect();
+    let data: Vec<Value> =
+        (0..n).map(|i| json!({"object": "embedding", "index": i, "embedding": [0.1, 0.2]})).collect();
     axum::Json(json!({"object": "list", "data": data, "model": req["model"], "usage": {"prompt_tokens": 3, "total_tokens": 3}}))
         .into_response()
 }
 
 fn anthropic_text(req: &Value) -> String {
-    let last = req["messages"]
-        .as_array()
-        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"));
+    let last = req["messages"].as_array().and_then(|m| m.iter().rev().find(|m| m["role"] == "user"));
     match last.map(|m| &m["content"]) {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(blocks)) => blocks
-            .iter()
-            .filter_map(|b| b["text"].as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
+        Some(Value::Array(blocks)) => blocks.iter().filter_map(|b| b["text"].as_str()).collect::<Vec<_>>().join(" "),
         _ => String::new(),
     }
 }
@@ -292,27 +246,13 @@ fn anthropic_event(name: &str, data: Value) -> String {
 }
 
 /// Anthropic's Messages API: JSON or its named SSE events; `Status` behaviours answer Anthropic errors.
-async fn anthropic_messages(
-    State(state): State<FakeState>,
-    headers: axum::http::HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn anthropic_messages(State(state): State<FakeState>, headers: axum::http::HeaderMap, body: Bytes) -> Response {
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     state.record.bodies.lock().unwrap().push(req.clone());
-    let version = headers
-        .get("anthropic-version")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    state
-        .record
-        .anthropic_versions
-        .lock()
-        .unwrap()
-        .push(version);
+    let version = headers.get("anthropic-version").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    state.record.anthropic_versions.lock().unwrap().push(version);
     if let Behavior::Status(code, message) = state.behavior.lock().unwrap().clone() {
-        let err =
-            json!({"type": "error", "error": {"type": "overloaded_error", "message": message}});
+        let err = json!({"type": "error", "error": {"type": "overloaded_error", "message": message}});
         return (StatusCode::from_u16(code).unwrap(), axum::Json(err)).into_response();
     }
     let text = format!("echo: {}", anthropic_text(&req));
@@ -345,20 +285,13 @@ async fn anthropic_messages(
             "delta": {"type": "text_delta", "text": piece}}),
         ));
     }
+    events.push(anthropic_event("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
     events.push(anthropic_event(
-        "content_block_stop",
-        json!({"type": "content_block_stop", "index": 0}),
+        "message_delta",
+        json!({"type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 6}}),
     ));
-    events.push(anthropic_event("message_delta", json!({"type": "message_delta",
-        "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 6}})));
-    events.push(anthropic_event(
-        "message_stop",
-        json!({"type": "message_stop"}),
-    ));
-    let stream = futures_util::stream::iter(
-        events
-            .into_iter()
-            .map(|e| Ok::<_, std::io::Error>(Bytes::from(e))),
-    );
+    events.push(anthropic_event("message_stop", json!({"type": "message_stop"})));
+    let stream = futures_util::stream::iter(events.into_iter().map(|e| Ok::<_, std::io::Error>(Bytes::from(e))));
     sse(stream)
 }

@@ -84,12 +84,7 @@ pub struct GatewayBuilder {
 
 impl Default for GatewayBuilder {
     fn default() -> Self {
-        GatewayBuilder {
-            providers: vec![],
-            extra: String::new(),
-            policy: ALLOW_ALL_POLICY.into(),
-            demo: false,
-        }
+        GatewayBuilder { providers: vec![], extra: String::new(), policy: ALLOW_ALL_POLICY.into(), demo: false }
     }
 }
 
@@ -154,33 +149,23 @@ impl GatewayBuilder {
 
 /// `auditgate keys create` and return the secret (the last line of stdout).
 pub fn create_key(data_dir: &Path, name: &str, team: &str, credit_limit: Option<f64>) -> String {
+    let limit = credit_limit.map(|l| l.to_string());
+    let extra: Vec<&str> = match &limit {
+        Some(l) => vec!["--credit-limit", l],
+        None => vec![],
+    };
+    create_key_with(data_dir, name, team, &extra)
+}
+
+/// `auditgate keys create` with extra flags (`--rpm`, `--tpm`, ...).
+pub fn create_key_with(data_dir: &Path, name: &str, team: &str, extra: &[&str]) -> String {
     let mut cmd = Command::new(bin());
-    cmd.args([
-        "keys",
-        "create",
-        "--name",
-        name,
-        "--team",
-        team,
-        "--data-dir",
-    ])
-    .arg(data_dir);
-    if let Some(limit) = credit_limit {
-        cmd.args(["--credit-limit", &limit.to_string()]);
-    }
+    cmd.args(["keys", "create", "--name", name, "--team", team, "--data-dir"]).arg(data_dir);
+    cmd.args(extra);
     let out = cmd.output().expect("run auditgate keys create");
-    assert!(
-        out.status.success(),
-        "keys create failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "keys create failed: {}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    stdout
-        .lines()
-        .last()
-        .expect("a secret line")
-        .trim()
-        .to_string()
+    stdout.lines().last().expect("a secret line").trim().to_string()
 }
 
 impl Gateway {
@@ -209,19 +194,10 @@ impl Gateway {
             Ok(url) => url,
             Err(_) => {
                 let _ = child.kill();
-                panic!(
-                    "gateway did not start: {}",
-                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
-                );
+                panic!("gateway did not start: {}", std::fs::read_to_string(&stderr_path).unwrap_or_default());
             }
         };
-        Gateway {
-            child,
-            url,
-            key,
-            dir,
-            stderr_path,
-        }
+        Gateway { child, url, key, dir, stderr_path }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -229,28 +205,15 @@ impl Gateway {
     }
 
     pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap()
+        reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
     }
 
     pub fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::RequestBuilder {
-        self.client()
-            .post(format!("{}{}", self.url, path))
-            .bearer_auth(&self.key)
-            .json(body)
+        self.client().post(format!("{}{}", self.url, path)).bearer_auth(&self.key).json(body)
     }
 
-    pub async fn chat(
-        &self,
-        body: serde_json::Value,
-    ) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
-        let resp = self
-            .post("/v1/chat/completions", &body)
-            .send()
-            .await
-            .expect("request");
+    pub async fn chat(&self, body: serde_json::Value) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+        let resp = self.post("/v1/chat/completions", &body).send().await.expect("request");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let json = resp.json().await.unwrap_or(serde_json::Value::Null);
@@ -265,8 +228,7 @@ impl Gateway {
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        wait_timeout(&mut self.child, Duration::from_secs(20))
-            .expect("gateway did not stop after SIGTERM")
+        wait_timeout(&mut self.child, Duration::from_secs(20)).expect("gateway did not stop after SIGTERM")
     }
 }
 
@@ -290,13 +252,7 @@ impl Drop for Gateway {
 
 /// Parse an SSE body into its `data:` payloads.
 pub fn sse_data(body: &str) -> Vec<String> {
-    body.split("\n\n")
-        .filter_map(|ev| {
-            ev.lines()
-                .find_map(|l| l.strip_prefix("data: "))
-                .map(str::to_string)
-        })
-        .collect()
+    body.split("\n\n").filter_map(|ev| ev.lines().find_map(|l| l.strip_prefix("data: ")).map(str::to_string)).collect()
 }
 
 pub fn user(text: &str) -> serde_json::Value {

@@ -43,21 +43,12 @@ pub fn keyword_classifier(text: &str) -> Classification {
 }
 
 pub fn profile(name: &str, region: &str, country: &str, zdr: bool) -> ProviderProfile {
-    ProviderProfile {
-        name: name.into(),
-        region: region.into(),
-        country: country.into(),
-        zdr,
-        data_collection: false,
-    }
+    ProviderProfile { name: name.into(), region: region.into(), country: country.into(), zdr, data_collection: false }
 }
 
 /// The gateway's built-in demo upstreams.
 pub fn demo_providers() -> Vec<ProviderProfile> {
-    vec![
-        profile("demo-ch", "ch", "CH", true),
-        profile("demo-us", "us", "US", false),
-    ]
+    vec![profile("demo-ch", "ch", "CH", true), profile("demo-us", "us", "US", false)]
 }
 
 pub fn repo_path(rel: &str) -> std::path::PathBuf {

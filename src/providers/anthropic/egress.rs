@@ -48,9 +48,7 @@ pub fn to_anthropic_request(openai: &Value, upstream_model: &str) -> Result<Valu
         out.insert("stop_sequences".into(), stop);
     }
     if let Some(stream) = opt(req, "stream") {
-        let s = stream
-            .as_bool()
-            .ok_or_else(|| wrong("stream", "a boolean"))?;
+        let s = stream.as_bool().ok_or_else(|| wrong("stream", "a boolean"))?;
         out.insert("stream".into(), Value::Bool(s));
     }
     if let Some(user) = opt_str(req, "user", "user")? {
@@ -64,9 +62,7 @@ fn check_n(req: &Map<String, Value>) -> Result<(), TranslateError> {
     match opt(req, "n") {
         None => Ok(()),
         Some(n) if n.as_u64() == Some(1) => Ok(()),
-        Some(_) => Err(TranslateError::Unsupported(
-            "n other than 1 (Anthropic returns one choice)".into(),
-        )),
+        Some(_) => Err(TranslateError::Unsupported("n other than 1 (Anthropic returns one choice)".into())),
     }
 }
 
@@ -83,10 +79,7 @@ fn max_tokens(req: &Map<String, Value>) -> Result<u64, TranslateError> {
     Ok(DEFAULT_MAX_TOKENS)
 }
 
-fn copy_sampling(
-    req: &Map<String, Value>,
-    out: &mut Map<String, Value>,
-) -> Result<(), TranslateError> {
+fn copy_sampling(req: &Map<String, Value>, out: &mut Map<String, Value>) -> Result<(), TranslateError> {
     if let Some(t) = opt(req, "temperature") {
         let t = t.as_f64().ok_or_else(|| wrong("temperature", "a number"))?;
         if t < 0.0 {
@@ -133,11 +126,7 @@ fn convert_messages(messages: &[Value]) -> Result<(Vec<String>, Vec<Value>), Tra
             "user" => ("user", content_blocks(opt(msg, "content"), &field)?),
             "assistant" => ("assistant", assistant_blocks(msg, &field)?),
             "tool" => ("user", vec![tool_result(msg, &field)?]),
-            other => {
-                return Err(TranslateError::Unsupported(format!(
-                    "{field}.role {other:?}"
-                )))
-            }
+            other => return Err(TranslateError::Unsupported(format!("{field}.role {other:?}"))),
         };
         push_turn(&mut turns, role, blocks);
     }
@@ -160,9 +149,7 @@ fn push_turn(turns: &mut Vec<(String, Vec<Value>)>, role: &str, blocks: Vec<Valu
 /// A single plain text block is sent as a string (the common, compact form); anything else as blocks.
 fn turn_value(role: &str, blocks: Vec<Value>) -> Value {
     if let [only] = blocks.as_slice() {
-        if only.get("type").and_then(Value::as_str) == Some("text")
-            && only.as_object().map(Map::len) == Some(2)
-        {
+        if only.get("type").and_then(Value::as_str) == Some("text") && only.as_object().map(Map::len) == Some(2) {
             if let Some(text) = only.get("text") {
                 return json!({ "role": role, "content": text });
             }
@@ -177,9 +164,7 @@ fn system_text(msg: &Map<String, Value>, field: &str) -> Result<Vec<String>, Tra
         .iter()
         .map(|b| match b.get("text").and_then(Value::as_str) {
             Some(t) => Ok(t.to_string()),
-            None => Err(TranslateError::Unsupported(format!(
-                "{field}: non-text content in a system message"
-            ))),
+            None => Err(TranslateError::Unsupported(format!("{field}: non-text content in a system message"))),
         })
         .collect()
 }
@@ -196,10 +181,7 @@ fn content_blocks(content: Option<&Value>, field: &str) -> Result<Vec<Value>, Tr
             }
             Ok(out)
         }
-        Some(_) => Err(wrong(
-            format!("{field}.content"),
-            "a string, a list of parts or null",
-        )),
+        Some(_) => Err(wrong(format!("{field}.content"), "a string, a list of parts or null")),
     }
 }
 
@@ -215,16 +197,10 @@ fn part_block(part: &Value, field: &str) -> Result<Option<Value>, TranslateError
             let block = text_block(req_str(p, "text", &format!("{field}.text"))?);
             Ok(block.map(|b| with_cache_control(b, p)))
         }
-        "refusal" => Ok(text_block(req_str(
-            p,
-            "refusal",
-            &format!("{field}.refusal"),
-        )?)),
+        "refusal" => Ok(text_block(req_str(p, "refusal", &format!("{field}.refusal"))?)),
         "image_url" => image_block(p, field).map(Some),
         "file" => document_block(p, field).map(Some),
-        other => Err(TranslateError::Unsupported(format!(
-            "{field}: content part type {other:?}"
-        ))),
+        other => Err(TranslateError::Unsupported(format!("{field}: content part type {other:?}"))),
     }
 }
 
@@ -236,20 +212,13 @@ fn image_block(p: &Map<String, Value>, field: &str) -> Result<Value, TranslateEr
         _ => return Err(TranslateError::Missing(format!("{field}.image_url"))),
     };
     let source = if let Some(rest) = url.strip_prefix("data:") {
-        let (media_type, data) = parse_data_url(rest).ok_or_else(|| {
-            invalid(
-                format!("{field}.image_url.url"),
-                "data URL must be base64 with a media type",
-            )
-        })?;
+        let (media_type, data) = parse_data_url(rest)
+            .ok_or_else(|| invalid(format!("{field}.image_url.url"), "data URL must be base64 with a media type"))?;
         json!({ "type": "base64", "media_type": media_type, "data": data })
     } else if url.starts_with("https://") || url.starts_with("http://") {
         json!({ "type": "url", "url": url })
     } else {
-        return Err(invalid(
-            format!("{field}.image_url.url"),
-            "must be a data: or http(s) URL",
-        ));
+        return Err(invalid(format!("{field}.image_url.url"), "must be a data: or http(s) URL"));
     };
     Ok(json!({ "type": "image", "source": source }))
 }
@@ -257,9 +226,7 @@ fn image_block(p: &Map<String, Value>, field: &str) -> Result<Value, TranslateEr
 /// OpenRouter-style prompt caching: a `cache_control` marker on a text part is kept, since
 /// Anthropic honours it on the block (OpenAI upstreams never see this translation).
 fn with_cache_control(mut block: Value, part: &Map<String, Value>) -> Value {
-    if let (Some(cc @ Value::Object(_)), Some(b)) =
-        (opt(part, "cache_control"), block.as_object_mut())
-    {
+    if let (Some(cc @ Value::Object(_)), Some(b)) = (opt(part, "cache_control"), block.as_object_mut()) {
         b.insert("cache_control".into(), cc.clone());
     }
     block
@@ -273,23 +240,14 @@ fn document_block(p: &Map<String, Value>, field: &str) -> Result<Value, Translat
         &format!("{field}.file"),
     )?;
     let Some(data_url) = opt_str(file, "file_data", &format!("{field}.file.file_data"))? else {
-        return Err(TranslateError::Unsupported(format!(
-            "{field}: file parts without inline file_data"
-        )));
+        return Err(TranslateError::Unsupported(format!("{field}: file parts without inline file_data")));
     };
     let (media_type, data) = data_url
         .strip_prefix("data:")
         .and_then(parse_data_url)
-        .ok_or_else(|| {
-            invalid(
-                format!("{field}.file.file_data"),
-                "must be a base64 data URL",
-            )
-        })?;
+        .ok_or_else(|| invalid(format!("{field}.file.file_data"), "must be a base64 data URL"))?;
     if media_type != "application/pdf" {
-        return Err(TranslateError::Unsupported(format!(
-            "{field}: file type {media_type:?}"
-        )));
+        return Err(TranslateError::Unsupported(format!("{field}: file type {media_type:?}")));
     }
     let mut block = json!({
         "type": "document",
@@ -311,9 +269,7 @@ fn parse_data_url(rest: &str) -> Option<(&str, &str)> {
 fn assistant_blocks(msg: &Map<String, Value>, field: &str) -> Result<Vec<Value>, TranslateError> {
     let mut blocks = content_blocks(opt(msg, "content"), field)?;
     if let Some(calls) = opt(msg, "tool_calls") {
-        let calls = calls
-            .as_array()
-            .ok_or_else(|| wrong(format!("{field}.tool_calls"), "an array"))?;
+        let calls = calls.as_array().ok_or_else(|| wrong(format!("{field}.tool_calls"), "an array"))?;
         for (j, c) in calls.iter().enumerate() {
             blocks.push(tool_use_block(c, &format!("{field}.tool_calls[{j}]"))?);
         }
@@ -391,19 +347,14 @@ fn tool_definition(tool: &Value, field: &str) -> Result<Value, TranslateError> {
     let t = as_object(tool, field)?;
     let kind = opt_str(t, "type", &format!("{field}.type"))?.unwrap_or("function");
     if kind != "function" {
-        return Err(TranslateError::Unsupported(format!(
-            "{field}: tool type {kind:?}"
-        )));
+        return Err(TranslateError::Unsupported(format!("{field}: tool type {kind:?}")));
     }
     let f = as_object(
         opt(t, "function").ok_or_else(|| TranslateError::Missing(format!("{field}.function")))?,
         &format!("{field}.function"),
     )?;
     let mut out = Map::new();
-    out.insert(
-        "name".into(),
-        json!(req_str(f, "name", &format!("{field}.function.name"))?),
-    );
+    out.insert("name".into(), json!(req_str(f, "name", &format!("{field}.function.name"))?));
     if let Some(d) = opt_str(f, "description", &format!("{field}.function.description"))? {
         out.insert("description".into(), json!(d));
     }
@@ -437,10 +388,7 @@ fn tool_choice(choice: &Value) -> Result<Value, TranslateError> {
 
 /// The headers every upstream Messages call needs besides `content-type: application/json`.
 pub fn upstream_headers(api_key: &str) -> [(&'static str, String); 2] {
-    [
-        (super::API_KEY_HEADER, api_key.to_string()),
-        (super::VERSION_HEADER, super::ANTHROPIC_VERSION.to_string()),
-    ]
+    [(super::API_KEY_HEADER, api_key.to_string()), (super::VERSION_HEADER, super::ANTHROPIC_VERSION.to_string())]
 }
 
 /// Translate an Anthropic Messages response into an OpenAI `chat.completion`.
@@ -491,11 +439,7 @@ fn assistant_message(blocks: &[Value]) -> Result<Value, TranslateError> {
     }
     let mut msg = Map::new();
     msg.insert("role".into(), json!("assistant"));
-    let content = if text.is_empty() && !calls.is_empty() {
-        Value::Null
-    } else {
-        Value::String(text)
-    };
+    let content = if text.is_empty() && !calls.is_empty() { Value::Null } else { Value::String(text) };
     msg.insert("content".into(), content);
     if !reasoning.is_empty() {
         msg.insert("reasoning".into(), Value::String(reasoning));
@@ -549,11 +493,7 @@ pub(super) fn openai_usage(usage: Option<&Value>, output_override: Option<u64>) 
 /// The `Upstream` error carried by an Anthropic error object (body or stream event).
 pub(super) fn upstream_error(body: &Map<String, Value>) -> TranslateError {
     let err = body.get("error").and_then(Value::as_object);
-    let field = |k: &str| {
-        err.and_then(|e| e.get(k))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    };
+    let field = |k: &str| err.and_then(|e| e.get(k)).and_then(Value::as_str).unwrap_or("");
     TranslateError::Upstream {
         kind: non_empty(field("type"), "api_error").to_string(),
         message: non_empty(field("message"), "upstream reported an error").to_string(),
@@ -578,11 +518,7 @@ pub fn error_message(status: u16, body: &[u8]) -> String {
     if let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(body) {
         if let Some(err) = o.get("error") {
             let kind = err.get("type").and_then(Value::as_str).unwrap_or("");
-            let msg = err
-                .get("message")
-                .and_then(Value::as_str)
-                .or_else(|| err.as_str())
-                .unwrap_or("");
+            let msg = err.get("message").and_then(Value::as_str).or_else(|| err.as_str()).unwrap_or("");
             match (kind.is_empty(), msg.is_empty()) {
                 (false, false) => return format!("{kind}: {msg}"),
                 (true, false) => return msg.to_string(),
@@ -639,14 +575,8 @@ mod tests {
         ]}]}));
         let blocks = &out["messages"][0]["content"];
         assert_eq!(blocks[0], json!({"type": "text", "text": "What is this?"}));
-        assert_eq!(
-            blocks[1]["source"],
-            json!({"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="})
-        );
-        assert_eq!(
-            blocks[2]["source"],
-            json!({"type": "url", "url": "https://example.org/a.jpg"})
-        );
+        assert_eq!(blocks[1]["source"], json!({"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}));
+        assert_eq!(blocks[2]["source"], json!({"type": "url", "url": "https://example.org/a.jpg"}));
     }
 
     #[test]
@@ -656,24 +586,15 @@ mod tests {
             {"type": "file", "file": {"filename": "contract.pdf", "file_data": "data:application/pdf;base64,JVBERi0x"}},
         ]}]}));
         let blocks = &out["messages"][0]["content"];
-        assert_eq!(
-            blocks[0],
-            json!({"type": "text", "text": "Summarise", "cache_control": {"type": "ephemeral"}})
-        );
+        assert_eq!(blocks[0], json!({"type": "text", "text": "Summarise", "cache_control": {"type": "ephemeral"}}));
         assert_eq!(
             blocks[1],
             json!({"type": "document", "title": "contract.pdf",
                    "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}})
         );
-        for file in [
-            json!({"file_id": "file-1"}),
-            json!({"file_data": "data:text/csv;base64,YQ=="}),
-        ] {
+        for file in [json!({"file_id": "file-1"}), json!({"file_data": "data:text/csv;base64,YQ=="})] {
             let req = json!({"messages": [{"role": "user", "content": [{"type": "file", "file": file}]}]});
-            assert!(matches!(
-                to_anthropic_request(&req, "m"),
-                Err(TranslateError::Unsupported(_))
-            ));
+            assert!(matches!(to_anthropic_request(&req, "m"), Err(TranslateError::Unsupported(_))));
         }
     }
 
@@ -686,17 +607,10 @@ mod tests {
 
     #[test]
     fn bad_image_urls_are_rejected() {
-        for url in [
-            "data:image/png,rawbytes",
-            "ftp://x/y.png",
-            "data:;base64,AAAA",
-        ] {
+        for url in ["data:image/png,rawbytes", "ftp://x/y.png", "data:;base64,AAAA"] {
             let req = json!({"messages": [{"role": "user", "content": [
                 {"type": "image_url", "image_url": {"url": url}}]}]});
-            assert!(matches!(
-                to_anthropic_request(&req, "m"),
-                Err(TranslateError::Invalid { .. })
-            ));
+            assert!(matches!(to_anthropic_request(&req, "m"), Err(TranslateError::Invalid { .. })));
         }
     }
 
@@ -738,10 +652,7 @@ mod tests {
                 {"role": "assistant", "tool_calls": [
                     {"id": "c", "type": "function", "function": {"name": "f", "arguments": args}}]},
             ]});
-            assert!(matches!(
-                to_anthropic_request(&req, "m"),
-                Err(TranslateError::Invalid { .. })
-            ));
+            assert!(matches!(to_anthropic_request(&req, "m"), Err(TranslateError::Invalid { .. })));
         }
     }
 
@@ -761,10 +672,7 @@ mod tests {
             json!([{"name": "f", "description": "d", "input_schema": {"type": "object"}},
                    {"name": "g", "input_schema": {"type": "object", "properties": {}}}])
         );
-        assert_eq!(
-            out["tool_choice"],
-            json!({"type": "tool", "name": "f", "disable_parallel_tool_use": true})
-        );
+        assert_eq!(out["tool_choice"], json!({"type": "tool", "name": "f", "disable_parallel_tool_use": true}));
         assert_eq!(out["stop_sequences"], json!(["END"]));
         assert_eq!(out["max_tokens"], 20);
         assert_eq!(out["temperature"], 1.0);
@@ -827,12 +735,8 @@ mod tests {
         assert_eq!(msg["content"], "Let me check. One moment.");
         assert_eq!(msg["reasoning"], "hmm");
         assert_eq!(msg["tool_calls"][0]["function"]["name"], "weather");
-        let args: Value = serde_json::from_str(
-            msg["tool_calls"][0]["function"]["arguments"]
-                .as_str()
-                .unwrap_or(""),
-        )
-        .unwrap_or_default();
+        let args: Value = serde_json::from_str(msg["tool_calls"][0]["function"]["arguments"].as_str().unwrap_or(""))
+            .unwrap_or_default();
         assert_eq!(args, json!({"city": "Bern"}));
         assert_eq!(out["choices"][0]["finish_reason"], "tool_calls");
         assert_eq!(out["choices"][0]["native_finish_reason"], "tool_use");
@@ -863,20 +767,11 @@ mod tests {
         let body = json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
         assert_eq!(
             from_anthropic_response(&body),
-            Err(TranslateError::Upstream {
-                kind: "overloaded_error".into(),
-                message: "Overloaded".into()
-            })
+            Err(TranslateError::Upstream { kind: "overloaded_error".into(), message: "Overloaded".into() })
         );
-        assert_eq!(
-            error_message(529, body.to_string().as_bytes()),
-            "overloaded_error: Overloaded"
-        );
+        assert_eq!(error_message(529, body.to_string().as_bytes()), "overloaded_error: Overloaded");
         assert_eq!(error_message(502, b""), "upstream returned HTTP 502");
-        assert_eq!(
-            error_message(500, b"<html>oops</html>"),
-            "upstream returned HTTP 500: <html>oops</html>"
-        );
+        assert_eq!(error_message(500, b"<html>oops</html>"), "upstream returned HTTP 500: <html>oops</html>");
         let long = "x".repeat(1000);
         assert!(error_message(500, long.as_bytes()).chars().count() < 350);
         assert_eq!(error_message(400, br#"{"error":{"message":"bad"}}"#), "bad");

@@ -138,16 +138,8 @@ impl MessagesStreamEncoder {
 
     fn error_event(&mut self, err: &Value) -> Event {
         self.done = true;
-        let message = err
-            .get("message")
-            .and_then(Value::as_str)
-            .or_else(|| err.as_str())
-            .unwrap_or("upstream error");
-        let status = err
-            .get("code")
-            .and_then(Value::as_u64)
-            .and_then(|c| u16::try_from(c).ok())
-            .unwrap_or(500);
+        let message = err.get("message").and_then(Value::as_str).or_else(|| err.as_str()).unwrap_or("upstream error");
+        let status = err.get("code").and_then(Value::as_u64).and_then(|c| u16::try_from(c).ok()).unwrap_or(500);
         ("error", error_body(status, message))
     }
 
@@ -155,10 +147,7 @@ impl MessagesStreamEncoder {
         if let Some(text) = delta.get("content").and_then(Value::as_str) {
             if !text.is_empty() {
                 let index = self.text_block(events);
-                events.push(block_delta(
-                    index,
-                    json!({ "type": "text_delta", "text": text }),
-                ));
+                events.push(block_delta(index, json!({ "type": "text_delta", "text": text })));
             }
         }
         let calls = delta.get("tool_calls").and_then(Value::as_array);
@@ -180,23 +169,14 @@ impl MessagesStreamEncoder {
 
     fn on_tool_call(&mut self, call: &Value, events: &mut Vec<Event>) {
         // Chunks without an index come from providers that send one call per chunk in full.
-        let key = call
-            .get("index")
-            .and_then(Value::as_u64)
-            .unwrap_or(self.tool_blocks.len() as u64);
+        let key = call.get("index").and_then(Value::as_u64).unwrap_or(self.tool_blocks.len() as u64);
         let index = match self.tool_blocks.get(&key) {
             Some(&i) => i,
             None => self.start_tool(key, call, events),
         };
-        let args = call
-            .pointer("/function/arguments")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let args = call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or("");
         if !args.is_empty() {
-            events.push(block_delta(
-                index,
-                json!({ "type": "input_json_delta", "partial_json": args }),
-            ));
+            events.push(block_delta(index, json!({ "type": "input_json_delta", "partial_json": args })));
         }
     }
 
@@ -206,10 +186,7 @@ impl MessagesStreamEncoder {
             Some(id) if !id.is_empty() => id.to_string(),
             _ => format!("toolu_{}_{key}", self.id),
         };
-        let name = call
-            .pointer("/function/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or("");
         let block = json!({ "type": "tool_use", "id": id, "name": name, "input": {} });
         let index = self.open_block(block, events);
         self.tool_blocks.insert(key, index);
@@ -229,19 +206,13 @@ impl MessagesStreamEncoder {
 
     fn close_block(&mut self, events: &mut Vec<Event>) {
         if let Some(Open::Text(i) | Open::Tool(i)) = self.open.take() {
-            events.push((
-                "content_block_stop",
-                json!({ "type": "content_block_stop", "index": i }),
-            ));
+            events.push(("content_block_stop", json!({ "type": "content_block_stop", "index": i })));
         }
     }
 }
 
 fn block_delta(index: u64, delta: Value) -> Event {
-    (
-        "content_block_delta",
-        json!({ "type": "content_block_delta", "index": index, "delta": delta }),
-    )
+    ("content_block_delta", json!({ "type": "content_block_delta", "index": index, "delta": delta }))
 }
 
 #[cfg(test)]
@@ -292,18 +263,9 @@ mod tests {
         let start = &events[0].1["message"];
         assert_eq!(start["id"], "msg_9");
         assert_eq!(start["model"], "claude-x");
-        assert_eq!(
-            start["usage"],
-            json!({"input_tokens": 0, "output_tokens": 0})
-        );
-        assert_eq!(
-            events[1].1["content_block"],
-            json!({"type": "text", "text": ""})
-        );
-        assert_eq!(
-            events[2].1["delta"],
-            json!({"type": "text_delta", "text": "Hel"})
-        );
+        assert_eq!(start["usage"], json!({"input_tokens": 0, "output_tokens": 0}));
+        assert_eq!(events[1].1["content_block"], json!({"type": "text", "text": ""}));
+        assert_eq!(events[2].1["delta"], json!({"type": "text_delta", "text": "Hel"}));
         assert_eq!(events[5].1["delta"]["stop_reason"], "end_turn");
         assert_eq!(events[5].1["usage"]["input_tokens"], 12);
         assert_eq!(events[5].1["usage"]["output_tokens"], 2);
@@ -317,14 +279,8 @@ mod tests {
                 json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "weather", "arguments": ""}}]}),
                 None,
             ),
-            chunk(
-                json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":"}}]}),
-                None,
-            ),
-            chunk(
-                json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Bern\"}"}}]}),
-                None,
-            ),
+            chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":"}}]}), None),
+            chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Bern\"}"}}]}), None),
             chunk(
                 json!({"tool_calls": [{"index": 1, "id": "call_2", "function": {"name": "time", "arguments": "{}"}}]}),
                 None,
@@ -354,10 +310,7 @@ mod tests {
             json!({"type": "content_block_start", "index": 1,
                    "content_block": {"type": "tool_use", "id": "call_1", "name": "weather", "input": {}}})
         );
-        assert_eq!(
-            events[5].1["delta"],
-            json!({"type": "input_json_delta", "partial_json": "{\"city\":"})
-        );
+        assert_eq!(events[5].1["delta"], json!({"type": "input_json_delta", "partial_json": "{\"city\":"}));
         assert_eq!(events[8].1["index"], 2);
         assert_eq!(events[9].1["index"], 2);
         assert_eq!(events[11].1["delta"]["stop_reason"], "tool_use");
@@ -366,10 +319,7 @@ mod tests {
     #[test]
     fn empty_stream_still_yields_a_complete_message() {
         let events = run(&[]);
-        assert_eq!(
-            names(&events),
-            ["message_start", "message_delta", "message_stop"]
-        );
+        assert_eq!(names(&events), ["message_start", "message_delta", "message_stop"]);
     }
 
     #[test]
@@ -379,15 +329,10 @@ mod tests {
         let events = enc.on_chunk(&json!({"error": {"code": 429, "message": "slow down"}}));
         assert_eq!(
             events,
-            vec![(
-                "error",
-                json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})
-            )]
+            vec![("error", json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}))]
         );
         assert!(enc.finish().is_empty());
-        assert!(enc
-            .on_chunk(&chunk(json!({"content": "more"}), None))
-            .is_empty());
+        assert!(enc.on_chunk(&chunk(json!({"content": "more"}), None)).is_empty());
         assert!(enc.fail(500, "x").is_empty());
     }
 

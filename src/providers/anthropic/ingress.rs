@@ -35,15 +35,9 @@ pub fn messages_to_openai(req: &Value) -> Result<Value, TranslateError> {
     Ok(Value::Object(out))
 }
 
-fn copy_scalars(
-    r: &Map<String, Value>,
-    out: &mut Map<String, Value>,
-) -> Result<(), TranslateError> {
+fn copy_scalars(r: &Map<String, Value>, out: &mut Map<String, Value>) -> Result<(), TranslateError> {
     if let Some(v) = opt(r, "max_tokens") {
-        let n = v
-            .as_u64()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| wrong("max_tokens", "a positive integer"))?;
+        let n = v.as_u64().filter(|n| *n > 0).ok_or_else(|| wrong("max_tokens", "a positive integer"))?;
         out.insert("max_tokens".into(), json!(n));
     }
     for key in ["temperature", "top_p", "top_k"] {
@@ -102,9 +96,7 @@ fn text_of_block(block: &Value, field: &str) -> Result<String, TranslateError> {
     let b = as_object(block, field)?;
     match req_str(b, "type", &format!("{field}.type"))? {
         "text" => Ok(req_str(b, "text", &format!("{field}.text"))?.to_string()),
-        other => Err(TranslateError::Unsupported(format!(
-            "{field}: block type {other:?} here"
-        ))),
+        other => Err(TranslateError::Unsupported(format!("{field}: block type {other:?} here"))),
     }
 }
 
@@ -112,22 +104,15 @@ fn text_of_block(block: &Value, field: &str) -> Result<String, TranslateError> {
 fn convert_message(m: &Value, field: &str) -> Result<Vec<Value>, TranslateError> {
     let msg = as_object(m, field)?;
     let role = req_str(msg, "role", &format!("{field}.role"))?;
-    let content =
-        opt(msg, "content").ok_or_else(|| TranslateError::Missing(format!("{field}.content")))?;
+    let content = opt(msg, "content").ok_or_else(|| TranslateError::Missing(format!("{field}.content")))?;
     match (role, content) {
         (_, Value::String(s)) if role == "user" || role == "assistant" => {
             Ok(vec![json!({ "role": role, "content": s })])
         }
         ("user", Value::Array(blocks)) => user_messages(blocks, field),
         ("assistant", Value::Array(blocks)) => Ok(vec![assistant_message(blocks, field)?]),
-        ("user" | "assistant", _) => Err(wrong(
-            format!("{field}.content"),
-            "a string or a list of blocks",
-        )),
-        (other, _) => Err(invalid(
-            format!("{field}.role"),
-            format!("{other:?} is not user or assistant"),
-        )),
+        ("user" | "assistant", _) => Err(wrong(format!("{field}.content"), "a string or a list of blocks")),
+        (other, _) => Err(invalid(format!("{field}.role"), format!("{other:?} is not user or assistant"))),
     }
 }
 
@@ -140,17 +125,11 @@ fn user_messages(blocks: &[Value], field: &str) -> Result<Vec<Value>, TranslateE
         let f = format!("{field}.content[{j}]");
         let block = as_object(b, &f)?;
         match req_str(block, "type", &format!("{f}.type"))? {
-            "text" => parts.push(
-                json!({ "type": "text", "text": req_str(block, "text", &format!("{f}.text"))? }),
-            ),
+            "text" => parts.push(json!({ "type": "text", "text": req_str(block, "text", &format!("{f}.text"))? })),
             "image" => parts.push(image_part(block, &f)?),
             "document" => parts.push(file_part(block, &f)?),
             "tool_result" => tools.push(tool_message(block, &f)?),
-            other => {
-                return Err(TranslateError::Unsupported(format!(
-                    "{f}: block type {other:?}"
-                )))
-            }
+            other => return Err(TranslateError::Unsupported(format!("{f}: block type {other:?}"))),
         }
     }
     if !parts.is_empty() {
@@ -181,11 +160,7 @@ fn image_part(block: &Map<String, Value>, field: &str) -> Result<Value, Translat
             format!("data:{media};base64,{data}")
         }
         "url" => req_str(src, "url", &format!("{field}.source.url"))?.to_string(),
-        other => {
-            return Err(TranslateError::Unsupported(format!(
-                "{field}: image source {other:?}"
-            )))
-        }
+        other => return Err(TranslateError::Unsupported(format!("{field}: image source {other:?}"))),
     };
     Ok(json!({ "type": "image_url", "image_url": { "url": url } }))
 }
@@ -200,19 +175,14 @@ fn file_part(block: &Map<String, Value>, field: &str) -> Result<Value, Translate
     let kind = req_str(src, "type", &format!("{field}.source.type"))?;
     let media = req_str(src, "media_type", &format!("{field}.source.media_type"))?;
     if kind != "base64" || media != "application/pdf" {
-        return Err(TranslateError::Unsupported(format!(
-            "{field}: document source {kind:?} of type {media:?}"
-        )));
+        return Err(TranslateError::Unsupported(format!("{field}: document source {kind:?} of type {media:?}")));
     }
     let data = req_str(src, "data", &format!("{field}.source.data"))?;
     let mut file = Map::new();
     if let Some(title) = opt_str(block, "title", &format!("{field}.title"))? {
         file.insert("filename".into(), json!(title));
     }
-    file.insert(
-        "file_data".into(),
-        json!(format!("data:{media};base64,{data}")),
-    );
+    file.insert("file_data".into(), json!(format!("data:{media};base64,{data}")));
     Ok(json!({ "type": "file", "file": file }))
 }
 
@@ -229,12 +199,7 @@ fn tool_message(block: &Map<String, Value>, field: &str) -> Result<Value, Transl
                 .collect::<Result<Vec<_>, _>>()?;
             Value::String(texts.join("\n"))
         }
-        Some(_) => {
-            return Err(wrong(
-                format!("{field}.content"),
-                "a string or a list of blocks",
-            ))
-        }
+        Some(_) => return Err(wrong(format!("{field}.content"), "a string or a list of blocks")),
     };
     Ok(json!({ "role": "tool", "tool_call_id": id, "content": content }))
 }
@@ -250,20 +215,12 @@ fn assistant_message(blocks: &[Value], field: &str) -> Result<Value, TranslateEr
             "tool_use" => calls.push(tool_call(block, &f)?),
             // Earlier turns' reasoning is not replayable to an OpenAI upstream.
             "thinking" | "redacted_thinking" => {}
-            other => {
-                return Err(TranslateError::Unsupported(format!(
-                    "{f}: block type {other:?}"
-                )))
-            }
+            other => return Err(TranslateError::Unsupported(format!("{f}: block type {other:?}"))),
         }
     }
     let mut msg = Map::new();
     msg.insert("role".into(), json!("assistant"));
-    let content = if text.is_empty() && !calls.is_empty() {
-        Value::Null
-    } else {
-        Value::String(text)
-    };
+    let content = if text.is_empty() && !calls.is_empty() { Value::Null } else { Value::String(text) };
     msg.insert("content".into(), content);
     if !calls.is_empty() {
         msg.insert("tool_calls".into(), Value::Array(calls));
@@ -302,12 +259,7 @@ fn add_tools(r: &Map<String, Value>, out: &mut Map<String, Value>) -> Result<(),
             "tool" => {
                 json!({ "type": "function", "function": { "name": req_str(c, "name", "tool_choice.name")? } })
             }
-            other => {
-                return Err(invalid(
-                    "tool_choice.type",
-                    format!("unknown value {other:?}"),
-                ))
-            }
+            other => return Err(invalid("tool_choice.type", format!("unknown value {other:?}"))),
         };
         out.insert("tool_choice".into(), mapped);
         if opt(c, "disable_parallel_tool_use").and_then(Value::as_bool) == Some(true) {
@@ -323,22 +275,14 @@ fn tool_definition(tool: &Value, field: &str) -> Result<Value, TranslateError> {
     let t = as_object(tool, field)?;
     match opt_str(t, "type", &format!("{field}.type"))? {
         None | Some("custom") => {}
-        Some(other) => {
-            return Err(TranslateError::Unsupported(format!(
-                "{field}: server tool {other:?}"
-            )))
-        }
+        Some(other) => return Err(TranslateError::Unsupported(format!("{field}: server tool {other:?}"))),
     }
     let mut f = Map::new();
-    f.insert(
-        "name".into(),
-        json!(req_str(t, "name", &format!("{field}.name"))?),
-    );
+    f.insert("name".into(), json!(req_str(t, "name", &format!("{field}.name"))?));
     if let Some(d) = opt_str(t, "description", &format!("{field}.description"))? {
         f.insert("description".into(), json!(d));
     }
-    let schema = opt(t, "input_schema")
-        .ok_or_else(|| TranslateError::Missing(format!("{field}.input_schema")))?;
+    let schema = opt(t, "input_schema").ok_or_else(|| TranslateError::Missing(format!("{field}.input_schema")))?;
     as_object(schema, &format!("{field}.input_schema"))?;
     f.insert("parameters".into(), schema.clone());
     Ok(json!({ "type": "function", "function": f }))
@@ -350,9 +294,7 @@ fn tool_definition(tool: &Value, field: &str) -> Result<Value, TranslateError> {
 pub fn openai_to_messages_response(resp: &Value) -> Value {
     let choice = resp.pointer("/choices/0");
     let message = choice.and_then(|c| c.get("message"));
-    let finish = choice
-        .and_then(|c| c.get("finish_reason"))
-        .and_then(Value::as_str);
+    let finish = choice.and_then(|c| c.get("finish_reason")).and_then(Value::as_str);
     json!({
         "id": resp.get("id").and_then(Value::as_str).unwrap_or("msg_unknown"),
         "type": "message",
@@ -367,16 +309,11 @@ pub fn openai_to_messages_response(resp: &Value) -> Value {
 
 fn response_blocks(message: Option<&Value>) -> Vec<Value> {
     let mut blocks = Vec::new();
-    let text = message
-        .and_then(|m| m.get("content"))
-        .map(content_text)
-        .unwrap_or_default();
+    let text = message.and_then(|m| m.get("content")).map(content_text).unwrap_or_default();
     if !text.is_empty() {
         blocks.push(json!({ "type": "text", "text": text }));
     }
-    let calls = message
-        .and_then(|m| m.get("tool_calls"))
-        .and_then(Value::as_array);
+    let calls = message.and_then(|m| m.get("tool_calls")).and_then(Value::as_array);
     for call in calls.into_iter().flatten() {
         blocks.push(json!({
             "type": "tool_use",
@@ -392,10 +329,7 @@ fn response_blocks(message: Option<&Value>) -> Vec<Value> {
 fn content_text(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect(),
+        Value::Array(parts) => parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect(),
         _ => String::new(),
     }
 }
@@ -486,15 +420,9 @@ mod tests {
             "metadata": {"user_id": "u1"}, "stream": true,
         }));
         assert_eq!(out["model"], "claude-x");
-        assert_eq!(
-            out["messages"][0],
-            json!({"role": "system", "content": "A\n\nB"})
-        );
+        assert_eq!(out["messages"][0], json!({"role": "system", "content": "A\n\nB"}));
         assert_eq!(out["messages"][1], json!({"role": "user", "content": "Hi"}));
-        assert_eq!(
-            out["messages"][2],
-            json!({"role": "assistant", "content": "Hello"})
-        );
+        assert_eq!(out["messages"][2], json!({"role": "assistant", "content": "Hello"}));
         assert_eq!(
             out["messages"][3]["content"],
             json!([{"type": "text", "text": "Look"},
@@ -526,14 +454,8 @@ mod tests {
         }));
         let m = &out["messages"];
         assert_eq!(m[1]["content"], Value::Null);
-        assert_eq!(
-            m[1]["tool_calls"][0]["function"]["arguments"],
-            "{\"city\":\"Bern\"}"
-        );
-        assert_eq!(
-            m[2],
-            json!({"role": "tool", "tool_call_id": "toolu_1", "content": "12C"})
-        );
+        assert_eq!(m[1]["tool_calls"][0]["function"]["arguments"], "{\"city\":\"Bern\"}");
+        assert_eq!(m[2], json!({"role": "tool", "tool_call_id": "toolu_1", "content": "12C"}));
         assert_eq!(m[3], json!({"role": "user", "content": "here"}));
         assert_eq!(
             out["tools"],
@@ -548,10 +470,7 @@ mod tests {
         for (anthropic, openai) in [
             (json!({"type": "auto"}), json!("auto")),
             (json!({"type": "none"}), json!("none")),
-            (
-                json!({"type": "tool", "name": "f"}),
-                json!({"type": "function", "function": {"name": "f"}}),
-            ),
+            (json!({"type": "tool", "name": "f"}), json!({"type": "function", "function": {"name": "f"}})),
         ] {
             let out = translate(json!({"model": "m", "messages": [], "tool_choice": anthropic}));
             assert_eq!(out["tool_choice"], openai);
@@ -597,10 +516,7 @@ mod tests {
         let out = openai_to_messages_response(&resp);
         assert_eq!(out["type"], "message");
         assert_eq!(out["id"], "gen-1");
-        assert_eq!(
-            out["content"][0],
-            json!({"type": "text", "text": "Checking."})
-        );
+        assert_eq!(out["content"][0], json!({"type": "text", "text": "Checking."}));
         assert_eq!(
             out["content"][1],
             json!({"type": "tool_use", "id": "call_1", "name": "weather", "input": {"city": "Bern"}})
@@ -615,11 +531,7 @@ mod tests {
 
     #[test]
     fn finish_reasons_map_to_stop_reasons() {
-        for (f, s) in [
-            ("stop", "end_turn"),
-            ("length", "max_tokens"),
-            ("content_filter", "refusal"),
-        ] {
+        for (f, s) in [("stop", "end_turn"), ("length", "max_tokens"), ("content_filter", "refusal")] {
             let resp = json!({"choices": [{"message": {"content": "x"}, "finish_reason": f}]});
             assert_eq!(openai_to_messages_response(&resp)["stop_reason"], s);
         }
@@ -645,10 +557,7 @@ mod tests {
             (529, "overloaded_error"),
         ] {
             let body = error_body(status, "why");
-            assert_eq!(
-                body,
-                json!({"type": "error", "error": {"type": kind, "message": "why"}})
-            );
+            assert_eq!(body, json!({"type": "error", "error": {"type": kind, "message": "why"}}));
         }
     }
 }

@@ -20,14 +20,9 @@ mod encoder;
 mod ingress;
 mod stream;
 
-pub use egress::{
-    error_message, from_anthropic_response, to_anthropic_request, upstream_headers,
-    DEFAULT_MAX_TOKENS,
-};
+pub use egress::{error_message, from_anthropic_response, to_anthropic_request, upstream_headers, DEFAULT_MAX_TOKENS};
 pub use encoder::MessagesStreamEncoder;
-pub use ingress::{
-    error_body, error_type_for_status, messages_to_openai, openai_to_messages_response,
-};
+pub use ingress::{error_body, error_type_for_status, messages_to_openai, openai_to_messages_response};
 pub use stream::StreamTranslator;
 
 use serde_json::{Map, Value};
@@ -46,10 +41,7 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 pub enum TranslateError {
     /// A value had the wrong JSON type (e.g. `messages` is not an array).
     #[error("{field} must be {expected}")]
-    WrongType {
-        field: String,
-        expected: &'static str,
-    },
+    WrongType { field: String, expected: &'static str },
     /// A required field is absent.
     #[error("missing required field {0}")]
     Missing(String),
@@ -94,17 +86,11 @@ pub fn upstream_status(kind: &str) -> u16 {
 }
 
 fn wrong(field: impl Into<String>, expected: &'static str) -> TranslateError {
-    TranslateError::WrongType {
-        field: field.into(),
-        expected,
-    }
+    TranslateError::WrongType { field: field.into(), expected }
 }
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> TranslateError {
-    TranslateError::Invalid {
-        field: field.into(),
-        reason: reason.into(),
-    }
+    TranslateError::Invalid { field: field.into(), reason: reason.into() }
 }
 
 /// The value as an object, or a `WrongType` error naming `field`.
@@ -118,11 +104,7 @@ fn opt<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 }
 
 /// An optional string field; present with another type is an error.
-fn opt_str<'a>(
-    obj: &'a Map<String, Value>,
-    key: &str,
-    field: &str,
-) -> Result<Option<&'a str>, TranslateError> {
+fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str, field: &str) -> Result<Option<&'a str>, TranslateError> {
     match opt(obj, key) {
         None => Ok(None),
         Some(v) => v.as_str().map(Some).ok_or_else(|| wrong(field, "a string")),
@@ -130,11 +112,7 @@ fn opt_str<'a>(
 }
 
 /// A required string field.
-fn req_str<'a>(
-    obj: &'a Map<String, Value>,
-    key: &str,
-    field: &str,
-) -> Result<&'a str, TranslateError> {
+fn req_str<'a>(obj: &'a Map<String, Value>, key: &str, field: &str) -> Result<&'a str, TranslateError> {
     opt_str(obj, key, field)?.ok_or_else(|| TranslateError::Missing(field.to_string()))
 }
 
@@ -152,10 +130,7 @@ mod tests {
         assert_eq!(upstream_status("overloaded_error"), 529);
         assert_eq!(upstream_status("rate_limit_error"), 429);
         assert_eq!(upstream_status("something_new"), 502);
-        let e = TranslateError::Upstream {
-            kind: "authentication_error".into(),
-            message: "bad key".into(),
-        };
+        let e = TranslateError::Upstream { kind: "authentication_error".into(), message: "bad key".into() };
         assert_eq!(e.status(), 401);
         assert_eq!(TranslateError::Missing("messages".into()).status(), 400);
     }

@@ -83,25 +83,18 @@ impl StreamTranslator {
 
     fn message_start(&mut self, ev: &Map<String, Value>) -> Result<Vec<Value>, TranslateError> {
         let msg = as_object(
-            opt(ev, "message")
-                .ok_or_else(|| TranslateError::Missing("message_start.message".into()))?,
+            opt(ev, "message").ok_or_else(|| TranslateError::Missing("message_start.message".into()))?,
             "message_start.message",
         )?;
-        self.id = opt_str(msg, "id", "message_start.message.id")?
-            .unwrap_or("")
-            .to_string();
+        self.id = opt_str(msg, "id", "message_start.message.id")?.unwrap_or("").to_string();
         self.start_usage = opt(msg, "usage").cloned();
-        Ok(vec![self.chunk(
-            json!({ "role": "assistant", "content": "" }),
-            None,
-        )])
+        Ok(vec![self.chunk(json!({ "role": "assistant", "content": "" }), None)])
     }
 
     fn block_start(&mut self, ev: &Map<String, Value>) -> Result<Vec<Value>, TranslateError> {
         let index = block_index(ev)?;
         let block = as_object(
-            opt(ev, "content_block")
-                .ok_or_else(|| TranslateError::Missing("content_block".into()))?,
+            opt(ev, "content_block").ok_or_else(|| TranslateError::Missing("content_block".into()))?,
             "content_block",
         )?;
         match req_str(block, "type", "content_block.type")? {
@@ -127,8 +120,7 @@ impl StreamTranslator {
     fn block_delta(&mut self, ev: &Map<String, Value>) -> Result<Vec<Value>, TranslateError> {
         let index = block_index(ev)?;
         let delta = as_object(
-            opt(ev, "delta")
-                .ok_or_else(|| TranslateError::Missing("content_block_delta.delta".into()))?,
+            opt(ev, "delta").ok_or_else(|| TranslateError::Missing("content_block_delta.delta".into()))?,
             "content_block_delta.delta",
         )?;
         match req_str(delta, "type", "delta.type")? {
@@ -184,11 +176,7 @@ impl StreamTranslator {
             self.output_tokens = Some(out);
         }
         let start = self.start_usage.get_or_insert_with(|| json!({}));
-        for key in [
-            "input_tokens",
-            "cache_read_input_tokens",
-            "cache_creation_input_tokens",
-        ] {
+        for key in ["input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"] {
             if let Some(v) = u.get(key).filter(|v| v.is_u64()) {
                 if let Some(obj) = start.as_object_mut() {
                     obj.insert(key.into(), v.clone());
@@ -279,16 +267,10 @@ mod tests {
             ],
         );
         assert_eq!(chunks.len(), 5);
-        assert_eq!(
-            chunks[0]["choices"][0]["delta"],
-            json!({"role": "assistant", "content": ""})
-        );
+        assert_eq!(chunks[0]["choices"][0]["delta"], json!({"role": "assistant", "content": ""}));
         assert_eq!(chunks[0]["model"], "client-model");
         assert_eq!(chunks[0]["id"], "msg_1");
-        assert_eq!(
-            chunks[1]["choices"][0]["delta"],
-            json!({"content": "Hello"})
-        );
+        assert_eq!(chunks[1]["choices"][0]["delta"], json!({"content": "Hello"}));
         assert_eq!(chunks[2]["choices"][0]["delta"], json!({"content": "!"}));
         assert_eq!(chunks[3]["choices"][0]["finish_reason"], "stop");
         assert_eq!(chunks[3]["choices"][0]["delta"], json!({}));
@@ -322,29 +304,18 @@ mod tests {
                 json!({"type": "message_stop"}),
             ],
         );
-        let calls: Vec<&Value> = chunks
-            .iter()
-            .filter_map(|c| c.pointer("/choices/0/delta/tool_calls/0"))
-            .collect();
+        let calls: Vec<&Value> = chunks.iter().filter_map(|c| c.pointer("/choices/0/delta/tool_calls/0")).collect();
         assert_eq!(calls.len(), 5);
         assert_eq!(
             calls[0],
             &json!({"index": 0, "id": "toolu_a", "type": "function", "function": {"name": "weather", "arguments": ""}})
         );
-        let args: String = calls[1..3]
-            .iter()
-            .filter_map(|c| c.pointer("/function/arguments")?.as_str())
-            .collect();
+        let args: String = calls[1..3].iter().filter_map(|c| c.pointer("/function/arguments")?.as_str()).collect();
         assert_eq!(args, "{\"city\": \"Bern\"}");
         assert_eq!(calls[3]["index"], 1);
         assert_eq!(calls[3]["id"], "toolu_b");
-        assert_eq!(
-            calls[4],
-            &json!({"index": 1, "function": {"arguments": "{}"}})
-        );
-        let finish = chunks
-            .iter()
-            .find_map(|c| c.pointer("/choices/0/finish_reason")?.as_str());
+        assert_eq!(calls[4], &json!({"index": 1, "function": {"arguments": "{}"}}));
+        let finish = chunks.iter().find_map(|c| c.pointer("/choices/0/finish_reason")?.as_str());
         assert_eq!(finish, Some("tool_calls"));
     }
 
@@ -372,10 +343,7 @@ mod tests {
             .on_event(&json!({"type": "content_block_delta", "index": -1,
             "delta": {"type": "text_delta", "text": "x"}}))
             .is_err());
-        assert_eq!(
-            t.on_event(&json!({"type": "brand_new_event"})),
-            Ok(Vec::new())
-        );
+        assert_eq!(t.on_event(&json!({"type": "brand_new_event"})), Ok(Vec::new()));
         assert_eq!(
             t.on_event(&json!({"type": "content_block_delta", "index": 0,
             "delta": {"type": "signature_delta", "signature": "x"}})),
