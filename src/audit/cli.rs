@@ -15,13 +15,22 @@ use std::path::{Path, PathBuf};
 
 /// `verify-log [--data-dir DIR] [--db FILE --public-key FILE] [--checkpoint FILE] [--json] [--bundle DIR]`
 #[derive(clap::Parser, Debug, Clone, Default)]
-#[command(name = "verify-log", about = "Verify an auditgate audit log using only its public key", version)]
+#[command(
+    name = "verify-log",
+    about = "Verify an auditgate audit log using only its public key",
+    version
+)]
 pub struct VerifyLogArgs {
     /// Data directory holding log.db, signing.pub and checkpoints.log (default ./audit).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["db", "bundle"])]
     pub data_dir: Option<PathBuf>,
     /// A log database file to verify (requires --public-key).
-    #[arg(long, value_name = "FILE", requires = "public_key", conflicts_with = "bundle")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "public_key",
+        conflicts_with = "bundle"
+    )]
     pub db: Option<PathBuf>,
     /// The trusted public key (signing.pub form); overrides the data directory's copy.
     #[arg(long, value_name = "FILE")]
@@ -71,10 +80,17 @@ fn verify_bundle_cmd(dir: &Path, key: Option<&Path>) -> Result<Report, String> {
 
 fn verify_log_cmd(args: &VerifyLogArgs) -> Result<Report, String> {
     let (db, key_path, cp_log) = match (&args.db, &args.data_dir) {
-        (Some(db), _) => (db.clone(), args.public_key.clone().unwrap_or_default(), None),
+        (Some(db), _) => (
+            db.clone(),
+            args.public_key.clone().unwrap_or_default(),
+            None,
+        ),
         (None, dir) => {
             let dir = dir.clone().unwrap_or_else(|| PathBuf::from("./audit"));
-            let key = args.public_key.clone().unwrap_or_else(|| dir.join(FILE_PUB));
+            let key = args
+                .public_key
+                .clone()
+                .unwrap_or_else(|| dir.join(FILE_PUB));
             (dir.join(FILE_DB), key, Some(dir.join(FILE_CHECKPOINTS)))
         }
     };
@@ -88,15 +104,25 @@ fn verify_log_cmd(args: &VerifyLogArgs) -> Result<Report, String> {
         .checkpoints()
         .map_err(|e| e.to_string())?
         .into_iter()
-        .map(|c| Claim { source: FILE_DB.into(), note: c.note, stated_size: Some(c.size) })
+        .map(|c| Claim {
+            source: FILE_DB.into(),
+            note: c.note,
+            stated_size: Some(c.size),
+        })
         .collect();
     if let Some(path) = cp_log.filter(|p| p.exists()) {
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let notes = super::note::split_notes(&text);
-        claims.extend(notes.into_iter().map(|note| Claim { source: FILE_CHECKPOINTS.into(), note, stated_size: None }));
+        claims.extend(notes.into_iter().map(|note| Claim {
+            source: FILE_CHECKPOINTS.into(),
+            note,
+            stated_size: None,
+        }));
     }
     let mut verifier = Verifier::new(trusted, claims, anchor.as_deref())?;
-    stream_entries(&store, &mut verifier, !args.json).map_err(|e| format!("reading {}: {e}", db.display()))?;
+    stream_entries(&store, &mut verifier, !args.json)
+        .map_err(|e| format!("reading {}: {e}", db.display()))?;
     let bodies = store.bodies().map_err(|e| e.to_string())?;
     Ok(verifier.finish(&bodies))
 }
@@ -105,7 +131,9 @@ fn verify_log_cmd(args: &VerifyLogArgs) -> Result<Report, String> {
 fn stream_entries(store: &SqliteStore, v: &mut Verifier, progress: bool) -> rusqlite::Result<()> {
     let total = store.size().unwrap_or(0);
     let show = progress && total > 200_000 && std::io::stderr().is_terminal();
-    let mut stmt = store.connection().prepare("SELECT seq, leaf_hash, bytes FROM entries ORDER BY seq")?;
+    let mut stmt = store
+        .connection()
+        .prepare("SELECT seq, leaf_hash, bytes FROM entries ORDER BY seq")?;
     let mut rows = stmt.query([])?;
     let mut n = 0u64;
     while let Some(row) = rows.next()? {
@@ -116,8 +144,11 @@ fn stream_entries(store: &SqliteStore, v: &mut Verifier, progress: bool) -> rusq
             break;
         }
         n += 1;
-        if show && n % 100_000 == 0 {
-            eprint!("\rverify-log: {n}/{total} entries ({}%)", n * 100 / total.max(1));
+        if show && n.is_multiple_of(100_000) {
+            eprint!(
+                "\rverify-log: {n}/{total} entries ({}%)",
+                n * 100 / total.max(1)
+            );
         }
     }
     if show {
@@ -138,10 +169,21 @@ fn print_report(r: &Report, json: bool) {
     if let Some(origin) = &r.origin {
         println!("  origin: {origin}");
     }
-    println!("  root hash of the {} entries verified: {}", r.entries, r.root_hash);
-    println!("  checkpoints verified: {}; signed by the trusted key up to tree size {}", r.checkpoints_verified, r.signed_size);
+    println!(
+        "  root hash of the {} entries verified: {}",
+        r.entries, r.root_hash
+    );
+    println!(
+        "  checkpoints verified: {}; signed by the trusted key up to tree size {}",
+        r.checkpoints_verified, r.signed_size
+    );
     if r.unsigned_tail > 0 {
-        println!("  unsigned tail: {} entries ({} to {}) are after the last checkpoint", r.unsigned_tail, r.signed_size, r.entries - 1);
+        println!(
+            "  unsigned tail: {} entries ({} to {}) are after the last checkpoint",
+            r.unsigned_tail,
+            r.signed_size,
+            r.entries - 1
+        );
     }
     if let Some(size) = r.consistent_with_checkpoint {
         println!("  the log extends the given checkpoint of tree size {size}");
@@ -150,10 +192,19 @@ fn print_report(r: &Report, json: bool) {
         println!("  signing keys over time: {}", r.keys.join(" -> "));
     }
     if r.bodies_checked > 0 || !r.erased_bodies.is_empty() {
-        println!("  stored bodies: {} checked, {} erased", r.bodies_checked, r.erased_bodies.len());
+        println!(
+            "  stored bodies: {} checked, {} erased",
+            r.bodies_checked,
+            r.erased_bodies.len()
+        );
     }
     for b in &r.erased_bodies {
-        println!("    entry {} {} body erased at {}", b.seq, b.role, b.erased_at.as_deref().unwrap_or("unknown time"));
+        println!(
+            "    entry {} {} body erased at {}",
+            b.seq,
+            b.role,
+            b.erased_at.as_deref().unwrap_or("unknown time")
+        );
     }
 }
 
@@ -209,7 +260,11 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
     match cmd {
         AuditCommand::Prove { entry } => {
             let receipt = bundle::prove(&open()?, &public_key()?, entry)?;
-            println!("{}", serde_json::to_string_pretty(&receipt).map_err(|e| BundleError::Invalid(e.to_string()))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&receipt)
+                    .map_err(|e| BundleError::Invalid(e.to_string()))?
+            );
         }
         AuditCommand::Export { from, to, out } => {
             let store = open()?;
@@ -229,14 +284,18 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
             let now = super::entry::format_time(chrono::Utc::now());
             let n = store.erase_bodies(entry, role.as_deref(), &now)?;
             if n == 0 {
-                return Err(BundleError::NotCovered(format!("entry {entry} has no stored body to erase")));
+                return Err(BundleError::NotCovered(format!(
+                    "entry {entry} has no stored body to erase"
+                )));
             }
             println!("erased {n} stored bodies of entry {entry}");
         }
-        AuditCommand::Checkpoint => match super::checkpoint_offline(dir).map_err(|e| BundleError::Invalid(e.to_string()))? {
-            Some(size) => println!("signed checkpoint for tree size {size}"),
-            None => println!("no new entries since the last checkpoint"),
-        },
+        AuditCommand::Checkpoint => {
+            match super::checkpoint_offline(dir).map_err(|e| BundleError::Invalid(e.to_string()))? {
+                Some(size) => println!("signed checkpoint for tree size {size}"),
+                None => println!("no new entries since the last checkpoint"),
+            }
+        }
     }
     Ok(())
 }
@@ -261,10 +320,25 @@ mod tests {
 
     #[test]
     fn args_embed_in_a_host_cli() {
-        let h = Host::try_parse_from(["auditgate", "verify-log", "--db", "x.db", "--public-key", "k", "--json"]).unwrap();
-        assert!(matches!(h.cmd, HostCmd::VerifyLog(VerifyLogArgs { json: true, .. })));
+        let h = Host::try_parse_from([
+            "auditgate",
+            "verify-log",
+            "--db",
+            "x.db",
+            "--public-key",
+            "k",
+            "--json",
+        ])
+        .unwrap();
+        assert!(matches!(
+            h.cmd,
+            HostCmd::VerifyLog(VerifyLogArgs { json: true, .. })
+        ));
         let h = Host::try_parse_from(["auditgate", "audit", "prove", "--entry", "5"]).unwrap();
-        assert!(matches!(h.cmd, HostCmd::Audit(AuditCommand::Prove { entry: 5 })));
+        assert!(matches!(
+            h.cmd,
+            HostCmd::Audit(AuditCommand::Prove { entry: 5 })
+        ));
         assert!(Host::try_parse_from(["auditgate", "verify-log", "--db", "x.db"]).is_err());
     }
 }

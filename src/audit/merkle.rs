@@ -271,7 +271,11 @@ pub fn verify_consistency(
         };
     }
     if old == 0 {
-        return if proof.is_empty() { Ok(()) } else { Err(ProofError::WrongLength) };
+        return if proof.is_empty() {
+            Ok(())
+        } else {
+            Err(ProofError::WrongLength)
+        };
     }
     if proof.is_empty() {
         return Err(ProofError::WrongLength);
@@ -335,7 +339,9 @@ mod tests {
     }
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash(format!("entry {i}").as_bytes())).collect()
+        (0..n)
+            .map(|i| leaf_hash(format!("entry {i}").as_bytes()))
+            .collect()
     }
 
     fn naive_subtree(all: &[Hash]) -> impl FnMut(u64, u64) -> Result<Hash, Infallible> + '_ {
@@ -354,7 +360,10 @@ mod tests {
             &[0x30, 0x31],
             &[0x40, 0x41, 0x42, 0x43],
             &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57],
-            &[0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f],
+            &[
+                0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d,
+                0x6e, 0x6f,
+            ],
         ];
         let mut f = Frontier::new();
         for i in inputs {
@@ -433,7 +442,10 @@ mod tests {
             for old in 1..=new {
                 let old_root = mth(&all[..old as usize]);
                 let proof = consistency_proof(old, new, &mut naive_subtree(&all)).unwrap();
-                assert_eq!(verify_consistency(old, new, &old_root, &new_root, &proof), Ok(()));
+                assert_eq!(
+                    verify_consistency(old, new, &old_root, &new_root, &proof),
+                    Ok(())
+                );
                 if old > 3 {
                     let forked_old = mth(&fork[..old as usize]);
                     assert!(verify_consistency(old, new, &forked_old, &new_root, &proof).is_err());

@@ -97,7 +97,10 @@ impl AuditLog {
     /// database cannot be written.
     pub fn open(dir: &Path, opts: AuditOptions) -> Result<AuditLog, AuditError> {
         if !matches!(opts.store_bodies.as_str(), "none" | "redacted" | "full") {
-            return Err(AuditError::Invalid(format!("store_bodies must be none, redacted or full, not {:?}", opts.store_bodies)));
+            return Err(AuditError::Invalid(format!(
+                "store_bodies must be none, redacted or full, not {:?}",
+                opts.store_bodies
+            )));
         }
         let writer = Writer::open(dir, opts.clone())?;
         let public_key = writer.vkey().to_string();
@@ -106,7 +109,14 @@ impl AuditLog {
             .name("audit-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| AuditError::Unavailable(format!("cannot start writer thread: {e}")))?;
-        Ok(AuditLog { inner: Arc::new(Inner { tx, dir: dir.to_path_buf(), opts, public_key }) })
+        Ok(AuditLog {
+            inner: Arc::new(Inner {
+                tx,
+                dir: dir.to_path_buf(),
+                opts,
+                public_key,
+            }),
+        })
     }
 
     /// The data directory.
@@ -121,7 +131,11 @@ impl AuditLog {
 
     /// Append one record; returns its sequence number once it is durable on disk.
     pub async fn append(&self, record: Record) -> Result<u64, AuditError> {
-        self.call(|ack| Command::Append { record, ack }).await
+        self.call(|ack| Command::Append {
+            record: Box::new(record),
+            ack,
+        })
+        .await
     }
 
     /// Store a body apart from the chain (when `store_bodies` is not `none`), keyed by entry and
@@ -132,7 +146,12 @@ impl AuditLog {
         if mode == "none" {
             return Ok(());
         }
-        let body = NewBody { seq, role: role.to_string(), mode, bytes };
+        let body = NewBody {
+            seq,
+            role: role.to_string(),
+            mode,
+            bytes,
+        };
         self.call(|ack| Command::Body { body, ack }).await
     }
 
@@ -143,10 +162,17 @@ impl AuditLog {
 
     /// Write the stop entry and a final checkpoint; later appends fail.
     pub async fn shutdown(&self) -> Result<(), AuditError> {
-        self.call(|ack| Command::Shutdown { reason: "shutdown".into(), ack }).await
+        self.call(|ack| Command::Shutdown {
+            reason: "shutdown".into(),
+            ack,
+        })
+        .await
     }
 
-    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, AuditError>>) -> Command) -> Result<T, AuditError> {
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, AuditError>>) -> Command,
+    ) -> Result<T, AuditError> {
         let (ack, rx) = oneshot::channel();
         self.inner
             .tx
@@ -156,7 +182,9 @@ impl AuditLog {
         match tokio::time::timeout(limit, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(AuditError::Unavailable("audit writer stopped".into())),
-            Err(_) => Err(AuditError::Unavailable("audit log did not confirm the write in time".into())),
+            Err(_) => Err(AuditError::Unavailable(
+                "audit log did not confirm the write in time".into(),
+            )),
         }
     }
 }

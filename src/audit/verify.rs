@@ -92,12 +92,17 @@ pub struct Verifier {
 impl Verifier {
     /// `claims`: every stored checkpoint; `anchor`: a checkpoint saved earlier that the log must
     /// extend. A malformed anchor is the caller's error, returned as `Err`.
-    pub fn new(trusted: PublicKey, claims: Vec<Claim>, anchor: Option<&str>) -> Result<Verifier, String> {
+    pub fn new(
+        trusted: PublicKey,
+        claims: Vec<Claim>,
+        anchor: Option<&str>,
+    ) -> Result<Verifier, String> {
         let anchor = match anchor {
             Some(note) => Some(ParsedClaim {
                 source: "--checkpoint".into(),
                 note: note.to_string(),
-                cp: Checkpoint::parse_note(note).map_err(|e| format!("the --checkpoint file is not a checkpoint note: {e}"))?,
+                cp: Checkpoint::parse_note(note)
+                    .map_err(|e| format!("the --checkpoint file is not a checkpoint note: {e}"))?,
             }),
             None => None,
         };
@@ -131,11 +136,18 @@ impl Verifier {
                     self.fail(seq, format!("the checkpoint stored for tree size {stated} in {} is a note for tree size {}", claim.source, cp.size));
                 }
                 let size = cp.size;
-                self.claims.entry(size).or_default().push(ParsedClaim { source: claim.source, note: claim.note, cp });
+                self.claims.entry(size).or_default().push(ParsedClaim {
+                    source: claim.source,
+                    note: claim.note,
+                    cp,
+                });
             }
             Err(e) => {
                 let seq = claim.stated_size.unwrap_or(1).saturating_sub(1);
-                self.fail(seq, format!("a checkpoint in {} is malformed: {e}", claim.source));
+                self.fail(
+                    seq,
+                    format!("a checkpoint in {} is malformed: {e}", claim.source),
+                );
             }
         }
     }
@@ -167,7 +179,10 @@ impl Verifier {
         let i = self.frontier.size();
         if row_seq != i {
             let reason = if row_seq > i {
-                format!("entry {i} is missing: the log jumps from entry {} to entry {row_seq}", i.wrapping_sub(1) as i64)
+                format!(
+                    "entry {i} is missing: the log jumps from entry {} to entry {row_seq}",
+                    i.wrapping_sub(1) as i64
+                )
             } else {
                 format!("entry {row_seq} appears again after entry {}", i - 1)
             };
@@ -188,14 +203,22 @@ impl Verifier {
         !self.stopped
     }
 
-    fn check_entry(&mut self, i: u64, hash: Hash, recorded: Option<&[u8]>, view: &EntryView) -> Result<(), String> {
+    fn check_entry(
+        &mut self,
+        i: u64,
+        hash: Hash,
+        recorded: Option<&[u8]>,
+        view: &EntryView,
+    ) -> Result<(), String> {
         if view.seq != i {
             return Err(format!("entry {i} is out of place: the entry stored at position {i} says it is entry {} (rows moved or swapped)", view.seq));
         }
         if recorded.is_some_and(|r| r != hash) {
             return Err(format!("entry {i} was altered after it was written: its bytes no longer match the hash recorded for it"));
         }
-        let prev = view.prev_hash().map_err(|e| format!("entry {i} is damaged: {e}"))?;
+        let prev = view
+            .prev_hash()
+            .map_err(|e| format!("entry {i} is damaged: {e}"))?;
         if prev != self.prev {
             return Err(if i == 0 {
                 "entry 0 must name an all-zero previous hash".to_string()
@@ -204,7 +227,12 @@ impl Verifier {
             });
         }
         if view.time < self.last_time.as_str() {
-            return Err(format!("entry {i} is dated {} which is before entry {} ({})", view.time, i - 1, self.last_time));
+            return Err(format!(
+                "entry {i} is dated {} which is before entry {} ({})",
+                view.time,
+                i - 1,
+                self.last_time
+            ));
         }
         match (i == 0, view.kind) {
             (true, "genesis") | (false, "key_rotated") => self.key_entry(i, view),
@@ -216,24 +244,41 @@ impl Verifier {
 
     /// Follow the key history: genesis names the first key, rotations are signed by the old key.
     fn key_entry(&mut self, i: u64, view: &EntryView) -> Result<(), String> {
-        let record = view.record().map_err(|e| format!("entry {i} is damaged: {e}"))?;
+        let record = view
+            .record()
+            .map_err(|e| format!("entry {i} is damaged: {e}"))?;
         let new_key = match record {
             Record::System(SystemRecord::Genesis { origin, public_key }) => {
                 self.origin = Some(origin);
                 public_key
             }
-            Record::System(SystemRecord::KeyRotated { old_public_key, new_public_key, signature_by_old }) => {
-                let current = self.keys.last().ok_or_else(|| format!("entry {i} rotates a key before any key exists"))?;
+            Record::System(SystemRecord::KeyRotated {
+                old_public_key,
+                new_public_key,
+                signature_by_old,
+            }) => {
+                let current = self
+                    .keys
+                    .last()
+                    .ok_or_else(|| format!("entry {i} rotates a key before any key exists"))?;
                 if current.vkey() != old_public_key {
-                    return Err(format!("entry {i} rotates away from a key that is not the one in force"));
+                    return Err(format!(
+                        "entry {i} rotates away from a key that is not the one in force"
+                    ));
                 }
-                verify_rotation(current, &new_public_key, &signature_by_old)
-                    .map_err(|_| format!("entry {i}: the key rotation is not signed by the old key"))?;
+                verify_rotation(current, &new_public_key, &signature_by_old).map_err(|_| {
+                    format!("entry {i}: the key rotation is not signed by the old key")
+                })?;
                 new_public_key
             }
-            _ => return Err(format!("entry {i} is damaged: its payload does not match its kind")),
+            _ => {
+                return Err(format!(
+                    "entry {i} is damaged: its payload does not match its kind"
+                ))
+            }
         };
-        let key = PublicKey::parse(&new_key).map_err(|e| format!("entry {i} names an unusable key: {e}"))?;
+        let key = PublicKey::parse(&new_key)
+            .map_err(|e| format!("entry {i} names an unusable key: {e}"))?;
         if self.trusted_from.is_none() && key == self.trusted {
             self.trusted_from = Some(self.keys.len());
         }
@@ -261,9 +306,19 @@ impl Verifier {
     fn check_claim(&mut self, c: &ParsedClaim, root: &Hash) {
         let size = c.cp.size;
         let seq = size.saturating_sub(1);
-        let what = if c.source == "--checkpoint" { "the checkpoint you gave".to_string() } else { format!("the checkpoint for tree size {size} in {}", c.source) };
+        let what = if c.source == "--checkpoint" {
+            "the checkpoint you gave".to_string()
+        } else {
+            format!("the checkpoint for tree size {size} in {}", c.source)
+        };
         if self.origin.as_deref().is_some_and(|o| o != c.cp.origin) {
-            return self.fail(seq, format!("{what} is for origin {:?}, not this log's origin", c.cp.origin));
+            return self.fail(
+                seq,
+                format!(
+                    "{what} is for origin {:?}, not this log's origin",
+                    c.cp.origin
+                ),
+            );
         }
         let Some(key_index) = self.keys.len().checked_sub(1) else {
             return self.fail(seq, format!("{what} comes before any key was named"));
@@ -298,14 +353,25 @@ impl Verifier {
             self.check_beyond_end(n);
             if n > 0 && self.trusted_from.is_none() {
                 let keys: Vec<&str> = self.keys.iter().map(|k| k.key_id()).collect();
-                self.fail(0, format!("the public key given ({}) never signed this log (its keys: {})", self.trusted.key_id(), keys.join(", ")));
+                self.fail(
+                    0,
+                    format!(
+                        "the public key given ({}) never signed this log (its keys: {})",
+                        self.trusted.key_id(),
+                        keys.join(", ")
+                    ),
+                );
             }
         }
         let (checked, erased) = self.check_bodies(bodies, n);
         Report {
             ok: self.failure.is_none(),
             entries: n,
-            root_hash: B64.encode(if n == 0 { empty_root() } else { self.frontier.root() }),
+            root_hash: B64.encode(if n == 0 {
+                empty_root()
+            } else {
+                self.frontier.root()
+            }),
             origin: self.origin.clone(),
             checkpoints_verified: self.verified,
             signed_size: self.signed_size,
@@ -319,13 +385,29 @@ impl Verifier {
     }
 
     fn check_beyond_end(&mut self, n: u64) {
-        let beyond: Vec<ParsedClaim> = std::mem::take(&mut self.claims).into_values().flatten().collect();
+        let beyond: Vec<ParsedClaim> = std::mem::take(&mut self.claims)
+            .into_values()
+            .flatten()
+            .collect();
         let anchor = self.anchor.take();
         for c in beyond.iter().chain(anchor.iter()) {
-            let what = if c.source == "--checkpoint" { "the checkpoint you gave".to_string() } else { format!("a checkpoint in {}", c.source) };
-            let signed = self.keys.last().is_some_and(|k| k.open_note(&c.note).is_ok());
+            let what = if c.source == "--checkpoint" {
+                "the checkpoint you gave".to_string()
+            } else {
+                format!("a checkpoint in {}", c.source)
+            };
+            let signed = self
+                .keys
+                .last()
+                .is_some_and(|k| k.open_note(&c.note).is_ok());
             if !signed {
-                self.fail(n.min(c.cp.size.saturating_sub(1)), format!("{what} for tree size {} is not signed by the log's key", c.cp.size));
+                self.fail(
+                    n.min(c.cp.size.saturating_sub(1)),
+                    format!(
+                        "{what} for tree size {} is not signed by the log's key",
+                        c.cp.size
+                    ),
+                );
             } else {
                 self.fail(n, format!("the log has {n} entries but {what} covers {}: entries {n} to {} are missing (truncated or rolled back)", c.cp.size, c.cp.size - 1));
             }
@@ -340,11 +422,18 @@ impl Verifier {
                 continue;
             }
             match &b.body {
-                None => erased.push(ErasedBody { seq: b.seq, role: b.role.clone(), erased_at: b.erased_at.clone() }),
+                None => erased.push(ErasedBody {
+                    seq: b.seq,
+                    role: b.role.clone(),
+                    erased_at: b.erased_at.clone(),
+                }),
                 Some(bytes) => {
                     checked += 1;
                     if hex::encode(Sha256::digest(bytes)) != b.sha256 {
-                        self.fail(b.seq, format!("the stored {} body of entry {} was altered", b.role, b.seq));
+                        self.fail(
+                            b.seq,
+                            format!("the stored {} body of entry {} was altered", b.role, b.seq),
+                        );
                     }
                 }
             }

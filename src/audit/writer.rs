@@ -24,11 +24,28 @@ const MAX_BATCH: usize = 4096;
 
 /// What callers ask the writer thread to do.
 pub(crate) enum Command {
-    Append { record: Record, ack: oneshot::Sender<Result<u64, AuditError>> },
-    Body { body: NewBody, ack: oneshot::Sender<Result<(), AuditError>> },
-    Checkpoint { ack: oneshot::Sender<Result<Option<u64>, AuditError>> },
-    Shutdown { reason: String, ack: oneshot::Sender<Result<(), AuditError>> },
+    Append {
+        /// Boxed: commands queue in the channel, records are large.
+        record: Box<Record>,
+        ack: oneshot::Sender<Result<u64, AuditError>>,
+    },
+    Body {
+        body: NewBody,
+        ack: oneshot::Sender<Result<(), AuditError>>,
+    },
+    Checkpoint {
+        ack: oneshot::Sender<Result<Option<u64>, AuditError>>,
+    },
+    Shutdown {
+        reason: String,
+        ack: oneshot::Sender<Result<(), AuditError>>,
+    },
 }
+
+type ShutdownAck = (
+    oneshot::Sender<Result<(), AuditError>>,
+    Result<(), AuditError>,
+);
 
 /// The writer's state; usable directly (synchronously) by the CLI, or run on its own thread.
 pub(crate) struct Writer {
@@ -56,16 +73,32 @@ impl Writer {
     /// Open the log in `dir`: lock, key, store, genesis on a new log, key reconciliation.
     pub(crate) fn open(dir: &Path, opts: AuditOptions) -> Result<Writer, AuditError> {
         fs::create_dir_all(dir).map_err(unavailable)?;
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(FILE_LOCK)).map_err(unavailable)?;
-        lock.try_lock()
-            .map_err(|_| AuditError::Unavailable(format!("{} is in use by another writer (a running gateway?)", dir.display())))?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(FILE_LOCK))
+            .map_err(unavailable)?;
+        lock.try_lock().map_err(|_| {
+            AuditError::Unavailable(format!(
+                "{} is in use by another writer (a running gateway?)",
+                dir.display()
+            ))
+        })?;
         let db_path = dir.join(FILE_DB);
         let existed = db_path.exists();
         let store = SqliteStore::open_writer(&db_path).map_err(unavailable)?;
         let state = store.tree_state().map_err(unavailable)?;
         let key = load_key(dir, &opts.origin, existed && state.last.is_some())?;
-        let origin = PublicKey::parse(key.vkey()).map_err(unavailable)?.name().to_string();
-        let last_cp_size = store.checkpoints().map_err(unavailable)?.last().map_or(0, |c| c.size);
+        let origin = PublicKey::parse(key.vkey())
+            .map_err(unavailable)?
+            .name()
+            .to_string();
+        let last_cp_size = store
+            .checkpoints()
+            .map_err(unavailable)?
+            .last()
+            .map_or(0, |c| c.size);
         let mut w = Writer {
             store,
             dir: dir.to_path_buf(),
@@ -82,7 +115,10 @@ impl Writer {
         };
         w.reload()?;
         if w.frontier.size() == 0 {
-            let genesis = SystemRecord::Genesis { origin: w.origin.clone(), public_key: w.key.vkey().to_string() };
+            let genesis = SystemRecord::Genesis {
+                origin: w.origin.clone(),
+                public_key: w.key.vkey().to_string(),
+            };
             w.append_now(Record::System(genesis))?;
         } else {
             w.reconcile_key()?;
@@ -102,7 +138,10 @@ impl Writer {
             }
             Some(last) => {
                 if leaf_hash(&last.bytes) != last.leaf_hash {
-                    return Err(AuditError::Unavailable(format!("entry {} does not match its stored hash", last.seq)));
+                    return Err(AuditError::Unavailable(format!(
+                        "entry {} does not match its stored hash",
+                        last.seq
+                    )));
                 }
                 let view = super::entry::decode(&last.bytes).map_err(unavailable)?;
                 self.last_time = view.time.to_string();
@@ -115,14 +154,20 @@ impl Writer {
 
     /// Make sure `signing.key` is the key the log says is in force; finish an interrupted rotation.
     fn reconcile_key(&mut self) -> Result<(), AuditError> {
-        let entry = self.store.last_key_entry().map_err(unavailable)?.ok_or_else(|| unavailable("log has no genesis entry"))?;
+        let entry = self
+            .store
+            .last_key_entry()
+            .map_err(unavailable)?
+            .ok_or_else(|| unavailable("log has no genesis entry"))?;
         let in_force = key_named_by(&entry)?;
         let next_path = self.dir.join(format!("{FILE_KEY}.next"));
         if in_force == self.key.vkey() {
             let _ = fs::remove_file(&next_path);
             return Ok(());
         }
-        let next = fs::read_to_string(&next_path).ok().and_then(|s| KeyPair::from_skey(&s).ok());
+        let next = fs::read_to_string(&next_path)
+            .ok()
+            .and_then(|s| KeyPair::from_skey(&s).ok());
         match next {
             Some(next) if next.vkey() == in_force => {
                 fs::rename(&next_path, self.dir.join(FILE_KEY)).map_err(unavailable)?;
@@ -147,7 +192,10 @@ impl Writer {
     /// Append one record synchronously (genesis, CLI use).
     pub(crate) fn append_now(&mut self, record: Record) -> Result<u64, AuditError> {
         let (tx, rx) = oneshot::channel();
-        self.process(vec![Command::Append { record, ack: tx }]);
+        self.process(vec![Command::Append {
+            record: Box::new(record),
+            ack: tx,
+        }]);
         answered(rx)
     }
 
@@ -174,7 +222,11 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    if self.process(batch) {
+                    if let Some((ack, result)) = self.process(batch) {
+                        // Release the database and the writer lock before confirming, so the
+                        // caller can reopen the directory as soon as shutdown returns.
+                        drop(self);
+                        let _ = ack.send(result);
                         return;
                     }
                 }
@@ -205,17 +257,19 @@ impl Writer {
         let grown = self.size().saturating_sub(self.last_cp_size);
         grown > 0
             && (grown >= self.opts.checkpoint_every_entries.max(1)
-                || self.last_cp_at.elapsed() >= Duration::from_millis(self.opts.checkpoint_interval_ms))
+                || self.last_cp_at.elapsed()
+                    >= Duration::from_millis(self.opts.checkpoint_interval_ms))
     }
 
-    /// Handle one batch of commands; returns true when the writer should stop.
-    fn process(&mut self, commands: Vec<Command>) -> bool {
+    /// Handle one batch of commands; returns the shutdown acknowledgement and result when the
+    /// writer should stop.
+    fn process(&mut self, commands: Vec<Command>) -> Option<ShutdownAck> {
         let mut appends = Vec::new();
         let mut bodies = Vec::new();
         let mut control = Vec::new();
         for c in commands {
             match c {
-                Command::Append { record, ack } => appends.push((record, ack)),
+                Command::Append { record, ack } => appends.push((*record, ack)),
                 Command::Body { body, ack } => bodies.push((body, ack)),
                 other => control.push(other),
             }
@@ -223,15 +277,18 @@ impl Writer {
         if !appends.is_empty() || !bodies.is_empty() {
             self.commit(appends, bodies);
         }
-        let mut stop = false;
+        let mut stop = None;
         for c in control {
             match c {
                 Command::Checkpoint { ack } => {
                     let _ = ack.send(self.checkpoint());
                 }
                 Command::Shutdown { reason, ack } => {
-                    let _ = ack.send(self.shutdown(reason));
-                    stop = true;
+                    if stop.is_none() {
+                        stop = Some((ack, self.shutdown(reason)));
+                    } else {
+                        let _ = ack.send(Ok(()));
+                    }
                 }
                 Command::Append { .. } | Command::Body { .. } => {}
             }
@@ -263,7 +320,12 @@ impl Writer {
                 Ok(bytes) => {
                     let hash = leaf_hash(&bytes);
                     batch.nodes.extend(frontier.push(hash));
-                    batch.entries.push(StoredEntry { seq, kind: kind_of(&record).to_string(), leaf_hash: hash, bytes });
+                    batch.entries.push(StoredEntry {
+                        seq,
+                        kind: kind_of(&record).to_string(),
+                        leaf_hash: hash,
+                        bytes,
+                    });
                     prev = hash;
                     last_time = time;
                     acks.push((seq, ack));
@@ -283,15 +345,19 @@ impl Writer {
                 self.frontier = frontier;
                 self.prev = prev;
                 self.last_time = last_time;
-                acks.into_iter().for_each(|(seq, ack)| drop(ack.send(Ok(seq))));
+                acks.into_iter()
+                    .for_each(|(seq, ack)| drop(ack.send(Ok(seq))));
                 body_acks.into_iter().for_each(|ack| drop(ack.send(Ok(()))));
             }
             Err(e) => {
                 tracing::error!(error = %e, "audit append failed");
                 self.synced = false;
                 let err = unavailable(e);
-                acks.into_iter().for_each(|(_, ack)| drop(ack.send(Err(err.clone()))));
-                body_acks.into_iter().for_each(|ack| drop(ack.send(Err(err.clone()))));
+                acks.into_iter()
+                    .for_each(|(_, ack)| drop(ack.send(Err(err.clone()))));
+                body_acks
+                    .into_iter()
+                    .for_each(|ack| drop(ack.send(Err(err.clone()))));
             }
         }
     }
@@ -305,10 +371,18 @@ impl Writer {
         if !self.synced {
             self.reload()?;
         }
-        let cp = Checkpoint { origin: self.origin.clone(), size, root: self.frontier.root() };
+        let cp = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root: self.frontier.root(),
+        };
         let note = self.key.sign_note(&cp.text()).map_err(unavailable)?;
         self.store
-            .add_checkpoint(&StoredCheckpoint { size, root: cp.root, note: note.clone() })
+            .add_checkpoint(&StoredCheckpoint {
+                size,
+                root: cp.root,
+                note: note.clone(),
+            })
             .map_err(unavailable)?;
         append_note(&self.dir.join(FILE_CHECKPOINTS), &note).map_err(unavailable)?;
         self.last_cp_size = size;
@@ -338,7 +412,8 @@ impl Writer {
         };
         self.append_now(Record::System(record))?;
         fs::rename(&next_path, self.dir.join(FILE_KEY)).map_err(unavailable)?;
-        write_atomic(&self.dir.join(FILE_PUB), &format!("{}\n", new.vkey())).map_err(unavailable)?;
+        write_atomic(&self.dir.join(FILE_PUB), &format!("{}\n", new.vkey()))
+            .map_err(unavailable)?;
         self.key = new;
         self.checkpoint()?;
         Ok(self.key.vkey().to_string())
@@ -350,15 +425,21 @@ fn fail_all(
     bodies: Vec<(NewBody, oneshot::Sender<Result<(), AuditError>>)>,
     e: &AuditError,
 ) {
-    appends.into_iter().for_each(|(_, ack)| drop(ack.send(Err(e.clone()))));
-    bodies.into_iter().for_each(|(_, ack)| drop(ack.send(Err(e.clone()))));
+    appends
+        .into_iter()
+        .for_each(|(_, ack)| drop(ack.send(Err(e.clone()))));
+    bodies
+        .into_iter()
+        .for_each(|(_, ack)| drop(ack.send(Err(e.clone()))));
 }
 
 /// Load `signing.key`, or create it (and `signing.pub`) for a new log.
 fn load_key(dir: &Path, origin: &str, log_has_entries: bool) -> Result<KeyPair, AuditError> {
     let path = dir.join(FILE_KEY);
     match fs::read_to_string(&path) {
-        Ok(text) => KeyPair::from_skey(&text).map_err(|e| unavailable(format!("{}: {e}", path.display()))),
+        Ok(text) => {
+            KeyPair::from_skey(&text).map_err(|e| unavailable(format!("{}: {e}", path.display())))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !log_has_entries => {
             let key = KeyPair::generate(origin).map_err(unavailable)?;
             write_private(&path, &format!("{}\n", key.skey())).map_err(unavailable)?;
@@ -389,5 +470,6 @@ fn append_note(path: &Path, note: &str) -> std::io::Result<()> {
 /// The answer to a command processed synchronously. `blocking_recv` would panic inside a
 /// runtime; the writer has answered before returning, so `try_recv` is always ready here.
 fn answered<T>(mut rx: oneshot::Receiver<Result<T, AuditError>>) -> Result<T, AuditError> {
-    rx.try_recv().map_err(|_| unavailable("writer did not answer"))?
+    rx.try_recv()
+        .map_err(|_| unavailable("writer did not answer"))?
 }
