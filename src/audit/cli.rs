@@ -51,7 +51,7 @@ pub fn verify_log_main(args: VerifyLogArgs) -> i32 {
     let result = if let Some(dir) = &args.bundle {
         verify_bundle_cmd(dir, args.public_key.as_deref())
     } else {
-        verify_log_cmd(&args)
+        verify_log(&args)
     };
     match result {
         Ok(report) => {
@@ -78,7 +78,9 @@ fn verify_bundle_cmd(dir: &Path, key: Option<&Path>) -> Result<Report, String> {
     bundle::verify_bundle(dir, key.as_ref()).map_err(|e| format!("{}: {e}", dir.display()))
 }
 
-fn verify_log_cmd(args: &VerifyLogArgs) -> Result<Report, String> {
+/// Verify a log directory or database file as `verify-log` does (without `--bundle`), returning
+/// the report instead of printing it. Errors are usage or I/O problems (exit 2).
+pub fn verify_log(args: &VerifyLogArgs) -> Result<Report, String> {
     let (db, key_path, cp_log) = match (&args.db, &args.data_dir) {
         (Some(db), _) => (
             db.clone(),

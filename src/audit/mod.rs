@@ -23,7 +23,7 @@ pub mod store;
 pub mod verify;
 mod writer;
 
-pub use cli::{audit_main, verify_log_main, AuditCommand, VerifyLogArgs};
+pub use cli::{audit_main, verify_log, verify_log_main, AuditCommand, VerifyLogArgs};
 pub use record::{Attempt, PiiSummary, Record, RequestRecord, ResponseRecord, SystemRecord, Usage};
 
 use std::path::{Path, PathBuf};
