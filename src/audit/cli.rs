@@ -176,7 +176,7 @@ fn print_report(r: &Report, json: bool) {
         r.entries, r.root_hash
     );
     println!(
-        "  checkpoints verified: {}; signed by the trusted key up to tree size {}",
+        "  checkpoint notes verified (log.db and checkpoints.log): {}; signed by the trusted key up to tree size {}",
         r.checkpoints_verified, r.signed_size
     );
     if r.unsigned_tail > 0 {
@@ -257,6 +257,10 @@ pub fn audit_main(cmd: AuditCommand, data_dir: &Path) -> i32 {
 }
 
 fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
+    // Every command works on an existing log; never create one by accident.
+    if !dir.join(FILE_DB).is_file() {
+        return Err(BundleError::Invalid(format!("no audit log at {}", dir.join(FILE_DB).display())));
+    }
     let open = || SqliteStore::open_read_only(&dir.join(FILE_DB));
     let public_key = || std::fs::read_to_string(dir.join(FILE_PUB)).map(|s| s.trim().to_string());
     match cmd {
