@@ -259,7 +259,10 @@ pub fn audit_main(cmd: AuditCommand, data_dir: &Path) -> i32 {
 fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
     // Every command works on an existing log; never create one by accident.
     if !dir.join(FILE_DB).is_file() {
-        return Err(BundleError::Invalid(format!("no audit log at {}", dir.join(FILE_DB).display())));
+        return Err(BundleError::Invalid(format!(
+            "no audit log at {}",
+            dir.join(FILE_DB).display()
+        )));
     }
     let open = || SqliteStore::open_read_only(&dir.join(FILE_DB));
     let public_key = || std::fs::read_to_string(dir.join(FILE_PUB)).map(|s| s.trim().to_string());

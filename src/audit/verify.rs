@@ -178,13 +178,12 @@ impl Verifier {
         }
         let i = self.frontier.size();
         if row_seq != i {
-            let reason = if row_seq > i {
-                format!(
-                    "entry {i} is missing: the log jumps from entry {} to entry {row_seq}",
-                    i.wrapping_sub(1) as i64
-                )
-            } else {
-                format!("entry {row_seq} appears again after entry {}", i - 1)
+            let reason = match i.checked_sub(1) {
+                _ if row_seq < i => format!("entry {row_seq} appears again after entry {}", i - 1),
+                None => format!("entry 0 is missing: the log starts at entry {row_seq}"),
+                Some(last) => format!(
+                    "entry {i} is missing: the log jumps from entry {last} to entry {row_seq}"
+                ),
             };
             return self.stop(i.min(row_seq), reason);
         }
@@ -439,5 +438,130 @@ impl Verifier {
             }
         }
         (checked, erased)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::entry::encode;
+    use crate::audit::note::{sign_rotation, KeyPair};
+    use crate::audit::record::RequestRecord;
+
+    const T0: &str = "2026-01-01T00:00:00.000000Z";
+    const T1: &str = "2026-01-01T00:00:01.000000Z";
+
+    /// Encode records as a chain with the given times; returns rows and the final root.
+    fn chain(records: &[(Record, &str)]) -> (Vec<Vec<u8>>, Hash) {
+        let mut prev = [0u8; 32];
+        let mut f = Frontier::new();
+        let rows = records
+            .iter()
+            .enumerate()
+            .map(|(i, (r, t))| {
+                let bytes = encode(i as u64, t, &prev, r).unwrap();
+                prev = leaf_hash(&bytes);
+                f.push(prev);
+                bytes
+            })
+            .collect();
+        (rows, f.root())
+    }
+
+    fn genesis(key: &KeyPair) -> Record {
+        Record::System(SystemRecord::Genesis {
+            origin: "o".into(),
+            public_key: key.vkey().into(),
+        })
+    }
+
+    fn request() -> Record {
+        Record::Request(RequestRecord::default())
+    }
+
+    fn run(key: &KeyPair, rows: &[Vec<u8>], claims: Vec<Claim>) -> Report {
+        let mut v = Verifier::new(PublicKey::parse(key.vkey()).unwrap(), claims, None).unwrap();
+        for (i, r) in rows.iter().enumerate() {
+            if !v.push(i as u64, None, r) {
+                break;
+            }
+        }
+        v.finish(&[])
+    }
+
+    fn claim(key: &KeyPair, size: u64, root: Hash) -> Claim {
+        let note = key
+            .sign_note(
+                &Checkpoint {
+                    origin: "o".into(),
+                    size,
+                    root,
+                }
+                .text(),
+            )
+            .unwrap();
+        Claim {
+            source: "test".into(),
+            note,
+            stated_size: Some(size),
+        }
+    }
+
+    #[test]
+    fn signed_chain_verifies_with_no_tail() {
+        let key = KeyPair::generate("o").unwrap();
+        let (rows, root) = chain(&[(genesis(&key), T0), (request(), T1)]);
+        let report = run(&key, &rows, vec![claim(&key, 2, root)]);
+        assert!(report.ok, "{:?}", report.failure);
+        assert_eq!((report.signed_size, report.unsigned_tail), (2, 0));
+    }
+
+    #[test]
+    fn time_going_backwards_is_named() {
+        let key = KeyPair::generate("o").unwrap();
+        let (rows, _) = chain(&[(genesis(&key), T1), (request(), T1), (request(), T0)]);
+        let report = run(&key, &rows, vec![]);
+        assert_eq!(report.failure.map(|f| f.seq), Some(2));
+    }
+
+    #[test]
+    fn second_genesis_is_rejected() {
+        let key = KeyPair::generate("o").unwrap();
+        let (rows, _) = chain(&[(genesis(&key), T0), (genesis(&key), T0)]);
+        assert_eq!(run(&key, &rows, vec![]).failure.map(|f| f.seq), Some(1));
+    }
+
+    #[test]
+    fn rotation_needs_the_old_keys_signature() {
+        let old = KeyPair::generate("o").unwrap();
+        let new = KeyPair::generate("o").unwrap();
+        let thief = KeyPair::generate("o").unwrap();
+        let rotate = |by: &KeyPair| {
+            Record::System(SystemRecord::KeyRotated {
+                old_public_key: old.vkey().into(),
+                new_public_key: new.vkey().into(),
+                signature_by_old: sign_rotation(by, new.vkey()).unwrap(),
+            })
+        };
+        let (rows, root) = chain(&[(genesis(&old), T0), (rotate(&old), T0)]);
+        let report = run(&new, &rows, vec![claim(&new, 2, root)]);
+        assert!(report.ok, "{:?}", report.failure);
+        assert_eq!(report.keys.len(), 2);
+        let (rows, _) = chain(&[(genesis(&old), T0), (rotate(&thief), T0)]);
+        assert_eq!(run(&old, &rows, vec![]).failure.map(|f| f.seq), Some(1));
+    }
+
+    #[test]
+    fn checkpoint_signed_by_the_old_key_after_rotation_fails() {
+        let old = KeyPair::generate("o").unwrap();
+        let new = KeyPair::generate("o").unwrap();
+        let rotation = Record::System(SystemRecord::KeyRotated {
+            old_public_key: old.vkey().into(),
+            new_public_key: new.vkey().into(),
+            signature_by_old: sign_rotation(&old, new.vkey()).unwrap(),
+        });
+        let (rows, root) = chain(&[(genesis(&old), T0), (rotation, T0)]);
+        let report = run(&old, &rows, vec![claim(&old, 2, root)]);
+        assert_eq!(report.failure.map(|f| f.seq), Some(1));
     }
 }
