@@ -109,6 +109,27 @@ fn appends_fail_closed_when_the_database_file_is_removed() {
 }
 
 #[test]
+fn appends_fail_closed_while_another_process_locks_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let log = AuditLog::open(dir.path(), manual_options()).unwrap();
+        log.append(request(1)).await.unwrap();
+        let other = rusqlite::Connection::open(dir.path().join("log.db")).unwrap();
+        other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let refused = tokio::time::timeout(Duration::from_secs(30), log.append(request(2))).await;
+        assert!(
+            matches!(refused, Ok(Err(_))),
+            "a locked database must refuse, not hang"
+        );
+        other.execute_batch("ROLLBACK").unwrap();
+        assert_eq!(log.append(request(3)).await.unwrap(), 2);
+        log.shutdown().await.unwrap();
+    });
+    let (code, report) = verify_dir(dir.path(), &[]);
+    assert_eq!(code, 0, "{report}");
+}
+
+#[test]
 fn opening_fails_in_a_read_only_location() {
     // A regular file where the data directory should be: nothing can be created.
     let file = tempfile::NamedTempFile::new().unwrap();
