@@ -145,6 +145,22 @@ fn a_second_writer_is_refused() {
 }
 
 #[test]
+fn shutdown_does_not_repeat_a_stop_entry_the_gateway_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let log = AuditLog::open(dir.path(), manual_options()).unwrap();
+        let stop = SystemRecord::GatewayStop {
+            reason: "signal".into(),
+        };
+        assert_eq!(log.append(Record::System(stop)).await.unwrap(), 1);
+        log.shutdown().await.unwrap();
+    });
+    let (code, report) = verify_dir(dir.path(), &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["entries"], 2, "genesis and one stop entry");
+}
+
+#[test]
 fn appends_after_shutdown_fail() {
     let dir = tempfile::tempdir().unwrap();
     runtime().block_on(async {

@@ -62,9 +62,11 @@ pub struct AuditOptions {
     pub checkpoint_every_entries: u64,
     /// `none` | `redacted` | `full`.
     pub store_bodies: String,
-    /// Longest an append may wait for its durable acknowledgement before failing closed.
-    pub append_timeout_ms: u64,
 }
+
+/// Longest a caller waits for the writer's durable acknowledgement before failing closed. Storage
+/// errors answer at once; this only bounds a writer stuck in the kernel (e.g. a hung disk).
+pub const APPEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Default for AuditOptions {
     fn default() -> Self {
@@ -73,7 +75,6 @@ impl Default for AuditOptions {
             checkpoint_interval_ms: 1000,
             checkpoint_every_entries: 10_000,
             store_bodies: "none".into(),
-            append_timeout_ms: 5000,
         }
     }
 }
@@ -160,7 +161,8 @@ impl AuditLog {
         self.call(|ack| Command::Checkpoint { ack }).await
     }
 
-    /// Write the stop entry and a final checkpoint; later appends fail.
+    /// Write the `GatewayStop` entry (unless the caller just appended one) and a final checkpoint;
+    /// later appends fail.
     pub async fn shutdown(&self) -> Result<(), AuditError> {
         self.call(|ack| Command::Shutdown {
             reason: "shutdown".into(),
@@ -178,8 +180,7 @@ impl AuditLog {
             .tx
             .send(make(ack))
             .map_err(|_| AuditError::Unavailable("audit log is shut down".into()))?;
-        let limit = Duration::from_millis(self.inner.opts.append_timeout_ms.max(1));
-        match tokio::time::timeout(limit, rx).await {
+        match tokio::time::timeout(APPEND_TIMEOUT, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(AuditError::Unavailable("audit writer stopped".into())),
             Err(_) => Err(AuditError::Unavailable(

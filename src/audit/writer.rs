@@ -57,6 +57,8 @@ pub(crate) struct Writer {
     frontier: Frontier,
     prev: Hash,
     last_time: String,
+    /// Kind of the last entry written (so shutdown does not repeat a caller's stop entry).
+    last_kind: String,
     last_cp_size: u64,
     last_cp_at: Instant,
     /// False after a failed write until the state has been reloaded from disk.
@@ -108,6 +110,7 @@ impl Writer {
             frontier: Frontier::new(),
             prev: [0; 32],
             last_time: String::new(),
+            last_kind: String::new(),
             last_cp_size,
             last_cp_at: Instant::now(),
             synced: false,
@@ -145,6 +148,7 @@ impl Writer {
                 }
                 let view = super::entry::decode(&last.bytes).map_err(unavailable)?;
                 self.last_time = view.time.to_string();
+                self.last_kind = last.kind.clone();
                 self.prev = last.leaf_hash;
             }
         }
@@ -342,6 +346,9 @@ impl Writer {
         }
         match self.store.append_batch(&batch) {
             Ok(()) => {
+                if let Some(last) = batch.entries.last() {
+                    self.last_kind = last.kind.clone();
+                }
                 self.frontier = frontier;
                 self.prev = prev;
                 self.last_time = last_time;
@@ -392,7 +399,9 @@ impl Writer {
 
     /// Stop entry, final checkpoint.
     pub(crate) fn shutdown(&mut self, reason: String) -> Result<(), AuditError> {
-        self.append_now(Record::System(SystemRecord::GatewayStop { reason }))?;
+        if self.last_kind != "gateway_stop" {
+            self.append_now(Record::System(SystemRecord::GatewayStop { reason }))?;
+        }
         self.checkpoint().map(|_| ())
     }
 
