@@ -246,6 +246,43 @@ fn inclusion_proofs_check_against_the_signed_root() {
 }
 
 #[test]
+fn consistency_proofs_link_old_checkpoints_to_the_latest() {
+    use auditgate::audit::merkle::verify_consistency;
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    make_log(dir.path(), 30, 7);
+    let store = SqliteStore::open_read_only(&dir.path().join("log.db")).unwrap();
+    let b64 = |s: &str| -> Hash {
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    for old in [1u64, 8, 15, 22, 29, 32] {
+        let p = bundle::prove_consistency(&store, old).unwrap();
+        assert_eq!(p.new_size, 32);
+        let path: Vec<Hash> = p
+            .consistency_proof
+            .iter()
+            .map(|h| hex::decode(h).unwrap().try_into().unwrap())
+            .collect();
+        let (old_root, new_root) = (b64(&p.old_root_hash), b64(&p.new_root_hash));
+        assert_eq!(
+            verify_consistency(old, 32, &old_root, &new_root, &path),
+            Ok(())
+        );
+    }
+    // The roots of the stored checkpoints are the old roots the proofs start from.
+    let cps = auditgate::audit::store::LogStore::checkpoints(&store).unwrap();
+    let at8 = cps.iter().find(|c| c.size == 8).unwrap();
+    assert_eq!(
+        bundle::prove_consistency(&store, 8).unwrap().old_root_hash,
+        base64::engine::general_purpose::STANDARD.encode(at8.root)
+    );
+}
+
+#[test]
 fn exported_bundle_verifies_offline_and_detects_edits() {
     let dir = tempfile::tempdir().unwrap();
     make_log(dir.path(), 20, 0);

@@ -6,7 +6,7 @@
 //! that signed it). See docs/audit-format.md.
 
 use super::entry::decode;
-use super::merkle::{inclusion_proof, leaf_hash, verify_inclusion, Hash};
+use super::merkle::{consistency_proof, inclusion_proof, leaf_hash, verify_inclusion, Hash};
 use super::note::{Checkpoint, PublicKey};
 use super::store::{LogStore, SqliteStore, StoreError, StoredCheckpoint};
 use super::verify::{Failure, Report};
@@ -109,6 +109,45 @@ pub fn prove(store: &SqliteStore, public_key: &str, seq: u64) -> Result<ProofRec
         checkpoint: cp.note,
         public_key: public_key.to_string(),
         entry_bytes: String::from_utf8_lossy(&entry.bytes).into_owned(),
+    })
+}
+
+/// A consistency proof between an older tree size and the latest checkpoint (for witnesses and
+/// auditors holding an older checkpoint).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    pub old_size: u64,
+    pub new_size: u64,
+    /// Base64 root of the old size, as the old checkpoint states it.
+    pub old_root_hash: String,
+    /// Base64 root of the latest checkpoint.
+    pub new_root_hash: String,
+    /// Hex node hashes in RFC 9162 PROOF order.
+    pub consistency_proof: Vec<String>,
+    pub checkpoint: String,
+}
+
+/// RFC 9162 consistency proof from `old_size` to the latest checkpoint.
+pub fn prove_consistency(
+    store: &SqliteStore,
+    old_size: u64,
+) -> Result<ConsistencyProof, BundleError> {
+    let cp = store
+        .checkpoints()?
+        .pop()
+        .filter(|c| c.size >= old_size && old_size > 0)
+        .ok_or_else(|| {
+            BundleError::NotCovered(format!("no checkpoint covers tree size {old_size}"))
+        })?;
+    let proof = consistency_proof(old_size, cp.size, &mut |lo, hi| store.subtree_hash(lo, hi))?;
+    let old_root = store.subtree_hash(0, old_size)?;
+    Ok(ConsistencyProof {
+        old_size,
+        new_size: cp.size,
+        old_root_hash: B64.encode(old_root),
+        new_root_hash: B64.encode(cp.root),
+        consistency_proof: proof.iter().map(hex::encode).collect(),
+        checkpoint: cp.note,
     })
 }
 

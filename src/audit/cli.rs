@@ -218,6 +218,11 @@ pub enum AuditCommand {
         #[arg(long)]
         entry: u64,
     },
+    /// Print an RFC 9162 consistency proof (JSON) from an older tree size to the latest checkpoint.
+    Consistency {
+        #[arg(long)]
+        old_size: u64,
+    },
     /// Write a self-contained bundle of entries FROM..=TO that `verify-log --bundle DIR` checks.
     Export {
         #[arg(long)]
@@ -274,6 +279,12 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
                 serde_json::to_string_pretty(&receipt)
                     .map_err(|e| BundleError::Invalid(e.to_string()))?
             );
+        }
+        AuditCommand::Consistency { old_size } => {
+            let proof = bundle::prove_consistency(&open()?, old_size)?;
+            let text = serde_json::to_string_pretty(&proof)
+                .map_err(|e| BundleError::Invalid(e.to_string()))?;
+            println!("{text}");
         }
         AuditCommand::Export { from, to, out } => {
             let store = open()?;
