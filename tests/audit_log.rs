@@ -137,6 +137,24 @@ fn opening_fails_in_a_read_only_location() {
 }
 
 #[test]
+fn signing_key_is_private_and_required_for_an_existing_log() {
+    let dir = tempfile::tempdir().unwrap();
+    make_log(dir.path(), 1, 0);
+    let key = dir.path().join("signing.key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let public = std::fs::read_to_string(dir.path().join("signing.pub")).unwrap();
+    assert!(public.starts_with("auditgate.local/log+") && public.ends_with('\n'));
+    std::fs::remove_file(&key).unwrap();
+    assert!(
+        AuditLog::open(dir.path(), manual_options()).is_err(),
+        "a lost key must not be replaced silently"
+    );
+}
+
+#[test]
 fn a_second_writer_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let _first = AuditLog::open(dir.path(), manual_options()).unwrap();

@@ -211,6 +211,13 @@ pub fn export(
 pub fn verify_bundle(dir: &Path, key: Option<&PublicKey>) -> Result<Report, BundleError> {
     let manifest: Manifest = serde_json::from_str(&fs::read_to_string(dir.join("manifest.json"))?)
         .map_err(|e| BundleError::Invalid(format!("manifest.json: {e}")))?;
+    // The manifest is untrusted input: its range must make sense before any arithmetic on it.
+    if manifest.from > manifest.to || manifest.to >= manifest.tree_size {
+        return Err(BundleError::Invalid(format!(
+            "manifest.json: range {}..={} does not fit tree size {}",
+            manifest.from, manifest.to, manifest.tree_size
+        )));
+    }
     if manifest.format != FORMAT {
         return Err(BundleError::Invalid(format!(
             "unknown bundle format {:?}",
