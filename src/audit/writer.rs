@@ -243,6 +243,8 @@ impl Writer {
             if self.checkpoint_due() {
                 if let Err(e) = self.checkpoint() {
                     tracing::error!(error = %e, "audit checkpoint failed");
+                    // Retry after one interval instead of spinning on a broken disk.
+                    self.last_cp_at = Instant::now();
                 }
             }
         }
