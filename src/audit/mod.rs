@@ -2,32 +2,71 @@
 //! tree whose roots are signed as C2SP checkpoints. The request entry is durable before any byte goes
 //! upstream; if it cannot be written, nothing is forwarded.
 //!
-//! INTERFACE SKELETON: the real store, writer, checkpoints and verifier replace the bodies below.
+//! Layout: [`entry`] (the exact bytes hashed and stored), [`merkle`] (RFC 9162 hashing and proofs),
+//! [`note`] (keys, signed notes, checkpoints), [`store`] (the `LogStore` trait and SQLite),
+//! `writer` (single writer thread, group commit, checkpoints), [`verify`] (shared with the
+//! `verify-log` binary), [`bundle`] (offline export), [`cli`] (`verify-log` and `auditgate audit`).
+//!
+//! System entries: `open` writes the genesis entry on a new log; the gateway appends
+//! `SystemRecord::GatewayStart` (and policy events) itself through [`AuditLog::append`];
+//! [`AuditLog::shutdown`] writes `GatewayStop` and the final checkpoint. Key rotation writes
+//! `KeyRotated`. `SystemRecord::Checkpoint` is not used: checkpoints live in their own table
+//! and in `checkpoints.log`.
 
+pub mod bundle;
+pub mod cli;
+pub mod entry;
+pub mod merkle;
+pub mod note;
 pub mod record;
+pub mod store;
+pub mod verify;
+mod writer;
 
+pub use cli::{audit_main, verify_log, verify_log_main, AuditCommand, VerifyLogArgs};
 pub use record::{Attempt, PiiSummary, Record, RequestRecord, ResponseRecord, SystemRecord, Usage};
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
+use std::time::Duration;
+use store::NewBody;
+use tokio::sync::oneshot;
+use writer::{Command, Writer};
 
-#[derive(Debug, thiserror::Error)]
+/// File names under the data directory (see contracts.md).
+pub const FILE_DB: &str = "log.db";
+pub const FILE_KEY: &str = "signing.key";
+pub const FILE_PUB: &str = "signing.pub";
+pub const FILE_CHECKPOINTS: &str = "checkpoints.log";
+/// Held locked by the single writer.
+pub const FILE_LOCK: &str = "writer.lock";
+
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AuditError {
+    /// The log cannot take the entry: answer 503 and forward nothing.
     #[error("audit log unavailable: {0}")]
     Unavailable(String),
+    /// The caller passed something the log does not accept.
+    #[error("invalid audit request: {0}")]
+    Invalid(String),
 }
 
 /// Settings from the `[audit]` table of gateway.toml.
 #[derive(Debug, Clone)]
 pub struct AuditOptions {
-    /// Checkpoint origin line (C2SP), e.g. `auditgate.local/log`.
+    /// Checkpoint origin line (C2SP), e.g. `auditgate.local/log`. Also the signing key's name; an
+    /// existing log keeps the origin its key was created with.
     pub origin: String,
     pub checkpoint_interval_ms: u64,
     pub checkpoint_every_entries: u64,
     /// `none` | `redacted` | `full`.
     pub store_bodies: String,
 }
+
+/// Longest a caller waits for the writer's durable acknowledgement before failing closed. Storage
+/// errors answer at once; this only bounds a writer stuck in the kernel (e.g. a hung disk).
+pub const APPEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Default for AuditOptions {
     fn default() -> Self {
@@ -43,30 +82,123 @@ impl Default for AuditOptions {
 /// A cheap, cloneable handle to the log writer.
 #[derive(Clone)]
 pub struct AuditLog {
-    next: Arc<AtomicU64>,
-    #[allow(dead_code)]
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tx: Sender<Command>,
     dir: PathBuf,
+    opts: AuditOptions,
+    public_key: String,
 }
 
 impl AuditLog {
     /// Open (or create) the log in `dir`: signing key, database, genesis entry, writer thread.
-    pub fn open(dir: &Path, _opts: AuditOptions) -> Result<AuditLog, AuditError> {
-        std::fs::create_dir_all(dir).map_err(|e| AuditError::Unavailable(e.to_string()))?;
-        Ok(AuditLog { next: Arc::new(AtomicU64::new(1)), dir: dir.to_path_buf() })
+    /// Fails if another writer holds the directory, the key does not match the log, or the
+    /// database cannot be written.
+    pub fn open(dir: &Path, opts: AuditOptions) -> Result<AuditLog, AuditError> {
+        if !matches!(opts.store_bodies.as_str(), "none" | "redacted" | "full") {
+            return Err(AuditError::Invalid(format!(
+                "store_bodies must be none, redacted or full, not {:?}",
+                opts.store_bodies
+            )));
+        }
+        let writer = Writer::open(dir, opts.clone())?;
+        let public_key = writer.vkey().to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| AuditError::Unavailable(format!("cannot start writer thread: {e}")))?;
+        Ok(AuditLog {
+            inner: Arc::new(Inner {
+                tx,
+                dir: dir.to_path_buf(),
+                opts,
+                public_key,
+            }),
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The verifier key in force when the log was opened (`signing.pub`).
+    pub fn public_key(&self) -> &str {
+        &self.inner.public_key
     }
 
     /// Append one record; returns its sequence number once it is durable on disk.
-    pub async fn append(&self, _record: Record) -> Result<u64, AuditError> {
-        Ok(self.next.fetch_add(1, Ordering::SeqCst))
+    pub async fn append(&self, record: Record) -> Result<u64, AuditError> {
+        self.call(|ack| Command::Append {
+            record: Box::new(record),
+            ack,
+        })
+        .await
     }
 
-    /// Store a body apart from the chain (when `store_bodies` is not `none`), keyed by entry.
-    pub async fn store_body(&self, _seq: u64, _role: &str, _bytes: Vec<u8>) -> Result<(), AuditError> {
-        Ok(())
+    /// Store a body apart from the chain (when `store_bodies` is not `none`), keyed by entry and
+    /// role (e.g. `request`, `upstream_request`, `response`). In `redacted` mode the caller passes
+    /// the redacted bytes; the log stores what it is given and labels it with the mode.
+    pub async fn store_body(&self, seq: u64, role: &str, bytes: Vec<u8>) -> Result<(), AuditError> {
+        let mode = self.inner.opts.store_bodies.clone();
+        if mode == "none" {
+            return Ok(());
+        }
+        let body = NewBody {
+            seq,
+            role: role.to_string(),
+            mode,
+            bytes,
+        };
+        self.call(|ack| Command::Body { body, ack }).await
     }
 
-    /// Write the stop entry and a final checkpoint; later appends fail.
+    /// Sign a checkpoint now if the log grew; returns its tree size.
+    pub async fn checkpoint(&self) -> Result<Option<u64>, AuditError> {
+        self.call(|ack| Command::Checkpoint { ack }).await
+    }
+
+    /// Write the `GatewayStop` entry (unless the caller just appended one) and a final checkpoint;
+    /// later appends fail.
     pub async fn shutdown(&self) -> Result<(), AuditError> {
-        Ok(())
+        self.call(|ack| Command::Shutdown {
+            reason: "shutdown".into(),
+            ack,
+        })
+        .await
     }
+
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, AuditError>>) -> Command,
+    ) -> Result<T, AuditError> {
+        let (ack, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(make(ack))
+            .map_err(|_| AuditError::Unavailable("audit log is shut down".into()))?;
+        match tokio::time::timeout(APPEND_TIMEOUT, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(AuditError::Unavailable("audit writer stopped".into())),
+            Err(_) => Err(AuditError::Unavailable(
+                "audit log did not confirm the write in time".into(),
+            )),
+        }
+    }
+}
+
+/// Rotate the signing key of the log in `dir` (the gateway must be stopped: the writer lock is
+/// taken). Returns the new verifier key, also written to `signing.pub`.
+pub fn rotate_key(dir: &Path) -> Result<String, AuditError> {
+    let mut writer = Writer::open(dir, AuditOptions::default())?;
+    writer.rotate_key()
+}
+
+/// Sign a checkpoint of the log in `dir` if it grew since the last one (gateway stopped).
+pub fn checkpoint_offline(dir: &Path) -> Result<Option<u64>, AuditError> {
+    let mut writer = Writer::open(dir, AuditOptions::default())?;
+    writer.checkpoint()
 }

@@ -1,0 +1,343 @@
+//! Self-contained export bundles and inclusion proofs an auditor checks offline.
+//!
+//! A bundle directory holds `manifest.json`, `entries.jsonl` (the exact entry bytes, one per
+//! line), `proofs.jsonl` (one RFC 9162 inclusion proof per entry against the bundled checkpoint),
+//! `checkpoint.txt` (a signed checkpoint covering every bundled entry) and `signing.pub` (the key
+//! that signed it). See docs/audit-format.md.
+
+use super::entry::decode;
+use super::merkle::{consistency_proof, inclusion_proof, leaf_hash, verify_inclusion, Hash};
+use super::note::{Checkpoint, PublicKey};
+use super::store::{LogStore, SqliteStore, StoreError, StoredCheckpoint};
+use super::verify::{Failure, Report};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+/// Bundle and proof problems that are not integrity failures (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Invalid(String),
+    /// The entry exists but no checkpoint covers it yet (or it does not exist).
+    #[error("{0}")]
+    NotCovered(String),
+}
+
+/// An inclusion proof as printed by `auditgate audit prove` and stored in `proofs.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InclusionProof {
+    pub entry: u64,
+    pub tree_size: u64,
+    /// Hex SHA-256(0x00 || entry bytes).
+    pub leaf_hash: String,
+    /// Hex node hashes, leaf to root, in RFC 9162 PATH order.
+    pub inclusion_proof: Vec<String>,
+}
+
+/// `auditgate audit prove` output: the proof plus everything needed to check it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProofReceipt {
+    #[serde(flatten)]
+    pub proof: InclusionProof,
+    /// Base64 root from the checkpoint.
+    pub root_hash: String,
+    pub checkpoint: String,
+    pub public_key: String,
+    /// The entry's exact bytes (UTF-8 JSON) whose leaf hash is proven.
+    pub entry_bytes: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    format: String,
+    origin: String,
+    from: u64,
+    to: u64,
+    tree_size: u64,
+}
+
+const FORMAT: &str = "auditgate-bundle/1";
+
+fn latest_covering(store: &SqliteStore, seq: u64) -> Result<StoredCheckpoint, BundleError> {
+    let size = store.size()?;
+    if seq >= size {
+        return Err(BundleError::NotCovered(format!(
+            "entry {seq} does not exist (the log has {size} entries)"
+        )));
+    }
+    store
+        .checkpoints()?
+        .pop()
+        .filter(|c| c.size > seq)
+        .ok_or_else(|| BundleError::NotCovered(format!("entry {seq} is not covered by a checkpoint yet; try again after the next checkpoint")))
+}
+
+fn prove_one(
+    store: &SqliteStore,
+    seq: u64,
+    size: u64,
+    leaf: &Hash,
+) -> Result<InclusionProof, BundleError> {
+    let proof = inclusion_proof(seq, size, &mut |lo, hi| store.subtree_hash(lo, hi))?;
+    Ok(InclusionProof {
+        entry: seq,
+        tree_size: size,
+        leaf_hash: hex::encode(leaf),
+        inclusion_proof: proof.iter().map(hex::encode).collect(),
+    })
+}
+
+/// Inclusion proof of entry `seq` against the latest checkpoint.
+pub fn prove(store: &SqliteStore, public_key: &str, seq: u64) -> Result<ProofReceipt, BundleError> {
+    let cp = latest_covering(store, seq)?;
+    let entry = store
+        .read_range(seq, seq + 1)?
+        .pop()
+        .ok_or_else(|| BundleError::NotCovered(format!("entry {seq} not found")))?;
+    let leaf = leaf_hash(&entry.bytes);
+    Ok(ProofReceipt {
+        proof: prove_one(store, seq, cp.size, &leaf)?,
+        root_hash: B64.encode(cp.root),
+        checkpoint: cp.note,
+        public_key: public_key.to_string(),
+        entry_bytes: String::from_utf8_lossy(&entry.bytes).into_owned(),
+    })
+}
+
+/// A consistency proof between an older tree size and the latest checkpoint (for witnesses and
+/// auditors holding an older checkpoint).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    pub old_size: u64,
+    pub new_size: u64,
+    /// Base64 root of the old size, as the old checkpoint states it.
+    pub old_root_hash: String,
+    /// Base64 root of the latest checkpoint.
+    pub new_root_hash: String,
+    /// Hex node hashes in RFC 9162 PROOF order.
+    pub consistency_proof: Vec<String>,
+    pub checkpoint: String,
+}
+
+/// RFC 9162 consistency proof from `old_size` to the latest checkpoint.
+pub fn prove_consistency(
+    store: &SqliteStore,
+    old_size: u64,
+) -> Result<ConsistencyProof, BundleError> {
+    let cp = store
+        .checkpoints()?
+        .pop()
+        .filter(|c| c.size >= old_size && old_size > 0)
+        .ok_or_else(|| {
+            BundleError::NotCovered(format!("no checkpoint covers tree size {old_size}"))
+        })?;
+    let proof = consistency_proof(old_size, cp.size, &mut |lo, hi| store.subtree_hash(lo, hi))?;
+    let old_root = store.subtree_hash(0, old_size)?;
+    Ok(ConsistencyProof {
+        old_size,
+        new_size: cp.size,
+        old_root_hash: B64.encode(old_root),
+        new_root_hash: B64.encode(cp.root),
+        consistency_proof: proof.iter().map(hex::encode).collect(),
+        checkpoint: cp.note,
+    })
+}
+
+/// Write a bundle of entries `from..=to` into `out` (created; must be empty or absent).
+pub fn export(
+    store: &SqliteStore,
+    public_key: &str,
+    from: u64,
+    to: u64,
+    out: &Path,
+) -> Result<u64, BundleError> {
+    if from > to {
+        return Err(BundleError::Invalid(format!(
+            "--from {from} is after --to {to}"
+        )));
+    }
+    let cp = latest_covering(store, to)?;
+    let origin = Checkpoint::parse_note(&cp.note)
+        .map_err(|e| BundleError::Invalid(e.to_string()))?
+        .origin;
+    fs::create_dir_all(out)?;
+    if fs::read_dir(out)?.next().is_some() {
+        return Err(BundleError::Invalid(format!(
+            "{} is not empty",
+            out.display()
+        )));
+    }
+    let mut entries = fs::File::create(out.join("entries.jsonl"))?;
+    let mut proofs = fs::File::create(out.join("proofs.jsonl"))?;
+    let mut start = from;
+    while start <= to {
+        let end = (start + 10_000).min(to + 1);
+        for e in store.read_range(start, end)? {
+            entries.write_all(&e.bytes)?;
+            entries.write_all(b"\n")?;
+            let proof = prove_one(store, e.seq, cp.size, &leaf_hash(&e.bytes))?;
+            serde_json::to_writer(&mut proofs, &proof)
+                .map_err(|e| BundleError::Invalid(e.to_string()))?;
+            proofs.write_all(b"\n")?;
+        }
+        start = end;
+    }
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        origin,
+        from,
+        to,
+        tree_size: cp.size,
+    };
+    let text =
+        serde_json::to_string_pretty(&manifest).map_err(|e| BundleError::Invalid(e.to_string()))?;
+    fs::write(out.join("manifest.json"), text + "\n")?;
+    fs::write(out.join("checkpoint.txt"), &cp.note)?;
+    fs::write(out.join("signing.pub"), format!("{public_key}\n"))?;
+    entries.sync_all()?;
+    proofs.sync_all()?;
+    Ok(to - from + 1)
+}
+
+/// Verify a bundle offline; `key` overrides the bundle's own `signing.pub`.
+pub fn verify_bundle(dir: &Path, key: Option<&PublicKey>) -> Result<Report, BundleError> {
+    let manifest: Manifest = serde_json::from_str(&fs::read_to_string(dir.join("manifest.json"))?)
+        .map_err(|e| BundleError::Invalid(format!("manifest.json: {e}")))?;
+    // The manifest is untrusted input: its range must make sense before any arithmetic on it.
+    if manifest.from > manifest.to || manifest.to >= manifest.tree_size {
+        return Err(BundleError::Invalid(format!(
+            "manifest.json: range {}..={} does not fit tree size {}",
+            manifest.from, manifest.to, manifest.tree_size
+        )));
+    }
+    if manifest.format != FORMAT {
+        return Err(BundleError::Invalid(format!(
+            "unknown bundle format {:?}",
+            manifest.format
+        )));
+    }
+    let key = match key {
+        Some(k) => k.clone(),
+        None => PublicKey::parse(&fs::read_to_string(dir.join("signing.pub"))?)
+            .map_err(|e| BundleError::Invalid(format!("signing.pub: {e}")))?,
+    };
+    let note = fs::read_to_string(dir.join("checkpoint.txt"))?;
+    let cp = Checkpoint::parse_note(&note)
+        .map_err(|e| BundleError::Invalid(format!("checkpoint.txt: {e}")))?;
+    let entries = fs::read_to_string(dir.join("entries.jsonl"))?;
+    let proofs = fs::read_to_string(dir.join("proofs.jsonl"))?;
+    let mut report = Report {
+        ok: true,
+        entries: 0,
+        root_hash: B64.encode(cp.root),
+        origin: Some(cp.origin.clone()),
+        checkpoints_verified: 0,
+        signed_size: 0,
+        unsigned_tail: 0,
+        consistent_with_checkpoint: None,
+        keys: vec![key.vkey().to_string()],
+        bodies_checked: 0,
+        erased_bodies: Vec::new(),
+        failure: None,
+    };
+    if key.open_note(&note).is_err() || cp.origin != manifest.origin {
+        let seq = cp.size.saturating_sub(1);
+        report.failure = Some(Failure {
+            seq,
+            reason: format!(
+                "the bundle's checkpoint is not signed by key {}",
+                key.key_id()
+            ),
+        });
+    } else {
+        report.checkpoints_verified = 1;
+        report.signed_size = cp.size;
+        report.failure =
+            check_bundle_entries(&manifest, &cp, &entries, &proofs, &mut report.entries);
+    }
+    report.ok = report.failure.is_none();
+    Ok(report)
+}
+
+fn check_bundle_entries(
+    m: &Manifest,
+    cp: &Checkpoint,
+    entries: &str,
+    proofs: &str,
+    count: &mut u64,
+) -> Option<Failure> {
+    let fail = |seq: u64, reason: String| Some(Failure { seq, reason });
+    let mut proofs = proofs.lines();
+    let mut prev: Option<Hash> = None;
+    let mut last_time = String::new();
+    for (k, line) in entries.lines().enumerate() {
+        let seq = m.from + k as u64;
+        let bytes = line.as_bytes();
+        let hash = leaf_hash(bytes);
+        let view = match decode(bytes) {
+            Ok(v) => v,
+            Err(e) => return fail(seq, format!("entry {seq} is damaged: {e}")),
+        };
+        if view.seq != seq {
+            return fail(
+                seq,
+                format!(
+                    "entry {seq} is out of place: the bundle has entry {} in its position",
+                    view.seq
+                ),
+            );
+        }
+        if prev.is_some_and(|p| view.prev_hash().ok() != Some(p)) {
+            return fail(
+                seq,
+                format!("entry {seq} does not link to entry {}", seq - 1),
+            );
+        }
+        if view.time < last_time.as_str() {
+            return fail(
+                seq,
+                format!("entry {seq} is dated before entry {}", seq - 1),
+            );
+        }
+        let proof: Option<InclusionProof> =
+            proofs.next().and_then(|p| serde_json::from_str(p).ok());
+        let Some(proof) = proof.filter(|p| p.entry == seq && p.tree_size == cp.size) else {
+            return fail(
+                seq,
+                format!(
+                    "entry {seq} has no inclusion proof for tree size {}",
+                    cp.size
+                ),
+            );
+        };
+        let path: Option<Vec<Hash>> = proof
+            .inclusion_proof
+            .iter()
+            .map(|h| hex::decode(h).ok().and_then(|v| v.try_into().ok()))
+            .collect();
+        let included =
+            path.is_some_and(|p| verify_inclusion(seq, cp.size, &hash, &p, &cp.root).is_ok());
+        if !included {
+            return fail(seq, format!("entry {seq} is not included in the signed checkpoint (its inclusion proof fails)"));
+        }
+        prev = Some(hash);
+        last_time = view.time.to_string();
+        *count += 1;
+    }
+    let expected = m.to - m.from + 1;
+    if *count != expected {
+        return fail(
+            m.from + *count,
+            format!("the bundle should hold {expected} entries but holds {count}"),
+        );
+    }
+    None
+}

@@ -1,0 +1,541 @@
+//! Storage behind a small trait ([`LogStore`]) so a PostgreSQL store can follow the SQLite one.
+//!
+//! SQLite layout (`log.db`): WAL journal, `synchronous=FULL` (a committed batch survives power
+//! loss), `secure_delete=ON` (erased bodies are overwritten). Tables `entries`, `tree_nodes` and
+//! `checkpoints` carry triggers that abort every UPDATE and DELETE; `bodies` only allows the one
+//! update that erases a body. `tree_nodes` keeps every perfect-subtree hash above the leaves, so
+//! proofs and the frontier never rehash the log.
+
+use super::merkle::{decompose, fold_right, Frontier, Hash};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Storage failures. Anything here makes appends fail closed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("log database unavailable: {0}")]
+    Unavailable(String),
+    #[error("log database inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// One entry as stored: `leaf_hash` is the hash computed when it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub seq: u64,
+    pub kind: String,
+    pub leaf_hash: Hash,
+    pub bytes: Vec<u8>,
+}
+
+/// A body kept apart from the chain.
+#[derive(Debug, Clone)]
+pub struct NewBody {
+    pub seq: u64,
+    pub role: String,
+    pub mode: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A stored body row; `body` is None once erased.
+#[derive(Debug, Clone)]
+pub struct BodyRow {
+    pub seq: u64,
+    pub role: String,
+    pub mode: String,
+    pub sha256: String,
+    pub size: u64,
+    pub body: Option<Vec<u8>>,
+    pub erased_at: Option<String>,
+}
+
+/// What one group commit writes.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub entries: Vec<StoredEntry>,
+    /// Interior nodes `(level >= 1, index, hash)` completed by these entries.
+    pub nodes: Vec<(u32, u64, Hash)>,
+    pub bodies: Vec<NewBody>,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub root: Hash,
+    pub note: String,
+}
+
+/// Where the log stands, enough for the writer to continue it.
+#[derive(Debug, Clone)]
+pub struct TreeState {
+    pub frontier: Frontier,
+    /// The last entry (None for an empty log).
+    pub last: Option<StoredEntry>,
+}
+
+/// The operations the writer and the CLI need from a store.
+pub trait LogStore: Send {
+    /// Write entries, their tree nodes and bodies in one durable transaction. The first entry's
+    /// seq must be the store's current size (guards against a second writer).
+    fn append_batch(&mut self, batch: &Batch) -> Result<(), StoreError>;
+    /// Entries with `from <= seq < to`, in order.
+    fn read_range(&self, from: u64, to: u64) -> Result<Vec<StoredEntry>, StoreError>;
+    /// Size, frontier and last entry.
+    fn tree_state(&self) -> Result<TreeState, StoreError>;
+    /// MTH over leaves `[lo, hi)` from stored nodes (`lo` aligned as in RFC recursion).
+    fn subtree_hash(&self, lo: u64, hi: u64) -> Result<Hash, StoreError>;
+    /// Record a signed checkpoint durably.
+    fn add_checkpoint(&mut self, cp: &StoredCheckpoint) -> Result<(), StoreError>;
+    /// All checkpoints, by size.
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
+    /// The newest `genesis` or `key_rotated` entry: names the key in force.
+    fn last_key_entry(&self) -> Result<Option<StoredEntry>, StoreError>;
+    /// Cheap check that the store can still take writes (file present, same file, writable).
+    fn health_check(&self) -> Result<(), StoreError>;
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    leaf_hash BLOB NOT NULL,
+    bytes BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_keys ON entries(seq) WHERE kind IN ('genesis', 'key_rotated');
+CREATE TABLE IF NOT EXISTS tree_nodes (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    tree_size INTEGER PRIMARY KEY,
+    root_hash BLOB NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bodies (
+    seq INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    body BLOB,
+    erased_at TEXT,
+    UNIQUE (seq, role)
+);
+CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS tree_nodes_no_update BEFORE UPDATE ON tree_nodes
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS tree_nodes_no_delete BEFORE DELETE ON tree_nodes
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS bodies_no_delete BEFORE DELETE ON bodies
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS bodies_erase_only BEFORE UPDATE ON bodies
+    WHEN NOT (NEW.body IS NULL AND OLD.body IS NOT NULL AND NEW.erased_at IS NOT NULL
+              AND NEW.seq = OLD.seq AND NEW.role = OLD.role AND NEW.mode = OLD.mode
+              AND NEW.sha256 = OLD.sha256 AND NEW.size = OLD.size)
+    BEGIN SELECT RAISE(ABORT, 'bodies can only be erased'); END;
+"#;
+
+/// The SQLite store.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    inode: u64,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) for writing.
+    pub fn open_writer(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_millis(2000))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Unavailable(format!(
+                "cannot enable WAL (journal mode {mode})"
+            )));
+        }
+        conn.execute_batch(
+            "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;",
+        )?;
+        conn.execute_batch(SCHEMA)?;
+        let inode = std::fs::metadata(path)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+            .ino();
+        Ok(SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            inode,
+        })
+    }
+
+    /// Open an existing log read-only (CLI, verifier).
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_millis(2000))?;
+        let has_entries: bool = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'entries'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)?;
+        if !has_entries {
+            return Err(StoreError::Unavailable(format!(
+                "{} is not an audit log (no entries table)",
+                path.display()
+            )));
+        }
+        Ok(SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            inode: meta.ino(),
+        })
+    }
+
+    /// The underlying connection (verifier streaming, tests).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Store size: number of entries (max seq + 1).
+    pub fn size(&self) -> Result<u64, StoreError> {
+        let max: Option<i64> = self
+            .conn
+            .query_row("SELECT max(seq) FROM entries", [], |r| r.get(0))?;
+        Ok(max.map_or(0, |m| m as u64 + 1))
+    }
+
+    /// Every stored body row, by entry.
+    pub fn bodies(&self) -> Result<Vec<BodyRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, role, mode, sha256, size, body, erased_at FROM bodies ORDER BY seq, role",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(BodyRow {
+                seq: r.get::<_, i64>(0)? as u64,
+                role: r.get(1)?,
+                mode: r.get(2)?,
+                sha256: r.get(3)?,
+                size: r.get::<_, i64>(4)? as u64,
+                body: r.get(5)?,
+                erased_at: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Erase the stored bodies of one entry (GDPR); returns how many were erased.
+    pub fn erase_bodies(
+        &mut self,
+        seq: u64,
+        role: Option<&str>,
+        now: &str,
+    ) -> Result<usize, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE bodies SET body = NULL, erased_at = ?1 WHERE seq = ?2 AND body IS NOT NULL AND (?3 IS NULL OR role = ?3)",
+            params![now, seq as i64, role],
+        )?;
+        // Move the scrubbed pages out of the WAL too.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(n)
+    }
+
+    fn node(&self, level: u32, index: u64) -> Result<Hash, StoreError> {
+        let blob: Option<Vec<u8>> = if level == 0 {
+            self.conn
+                .query_row(
+                    "SELECT leaf_hash FROM entries WHERE seq = ?1",
+                    [index as i64],
+                    |r| r.get(0),
+                )
+                .optional()?
+        } else {
+            self.conn
+                .query_row(
+                    "SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2",
+                    params![level, index as i64],
+                    |r| r.get(0),
+                )
+                .optional()?
+        };
+        blob.and_then(|b| b.try_into().ok()).ok_or_else(|| {
+            StoreError::Corrupt(format!("missing tree node level {level} index {index}"))
+        })
+    }
+}
+
+fn to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, Vec<u8>, Vec<u8>)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn make_entry(
+    (seq, kind, hash, bytes): (i64, String, Vec<u8>, Vec<u8>),
+) -> Result<StoredEntry, StoreError> {
+    let leaf_hash = hash
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("entry {seq}: leaf hash is not 32 bytes")))?;
+    Ok(StoredEntry {
+        seq: seq as u64,
+        kind,
+        leaf_hash,
+        bytes,
+    })
+}
+
+impl LogStore for SqliteStore {
+    fn append_batch(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if let Some(first) = batch.entries.first() {
+            let max: Option<i64> =
+                tx.query_row("SELECT max(seq) FROM entries", [], |r| r.get(0))?;
+            let size = max.map_or(0, |m| m as u64 + 1);
+            if size != first.seq {
+                return Err(StoreError::Corrupt(format!(
+                    "log has {size} entries but the writer expected {}: another writer?",
+                    first.seq
+                )));
+            }
+        }
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO entries (seq, kind, leaf_hash, bytes) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for e in &batch.entries {
+                ins.execute(params![e.seq as i64, e.kind, &e.leaf_hash[..], e.bytes])?;
+            }
+            let mut node =
+                tx.prepare_cached("INSERT INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+            for (level, index, hash) in &batch.nodes {
+                node.execute(params![level, *index as i64, &hash[..]])?;
+            }
+            let mut body = tx.prepare_cached("INSERT INTO bodies (seq, role, mode, sha256, size, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+            for b in &batch.bodies {
+                let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b.bytes));
+                body.execute(params![
+                    b.seq as i64,
+                    b.role,
+                    b.mode,
+                    digest,
+                    b.bytes.len() as i64,
+                    b.bytes
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn read_range(&self, from: u64, to: u64) -> Result<Vec<StoredEntry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, kind, leaf_hash, bytes FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq")?;
+        let rows = stmt.query_map(
+            params![from as i64, to.min(i64::MAX as u64) as i64],
+            to_entry,
+        )?;
+        rows.map(|r| make_entry(r?)).collect()
+    }
+
+    fn tree_state(&self) -> Result<TreeState, StoreError> {
+        let size = self.size()?;
+        let last = match size {
+            0 => None,
+            n => self.read_range(n - 1, n)?.pop(),
+        };
+        let hashes = decompose(0, size)
+            .into_iter()
+            .map(|(level, index)| self.node(level, index))
+            .collect::<Result<Vec<_>, _>>()?;
+        let frontier = Frontier::from_parts(size, hashes)
+            .ok_or_else(|| StoreError::Corrupt("frontier shape".into()))?;
+        Ok(TreeState { frontier, last })
+    }
+
+    fn subtree_hash(&self, lo: u64, hi: u64) -> Result<Hash, StoreError> {
+        let hashes = decompose(lo, hi)
+            .into_iter()
+            .map(|(level, index)| self.node(level, index))
+            .collect::<Result<Vec<_>, _>>()?;
+        fold_right(&hashes)
+            .ok_or_else(|| StoreError::Corrupt(format!("empty subtree [{lo}, {hi})")))
+    }
+
+    fn add_checkpoint(&mut self, cp: &StoredCheckpoint) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO checkpoints (tree_size, root_hash, note) VALUES (?1, ?2, ?3)",
+            params![cp.size as i64, &cp.root[..], cp.note],
+        )?;
+        Ok(())
+    }
+
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT tree_size, root_hash, note FROM checkpoints ORDER BY tree_size")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (size, root, note) = r?;
+            let root = root.try_into().map_err(|_| {
+                StoreError::Corrupt(format!("checkpoint {size}: root is not 32 bytes"))
+            })?;
+            Ok(StoredCheckpoint {
+                size: size as u64,
+                root,
+                note,
+            })
+        })
+        .collect()
+    }
+
+    fn last_key_entry(&self) -> Result<Option<StoredEntry>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT seq, kind, leaf_hash, bytes FROM entries WHERE kind IN ('genesis', 'key_rotated') ORDER BY seq DESC LIMIT 1",
+                [],
+                to_entry,
+            )
+            .optional()?;
+        row.map(make_entry).transpose()
+    }
+
+    fn health_check(&self) -> Result<(), StoreError> {
+        let meta = std::fs::metadata(&self.path)
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", self.path.display())))?;
+        if meta.ino() != self.inode {
+            return Err(StoreError::Unavailable(format!(
+                "{} was replaced",
+                self.path.display()
+            )));
+        }
+        // Root ignores permission bits, so honour an operator's chmod explicitly.
+        if meta.mode() & 0o222 == 0 {
+            return Err(StoreError::Unavailable(format!(
+                "{} is read-only",
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::merkle::leaf_hash;
+
+    fn entry(seq: u64) -> StoredEntry {
+        let bytes = format!("entry {seq}").into_bytes();
+        StoredEntry {
+            seq,
+            kind: "request".into(),
+            leaf_hash: leaf_hash(&bytes),
+            bytes,
+        }
+    }
+
+    fn append(store: &mut SqliteStore, f: &mut Frontier, seqs: std::ops::Range<u64>) {
+        let mut batch = Batch::default();
+        for s in seqs {
+            let e = entry(s);
+            batch.nodes.extend(f.push(e.leaf_hash));
+            batch.entries.push(e);
+        }
+        store.append_batch(&batch).unwrap();
+    }
+
+    #[test]
+    fn batches_persist_tree_state_and_reject_gaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.db");
+        let mut store = SqliteStore::open_writer(&path).unwrap();
+        let mut f = Frontier::new();
+        append(&mut store, &mut f, 0..5);
+        append(&mut store, &mut f, 5..13);
+        let state = store.tree_state().unwrap();
+        assert_eq!(state.frontier, f);
+        assert_eq!(state.last.unwrap().seq, 12);
+        assert_eq!(store.subtree_hash(8, 13).unwrap(), {
+            let mut g = Frontier::new();
+            (8..13).for_each(|s| {
+                g.push(entry(s).leaf_hash);
+            });
+            g.root()
+        });
+        let mut gap = Batch::default();
+        gap.entries.push(entry(20));
+        assert!(matches!(
+            store.append_batch(&gap),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn triggers_forbid_update_and_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open_writer(&dir.path().join("log.db")).unwrap();
+        let mut f = Frontier::new();
+        append(&mut store, &mut f, 0..3);
+        let c = store.connection();
+        assert!(c
+            .execute("UPDATE entries SET bytes = x'00' WHERE seq = 1", [])
+            .is_err());
+        assert!(c.execute("DELETE FROM entries WHERE seq = 2", []).is_err());
+        assert!(c.execute("DELETE FROM tree_nodes", []).is_err());
+        assert_eq!(store.size().unwrap(), 3);
+    }
+
+    #[test]
+    fn bodies_can_only_be_erased() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open_writer(&dir.path().join("log.db")).unwrap();
+        let mut batch = Batch::default();
+        batch.bodies.push(NewBody {
+            seq: 0,
+            role: "request".into(),
+            mode: "full".into(),
+            bytes: b"secret".to_vec(),
+        });
+        store.append_batch(&batch).unwrap();
+        assert!(store
+            .connection()
+            .execute("UPDATE bodies SET body = x'00'", [])
+            .is_err());
+        assert_eq!(
+            store
+                .erase_bodies(0, None, "2026-01-01T00:00:00.000000Z")
+                .unwrap(),
+            1
+        );
+        let rows = store.bodies().unwrap();
+        assert!(rows[0].body.is_none());
+        assert_eq!(rows[0].size, 6);
+    }
+}

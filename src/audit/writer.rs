@@ -1,0 +1,486 @@
+//! The single writer: one thread owns the store; callers send commands over a channel and wait for
+//! a durable acknowledgement. Commands that arrive while a batch is being committed form the next
+//! batch, so concurrent appends share one transaction and one fsync (group commit).
+//!
+//! The writer also signs checkpoints (on an interval, every N entries, on shutdown), rotates the
+//! signing key, and fails closed: a failed health check or write answers every waiting caller with
+//! an error and reloads the tree state from disk before the next batch.
+
+use super::entry::{encode, format_time, kind_of};
+use super::merkle::{leaf_hash, Frontier, Hash};
+use super::note::{sign_rotation, write_atomic, write_private, Checkpoint, KeyPair, PublicKey};
+use super::record::{Record, SystemRecord};
+use super::store::{Batch, LogStore, NewBody, SqliteStore, StoredCheckpoint, StoredEntry};
+use super::{AuditError, AuditOptions, FILE_CHECKPOINTS, FILE_DB, FILE_KEY, FILE_LOCK, FILE_PUB};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Upper bound on entries per transaction, to bound latency of one commit.
+const MAX_BATCH: usize = 4096;
+
+/// What callers ask the writer thread to do.
+pub(crate) enum Command {
+    Append {
+        /// Boxed: commands queue in the channel, records are large.
+        record: Box<Record>,
+        ack: oneshot::Sender<Result<u64, AuditError>>,
+    },
+    Body {
+        body: NewBody,
+        ack: oneshot::Sender<Result<(), AuditError>>,
+    },
+    Checkpoint {
+        ack: oneshot::Sender<Result<Option<u64>, AuditError>>,
+    },
+    Shutdown {
+        reason: String,
+        ack: oneshot::Sender<Result<(), AuditError>>,
+    },
+}
+
+type ShutdownAck = (
+    oneshot::Sender<Result<(), AuditError>>,
+    Result<(), AuditError>,
+);
+
+/// The writer's state; usable directly (synchronously) by the CLI, or run on its own thread.
+pub(crate) struct Writer {
+    store: SqliteStore,
+    dir: PathBuf,
+    key: KeyPair,
+    origin: String,
+    opts: AuditOptions,
+    frontier: Frontier,
+    prev: Hash,
+    last_time: String,
+    /// Kind of the last entry written (so shutdown does not repeat a caller's stop entry).
+    last_kind: String,
+    last_cp_size: u64,
+    last_cp_at: Instant,
+    /// False after a failed write until the state has been reloaded from disk.
+    synced: bool,
+    /// Held for the writer's lifetime: a second writer on the same directory fails to open.
+    _lock: File,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> AuditError {
+    AuditError::Unavailable(e.to_string())
+}
+
+impl Writer {
+    /// Open the log in `dir`: lock, key, store, genesis on a new log, key reconciliation.
+    pub(crate) fn open(dir: &Path, opts: AuditOptions) -> Result<Writer, AuditError> {
+        fs::create_dir_all(dir).map_err(unavailable)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(FILE_LOCK))
+            .map_err(unavailable)?;
+        lock.try_lock().map_err(|_| {
+            AuditError::Unavailable(format!(
+                "{} is in use by another writer (a running gateway?)",
+                dir.display()
+            ))
+        })?;
+        let db_path = dir.join(FILE_DB);
+        let existed = db_path.exists();
+        let store = SqliteStore::open_writer(&db_path).map_err(unavailable)?;
+        let state = store.tree_state().map_err(unavailable)?;
+        let key = load_key(dir, &opts.origin, existed && state.last.is_some())?;
+        let origin = PublicKey::parse(key.vkey())
+            .map_err(unavailable)?
+            .name()
+            .to_string();
+        let last_cp_size = store
+            .checkpoints()
+            .map_err(unavailable)?
+            .last()
+            .map_or(0, |c| c.size);
+        let mut w = Writer {
+            store,
+            dir: dir.to_path_buf(),
+            key,
+            origin,
+            opts,
+            frontier: Frontier::new(),
+            prev: [0; 32],
+            last_time: String::new(),
+            last_kind: String::new(),
+            last_cp_size,
+            last_cp_at: Instant::now(),
+            synced: false,
+            _lock: lock,
+        };
+        w.reload()?;
+        if w.frontier.size() == 0 {
+            let genesis = SystemRecord::Genesis {
+                origin: w.origin.clone(),
+                public_key: w.key.vkey().to_string(),
+            };
+            w.append_now(Record::System(genesis))?;
+        } else {
+            w.reconcile_key()?;
+        }
+        write_atomic(&dir.join(FILE_PUB), &format!("{}\n", w.key.vkey())).map_err(unavailable)?;
+        Ok(w)
+    }
+
+    /// Reload size, frontier, last hash and time from the store.
+    fn reload(&mut self) -> Result<(), AuditError> {
+        let state = self.store.tree_state().map_err(unavailable)?;
+        self.frontier = state.frontier;
+        match state.last {
+            None => {
+                self.prev = [0; 32];
+                self.last_time = String::new();
+            }
+            Some(last) => {
+                if leaf_hash(&last.bytes) != last.leaf_hash {
+                    return Err(AuditError::Unavailable(format!(
+                        "entry {} does not match its stored hash",
+                        last.seq
+                    )));
+                }
+                let view = super::entry::decode(&last.bytes).map_err(unavailable)?;
+                self.last_time = view.time.to_string();
+                self.last_kind = last.kind.clone();
+                self.prev = last.leaf_hash;
+            }
+        }
+        self.synced = true;
+        Ok(())
+    }
+
+    /// Make sure `signing.key` is the key the log says is in force; finish an interrupted rotation.
+    fn reconcile_key(&mut self) -> Result<(), AuditError> {
+        let entry = self
+            .store
+            .last_key_entry()
+            .map_err(unavailable)?
+            .ok_or_else(|| unavailable("log has no genesis entry"))?;
+        let in_force = key_named_by(&entry)?;
+        let next_path = self.dir.join(format!("{FILE_KEY}.next"));
+        if in_force == self.key.vkey() {
+            let _ = fs::remove_file(&next_path);
+            return Ok(());
+        }
+        let next = fs::read_to_string(&next_path)
+            .ok()
+            .and_then(|s| KeyPair::from_skey(&s).ok());
+        match next {
+            Some(next) if next.vkey() == in_force => {
+                fs::rename(&next_path, self.dir.join(FILE_KEY)).map_err(unavailable)?;
+                self.key = next;
+                Ok(())
+            }
+            _ => Err(AuditError::Unavailable(format!(
+                "signing.key ({}) is not the log's signing key ({in_force})",
+                self.key.vkey()
+            ))),
+        }
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    pub(crate) fn vkey(&self) -> &str {
+        self.key.vkey()
+    }
+
+    /// Append one record synchronously (genesis, CLI use).
+    pub(crate) fn append_now(&mut self, record: Record) -> Result<u64, AuditError> {
+        let (tx, rx) = oneshot::channel();
+        self.process(vec![Command::Append {
+            record: Box::new(record),
+            ack: tx,
+        }]);
+        answered(rx)
+    }
+
+    /// The entry time: now, but never before the previous entry's time.
+    fn next_time(&self) -> String {
+        let now = format_time(chrono::Utc::now());
+        if now < self.last_time {
+            self.last_time.clone()
+        } else {
+            now
+        }
+    }
+
+    /// Run until shutdown or until every sender is gone.
+    pub(crate) fn run(mut self, rx: Receiver<Command>) {
+        loop {
+            let wait = self.time_to_checkpoint();
+            match rx.recv_timeout(wait) {
+                Ok(first) => {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(c) => batch.push(c),
+                            Err(_) => break,
+                        }
+                    }
+                    if let Some((ack, result)) = self.process(batch) {
+                        // Release the database and the writer lock before confirming, so the
+                        // caller can reopen the directory as soon as shutdown returns.
+                        drop(self);
+                        let _ = ack.send(result);
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.checkpoint();
+                    return;
+                }
+            }
+            if self.checkpoint_due() {
+                if let Err(e) = self.checkpoint() {
+                    tracing::error!(error = %e, "audit checkpoint failed");
+                    // Retry after one interval instead of spinning on a broken disk.
+                    self.last_cp_at = Instant::now();
+                }
+            }
+        }
+    }
+
+    fn time_to_checkpoint(&self) -> Duration {
+        let interval = Duration::from_millis(self.opts.checkpoint_interval_ms.max(1));
+        if self.size() > self.last_cp_size {
+            interval.saturating_sub(self.last_cp_at.elapsed())
+        } else {
+            interval
+        }
+    }
+
+    fn checkpoint_due(&self) -> bool {
+        let grown = self.size().saturating_sub(self.last_cp_size);
+        grown > 0
+            && (grown >= self.opts.checkpoint_every_entries.max(1)
+                || self.last_cp_at.elapsed()
+                    >= Duration::from_millis(self.opts.checkpoint_interval_ms))
+    }
+
+    /// Handle one batch of commands; returns the shutdown acknowledgement and result when the
+    /// writer should stop.
+    fn process(&mut self, commands: Vec<Command>) -> Option<ShutdownAck> {
+        let mut appends = Vec::new();
+        let mut bodies = Vec::new();
+        let mut control = Vec::new();
+        for c in commands {
+            match c {
+                Command::Append { record, ack } => appends.push((*record, ack)),
+                Command::Body { body, ack } => bodies.push((body, ack)),
+                other => control.push(other),
+            }
+        }
+        if !appends.is_empty() || !bodies.is_empty() {
+            self.commit(appends, bodies);
+        }
+        let mut stop = None;
+        for c in control {
+            match c {
+                Command::Checkpoint { ack } => {
+                    let _ = ack.send(self.checkpoint());
+                }
+                Command::Shutdown { reason, ack } => {
+                    if stop.is_none() {
+                        stop = Some((ack, self.shutdown(reason)));
+                    } else {
+                        let _ = ack.send(Ok(()));
+                    }
+                }
+                Command::Append { .. } | Command::Body { .. } => {}
+            }
+        }
+        stop
+    }
+
+    /// Encode and write appends and bodies in one transaction; answer every caller.
+    fn commit(
+        &mut self,
+        appends: Vec<(Record, oneshot::Sender<Result<u64, AuditError>>)>,
+        bodies: Vec<(NewBody, oneshot::Sender<Result<(), AuditError>>)>,
+    ) {
+        let ready = if self.synced { Ok(()) } else { self.reload() };
+        let ready = ready.and_then(|_| self.store.health_check().map_err(unavailable));
+        if let Err(e) = ready {
+            fail_all(appends, bodies, &e);
+            return;
+        }
+        let mut frontier = self.frontier.clone();
+        let mut prev = self.prev;
+        let mut last_time = self.last_time.clone();
+        let mut batch = Batch::default();
+        let mut acks = Vec::new();
+        for (record, ack) in appends {
+            let seq = frontier.size();
+            let time = self.next_time().max(last_time.clone());
+            match encode(seq, &time, &prev, &record) {
+                Ok(bytes) => {
+                    let hash = leaf_hash(&bytes);
+                    batch.nodes.extend(frontier.push(hash));
+                    batch.entries.push(StoredEntry {
+                        seq,
+                        kind: kind_of(&record).to_string(),
+                        leaf_hash: hash,
+                        bytes,
+                    });
+                    prev = hash;
+                    last_time = time;
+                    acks.push((seq, ack));
+                }
+                Err(e) => {
+                    let _ = ack.send(Err(unavailable(format!("cannot encode record: {e}"))));
+                }
+            }
+        }
+        let mut body_acks = Vec::new();
+        for (body, ack) in bodies {
+            batch.bodies.push(body);
+            body_acks.push(ack);
+        }
+        match self.store.append_batch(&batch) {
+            Ok(()) => {
+                if let Some(last) = batch.entries.last() {
+                    self.last_kind = last.kind.clone();
+                }
+                self.frontier = frontier;
+                self.prev = prev;
+                self.last_time = last_time;
+                acks.into_iter()
+                    .for_each(|(seq, ack)| drop(ack.send(Ok(seq))));
+                body_acks.into_iter().for_each(|ack| drop(ack.send(Ok(()))));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "audit append failed");
+                self.synced = false;
+                let err = unavailable(e);
+                acks.into_iter()
+                    .for_each(|(_, ack)| drop(ack.send(Err(err.clone()))));
+                body_acks
+                    .into_iter()
+                    .for_each(|ack| drop(ack.send(Err(err.clone()))));
+            }
+        }
+    }
+
+    /// Sign and store a checkpoint of the current tree if it grew since the last one.
+    pub(crate) fn checkpoint(&mut self) -> Result<Option<u64>, AuditError> {
+        let size = self.size();
+        if size == self.last_cp_size {
+            return Ok(None);
+        }
+        if !self.synced {
+            self.reload()?;
+        }
+        let cp = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root: self.frontier.root(),
+        };
+        let note = self.key.sign_note(&cp.text()).map_err(unavailable)?;
+        self.store
+            .add_checkpoint(&StoredCheckpoint {
+                size,
+                root: cp.root,
+                note: note.clone(),
+            })
+            .map_err(unavailable)?;
+        append_note(&self.dir.join(FILE_CHECKPOINTS), &note).map_err(unavailable)?;
+        self.last_cp_size = size;
+        self.last_cp_at = Instant::now();
+        Ok(Some(size))
+    }
+
+    /// Stop entry, final checkpoint.
+    pub(crate) fn shutdown(&mut self, reason: String) -> Result<(), AuditError> {
+        if self.last_kind != "gateway_stop" {
+            self.append_now(Record::System(SystemRecord::GatewayStop { reason }))?;
+        }
+        self.checkpoint().map(|_| ())
+    }
+
+    /// Replace the signing key: checkpoint with the old key, a KeyRotated entry signed by the old
+    /// key, then the new key in place and a checkpoint signed by it. Returns the new verifier key.
+    pub(crate) fn rotate_key(&mut self) -> Result<String, AuditError> {
+        self.checkpoint()?;
+        let new = KeyPair::generate(&self.origin).map_err(unavailable)?;
+        let next_path = self.dir.join(format!("{FILE_KEY}.next"));
+        // The new secret is durable before the log names it, so a crash cannot orphan the log.
+        write_private(&next_path, &format!("{}\n", new.skey())).map_err(unavailable)?;
+        let signature_by_old = sign_rotation(&self.key, new.vkey()).map_err(unavailable)?;
+        let record = SystemRecord::KeyRotated {
+            old_public_key: self.key.vkey().to_string(),
+            new_public_key: new.vkey().to_string(),
+            signature_by_old,
+        };
+        self.append_now(Record::System(record))?;
+        fs::rename(&next_path, self.dir.join(FILE_KEY)).map_err(unavailable)?;
+        write_atomic(&self.dir.join(FILE_PUB), &format!("{}\n", new.vkey()))
+            .map_err(unavailable)?;
+        self.key = new;
+        self.checkpoint()?;
+        Ok(self.key.vkey().to_string())
+    }
+}
+
+fn fail_all(
+    appends: Vec<(Record, oneshot::Sender<Result<u64, AuditError>>)>,
+    bodies: Vec<(NewBody, oneshot::Sender<Result<(), AuditError>>)>,
+    e: &AuditError,
+) {
+    appends
+        .into_iter()
+        .for_each(|(_, ack)| drop(ack.send(Err(e.clone()))));
+    bodies
+        .into_iter()
+        .for_each(|(_, ack)| drop(ack.send(Err(e.clone()))));
+}
+
+/// Load `signing.key`, or create it (and `signing.pub`) for a new log.
+fn load_key(dir: &Path, origin: &str, log_has_entries: bool) -> Result<KeyPair, AuditError> {
+    let path = dir.join(FILE_KEY);
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            KeyPair::from_skey(&text).map_err(|e| unavailable(format!("{}: {e}", path.display())))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !log_has_entries => {
+            let key = KeyPair::generate(origin).map_err(unavailable)?;
+            write_private(&path, &format!("{}\n", key.skey())).map_err(unavailable)?;
+            Ok(key)
+        }
+        Err(e) => Err(unavailable(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// The verifier key a genesis or key_rotated entry puts in force.
+pub(crate) fn key_named_by(entry: &StoredEntry) -> Result<String, AuditError> {
+    let view = super::entry::decode(&entry.bytes).map_err(unavailable)?;
+    match view.record().map_err(unavailable)? {
+        Record::System(SystemRecord::Genesis { public_key, .. }) => Ok(public_key),
+        Record::System(SystemRecord::KeyRotated { new_public_key, .. }) => Ok(new_public_key),
+        _ => Err(unavailable(format!("entry {} names no key", entry.seq))),
+    }
+}
+
+/// Append one note to `checkpoints.log` (one empty line between notes) and fsync it.
+fn append_note(path: &Path, note: &str) -> std::io::Result<()> {
+    let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+    let separator = if f.metadata()?.len() > 0 { "\n" } else { "" };
+    f.write_all(format!("{separator}{note}").as_bytes())?;
+    f.sync_data()
+}
+
+/// The answer to a command processed synchronously. `blocking_recv` would panic inside a
+/// runtime; the writer has answered before returning, so `try_recv` is always ready here.
+fn answered<T>(mut rx: oneshot::Receiver<Result<T, AuditError>>) -> Result<T, AuditError> {
+    rx.try_recv()
+        .map_err(|_| unavailable("writer did not answer"))?
+}
