@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use auditgate::accounting::activity::{self, normalize_time, Format};
 use auditgate::accounting::{AccountStore, NewKey, SqliteAccountStore};
+use auditgate::audit::cli::{audit_main, verify_log_main, AuditCommand, VerifyLogArgs};
 use auditgate::config::Config;
 use auditgate::policy::PolicyCommand;
 
@@ -25,6 +26,15 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Verify an audit log (same as the `verify-log` binary).
+    VerifyLog(VerifyLogArgs),
+    /// Inclusion and consistency proofs, export bundles, key rotation, body erasure.
+    Audit {
+        #[command(flatten)]
+        dir: DataDir,
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Export the activity log (one row per finished call) as CSV or JSON lines.
     Activity {
@@ -56,7 +66,8 @@ struct ServeArgs {
 
 #[derive(Args)]
 struct DataDir {
-    #[arg(long, default_value = "audit")]
+    /// The data directory (log.db, keys, gateway.db).
+    #[arg(long, default_value = "audit", global = true)]
     data_dir: PathBuf,
 }
 
@@ -289,5 +300,7 @@ fn main() -> ExitCode {
         Command::Keys { command } => keys(command),
         Command::Policy { config, command } => policy(config, command),
         Command::Activity { command } => activity(command),
+        Command::VerifyLog(args) => exit(verify_log_main(args)),
+        Command::Audit { dir, command } => exit(audit_main(command, &dir.data_dir)),
     }
 }

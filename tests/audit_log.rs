@@ -33,10 +33,7 @@ fn concurrent_appends_get_distinct_durable_sequence_numbers() {
         let mut all = Vec::new();
         for t in tasks {
             let mine = t.await.unwrap();
-            assert!(
-                mine.windows(2).all(|w| w[0] < w[1]),
-                "one task's appends are ordered"
-            );
+            assert!(mine.windows(2).all(|w| w[0] < w[1]), "one task's appends are ordered");
             all.extend(mine);
         }
         log.shutdown().await.unwrap();
@@ -57,10 +54,7 @@ fn reopening_continues_the_chain() {
     make_log(dir.path(), 5, 0);
     runtime().block_on(async {
         let log = AuditLog::open(dir.path(), manual_options()).unwrap();
-        let start = SystemRecord::GatewayStart {
-            version: "test".into(),
-            config_sha256: "00".into(),
-        };
+        let start = SystemRecord::GatewayStart { version: "test".into(), config_sha256: "00".into() };
         assert_eq!(log.append(Record::System(start)).await.unwrap(), 7);
         assert_eq!(log.append(request(99)).await.unwrap(), 8);
         log.shutdown().await.unwrap();
@@ -80,16 +74,9 @@ fn appends_fail_closed_when_the_database_becomes_read_only_and_recover() {
         log.append(request(1)).await.unwrap();
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
         let refused = tokio::time::timeout(Duration::from_secs(30), log.append(request(2))).await;
-        assert!(
-            matches!(refused, Ok(Err(_))),
-            "append must fail, not hang or succeed"
-        );
+        assert!(matches!(refused, Ok(Err(_))), "append must fail, not hang or succeed");
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(
-            log.append(request(3)).await.unwrap(),
-            2,
-            "no sequence number is burnt by a failure"
-        );
+        assert_eq!(log.append(request(3)).await.unwrap(), 2, "no sequence number is burnt by a failure");
         log.shutdown().await.unwrap();
     });
     let (code, report) = verify_dir(dir.path(), &[]);
@@ -117,10 +104,7 @@ fn appends_fail_closed_while_another_process_locks_the_database() {
         let other = rusqlite::Connection::open(dir.path().join("log.db")).unwrap();
         other.execute_batch("BEGIN EXCLUSIVE").unwrap();
         let refused = tokio::time::timeout(Duration::from_secs(30), log.append(request(2))).await;
-        assert!(
-            matches!(refused, Ok(Err(_))),
-            "a locked database must refuse, not hang"
-        );
+        assert!(matches!(refused, Ok(Err(_))), "a locked database must refuse, not hang");
         other.execute_batch("ROLLBACK").unwrap();
         assert_eq!(log.append(request(3)).await.unwrap(), 2);
         log.shutdown().await.unwrap();
@@ -141,17 +125,11 @@ fn signing_key_is_private_and_required_for_an_existing_log() {
     let dir = tempfile::tempdir().unwrap();
     make_log(dir.path(), 1, 0);
     let key = dir.path().join("signing.key");
-    assert_eq!(
-        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     let public = std::fs::read_to_string(dir.path().join("signing.pub")).unwrap();
     assert!(public.starts_with("auditgate.local/log+") && public.ends_with('\n'));
     std::fs::remove_file(&key).unwrap();
-    assert!(
-        AuditLog::open(dir.path(), manual_options()).is_err(),
-        "a lost key must not be replaced silently"
-    );
+    assert!(AuditLog::open(dir.path(), manual_options()).is_err(), "a lost key must not be replaced silently");
 }
 
 #[test]
@@ -167,9 +145,7 @@ fn shutdown_does_not_repeat_a_stop_entry_the_gateway_wrote() {
     let dir = tempfile::tempdir().unwrap();
     runtime().block_on(async {
         let log = AuditLog::open(dir.path(), manual_options()).unwrap();
-        let stop = SystemRecord::GatewayStop {
-            reason: "signal".into(),
-        };
+        let stop = SystemRecord::GatewayStop { reason: "signal".into() };
         assert_eq!(log.append(Record::System(stop)).await.unwrap(), 1);
         log.shutdown().await.unwrap();
     });
@@ -195,12 +171,7 @@ fn key_rotation_is_signed_by_the_old_key_and_verifies_with_either() {
     let old_pub = dir.path().join("old.pub");
     std::fs::copy(dir.path().join("signing.pub"), &old_pub).unwrap();
     let new_vkey = rotate_key(dir.path()).unwrap();
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("signing.pub"))
-            .unwrap()
-            .trim(),
-        new_vkey
-    );
+    assert_eq!(std::fs::read_to_string(dir.path().join("signing.pub")).unwrap().trim(), new_vkey);
     make_log_continue(dir.path(), 2);
     let (code, report) = verify_dir(dir.path(), &[]);
     assert_eq!(code, 0, "{report}");
@@ -209,17 +180,9 @@ fn key_rotation_is_signed_by_the_old_key_and_verifies_with_either() {
     assert_eq!(code, 0, "the old key endorses the new one: {report}");
     let stranger = tempfile::tempdir().unwrap();
     make_log(stranger.path(), 1, 0);
-    let (code, report) = verify_dir(
-        dir.path(),
-        &[
-            "--public-key",
-            stranger.path().join("signing.pub").to_str().unwrap(),
-        ],
-    );
-    assert_eq!(
-        code, 1,
-        "an unrelated key must not vouch for the log: {report}"
-    );
+    let (code, report) =
+        verify_dir(dir.path(), &["--public-key", stranger.path().join("signing.pub").to_str().unwrap()]);
+    assert_eq!(code, 1, "an unrelated key must not vouch for the log: {report}");
 }
 
 fn make_log_continue(dir: &std::path::Path, n: u64) {
@@ -242,25 +205,15 @@ fn inclusion_proofs_check_against_the_signed_root() {
         let receipt = bundle::prove(&store, vkey.trim(), seq).unwrap();
         assert_eq!(receipt.proof.tree_size, 22);
         use base64::Engine;
-        let root: Hash = base64::engine::general_purpose::STANDARD
-            .decode(&receipt.root_hash)
-            .unwrap()
-            .try_into()
-            .unwrap();
-        let path: Vec<Hash> = receipt
-            .proof
-            .inclusion_proof
-            .iter()
-            .map(|h| hex::decode(h).unwrap().try_into().unwrap())
-            .collect();
+        let root: Hash =
+            base64::engine::general_purpose::STANDARD.decode(&receipt.root_hash).unwrap().try_into().unwrap();
+        let path: Vec<Hash> =
+            receipt.proof.inclusion_proof.iter().map(|h| hex::decode(h).unwrap().try_into().unwrap()).collect();
         let leaf = leaf_hash(receipt.entry_bytes.as_bytes());
         assert_eq!(verify_inclusion(seq, 22, &leaf, &path, &root), Ok(()));
         assert!(receipt.checkpoint.contains(&receipt.root_hash));
     }
-    assert!(matches!(
-        bundle::prove(&store, vkey.trim(), 22),
-        Err(bundle::BundleError::NotCovered(_))
-    ));
+    assert!(matches!(bundle::prove(&store, vkey.trim(), 22), Err(bundle::BundleError::NotCovered(_))));
 }
 
 #[test]
@@ -270,26 +223,13 @@ fn consistency_proofs_link_old_checkpoints_to_the_latest() {
     let dir = tempfile::tempdir().unwrap();
     make_log(dir.path(), 30, 7);
     let store = SqliteStore::open_read_only(&dir.path().join("log.db")).unwrap();
-    let b64 = |s: &str| -> Hash {
-        base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .unwrap()
-            .try_into()
-            .unwrap()
-    };
+    let b64 = |s: &str| -> Hash { base64::engine::general_purpose::STANDARD.decode(s).unwrap().try_into().unwrap() };
     for old in [1u64, 8, 15, 22, 29, 32] {
         let p = bundle::prove_consistency(&store, old).unwrap();
         assert_eq!(p.new_size, 32);
-        let path: Vec<Hash> = p
-            .consistency_proof
-            .iter()
-            .map(|h| hex::decode(h).unwrap().try_into().unwrap())
-            .collect();
+        let path: Vec<Hash> = p.consistency_proof.iter().map(|h| hex::decode(h).unwrap().try_into().unwrap()).collect();
         let (old_root, new_root) = (b64(&p.old_root_hash), b64(&p.new_root_hash));
-        assert_eq!(
-            verify_consistency(old, 32, &old_root, &new_root, &path),
-            Ok(())
-        );
+        assert_eq!(verify_consistency(old, 32, &old_root, &new_root, &path), Ok(()));
     }
     // The roots of the stored checkpoints are the old roots the proofs start from.
     let cps = auditgate::audit::store::LogStore::checkpoints(&store).unwrap();
@@ -305,21 +245,13 @@ fn exported_bundle_verifies_offline_and_detects_edits() {
     let dir = tempfile::tempdir().unwrap();
     make_log(dir.path(), 20, 0);
     let out = dir.path().join("bundle");
-    let export = auditgate::audit::AuditCommand::Export {
-        from: 5,
-        to: 12,
-        out: out.clone(),
-    };
+    let export = auditgate::audit::AuditCommand::Export { from: 5, to: 12, out: out.clone() };
     assert_eq!(auditgate::audit::audit_main(export, dir.path()), 0);
     let (code, report) = verify(&["--bundle", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["entries"], 8);
     let entries = std::fs::read_to_string(out.join("entries.jsonl")).unwrap();
-    std::fs::write(
-        out.join("entries.jsonl"),
-        entries.replacen("key-9", "key-0", 1),
-    )
-    .unwrap();
+    std::fs::write(out.join("entries.jsonl"), entries.replacen("key-9", "key-0", 1)).unwrap();
     let (code, report) = verify(&["--bundle", out.to_str().unwrap()]);
     assert_eq!(code, 1, "{report}");
     assert_eq!(failing_seq(&report), Some(9));
@@ -327,23 +259,10 @@ fn exported_bundle_verifies_offline_and_detects_edits() {
 
 #[test]
 fn usage_and_io_errors_exit_2() {
-    let (code, _) = verify(&[
-        "--db",
-        "/nonexistent/log.db",
-        "--public-key",
-        "/nonexistent/k",
-    ]);
+    let (code, _) = verify(&["--db", "/nonexistent/log.db", "--public-key", "/nonexistent/k"]);
     assert_eq!(code, 2);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_verify-log"))
-        .arg("--db")
-        .arg("x")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "--db without --public-key is a usage error"
-    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_verify-log")).arg("--db").arg("x").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "--db without --public-key is a usage error");
 }
 
 /// Child half of the crash test: appends concurrently forever, printing each acknowledged seq.
@@ -374,12 +293,7 @@ fn crash_child_appender() {
 fn killed_writer_leaves_a_log_that_verifies_and_keeps_every_acknowledged_entry() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "crash_child_appender",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["crash_child_appender", "--exact", "--nocapture", "--test-threads=1"])
         .env("AUDITGATE_CRASH_CHILD_DIR", dir.path())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -388,10 +302,7 @@ fn killed_writer_leaves_a_log_that_verifies_and_keeps_every_acknowledged_entry()
     let mut acked = Vec::new();
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
-        if let Some(seq) = line
-            .strip_prefix("ACK ")
-            .and_then(|s| s.trim().parse::<u64>().ok())
-        {
+        if let Some(seq) = line.strip_prefix("ACK ").and_then(|s| s.trim().parse::<u64>().ok()) {
             acked.push(seq);
             if acked.len() >= 500 {
                 break;
@@ -404,10 +315,7 @@ fn killed_writer_leaves_a_log_that_verifies_and_keeps_every_acknowledged_entry()
     let (code, report) = verify_dir(dir.path(), &[]);
     assert_eq!(code, 0, "{report}");
     let entries = report["entries"].as_u64().unwrap();
-    assert!(
-        acked.iter().all(|s| *s < entries),
-        "an acknowledged entry was lost"
-    );
+    assert!(acked.iter().all(|s| *s < entries), "an acknowledged entry was lost");
     // The log continues after the crash.
     make_log_continue(dir.path(), 3);
     let (code, report) = verify_dir(dir.path(), &[]);

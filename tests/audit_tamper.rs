@@ -16,10 +16,7 @@ fn sample() -> tempfile::TempDir {
     let (code, report) = verify_dir(dir.path(), &[]);
     assert_eq!(code, 0, "untouched log must verify: {report}");
     assert_eq!(report["entries"], 32);
-    assert_eq!(
-        report["checkpoints_verified"], 8,
-        "4 in log.db and 4 in checkpoints.log"
-    );
+    assert_eq!(report["checkpoints_verified"], 8, "4 in log.db and 4 in checkpoints.log");
     assert_eq!(report["unsigned_tail"], 0);
     dir
 }
@@ -27,11 +24,7 @@ fn sample() -> tempfile::TempDir {
 fn assert_fails_at(dir: &std::path::Path, extra: &[&str], seq: u64) -> serde_json::Value {
     let (code, report) = verify_dir(dir, extra);
     assert_eq!(code, 1, "expected an integrity failure: {report}");
-    assert_eq!(
-        failing_seq(&report),
-        Some(seq),
-        "wrong entry named: {report}"
-    );
+    assert_eq!(failing_seq(&report), Some(seq), "wrong entry named: {report}");
     report
 }
 
@@ -39,32 +32,18 @@ fn assert_fails_at(dir: &std::path::Path, extra: &[&str], seq: u64) -> serde_jso
 fn flipped_byte_in_one_entry_is_named() {
     let dir = sample();
     let c = attacker(dir.path());
-    let bytes = String::from_utf8(entry_bytes(&c, 5))
-        .unwrap()
-        .replacen("key-5", "kez-5", 1);
-    c.execute(
-        "UPDATE entries SET bytes = ?1 WHERE seq = 5",
-        [bytes.as_bytes()],
-    )
-    .unwrap();
+    let bytes = String::from_utf8(entry_bytes(&c, 5)).unwrap().replacen("key-5", "kez-5", 1);
+    c.execute("UPDATE entries SET bytes = ?1 WHERE seq = 5", [bytes.as_bytes()]).unwrap();
     let report = assert_fails_at(dir.path(), &[], 5);
-    assert!(report["failure"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("altered"));
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("altered"));
 }
 
 #[test]
 fn deleted_row_is_named() {
     let dir = sample();
-    attacker(dir.path())
-        .execute("DELETE FROM entries WHERE seq = 7", [])
-        .unwrap();
+    attacker(dir.path()).execute("DELETE FROM entries WHERE seq = 7", []).unwrap();
     let report = assert_fails_at(dir.path(), &[], 7);
-    assert!(report["failure"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("missing"));
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("missing"));
 }
 
 #[test]
@@ -73,27 +52,13 @@ fn swapped_rows_are_named() {
     let c = attacker(dir.path());
     let (a, b) = (entry_bytes(&c, 4), entry_bytes(&c, 9));
     let hash = |seq: i64| -> Vec<u8> {
-        c.query_row("SELECT leaf_hash FROM entries WHERE seq = ?1", [seq], |r| {
-            r.get(0)
-        })
-        .unwrap()
+        c.query_row("SELECT leaf_hash FROM entries WHERE seq = ?1", [seq], |r| r.get(0)).unwrap()
     };
     let (ha, hb) = (hash(4), hash(9));
-    c.execute(
-        "UPDATE entries SET bytes = ?1, leaf_hash = ?2 WHERE seq = 4",
-        params![b, hb],
-    )
-    .unwrap();
-    c.execute(
-        "UPDATE entries SET bytes = ?1, leaf_hash = ?2 WHERE seq = 9",
-        params![a, ha],
-    )
-    .unwrap();
+    c.execute("UPDATE entries SET bytes = ?1, leaf_hash = ?2 WHERE seq = 4", params![b, hb]).unwrap();
+    c.execute("UPDATE entries SET bytes = ?1, leaf_hash = ?2 WHERE seq = 9", params![a, ha]).unwrap();
     let report = assert_fails_at(dir.path(), &[], 4);
-    assert!(report["failure"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("out of place"));
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("out of place"));
 }
 
 #[test]
@@ -103,22 +68,14 @@ fn truncated_tail_is_caught_with_a_saved_checkpoint() {
     let c = attacker(dir.path());
     std::fs::write(&saved, checkpoint_note(&c, 31)).unwrap();
     // A careful attacker removes the tail and every trace of the later checkpoints.
-    c.execute("DELETE FROM entries WHERE seq >= 21", [])
-        .unwrap();
-    c.execute("DELETE FROM checkpoints WHERE tree_size > 21", [])
-        .unwrap();
+    c.execute("DELETE FROM entries WHERE seq >= 21", []).unwrap();
+    c.execute("DELETE FROM checkpoints WHERE tree_size > 21", []).unwrap();
     let kept = checkpoint_note(&c, 11) + "\n" + &checkpoint_note(&c, 21);
     std::fs::write(dir.path().join("checkpoints.log"), kept).unwrap();
     let (code, report) = verify_dir(dir.path(), &[]);
-    assert_eq!(
-        code, 0,
-        "without an outside checkpoint the shortened log looks intact: {report}"
-    );
+    assert_eq!(code, 0, "without an outside checkpoint the shortened log looks intact: {report}");
     let report = assert_fails_at(dir.path(), &["--checkpoint", saved.to_str().unwrap()], 21);
-    assert!(report["failure"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("truncated"));
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("truncated"));
 }
 
 #[test]
@@ -130,23 +87,15 @@ fn entries_spliced_from_another_log_are_named() {
     let c = attacker(dir.path());
     for seq in 10..=12u64 {
         let (hash, bytes): (Vec<u8>, Vec<u8>) = theirs
-            .query_row(
-                "SELECT leaf_hash, bytes FROM entries WHERE seq = ?1",
-                [seq as i64],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row("SELECT leaf_hash, bytes FROM entries WHERE seq = ?1", [seq as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .unwrap();
-        c.execute(
-            "UPDATE entries SET bytes = ?1, leaf_hash = ?2 WHERE seq = ?3",
-            params![bytes, hash, seq as i64],
-        )
-        .unwrap();
+        c.execute("UPDATE entries SET bytes = ?1, leaf_hash = ?2 WHERE seq = ?3", params![bytes, hash, seq as i64])
+            .unwrap();
     }
     let report = assert_fails_at(dir.path(), &[], 10);
-    assert!(report["failure"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("does not link"));
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("does not link"));
 }
 
 #[test]
@@ -155,20 +104,10 @@ fn checkpoint_resigned_with_another_key_is_named() {
     let c = attacker(dir.path());
     let note = checkpoint_note(&c, 21);
     let text = &note[..note.find("\n\n").unwrap() + 1];
-    let forged = KeyPair::generate("auditgate.local/log")
-        .unwrap()
-        .sign_note(text)
-        .unwrap();
-    c.execute(
-        "UPDATE checkpoints SET note = ?1 WHERE tree_size = 21",
-        [forged],
-    )
-    .unwrap();
+    let forged = KeyPair::generate("auditgate.local/log").unwrap().sign_note(text).unwrap();
+    c.execute("UPDATE checkpoints SET note = ?1 WHERE tree_size = 21", [forged]).unwrap();
     let report = assert_fails_at(dir.path(), &[], 20);
-    assert!(report["failure"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("not signed"));
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("not signed"));
 }
 
 #[test]
@@ -176,36 +115,20 @@ fn checkpoint_with_altered_size_is_named() {
     let dir = sample();
     let c = attacker(dir.path());
     let altered = checkpoint_note(&c, 11).replacen("\n11\n", "\n12\n", 1);
-    c.execute(
-        "UPDATE checkpoints SET tree_size = 12, note = ?1 WHERE tree_size = 11",
-        [altered],
-    )
-    .unwrap();
+    c.execute("UPDATE checkpoints SET tree_size = 12, note = ?1 WHERE tree_size = 11", [altered]).unwrap();
     let report = assert_fails_at(dir.path(), &[], 11);
-    assert!(report["failure"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("tree size 12"));
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("tree size 12"));
 }
 
 /// A log whose entries 1..=5 have stored bodies.
 fn log_with_bodies() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let opts = AuditOptions {
-        store_bodies: "full".into(),
-        ..manual_options()
-    };
+    let opts = AuditOptions { store_bodies: "full".into(), ..manual_options() };
     runtime().block_on(async {
         let log = AuditLog::open(dir.path(), opts).unwrap();
         for i in 1..=5 {
             let seq = log.append(request(i)).await.unwrap();
-            log.store_body(
-                seq,
-                "request",
-                format!("{{\"secret\":\"patient {i}\"}}").into_bytes(),
-            )
-            .await
-            .unwrap();
+            log.store_body(seq, "request", format!("{{\"secret\":\"patient {i}\"}}").into_bytes()).await.unwrap();
         }
         log.shutdown().await.unwrap();
     });
@@ -215,10 +138,7 @@ fn log_with_bodies() -> tempfile::TempDir {
 #[test]
 fn erased_body_still_verifies_and_is_reported() {
     let dir = log_with_bodies();
-    let erase = AuditCommand::Erase {
-        entry: 3,
-        role: None,
-    };
+    let erase = AuditCommand::Erase { entry: 3, role: None };
     assert_eq!(audit_main(erase, dir.path()), 0);
     let (code, report) = verify_dir(dir.path(), &[]);
     assert_eq!(code, 0, "{report}");
@@ -226,17 +146,12 @@ fn erased_body_still_verifies_and_is_reported() {
     assert_eq!(report["erased_bodies"][0]["seq"], 3);
     assert_eq!(report["erased_bodies"][0]["role"], "request");
     let raw = std::fs::read(dir.path().join("log.db")).unwrap();
-    assert!(
-        !raw.windows(9).any(|w| w == b"patient 3"),
-        "erased body still on disk"
-    );
+    assert!(!raw.windows(9).any(|w| w == b"patient 3"), "erased body still on disk");
 }
 
 #[test]
 fn altered_stored_body_is_named() {
     let dir = log_with_bodies();
-    attacker(dir.path())
-        .execute("UPDATE bodies SET body = x'00' WHERE seq = 2", [])
-        .unwrap();
+    attacker(dir.path()).execute("UPDATE bodies SET body = x'00' WHERE seq = 2", []).unwrap();
     assert_fails_at(dir.path(), &[], 2);
 }

@@ -69,23 +69,16 @@ const FORMAT: &str = "auditgate-bundle/1";
 fn latest_covering(store: &SqliteStore, seq: u64) -> Result<StoredCheckpoint, BundleError> {
     let size = store.size()?;
     if seq >= size {
-        return Err(BundleError::NotCovered(format!(
-            "entry {seq} does not exist (the log has {size} entries)"
-        )));
+        return Err(BundleError::NotCovered(format!("entry {seq} does not exist (the log has {size} entries)")));
     }
-    store
-        .checkpoints()?
-        .pop()
-        .filter(|c| c.size > seq)
-        .ok_or_else(|| BundleError::NotCovered(format!("entry {seq} is not covered by a checkpoint yet; try again after the next checkpoint")))
+    store.checkpoints()?.pop().filter(|c| c.size > seq).ok_or_else(|| {
+        BundleError::NotCovered(format!(
+            "entry {seq} is not covered by a checkpoint yet; try again after the next checkpoint"
+        ))
+    })
 }
 
-fn prove_one(
-    store: &SqliteStore,
-    seq: u64,
-    size: u64,
-    leaf: &Hash,
-) -> Result<InclusionProof, BundleError> {
+fn prove_one(store: &SqliteStore, seq: u64, size: u64, leaf: &Hash) -> Result<InclusionProof, BundleError> {
     let proof = inclusion_proof(seq, size, &mut |lo, hi| store.subtree_hash(lo, hi))?;
     Ok(InclusionProof {
         entry: seq,
@@ -128,17 +121,12 @@ pub struct ConsistencyProof {
 }
 
 /// RFC 9162 consistency proof from `old_size` to the latest checkpoint.
-pub fn prove_consistency(
-    store: &SqliteStore,
-    old_size: u64,
-) -> Result<ConsistencyProof, BundleError> {
+pub fn prove_consistency(store: &SqliteStore, old_size: u64) -> Result<ConsistencyProof, BundleError> {
     let cp = store
         .checkpoints()?
         .pop()
         .filter(|c| c.size >= old_size && old_size > 0)
-        .ok_or_else(|| {
-            BundleError::NotCovered(format!("no checkpoint covers tree size {old_size}"))
-        })?;
+        .ok_or_else(|| BundleError::NotCovered(format!("no checkpoint covers tree size {old_size}")))?;
     let proof = consistency_proof(old_size, cp.size, &mut |lo, hi| store.subtree_hash(lo, hi))?;
     let old_root = store.subtree_hash(0, old_size)?;
     Ok(ConsistencyProof {
@@ -152,28 +140,15 @@ pub fn prove_consistency(
 }
 
 /// Write a bundle of entries `from..=to` into `out` (created; must be empty or absent).
-pub fn export(
-    store: &SqliteStore,
-    public_key: &str,
-    from: u64,
-    to: u64,
-    out: &Path,
-) -> Result<u64, BundleError> {
+pub fn export(store: &SqliteStore, public_key: &str, from: u64, to: u64, out: &Path) -> Result<u64, BundleError> {
     if from > to {
-        return Err(BundleError::Invalid(format!(
-            "--from {from} is after --to {to}"
-        )));
+        return Err(BundleError::Invalid(format!("--from {from} is after --to {to}")));
     }
     let cp = latest_covering(store, to)?;
-    let origin = Checkpoint::parse_note(&cp.note)
-        .map_err(|e| BundleError::Invalid(e.to_string()))?
-        .origin;
+    let origin = Checkpoint::parse_note(&cp.note).map_err(|e| BundleError::Invalid(e.to_string()))?.origin;
     fs::create_dir_all(out)?;
     if fs::read_dir(out)?.next().is_some() {
-        return Err(BundleError::Invalid(format!(
-            "{} is not empty",
-            out.display()
-        )));
+        return Err(BundleError::Invalid(format!("{} is not empty", out.display())));
     }
     let mut entries = fs::File::create(out.join("entries.jsonl"))?;
     let mut proofs = fs::File::create(out.join("proofs.jsonl"))?;
@@ -184,21 +159,13 @@ pub fn export(
             entries.write_all(&e.bytes)?;
             entries.write_all(b"\n")?;
             let proof = prove_one(store, e.seq, cp.size, &leaf_hash(&e.bytes))?;
-            serde_json::to_writer(&mut proofs, &proof)
-                .map_err(|e| BundleError::Invalid(e.to_string()))?;
+            serde_json::to_writer(&mut proofs, &proof).map_err(|e| BundleError::Invalid(e.to_string()))?;
             proofs.write_all(b"\n")?;
         }
         start = end;
     }
-    let manifest = Manifest {
-        format: FORMAT.into(),
-        origin,
-        from,
-        to,
-        tree_size: cp.size,
-    };
-    let text =
-        serde_json::to_string_pretty(&manifest).map_err(|e| BundleError::Invalid(e.to_string()))?;
+    let manifest = Manifest { format: FORMAT.into(), origin, from, to, tree_size: cp.size };
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| BundleError::Invalid(e.to_string()))?;
     fs::write(out.join("manifest.json"), text + "\n")?;
     fs::write(out.join("checkpoint.txt"), &cp.note)?;
     fs::write(out.join("signing.pub"), format!("{public_key}\n"))?;
@@ -219,10 +186,7 @@ pub fn verify_bundle(dir: &Path, key: Option<&PublicKey>) -> Result<Report, Bund
         )));
     }
     if manifest.format != FORMAT {
-        return Err(BundleError::Invalid(format!(
-            "unknown bundle format {:?}",
-            manifest.format
-        )));
+        return Err(BundleError::Invalid(format!("unknown bundle format {:?}", manifest.format)));
     }
     let key = match key {
         Some(k) => k.clone(),
@@ -230,8 +194,7 @@ pub fn verify_bundle(dir: &Path, key: Option<&PublicKey>) -> Result<Report, Bund
             .map_err(|e| BundleError::Invalid(format!("signing.pub: {e}")))?,
     };
     let note = fs::read_to_string(dir.join("checkpoint.txt"))?;
-    let cp = Checkpoint::parse_note(&note)
-        .map_err(|e| BundleError::Invalid(format!("checkpoint.txt: {e}")))?;
+    let cp = Checkpoint::parse_note(&note).map_err(|e| BundleError::Invalid(format!("checkpoint.txt: {e}")))?;
     let entries = fs::read_to_string(dir.join("entries.jsonl"))?;
     let proofs = fs::read_to_string(dir.join("proofs.jsonl"))?;
     let mut report = Report {
@@ -250,18 +213,12 @@ pub fn verify_bundle(dir: &Path, key: Option<&PublicKey>) -> Result<Report, Bund
     };
     if key.open_note(&note).is_err() || cp.origin != manifest.origin {
         let seq = cp.size.saturating_sub(1);
-        report.failure = Some(Failure {
-            seq,
-            reason: format!(
-                "the bundle's checkpoint is not signed by key {}",
-                key.key_id()
-            ),
-        });
+        report.failure =
+            Some(Failure { seq, reason: format!("the bundle's checkpoint is not signed by key {}", key.key_id()) });
     } else {
         report.checkpoints_verified = 1;
         report.signed_size = cp.size;
-        report.failure =
-            check_bundle_entries(&manifest, &cp, &entries, &proofs, &mut report.entries);
+        report.failure = check_bundle_entries(&manifest, &cp, &entries, &proofs, &mut report.entries);
     }
     report.ok = report.failure.is_none();
     Ok(report)
@@ -289,44 +246,27 @@ fn check_bundle_entries(
         if view.seq != seq {
             return fail(
                 seq,
-                format!(
-                    "entry {seq} is out of place: the bundle has entry {} in its position",
-                    view.seq
-                ),
+                format!("entry {seq} is out of place: the bundle has entry {} in its position", view.seq),
             );
         }
         if prev.is_some_and(|p| view.prev_hash().ok() != Some(p)) {
-            return fail(
-                seq,
-                format!("entry {seq} does not link to entry {}", seq - 1),
-            );
+            return fail(seq, format!("entry {seq} does not link to entry {}", seq - 1));
         }
         if view.time < last_time.as_str() {
-            return fail(
-                seq,
-                format!("entry {seq} is dated before entry {}", seq - 1),
-            );
+            return fail(seq, format!("entry {seq} is dated before entry {}", seq - 1));
         }
-        let proof: Option<InclusionProof> =
-            proofs.next().and_then(|p| serde_json::from_str(p).ok());
+        let proof: Option<InclusionProof> = proofs.next().and_then(|p| serde_json::from_str(p).ok());
         let Some(proof) = proof.filter(|p| p.entry == seq && p.tree_size == cp.size) else {
+            return fail(seq, format!("entry {seq} has no inclusion proof for tree size {}", cp.size));
+        };
+        let path: Option<Vec<Hash>> =
+            proof.inclusion_proof.iter().map(|h| hex::decode(h).ok().and_then(|v| v.try_into().ok())).collect();
+        let included = path.is_some_and(|p| verify_inclusion(seq, cp.size, &hash, &p, &cp.root).is_ok());
+        if !included {
             return fail(
                 seq,
-                format!(
-                    "entry {seq} has no inclusion proof for tree size {}",
-                    cp.size
-                ),
+                format!("entry {seq} is not included in the signed checkpoint (its inclusion proof fails)"),
             );
-        };
-        let path: Option<Vec<Hash>> = proof
-            .inclusion_proof
-            .iter()
-            .map(|h| hex::decode(h).ok().and_then(|v| v.try_into().ok()))
-            .collect();
-        let included =
-            path.is_some_and(|p| verify_inclusion(seq, cp.size, &hash, &p, &cp.root).is_ok());
-        if !included {
-            return fail(seq, format!("entry {seq} is not included in the signed checkpoint (its inclusion proof fails)"));
         }
         prev = Some(hash);
         last_time = view.time.to_string();
@@ -334,10 +274,7 @@ fn check_bundle_entries(
     }
     let expected = m.to - m.from + 1;
     if *count != expected {
-        return fail(
-            m.from + *count,
-            format!("the bundle should hold {expected} entries but holds {count}"),
-        );
+        return fail(m.from + *count, format!("the bundle should hold {expected} entries but holds {count}"));
     }
     None
 }

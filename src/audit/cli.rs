@@ -15,22 +15,13 @@ use std::path::{Path, PathBuf};
 
 /// `verify-log [--data-dir DIR] [--db FILE --public-key FILE] [--checkpoint FILE] [--json] [--bundle DIR]`
 #[derive(clap::Parser, Debug, Clone, Default)]
-#[command(
-    name = "verify-log",
-    about = "Verify an auditgate audit log using only its public key",
-    version
-)]
+#[command(name = "verify-log", about = "Verify an auditgate audit log using only its public key", version)]
 pub struct VerifyLogArgs {
     /// Data directory holding log.db, signing.pub and checkpoints.log (default ./audit).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["db", "bundle"])]
     pub data_dir: Option<PathBuf>,
     /// A log database file to verify (requires --public-key).
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "public_key",
-        conflicts_with = "bundle"
-    )]
+    #[arg(long, value_name = "FILE", requires = "public_key", conflicts_with = "bundle")]
     pub db: Option<PathBuf>,
     /// The trusted public key (signing.pub form); overrides the data directory's copy.
     #[arg(long, value_name = "FILE")]
@@ -82,17 +73,10 @@ fn verify_bundle_cmd(dir: &Path, key: Option<&Path>) -> Result<Report, String> {
 /// the report instead of printing it. Errors are usage or I/O problems (exit 2).
 pub fn verify_log(args: &VerifyLogArgs) -> Result<Report, String> {
     let (db, key_path, cp_log) = match (&args.db, &args.data_dir) {
-        (Some(db), _) => (
-            db.clone(),
-            args.public_key.clone().unwrap_or_default(),
-            None,
-        ),
+        (Some(db), _) => (db.clone(), args.public_key.clone().unwrap_or_default(), None),
         (None, dir) => {
             let dir = dir.clone().unwrap_or_else(|| PathBuf::from("./audit"));
-            let key = args
-                .public_key
-                .clone()
-                .unwrap_or_else(|| dir.join(FILE_PUB));
+            let key = args.public_key.clone().unwrap_or_else(|| dir.join(FILE_PUB));
             (dir.join(FILE_DB), key, Some(dir.join(FILE_CHECKPOINTS)))
         }
     };
@@ -106,25 +90,15 @@ pub fn verify_log(args: &VerifyLogArgs) -> Result<Report, String> {
         .checkpoints()
         .map_err(|e| e.to_string())?
         .into_iter()
-        .map(|c| Claim {
-            source: FILE_DB.into(),
-            note: c.note,
-            stated_size: Some(c.size),
-        })
+        .map(|c| Claim { source: FILE_DB.into(), note: c.note, stated_size: Some(c.size) })
         .collect();
     if let Some(path) = cp_log.filter(|p| p.exists()) {
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let notes = super::note::split_notes(&text);
-        claims.extend(notes.into_iter().map(|note| Claim {
-            source: FILE_CHECKPOINTS.into(),
-            note,
-            stated_size: None,
-        }));
+        claims.extend(notes.into_iter().map(|note| Claim { source: FILE_CHECKPOINTS.into(), note, stated_size: None }));
     }
     let mut verifier = Verifier::new(trusted, claims, anchor.as_deref())?;
-    stream_entries(&store, &mut verifier, !args.json)
-        .map_err(|e| format!("reading {}: {e}", db.display()))?;
+    stream_entries(&store, &mut verifier, !args.json).map_err(|e| format!("reading {}: {e}", db.display()))?;
     let bodies = store.bodies().map_err(|e| e.to_string())?;
     Ok(verifier.finish(&bodies))
 }
@@ -133,9 +107,7 @@ pub fn verify_log(args: &VerifyLogArgs) -> Result<Report, String> {
 fn stream_entries(store: &SqliteStore, v: &mut Verifier, progress: bool) -> rusqlite::Result<()> {
     let total = store.size().unwrap_or(0);
     let show = progress && total > 200_000 && std::io::stderr().is_terminal();
-    let mut stmt = store
-        .connection()
-        .prepare("SELECT seq, leaf_hash, bytes FROM entries ORDER BY seq")?;
+    let mut stmt = store.connection().prepare("SELECT seq, leaf_hash, bytes FROM entries ORDER BY seq")?;
     let mut rows = stmt.query([])?;
     let mut n = 0u64;
     while let Some(row) = rows.next()? {
@@ -147,10 +119,7 @@ fn stream_entries(store: &SqliteStore, v: &mut Verifier, progress: bool) -> rusq
         }
         n += 1;
         if show && n.is_multiple_of(100_000) {
-            eprint!(
-                "\rverify-log: {n}/{total} entries ({}%)",
-                n * 100 / total.max(1)
-            );
+            eprint!("\rverify-log: {n}/{total} entries ({}%)", n * 100 / total.max(1));
         }
     }
     if show {
@@ -171,10 +140,7 @@ fn print_report(r: &Report, json: bool) {
     if let Some(origin) = &r.origin {
         println!("  origin: {origin}");
     }
-    println!(
-        "  root hash of the {} entries verified: {}",
-        r.entries, r.root_hash
-    );
+    println!("  root hash of the {} entries verified: {}", r.entries, r.root_hash);
     println!(
         "  checkpoint notes verified (log.db and checkpoints.log): {}; signed by the trusted key up to tree size {}",
         r.checkpoints_verified, r.signed_size
@@ -194,19 +160,10 @@ fn print_report(r: &Report, json: bool) {
         println!("  signing keys over time: {}", r.keys.join(" -> "));
     }
     if r.bodies_checked > 0 || !r.erased_bodies.is_empty() {
-        println!(
-            "  stored bodies: {} checked, {} erased",
-            r.bodies_checked,
-            r.erased_bodies.len()
-        );
+        println!("  stored bodies: {} checked, {} erased", r.bodies_checked, r.erased_bodies.len());
     }
     for b in &r.erased_bodies {
-        println!(
-            "    entry {} {} body erased at {}",
-            b.seq,
-            b.role,
-            b.erased_at.as_deref().unwrap_or("unknown time")
-        );
+        println!("    entry {} {} body erased at {}", b.seq, b.role, b.erased_at.as_deref().unwrap_or("unknown time"));
     }
 }
 
@@ -264,26 +221,18 @@ pub fn audit_main(cmd: AuditCommand, data_dir: &Path) -> i32 {
 fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
     // Every command works on an existing log; never create one by accident.
     if !dir.join(FILE_DB).is_file() {
-        return Err(BundleError::Invalid(format!(
-            "no audit log at {}",
-            dir.join(FILE_DB).display()
-        )));
+        return Err(BundleError::Invalid(format!("no audit log at {}", dir.join(FILE_DB).display())));
     }
     let open = || SqliteStore::open_read_only(&dir.join(FILE_DB));
     let public_key = || std::fs::read_to_string(dir.join(FILE_PUB)).map(|s| s.trim().to_string());
     match cmd {
         AuditCommand::Prove { entry } => {
             let receipt = bundle::prove(&open()?, &public_key()?, entry)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&receipt)
-                    .map_err(|e| BundleError::Invalid(e.to_string()))?
-            );
+            println!("{}", serde_json::to_string_pretty(&receipt).map_err(|e| BundleError::Invalid(e.to_string()))?);
         }
         AuditCommand::Consistency { old_size } => {
             let proof = bundle::prove_consistency(&open()?, old_size)?;
-            let text = serde_json::to_string_pretty(&proof)
-                .map_err(|e| BundleError::Invalid(e.to_string()))?;
+            let text = serde_json::to_string_pretty(&proof).map_err(|e| BundleError::Invalid(e.to_string()))?;
             println!("{text}");
         }
         AuditCommand::Export { from, to, out } => {
@@ -304,9 +253,7 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
             let now = super::entry::format_time(chrono::Utc::now());
             let n = store.erase_bodies(entry, role.as_deref(), &now)?;
             if n == 0 {
-                return Err(BundleError::NotCovered(format!(
-                    "entry {entry} has no stored body to erase"
-                )));
+                return Err(BundleError::NotCovered(format!("entry {entry} has no stored body to erase")));
             }
             println!("erased {n} stored bodies of entry {entry}");
         }
@@ -340,25 +287,11 @@ mod tests {
 
     #[test]
     fn args_embed_in_a_host_cli() {
-        let h = Host::try_parse_from([
-            "auditgate",
-            "verify-log",
-            "--db",
-            "x.db",
-            "--public-key",
-            "k",
-            "--json",
-        ])
-        .unwrap();
-        assert!(matches!(
-            h.cmd,
-            HostCmd::VerifyLog(VerifyLogArgs { json: true, .. })
-        ));
+        let h =
+            Host::try_parse_from(["auditgate", "verify-log", "--db", "x.db", "--public-key", "k", "--json"]).unwrap();
+        assert!(matches!(h.cmd, HostCmd::VerifyLog(VerifyLogArgs { json: true, .. })));
         let h = Host::try_parse_from(["auditgate", "audit", "prove", "--entry", "5"]).unwrap();
-        assert!(matches!(
-            h.cmd,
-            HostCmd::Audit(AuditCommand::Prove { entry: 5 })
-        ));
+        assert!(matches!(h.cmd, HostCmd::Audit(AuditCommand::Prove { entry: 5 })));
         assert!(Host::try_parse_from(["auditgate", "verify-log", "--db", "x.db"]).is_err());
     }
 }

@@ -58,12 +58,7 @@ pub fn valid_time(s: &str) -> bool {
 }
 
 /// Encode an entry; the result is what gets hashed and stored.
-pub fn encode(
-    seq: u64,
-    time: &str,
-    prev: &Hash,
-    record: &Record,
-) -> Result<Vec<u8>, serde_json::Error> {
+pub fn encode(seq: u64, time: &str, prev: &Hash, record: &Record) -> Result<Vec<u8>, serde_json::Error> {
     let payload = serde_json::to_vec(record)?;
     let kind = kind_of(record);
     let mut out = Vec::with_capacity(payload.len() + 160);
@@ -97,10 +92,7 @@ impl EntryView<'_> {
     /// The previous entry's leaf hash named by this entry.
     pub fn prev_hash(&self) -> Result<Hash, EntryError> {
         let mut out = [0u8; 32];
-        let lower = self
-            .prev
-            .bytes()
-            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+        let lower = self.prev.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
         if !lower {
             return Err(EntryError::BadPrev);
         }
@@ -130,10 +122,9 @@ pub fn decode(bytes: &[u8]) -> Result<EntryView<'_>, EntryError> {
 /// Cheap check that the payload's tag agrees with `kind` (serde writes the tags first).
 fn payload_matches_kind(kind: &str, payload: &str) -> bool {
     match kind {
-        "request" | "response" => payload
-            .strip_prefix("{\"type\":\"")
-            .and_then(|p| p.strip_prefix(kind))
-            .is_some_and(|p| p.starts_with('"')),
+        "request" | "response" => {
+            payload.strip_prefix("{\"type\":\"").and_then(|p| p.strip_prefix(kind)).is_some_and(|p| p.starts_with('"'))
+        }
         _ => payload
             .strip_prefix("{\"type\":\"system\",\"event\":\"")
             .and_then(|p| p.strip_prefix(kind))
@@ -148,10 +139,7 @@ mod tests {
 
     #[test]
     fn encode_is_compact_ordered_and_round_trips() {
-        let rec = Record::Request(RequestRecord {
-            key_id: "k1".into(),
-            ..Default::default()
-        });
+        let rec = Record::Request(RequestRecord { key_id: "k1".into(), ..Default::default() });
         let time = "2026-11-23T11:00:00.000001Z";
         let bytes = encode(7, time, &[0xab; 32], &rec).unwrap();
         let text = std::str::from_utf8(&bytes).unwrap();
@@ -170,20 +158,13 @@ mod tests {
         let rec = Record::System(SystemRecord::GatewayStop { reason: "x".into() });
         let bytes = encode(1, "2026-11-23T11:00:00.000001Z", &[0; 32], &rec).unwrap();
         assert_eq!(decode(&bytes).unwrap().kind, "gateway_stop");
-        let forged = String::from_utf8(bytes)
-            .unwrap()
-            .replace("\"kind\":\"gateway_stop\"", "\"kind\":\"genesis\"");
-        assert!(matches!(
-            decode(forged.as_bytes()),
-            Err(EntryError::KindMismatch(_))
-        ));
+        let forged = String::from_utf8(bytes).unwrap().replace("\"kind\":\"gateway_stop\"", "\"kind\":\"genesis\"");
+        assert!(matches!(decode(forged.as_bytes()), Err(EntryError::KindMismatch(_))));
     }
 
     #[test]
     fn time_format_is_fixed_width() {
-        let t = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().with_timezone(&Utc);
         assert_eq!(format_time(t), "2026-01-02T03:04:05.000000Z");
         assert!(valid_time("2026-01-02T03:04:05.000000Z"));
         assert!(!valid_time("2026-01-02T03:04:05Z"));

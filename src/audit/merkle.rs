@@ -213,13 +213,7 @@ fn subproof<E>(
 }
 
 /// RFC 9162 2.1.3.2: verify that `leaf` is at `index` in the tree of `size` with `root`.
-pub fn verify_inclusion(
-    index: u64,
-    size: u64,
-    leaf: &Hash,
-    proof: &[Hash],
-    root: &Hash,
-) -> Result<(), ProofError> {
+pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root: &Hash) -> Result<(), ProofError> {
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
@@ -271,11 +265,7 @@ pub fn verify_consistency(
         };
     }
     if old == 0 {
-        return if proof.is_empty() {
-            Ok(())
-        } else {
-            Err(ProofError::WrongLength)
-        };
+        return if proof.is_empty() { Ok(()) } else { Err(ProofError::WrongLength) };
     }
     if proof.is_empty() {
         return Err(ProofError::WrongLength);
@@ -339,9 +329,7 @@ mod tests {
     }
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n)
-            .map(|i| leaf_hash(format!("entry {i}").as_bytes()))
-            .collect()
+        (0..n).map(|i| leaf_hash(format!("entry {i}").as_bytes())).collect()
     }
 
     fn naive_subtree(all: &[Hash]) -> impl FnMut(u64, u64) -> Result<Hash, Infallible> + '_ {
@@ -360,27 +348,15 @@ mod tests {
             &[0x30, 0x31],
             &[0x40, 0x41, 0x42, 0x43],
             &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57],
-            &[
-                0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d,
-                0x6e, 0x6f,
-            ],
+            &[0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f],
         ];
         let mut f = Frontier::new();
         for i in inputs {
             f.push(leaf_hash(i));
         }
-        assert_eq!(
-            hex::encode(leaf_hash(b"")),
-            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
-        );
-        assert_eq!(
-            hex::encode(f.root()),
-            "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
-        );
-        assert_eq!(
-            hex::encode(empty_root()),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(hex::encode(leaf_hash(b"")), "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
+        assert_eq!(hex::encode(f.root()), "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328");
+        assert_eq!(hex::encode(empty_root()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 
     #[test]
@@ -407,10 +383,7 @@ mod tests {
         }
         // A frontier rebuilt from the decomposition equals the grown one.
         let shape = decompose(0, 40);
-        let hashes = shape
-            .iter()
-            .map(|(l, i)| mth(&all[(i << l) as usize..((i + 1) << l) as usize]))
-            .collect();
+        let hashes = shape.iter().map(|(l, i)| mth(&all[(i << l) as usize..((i + 1) << l) as usize])).collect();
         assert_eq!(Frontier::from_parts(40, hashes), Some(f));
     }
 
@@ -442,10 +415,7 @@ mod tests {
             for old in 1..=new {
                 let old_root = mth(&all[..old as usize]);
                 let proof = consistency_proof(old, new, &mut naive_subtree(&all)).unwrap();
-                assert_eq!(
-                    verify_consistency(old, new, &old_root, &new_root, &proof),
-                    Ok(())
-                );
+                assert_eq!(verify_consistency(old, new, &old_root, &new_root, &proof), Ok(()));
                 if old > 3 {
                     let forked_old = mth(&fork[..old as usize]);
                     assert!(verify_consistency(old, new, &forked_old, &new_root, &proof).is_err());

@@ -110,14 +110,7 @@ impl AuditLog {
             .name("audit-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| AuditError::Unavailable(format!("cannot start writer thread: {e}")))?;
-        Ok(AuditLog {
-            inner: Arc::new(Inner {
-                tx,
-                dir: dir.to_path_buf(),
-                opts,
-                public_key,
-            }),
-        })
+        Ok(AuditLog { inner: Arc::new(Inner { tx, dir: dir.to_path_buf(), opts, public_key }) })
     }
 
     /// The data directory.
@@ -132,11 +125,7 @@ impl AuditLog {
 
     /// Append one record; returns its sequence number once it is durable on disk.
     pub async fn append(&self, record: Record) -> Result<u64, AuditError> {
-        self.call(|ack| Command::Append {
-            record: Box::new(record),
-            ack,
-        })
-        .await
+        self.call(|ack| Command::Append { record: Box::new(record), ack }).await
     }
 
     /// Store a body apart from the chain (when `store_bodies` is not `none`), keyed by entry and
@@ -147,12 +136,7 @@ impl AuditLog {
         if mode == "none" {
             return Ok(());
         }
-        let body = NewBody {
-            seq,
-            role: role.to_string(),
-            mode,
-            bytes,
-        };
+        let body = NewBody { seq, role: role.to_string(), mode, bytes };
         self.call(|ack| Command::Body { body, ack }).await
     }
 
@@ -164,11 +148,7 @@ impl AuditLog {
     /// Write the `GatewayStop` entry (unless the caller just appended one) and a final checkpoint;
     /// later appends fail.
     pub async fn shutdown(&self) -> Result<(), AuditError> {
-        self.call(|ack| Command::Shutdown {
-            reason: "shutdown".into(),
-            ack,
-        })
-        .await
+        self.call(|ack| Command::Shutdown { reason: "shutdown".into(), ack }).await
     }
 
     async fn call<T>(
@@ -176,16 +156,11 @@ impl AuditLog {
         make: impl FnOnce(oneshot::Sender<Result<T, AuditError>>) -> Command,
     ) -> Result<T, AuditError> {
         let (ack, rx) = oneshot::channel();
-        self.inner
-            .tx
-            .send(make(ack))
-            .map_err(|_| AuditError::Unavailable("audit log is shut down".into()))?;
+        self.inner.tx.send(make(ack)).map_err(|_| AuditError::Unavailable("audit log is shut down".into()))?;
         match tokio::time::timeout(APPEND_TIMEOUT, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(AuditError::Unavailable("audit writer stopped".into())),
-            Err(_) => Err(AuditError::Unavailable(
-                "audit log did not confirm the write in time".into(),
-            )),
+            Err(_) => Err(AuditError::Unavailable("audit log did not confirm the write in time".into())),
         }
     }
 }

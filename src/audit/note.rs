@@ -40,9 +40,7 @@ pub struct KeyPair {
 impl std::fmt::Debug for KeyPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the private key.
-        f.debug_struct("KeyPair")
-            .field("vkey", &self.vkey)
-            .finish_non_exhaustive()
+        f.debug_struct("KeyPair").field("vkey", &self.vkey).finish_non_exhaustive()
     }
 }
 
@@ -67,11 +65,7 @@ impl KeyPair {
         let skey = skey.trim();
         let signer = StandardSigner::new(skey).map_err(|e| NoteError::BadKey(e.to_string()))?;
         let vkey = vkey_from_skey(skey)?;
-        Ok(KeyPair {
-            skey: skey.to_string(),
-            vkey,
-            signer,
-        })
+        Ok(KeyPair { skey: skey.to_string(), vkey, signer })
     }
 
     /// The signer key string (what `signing.key` contains). Never log it.
@@ -86,10 +80,8 @@ impl KeyPair {
 
     /// Sign `text` (which must end in a newline) as a signed note.
     pub fn sign_note(&self, text: &str) -> Result<String, NoteError> {
-        let mut note =
-            Note::new(text.as_bytes(), &[]).map_err(|e| NoteError::Malformed(e.to_string()))?;
-        note.add_sigs(&[&self.signer])
-            .map_err(|e| NoteError::Malformed(e.to_string()))?;
+        let mut note = Note::new(text.as_bytes(), &[]).map_err(|e| NoteError::Malformed(e.to_string()))?;
+        note.add_sigs(&[&self.signer]).map_err(|e| NoteError::Malformed(e.to_string()))?;
         String::from_utf8(note.to_bytes()).map_err(|e| NoteError::Malformed(e.to_string()))
     }
 
@@ -107,37 +99,22 @@ fn vkey_from_skey(skey: &str) -> Result<String, NoteError> {
     let parts: Vec<&str> = skey.splitn(5, '+').collect();
     let (name, b64) = match parts.as_slice() {
         ["PRIVATE", "KEY", name, _id, b64] => (*name, *b64),
-        _ => {
-            return Err(NoteError::BadKey(
-                "not a PRIVATE+KEY+name+id+key string".into(),
-            ))
-        }
+        _ => return Err(NoteError::BadKey("not a PRIVATE+KEY+name+id+key string".into())),
     };
-    let raw = B64
-        .decode(b64)
-        .map_err(|e| NoteError::BadKey(e.to_string()))?;
+    let raw = B64.decode(b64).map_err(|e| NoteError::BadKey(e.to_string()))?;
     let seed: [u8; 32] = match raw.split_first() {
-        Some((1, seed)) => seed
-            .try_into()
-            .map_err(|_| NoteError::BadKey("seed is not 32 bytes".into()))?,
+        Some((1, seed)) => seed.try_into().map_err(|_| NoteError::BadKey("seed is not 32 bytes".into()))?,
         _ => return Err(NoteError::BadKey("not an ed25519 key".into())),
     };
     let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
-    Ok(signed_note::new_ed25519_verifier_key(
-        name,
-        &sk.verifying_key(),
-    ))
+    Ok(signed_note::new_ed25519_verifier_key(name, &sk.verifying_key()))
 }
 
 /// Create a private file with mode 0600 (replacing any previous one via rename).
 pub fn write_private(path: &Path, contents: &str) -> Result<(), NoteError> {
     let tmp = tmp_path(path);
     let _ = fs::remove_file(&tmp);
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
     f.write_all(contents.as_bytes())?;
     f.sync_all()?;
     fs::rename(&tmp, path)?;
@@ -194,10 +171,7 @@ impl PublicKey {
     pub fn parse(vkey: &str) -> Result<PublicKey, NoteError> {
         let vkey = vkey.trim();
         let verifier = StandardVerifier::new(vkey).map_err(|e| NoteError::BadKey(e.to_string()))?;
-        Ok(PublicKey {
-            vkey: vkey.to_string(),
-            verifier,
-        })
+        Ok(PublicKey { vkey: vkey.to_string(), verifier })
     }
 
     pub fn vkey(&self) -> &str {
@@ -216,12 +190,9 @@ impl PublicKey {
 
     /// Verify a signed note with this key; returns the signed text.
     pub fn open_note(&self, note: &str) -> Result<String, NoteError> {
-        let parsed =
-            Note::from_bytes(note.as_bytes()).map_err(|e| NoteError::Malformed(e.to_string()))?;
+        let parsed = Note::from_bytes(note.as_bytes()).map_err(|e| NoteError::Malformed(e.to_string()))?;
         let list = VerifierList::new(vec![Box::new(self.verifier.clone())]);
-        parsed
-            .verify(&list)
-            .map_err(|_| NoteError::BadSignature(format!("{}+{}", self.name(), self.key_id())))?;
+        parsed.verify(&list).map_err(|_| NoteError::BadSignature(format!("{}+{}", self.name(), self.key_id())))?;
         String::from_utf8(parsed.text().to_vec()).map_err(|e| NoteError::Malformed(e.to_string()))
     }
 }
@@ -237,53 +208,32 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// `<origin>\n<size>\n<base64 root>\n`
     pub fn text(&self) -> String {
-        format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            B64.encode(self.root)
-        )
+        format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root))
     }
 
     /// Parse a checkpoint body (the signed text, extension lines ignored).
     pub fn parse_text(text: &str) -> Result<Checkpoint, NoteError> {
         let mut lines = text.split('\n');
-        let origin = lines
-            .next()
-            .filter(|o| !o.is_empty())
-            .ok_or_else(|| malformed("missing origin line"))?;
-        let size_line = lines
-            .next()
-            .ok_or_else(|| malformed("missing tree size line"))?;
+        let origin = lines.next().filter(|o| !o.is_empty()).ok_or_else(|| malformed("missing origin line"))?;
+        let size_line = lines.next().ok_or_else(|| malformed("missing tree size line"))?;
         let size_ok = !size_line.is_empty()
             && size_line.bytes().all(|b| b.is_ascii_digit())
             && (size_line == "0" || !size_line.starts_with('0'));
-        let size: u64 = size_line
-            .parse()
-            .ok()
-            .filter(|_| size_ok)
-            .ok_or_else(|| malformed("tree size is not a decimal number"))?;
-        let root_line = lines
-            .next()
-            .ok_or_else(|| malformed("missing root hash line"))?;
+        let size: u64 =
+            size_line.parse().ok().filter(|_| size_ok).ok_or_else(|| malformed("tree size is not a decimal number"))?;
+        let root_line = lines.next().ok_or_else(|| malformed("missing root hash line"))?;
         let root: Hash = B64
             .decode(root_line)
             .ok()
             .and_then(|r| r.try_into().ok())
             .ok_or_else(|| malformed("root hash is not base64 of 32 bytes"))?;
-        Ok(Checkpoint {
-            origin: origin.to_string(),
-            size,
-            root,
-        })
+        Ok(Checkpoint { origin: origin.to_string(), size, root })
     }
 
     /// Parse a signed checkpoint note without verifying its signature.
     pub fn parse_note(note: &str) -> Result<Checkpoint, NoteError> {
-        let parsed =
-            Note::from_bytes(note.as_bytes()).map_err(|e| NoteError::Malformed(e.to_string()))?;
-        let text =
-            std::str::from_utf8(parsed.text()).map_err(|e| NoteError::Malformed(e.to_string()))?;
+        let parsed = Note::from_bytes(note.as_bytes()).map_err(|e| NoteError::Malformed(e.to_string()))?;
+        let text = std::str::from_utf8(parsed.text()).map_err(|e| NoteError::Malformed(e.to_string()))?;
         Checkpoint::parse_text(text)
     }
 }
@@ -306,12 +256,7 @@ pub fn sign_rotation(old: &KeyPair, new_vkey: &str) -> Result<String, NoteError>
 
 /// Check a KeyRotated record's signature.
 pub fn verify_rotation(old: &PublicKey, new_vkey: &str, signature: &str) -> Result<(), NoteError> {
-    let note = format!(
-        "{}\n\u{2014} {} {}\n",
-        rotation_text(old.vkey(), new_vkey),
-        old.name(),
-        signature
-    );
+    let note = format!("{}\n\u{2014} {} {}\n", rotation_text(old.vkey(), new_vkey), old.name(), signature);
     old.open_note(&note).map(|_| ())
 }
 
@@ -352,21 +297,16 @@ mod tests {
     #[test]
     fn checkpoint_note_signs_and_verifies() {
         let kp = KeyPair::generate("example.com/log").unwrap();
-        let cp = Checkpoint {
-            origin: "example.com/log".into(),
-            size: 42,
-            root: [7; 32],
-        };
+        let cp = Checkpoint { origin: "example.com/log".into(), size: 42, root: [7; 32] };
         let note = kp.sign_note(&cp.text()).unwrap();
-        assert!(note.starts_with("example.com/log\n42\nBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n\n\u{2014} example.com/log "));
+        assert!(note.starts_with(
+            "example.com/log\n42\nBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n\n\u{2014} example.com/log "
+        ));
         let pk = PublicKey::parse(kp.vkey()).unwrap();
         assert_eq!(pk.open_note(&note).unwrap(), cp.text());
         assert_eq!(Checkpoint::parse_note(&note).unwrap(), cp);
         let other = KeyPair::generate("example.com/log").unwrap();
-        assert!(PublicKey::parse(other.vkey())
-            .unwrap()
-            .open_note(&note)
-            .is_err());
+        assert!(PublicKey::parse(other.vkey()).unwrap().open_note(&note).is_err());
         let altered = note.replacen("\n42\n", "\n43\n", 1);
         assert!(pk.open_note(&altered).is_err());
     }
@@ -376,9 +316,7 @@ mod tests {
         use sha2::{Digest, Sha256};
         let kp = KeyPair::generate("n").unwrap();
         let pk = PublicKey::parse(kp.vkey()).unwrap();
-        let raw = B64
-            .decode(kp.vkey().splitn(3, '+').nth(2).unwrap())
-            .unwrap();
+        let raw = B64.decode(kp.vkey().splitn(3, '+').nth(2).unwrap()).unwrap();
         assert_eq!(raw[0], 1);
         let mut h = Sha256::new();
         h.update(b"n\n");
@@ -400,12 +338,8 @@ mod tests {
     #[test]
     fn split_notes_handles_separators() {
         let kp = KeyPair::generate("o").unwrap();
-        let a = kp
-            .sign_note("o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")
-            .unwrap();
-        let b = kp
-            .sign_note("o\n2\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")
-            .unwrap();
+        let a = kp.sign_note("o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").unwrap();
+        let b = kp.sign_note("o\n2\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").unwrap();
         let file = format!("{a}\n{b}");
         assert_eq!(split_notes(&file), vec![a, b]);
         assert!(split_notes("").is_empty());
@@ -413,14 +347,8 @@ mod tests {
 
     #[test]
     fn checkpoint_text_rejects_bad_sizes() {
-        assert!(
-            Checkpoint::parse_text("o\n01\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")
-                .is_err()
-        );
-        assert!(
-            Checkpoint::parse_text("o\n-1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")
-                .is_err()
-        );
+        assert!(Checkpoint::parse_text("o\n01\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").is_err());
+        assert!(Checkpoint::parse_text("o\n-1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").is_err());
         assert!(Checkpoint::parse_text("o\n1\nAAAA\n").is_err());
     }
 }

@@ -94,33 +94,11 @@ pub struct ResponseRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum SystemRecord {
-    Genesis {
-        origin: String,
-        public_key: String,
-    },
-    GatewayStart {
-        version: String,
-        config_sha256: String,
-    },
-    GatewayStop {
-        reason: String,
-    },
-    PolicyLoaded {
-        version: String,
-        files: BTreeMap<String, String>,
-    },
-    PolicyRejected {
-        errors: Vec<String>,
-        files: BTreeMap<String, String>,
-    },
-    KeyRotated {
-        old_public_key: String,
-        new_public_key: String,
-        signature_by_old: String,
-    },
-    Checkpoint {
-        tree_size: u64,
-        root_hash: String,
-        note: String,
-    },
+    Genesis { origin: String, public_key: String },
+    GatewayStart { version: String, config_sha256: String },
+    GatewayStop { reason: String },
+    PolicyLoaded { version: String, files: BTreeMap<String, String> },
+    PolicyRejected { errors: Vec<String>, files: BTreeMap<String, String> },
+    KeyRotated { old_public_key: String, new_public_key: String, signature_by_old: String },
+    Checkpoint { tree_size: u64, root_hash: String, note: String },
 }

@@ -163,51 +163,29 @@ impl SqliteStore {
         conn.busy_timeout(Duration::from_millis(2000))?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Unavailable(format!(
-                "cannot enable WAL (journal mode {mode})"
-            )));
+            return Err(StoreError::Unavailable(format!("cannot enable WAL (journal mode {mode})")));
         }
-        conn.execute_batch(
-            "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;",
-        )?;
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;")?;
         conn.execute_batch(SCHEMA)?;
-        let inode = std::fs::metadata(path)
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
-            .ino();
-        Ok(SqliteStore {
-            conn,
-            path: path.to_path_buf(),
-            inode,
-        })
+        let inode = std::fs::metadata(path).map_err(|e| StoreError::Unavailable(e.to_string()))?.ino();
+        Ok(SqliteStore { conn, path: path.to_path_buf(), inode })
     }
 
     /// Open an existing log read-only (CLI, verifier).
     pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        let meta = std::fs::metadata(path).map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(Duration::from_millis(2000))?;
         let has_entries: bool = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'entries'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'entries'", [], |r| {
+                r.get::<_, i64>(0)
+            })
             .map(|n| n > 0)?;
         if !has_entries {
-            return Err(StoreError::Unavailable(format!(
-                "{} is not an audit log (no entries table)",
-                path.display()
-            )));
+            return Err(StoreError::Unavailable(format!("{} is not an audit log (no entries table)", path.display())));
         }
-        Ok(SqliteStore {
-            conn,
-            path: path.to_path_buf(),
-            inode: meta.ino(),
-        })
+        Ok(SqliteStore { conn, path: path.to_path_buf(), inode: meta.ino() })
     }
 
     /// The underlying connection (verifier streaming, tests).
@@ -217,17 +195,15 @@ impl SqliteStore {
 
     /// Store size: number of entries (max seq + 1).
     pub fn size(&self) -> Result<u64, StoreError> {
-        let max: Option<i64> = self
-            .conn
-            .query_row("SELECT max(seq) FROM entries", [], |r| r.get(0))?;
+        let max: Option<i64> = self.conn.query_row("SELECT max(seq) FROM entries", [], |r| r.get(0))?;
         Ok(max.map_or(0, |m| m as u64 + 1))
     }
 
     /// Every stored body row, by entry.
     pub fn bodies(&self) -> Result<Vec<BodyRow>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT seq, role, mode, sha256, size, body, erased_at FROM bodies ORDER BY seq, role",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, role, mode, sha256, size, body, erased_at FROM bodies ORDER BY seq, role")?;
         let rows = stmt.query_map([], |r| {
             Ok(BodyRow {
                 seq: r.get::<_, i64>(0)? as u64,
@@ -243,30 +219,20 @@ impl SqliteStore {
     }
 
     /// Erase the stored bodies of one entry (GDPR); returns how many were erased.
-    pub fn erase_bodies(
-        &mut self,
-        seq: u64,
-        role: Option<&str>,
-        now: &str,
-    ) -> Result<usize, StoreError> {
+    pub fn erase_bodies(&mut self, seq: u64, role: Option<&str>, now: &str) -> Result<usize, StoreError> {
         let n = self.conn.execute(
             "UPDATE bodies SET body = NULL, erased_at = ?1 WHERE seq = ?2 AND body IS NOT NULL AND (?3 IS NULL OR role = ?3)",
             params![now, seq as i64, role],
         )?;
         // Move the scrubbed pages out of the WAL too.
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(n)
     }
 
     fn node(&self, level: u32, index: u64) -> Result<Hash, StoreError> {
         let blob: Option<Vec<u8>> = if level == 0 {
             self.conn
-                .query_row(
-                    "SELECT leaf_hash FROM entries WHERE seq = ?1",
-                    [index as i64],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT leaf_hash FROM entries WHERE seq = ?1", [index as i64], |r| r.get(0))
                 .optional()?
         } else {
             self.conn
@@ -277,9 +243,8 @@ impl SqliteStore {
                 )
                 .optional()?
         };
-        blob.and_then(|b| b.try_into().ok()).ok_or_else(|| {
-            StoreError::Corrupt(format!("missing tree node level {level} index {index}"))
-        })
+        blob.and_then(|b| b.try_into().ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("missing tree node level {level} index {index}")))
     }
 }
 
@@ -287,28 +252,17 @@ fn to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, Vec<u8>, Ve
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
-fn make_entry(
-    (seq, kind, hash, bytes): (i64, String, Vec<u8>, Vec<u8>),
-) -> Result<StoredEntry, StoreError> {
-    let leaf_hash = hash
-        .try_into()
-        .map_err(|_| StoreError::Corrupt(format!("entry {seq}: leaf hash is not 32 bytes")))?;
-    Ok(StoredEntry {
-        seq: seq as u64,
-        kind,
-        leaf_hash,
-        bytes,
-    })
+fn make_entry((seq, kind, hash, bytes): (i64, String, Vec<u8>, Vec<u8>)) -> Result<StoredEntry, StoreError> {
+    let leaf_hash =
+        hash.try_into().map_err(|_| StoreError::Corrupt(format!("entry {seq}: leaf hash is not 32 bytes")))?;
+    Ok(StoredEntry { seq: seq as u64, kind, leaf_hash, bytes })
 }
 
 impl LogStore for SqliteStore {
     fn append_batch(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if let Some(first) = batch.entries.first() {
-            let max: Option<i64> =
-                tx.query_row("SELECT max(seq) FROM entries", [], |r| r.get(0))?;
+            let max: Option<i64> = tx.query_row("SELECT max(seq) FROM entries", [], |r| r.get(0))?;
             let size = max.map_or(0, |m| m as u64 + 1);
             if size != first.seq {
                 return Err(StoreError::Corrupt(format!(
@@ -318,28 +272,21 @@ impl LogStore for SqliteStore {
             }
         }
         {
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO entries (seq, kind, leaf_hash, bytes) VALUES (?1, ?2, ?3, ?4)",
-            )?;
+            let mut ins =
+                tx.prepare_cached("INSERT INTO entries (seq, kind, leaf_hash, bytes) VALUES (?1, ?2, ?3, ?4)")?;
             for e in &batch.entries {
                 ins.execute(params![e.seq as i64, e.kind, &e.leaf_hash[..], e.bytes])?;
             }
-            let mut node =
-                tx.prepare_cached("INSERT INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+            let mut node = tx.prepare_cached("INSERT INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
             for (level, index, hash) in &batch.nodes {
                 node.execute(params![level, *index as i64, &hash[..]])?;
             }
-            let mut body = tx.prepare_cached("INSERT INTO bodies (seq, role, mode, sha256, size, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+            let mut body = tx.prepare_cached(
+                "INSERT INTO bodies (seq, role, mode, sha256, size, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
             for b in &batch.bodies {
                 let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b.bytes));
-                body.execute(params![
-                    b.seq as i64,
-                    b.role,
-                    b.mode,
-                    digest,
-                    b.bytes.len() as i64,
-                    b.bytes
-                ])?;
+                body.execute(params![b.seq as i64, b.role, b.mode, digest, b.bytes.len() as i64, b.bytes])?;
             }
         }
         tx.commit()?;
@@ -347,13 +294,10 @@ impl LogStore for SqliteStore {
     }
 
     fn read_range(&self, from: u64, to: u64) -> Result<Vec<StoredEntry>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, kind, leaf_hash, bytes FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq")?;
-        let rows = stmt.query_map(
-            params![from as i64, to.min(i64::MAX as u64) as i64],
-            to_entry,
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, kind, leaf_hash, bytes FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
         )?;
+        let rows = stmt.query_map(params![from as i64, to.min(i64::MAX as u64) as i64], to_entry)?;
         rows.map(|r| make_entry(r?)).collect()
     }
 
@@ -367,8 +311,8 @@ impl LogStore for SqliteStore {
             .into_iter()
             .map(|(level, index)| self.node(level, index))
             .collect::<Result<Vec<_>, _>>()?;
-        let frontier = Frontier::from_parts(size, hashes)
-            .ok_or_else(|| StoreError::Corrupt("frontier shape".into()))?;
+        let frontier =
+            Frontier::from_parts(size, hashes).ok_or_else(|| StoreError::Corrupt("frontier shape".into()))?;
         Ok(TreeState { frontier, last })
     }
 
@@ -377,8 +321,7 @@ impl LogStore for SqliteStore {
             .into_iter()
             .map(|(level, index)| self.node(level, index))
             .collect::<Result<Vec<_>, _>>()?;
-        fold_right(&hashes)
-            .ok_or_else(|| StoreError::Corrupt(format!("empty subtree [{lo}, {hi})")))
+        fold_right(&hashes).ok_or_else(|| StoreError::Corrupt(format!("empty subtree [{lo}, {hi})")))
     }
 
     fn add_checkpoint(&mut self, cp: &StoredCheckpoint) -> Result<(), StoreError> {
@@ -390,26 +333,14 @@ impl LogStore for SqliteStore {
     }
 
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT tree_size, root_hash, note FROM checkpoints ORDER BY tree_size")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
+        let mut stmt = self.conn.prepare("SELECT tree_size, root_hash, note FROM checkpoints ORDER BY tree_size")?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, String>(2)?)))?;
         rows.map(|r| {
             let (size, root, note) = r?;
-            let root = root.try_into().map_err(|_| {
-                StoreError::Corrupt(format!("checkpoint {size}: root is not 32 bytes"))
-            })?;
-            Ok(StoredCheckpoint {
-                size: size as u64,
-                root,
-                note,
-            })
+            let root =
+                root.try_into().map_err(|_| StoreError::Corrupt(format!("checkpoint {size}: root is not 32 bytes")))?;
+            Ok(StoredCheckpoint { size: size as u64, root, note })
         })
         .collect()
     }
@@ -430,17 +361,11 @@ impl LogStore for SqliteStore {
         let meta = std::fs::metadata(&self.path)
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", self.path.display())))?;
         if meta.ino() != self.inode {
-            return Err(StoreError::Unavailable(format!(
-                "{} was replaced",
-                self.path.display()
-            )));
+            return Err(StoreError::Unavailable(format!("{} was replaced", self.path.display())));
         }
         // Root ignores permission bits, so honour an operator's chmod explicitly.
         if meta.mode() & 0o222 == 0 {
-            return Err(StoreError::Unavailable(format!(
-                "{} is read-only",
-                self.path.display()
-            )));
+            return Err(StoreError::Unavailable(format!("{} is read-only", self.path.display())));
         }
         Ok(())
     }
@@ -453,12 +378,7 @@ mod tests {
 
     fn entry(seq: u64) -> StoredEntry {
         let bytes = format!("entry {seq}").into_bytes();
-        StoredEntry {
-            seq,
-            kind: "request".into(),
-            leaf_hash: leaf_hash(&bytes),
-            bytes,
-        }
+        StoredEntry { seq, kind: "request".into(), leaf_hash: leaf_hash(&bytes), bytes }
     }
 
     fn append(store: &mut SqliteStore, f: &mut Frontier, seqs: std::ops::Range<u64>) {
@@ -491,10 +411,7 @@ mod tests {
         });
         let mut gap = Batch::default();
         gap.entries.push(entry(20));
-        assert!(matches!(
-            store.append_batch(&gap),
-            Err(StoreError::Corrupt(_))
-        ));
+        assert!(matches!(store.append_batch(&gap), Err(StoreError::Corrupt(_))));
     }
 
     #[test]
@@ -504,9 +421,7 @@ mod tests {
         let mut f = Frontier::new();
         append(&mut store, &mut f, 0..3);
         let c = store.connection();
-        assert!(c
-            .execute("UPDATE entries SET bytes = x'00' WHERE seq = 1", [])
-            .is_err());
+        assert!(c.execute("UPDATE entries SET bytes = x'00' WHERE seq = 1", []).is_err());
         assert!(c.execute("DELETE FROM entries WHERE seq = 2", []).is_err());
         assert!(c.execute("DELETE FROM tree_nodes", []).is_err());
         assert_eq!(store.size().unwrap(), 3);
@@ -517,23 +432,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = SqliteStore::open_writer(&dir.path().join("log.db")).unwrap();
         let mut batch = Batch::default();
-        batch.bodies.push(NewBody {
-            seq: 0,
-            role: "request".into(),
-            mode: "full".into(),
-            bytes: b"secret".to_vec(),
-        });
+        batch.bodies.push(NewBody { seq: 0, role: "request".into(), mode: "full".into(), bytes: b"secret".to_vec() });
         store.append_batch(&batch).unwrap();
-        assert!(store
-            .connection()
-            .execute("UPDATE bodies SET body = x'00'", [])
-            .is_err());
-        assert_eq!(
-            store
-                .erase_bodies(0, None, "2026-01-01T00:00:00.000000Z")
-                .unwrap(),
-            1
-        );
+        assert!(store.connection().execute("UPDATE bodies SET body = x'00'", []).is_err());
+        assert_eq!(store.erase_bodies(0, None, "2026-01-01T00:00:00.000000Z").unwrap(), 1);
         let rows = store.bodies().unwrap();
         assert!(rows[0].body.is_none());
         assert_eq!(rows[0].size, 6);

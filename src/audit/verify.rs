@@ -92,11 +92,7 @@ pub struct Verifier {
 impl Verifier {
     /// `claims`: every stored checkpoint; `anchor`: a checkpoint saved earlier that the log must
     /// extend. A malformed anchor is the caller's error, returned as `Err`.
-    pub fn new(
-        trusted: PublicKey,
-        claims: Vec<Claim>,
-        anchor: Option<&str>,
-    ) -> Result<Verifier, String> {
+    pub fn new(trusted: PublicKey, claims: Vec<Claim>, anchor: Option<&str>) -> Result<Verifier, String> {
         let anchor = match anchor {
             Some(note) => Some(ParsedClaim {
                 source: "--checkpoint".into(),
@@ -133,21 +129,20 @@ impl Verifier {
             Ok(cp) => {
                 if let Some(stated) = claim.stated_size.filter(|s| *s != cp.size) {
                     let seq = stated.min(cp.size).saturating_sub(1);
-                    self.fail(seq, format!("the checkpoint stored for tree size {stated} in {} is a note for tree size {}", claim.source, cp.size));
+                    self.fail(
+                        seq,
+                        format!(
+                            "the checkpoint stored for tree size {stated} in {} is a note for tree size {}",
+                            claim.source, cp.size
+                        ),
+                    );
                 }
                 let size = cp.size;
-                self.claims.entry(size).or_default().push(ParsedClaim {
-                    source: claim.source,
-                    note: claim.note,
-                    cp,
-                });
+                self.claims.entry(size).or_default().push(ParsedClaim { source: claim.source, note: claim.note, cp });
             }
             Err(e) => {
                 let seq = claim.stated_size.unwrap_or(1).saturating_sub(1);
-                self.fail(
-                    seq,
-                    format!("a checkpoint in {} is malformed: {e}", claim.source),
-                );
+                self.fail(seq, format!("a checkpoint in {} is malformed: {e}", claim.source));
             }
         }
     }
@@ -181,9 +176,7 @@ impl Verifier {
             let reason = match i.checked_sub(1) {
                 _ if row_seq < i => format!("entry {row_seq} appears again after entry {}", i - 1),
                 None => format!("entry 0 is missing: the log starts at entry {row_seq}"),
-                Some(last) => format!(
-                    "entry {i} is missing: the log jumps from entry {last} to entry {row_seq}"
-                ),
+                Some(last) => format!("entry {i} is missing: the log jumps from entry {last} to entry {row_seq}"),
             };
             return self.stop(i.min(row_seq), reason);
         }
@@ -202,22 +195,16 @@ impl Verifier {
         !self.stopped
     }
 
-    fn check_entry(
-        &mut self,
-        i: u64,
-        hash: Hash,
-        recorded: Option<&[u8]>,
-        view: &EntryView,
-    ) -> Result<(), String> {
+    fn check_entry(&mut self, i: u64, hash: Hash, recorded: Option<&[u8]>, view: &EntryView) -> Result<(), String> {
         if view.seq != i {
             return Err(format!("entry {i} is out of place: the entry stored at position {i} says it is entry {} (rows moved or swapped)", view.seq));
         }
         if recorded.is_some_and(|r| r != hash) {
-            return Err(format!("entry {i} was altered after it was written: its bytes no longer match the hash recorded for it"));
+            return Err(format!(
+                "entry {i} was altered after it was written: its bytes no longer match the hash recorded for it"
+            ));
         }
-        let prev = view
-            .prev_hash()
-            .map_err(|e| format!("entry {i} is damaged: {e}"))?;
+        let prev = view.prev_hash().map_err(|e| format!("entry {i} is damaged: {e}"))?;
         if prev != self.prev {
             return Err(if i == 0 {
                 "entry 0 must name an all-zero previous hash".to_string()
@@ -243,41 +230,25 @@ impl Verifier {
 
     /// Follow the key history: genesis names the first key, rotations are signed by the old key.
     fn key_entry(&mut self, i: u64, view: &EntryView) -> Result<(), String> {
-        let record = view
-            .record()
-            .map_err(|e| format!("entry {i} is damaged: {e}"))?;
+        let record = view.record().map_err(|e| format!("entry {i} is damaged: {e}"))?;
         let new_key = match record {
             Record::System(SystemRecord::Genesis { origin, public_key }) => {
                 self.origin = Some(origin);
                 public_key
             }
-            Record::System(SystemRecord::KeyRotated {
-                old_public_key,
-                new_public_key,
-                signature_by_old,
-            }) => {
-                let current = self
-                    .keys
-                    .last()
-                    .ok_or_else(|| format!("entry {i} rotates a key before any key exists"))?;
+            Record::System(SystemRecord::KeyRotated { old_public_key, new_public_key, signature_by_old }) => {
+                let current =
+                    self.keys.last().ok_or_else(|| format!("entry {i} rotates a key before any key exists"))?;
                 if current.vkey() != old_public_key {
-                    return Err(format!(
-                        "entry {i} rotates away from a key that is not the one in force"
-                    ));
+                    return Err(format!("entry {i} rotates away from a key that is not the one in force"));
                 }
-                verify_rotation(current, &new_public_key, &signature_by_old).map_err(|_| {
-                    format!("entry {i}: the key rotation is not signed by the old key")
-                })?;
+                verify_rotation(current, &new_public_key, &signature_by_old)
+                    .map_err(|_| format!("entry {i}: the key rotation is not signed by the old key"))?;
                 new_public_key
             }
-            _ => {
-                return Err(format!(
-                    "entry {i} is damaged: its payload does not match its kind"
-                ))
-            }
+            _ => return Err(format!("entry {i} is damaged: its payload does not match its kind")),
         };
-        let key = PublicKey::parse(&new_key)
-            .map_err(|e| format!("entry {i} names an unusable key: {e}"))?;
+        let key = PublicKey::parse(&new_key).map_err(|e| format!("entry {i} names an unusable key: {e}"))?;
         if self.trusted_from.is_none() && key == self.trusted {
             self.trusted_from = Some(self.keys.len());
         }
@@ -311,13 +282,7 @@ impl Verifier {
             format!("the checkpoint for tree size {size} in {}", c.source)
         };
         if self.origin.as_deref().is_some_and(|o| o != c.cp.origin) {
-            return self.fail(
-                seq,
-                format!(
-                    "{what} is for origin {:?}, not this log's origin",
-                    c.cp.origin
-                ),
-            );
+            return self.fail(seq, format!("{what} is for origin {:?}, not this log's origin", c.cp.origin));
         }
         let Some(key_index) = self.keys.len().checked_sub(1) else {
             return self.fail(seq, format!("{what} comes before any key was named"));
@@ -325,7 +290,10 @@ impl Verifier {
         let key = &self.keys[key_index];
         if key.open_note(&c.note).is_err() {
             let id = key.key_id().to_string();
-            return self.fail(seq, format!("{what} is not signed by the log's key {id} in force at that size (forged or re-signed)"));
+            return self.fail(
+                seq,
+                format!("{what} is not signed by the log's key {id} in force at that size (forged or re-signed)"),
+            );
         }
         if &c.cp.root != root {
             let reason = if c.source == "--checkpoint" {
@@ -366,11 +334,7 @@ impl Verifier {
         Report {
             ok: self.failure.is_none(),
             entries: n,
-            root_hash: B64.encode(if n == 0 {
-                empty_root()
-            } else {
-                self.frontier.root()
-            }),
+            root_hash: B64.encode(if n == 0 { empty_root() } else { self.frontier.root() }),
             origin: self.origin.clone(),
             checkpoints_verified: self.verified,
             signed_size: self.signed_size,
@@ -384,10 +348,7 @@ impl Verifier {
     }
 
     fn check_beyond_end(&mut self, n: u64) {
-        let beyond: Vec<ParsedClaim> = std::mem::take(&mut self.claims)
-            .into_values()
-            .flatten()
-            .collect();
+        let beyond: Vec<ParsedClaim> = std::mem::take(&mut self.claims).into_values().flatten().collect();
         let anchor = self.anchor.take();
         for c in beyond.iter().chain(anchor.iter()) {
             let what = if c.source == "--checkpoint" {
@@ -395,17 +356,11 @@ impl Verifier {
             } else {
                 format!("a checkpoint in {}", c.source)
             };
-            let signed = self
-                .keys
-                .last()
-                .is_some_and(|k| k.open_note(&c.note).is_ok());
+            let signed = self.keys.last().is_some_and(|k| k.open_note(&c.note).is_ok());
             if !signed {
                 self.fail(
                     n.min(c.cp.size.saturating_sub(1)),
-                    format!(
-                        "{what} for tree size {} is not signed by the log's key",
-                        c.cp.size
-                    ),
+                    format!("{what} for tree size {} is not signed by the log's key", c.cp.size),
                 );
             } else {
                 self.fail(n, format!("the log has {n} entries but {what} covers {}: entries {n} to {} are missing (truncated or rolled back)", c.cp.size, c.cp.size - 1));
@@ -421,18 +376,11 @@ impl Verifier {
                 continue;
             }
             match &b.body {
-                None => erased.push(ErasedBody {
-                    seq: b.seq,
-                    role: b.role.clone(),
-                    erased_at: b.erased_at.clone(),
-                }),
+                None => erased.push(ErasedBody { seq: b.seq, role: b.role.clone(), erased_at: b.erased_at.clone() }),
                 Some(bytes) => {
                     checked += 1;
                     if hex::encode(Sha256::digest(bytes)) != b.sha256 {
-                        self.fail(
-                            b.seq,
-                            format!("the stored {} body of entry {} was altered", b.role, b.seq),
-                        );
+                        self.fail(b.seq, format!("the stored {} body of entry {} was altered", b.role, b.seq));
                     }
                 }
             }
@@ -469,10 +417,7 @@ mod tests {
     }
 
     fn genesis(key: &KeyPair) -> Record {
-        Record::System(SystemRecord::Genesis {
-            origin: "o".into(),
-            public_key: key.vkey().into(),
-        })
+        Record::System(SystemRecord::Genesis { origin: "o".into(), public_key: key.vkey().into() })
     }
 
     fn request() -> Record {
@@ -490,21 +435,8 @@ mod tests {
     }
 
     fn claim(key: &KeyPair, size: u64, root: Hash) -> Claim {
-        let note = key
-            .sign_note(
-                &Checkpoint {
-                    origin: "o".into(),
-                    size,
-                    root,
-                }
-                .text(),
-            )
-            .unwrap();
-        Claim {
-            source: "test".into(),
-            note,
-            stated_size: Some(size),
-        }
+        let note = key.sign_note(&Checkpoint { origin: "o".into(), size, root }.text()).unwrap();
+        Claim { source: "test".into(), note, stated_size: Some(size) }
     }
 
     #[test]

@@ -42,10 +42,7 @@ pub(crate) enum Command {
     },
 }
 
-type ShutdownAck = (
-    oneshot::Sender<Result<(), AuditError>>,
-    Result<(), AuditError>,
-);
+type ShutdownAck = (oneshot::Sender<Result<(), AuditError>>, Result<(), AuditError>);
 
 /// The writer's state; usable directly (synchronously) by the CLI, or run on its own thread.
 pub(crate) struct Writer {
@@ -82,25 +79,15 @@ impl Writer {
             .open(dir.join(FILE_LOCK))
             .map_err(unavailable)?;
         lock.try_lock().map_err(|_| {
-            AuditError::Unavailable(format!(
-                "{} is in use by another writer (a running gateway?)",
-                dir.display()
-            ))
+            AuditError::Unavailable(format!("{} is in use by another writer (a running gateway?)", dir.display()))
         })?;
         let db_path = dir.join(FILE_DB);
         let existed = db_path.exists();
         let store = SqliteStore::open_writer(&db_path).map_err(unavailable)?;
         let state = store.tree_state().map_err(unavailable)?;
         let key = load_key(dir, &opts.origin, existed && state.last.is_some())?;
-        let origin = PublicKey::parse(key.vkey())
-            .map_err(unavailable)?
-            .name()
-            .to_string();
-        let last_cp_size = store
-            .checkpoints()
-            .map_err(unavailable)?
-            .last()
-            .map_or(0, |c| c.size);
+        let origin = PublicKey::parse(key.vkey()).map_err(unavailable)?.name().to_string();
+        let last_cp_size = store.checkpoints().map_err(unavailable)?.last().map_or(0, |c| c.size);
         let mut w = Writer {
             store,
             dir: dir.to_path_buf(),
@@ -118,10 +105,7 @@ impl Writer {
         };
         w.reload()?;
         if w.frontier.size() == 0 {
-            let genesis = SystemRecord::Genesis {
-                origin: w.origin.clone(),
-                public_key: w.key.vkey().to_string(),
-            };
+            let genesis = SystemRecord::Genesis { origin: w.origin.clone(), public_key: w.key.vkey().to_string() };
             w.append_now(Record::System(genesis))?;
         } else {
             w.reconcile_key()?;
@@ -141,10 +125,7 @@ impl Writer {
             }
             Some(last) => {
                 if leaf_hash(&last.bytes) != last.leaf_hash {
-                    return Err(AuditError::Unavailable(format!(
-                        "entry {} does not match its stored hash",
-                        last.seq
-                    )));
+                    return Err(AuditError::Unavailable(format!("entry {} does not match its stored hash", last.seq)));
                 }
                 let view = super::entry::decode(&last.bytes).map_err(unavailable)?;
                 self.last_time = view.time.to_string();
@@ -158,20 +139,15 @@ impl Writer {
 
     /// Make sure `signing.key` is the key the log says is in force; finish an interrupted rotation.
     fn reconcile_key(&mut self) -> Result<(), AuditError> {
-        let entry = self
-            .store
-            .last_key_entry()
-            .map_err(unavailable)?
-            .ok_or_else(|| unavailable("log has no genesis entry"))?;
+        let entry =
+            self.store.last_key_entry().map_err(unavailable)?.ok_or_else(|| unavailable("log has no genesis entry"))?;
         let in_force = key_named_by(&entry)?;
         let next_path = self.dir.join(format!("{FILE_KEY}.next"));
         if in_force == self.key.vkey() {
             let _ = fs::remove_file(&next_path);
             return Ok(());
         }
-        let next = fs::read_to_string(&next_path)
-            .ok()
-            .and_then(|s| KeyPair::from_skey(&s).ok());
+        let next = fs::read_to_string(&next_path).ok().and_then(|s| KeyPair::from_skey(&s).ok());
         match next {
             Some(next) if next.vkey() == in_force => {
                 fs::rename(&next_path, self.dir.join(FILE_KEY)).map_err(unavailable)?;
@@ -196,10 +172,7 @@ impl Writer {
     /// Append one record synchronously (genesis, CLI use).
     pub(crate) fn append_now(&mut self, record: Record) -> Result<u64, AuditError> {
         let (tx, rx) = oneshot::channel();
-        self.process(vec![Command::Append {
-            record: Box::new(record),
-            ack: tx,
-        }]);
+        self.process(vec![Command::Append { record: Box::new(record), ack: tx }]);
         answered(rx)
     }
 
@@ -263,8 +236,7 @@ impl Writer {
         let grown = self.size().saturating_sub(self.last_cp_size);
         grown > 0
             && (grown >= self.opts.checkpoint_every_entries.max(1)
-                || self.last_cp_at.elapsed()
-                    >= Duration::from_millis(self.opts.checkpoint_interval_ms))
+                || self.last_cp_at.elapsed() >= Duration::from_millis(self.opts.checkpoint_interval_ms))
     }
 
     /// Handle one batch of commands; returns the shutdown acknowledgement and result when the
@@ -326,12 +298,7 @@ impl Writer {
                 Ok(bytes) => {
                     let hash = leaf_hash(&bytes);
                     batch.nodes.extend(frontier.push(hash));
-                    batch.entries.push(StoredEntry {
-                        seq,
-                        kind: kind_of(&record).to_string(),
-                        leaf_hash: hash,
-                        bytes,
-                    });
+                    batch.entries.push(StoredEntry { seq, kind: kind_of(&record).to_string(), leaf_hash: hash, bytes });
                     prev = hash;
                     last_time = time;
                     acks.push((seq, ack));
@@ -354,19 +321,15 @@ impl Writer {
                 self.frontier = frontier;
                 self.prev = prev;
                 self.last_time = last_time;
-                acks.into_iter()
-                    .for_each(|(seq, ack)| drop(ack.send(Ok(seq))));
+                acks.into_iter().for_each(|(seq, ack)| drop(ack.send(Ok(seq))));
                 body_acks.into_iter().for_each(|ack| drop(ack.send(Ok(()))));
             }
             Err(e) => {
                 tracing::error!(error = %e, "audit append failed");
                 self.synced = false;
                 let err = unavailable(e);
-                acks.into_iter()
-                    .for_each(|(_, ack)| drop(ack.send(Err(err.clone()))));
-                body_acks
-                    .into_iter()
-                    .for_each(|ack| drop(ack.send(Err(err.clone()))));
+                acks.into_iter().for_each(|(_, ack)| drop(ack.send(Err(err.clone()))));
+                body_acks.into_iter().for_each(|ack| drop(ack.send(Err(err.clone()))));
             }
         }
     }
@@ -380,18 +343,10 @@ impl Writer {
         if !self.synced {
             self.reload()?;
         }
-        let cp = Checkpoint {
-            origin: self.origin.clone(),
-            size,
-            root: self.frontier.root(),
-        };
+        let cp = Checkpoint { origin: self.origin.clone(), size, root: self.frontier.root() };
         let note = self.key.sign_note(&cp.text()).map_err(unavailable)?;
         self.store
-            .add_checkpoint(&StoredCheckpoint {
-                size,
-                root: cp.root,
-                note: note.clone(),
-            })
+            .add_checkpoint(&StoredCheckpoint { size, root: cp.root, note: note.clone() })
             .map_err(unavailable)?;
         append_note(&self.dir.join(FILE_CHECKPOINTS), &note).map_err(unavailable)?;
         self.last_cp_size = size;
@@ -423,8 +378,7 @@ impl Writer {
         };
         self.append_now(Record::System(record))?;
         fs::rename(&next_path, self.dir.join(FILE_KEY)).map_err(unavailable)?;
-        write_atomic(&self.dir.join(FILE_PUB), &format!("{}\n", new.vkey()))
-            .map_err(unavailable)?;
+        write_atomic(&self.dir.join(FILE_PUB), &format!("{}\n", new.vkey())).map_err(unavailable)?;
         self.key = new;
         self.checkpoint()?;
         Ok(self.key.vkey().to_string())
@@ -436,21 +390,15 @@ fn fail_all(
     bodies: Vec<(NewBody, oneshot::Sender<Result<(), AuditError>>)>,
     e: &AuditError,
 ) {
-    appends
-        .into_iter()
-        .for_each(|(_, ack)| drop(ack.send(Err(e.clone()))));
-    bodies
-        .into_iter()
-        .for_each(|(_, ack)| drop(ack.send(Err(e.clone()))));
+    appends.into_iter().for_each(|(_, ack)| drop(ack.send(Err(e.clone()))));
+    bodies.into_iter().for_each(|(_, ack)| drop(ack.send(Err(e.clone()))));
 }
 
 /// Load `signing.key`, or create it (and `signing.pub`) for a new log.
 fn load_key(dir: &Path, origin: &str, log_has_entries: bool) -> Result<KeyPair, AuditError> {
     let path = dir.join(FILE_KEY);
     match fs::read_to_string(&path) {
-        Ok(text) => {
-            KeyPair::from_skey(&text).map_err(|e| unavailable(format!("{}: {e}", path.display())))
-        }
+        Ok(text) => KeyPair::from_skey(&text).map_err(|e| unavailable(format!("{}: {e}", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !log_has_entries => {
             let key = KeyPair::generate(origin).map_err(unavailable)?;
             write_private(&path, &format!("{}\n", key.skey())).map_err(unavailable)?;
@@ -481,6 +429,5 @@ fn append_note(path: &Path, note: &str) -> std::io::Result<()> {
 /// The answer to a command processed synchronously. `blocking_recv` would panic inside a
 /// runtime; the writer has answered before returning, so `try_recv` is always ready here.
 fn answered<T>(mut rx: oneshot::Receiver<Result<T, AuditError>>) -> Result<T, AuditError> {
-    rx.try_recv()
-        .map_err(|_| unavailable("writer did not answer"))?
+    rx.try_recv().map_err(|_| unavailable("writer did not answer"))?
 }

@@ -8,11 +8,7 @@ use std::process::Command;
 
 /// Options with checkpoints only when asked (interval far away), so tests control sizes.
 pub fn manual_options() -> AuditOptions {
-    AuditOptions {
-        checkpoint_interval_ms: 3_600_000,
-        checkpoint_every_entries: 1_000_000,
-        ..Default::default()
-    }
+    AuditOptions { checkpoint_interval_ms: 3_600_000, checkpoint_every_entries: 1_000_000, ..Default::default() }
 }
 
 pub fn request(i: u64) -> Record {
@@ -27,11 +23,7 @@ pub fn request(i: u64) -> Record {
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
 
 /// A log with genesis, `n` request entries (seq 1..=n), checkpoints after every `every` entries,
@@ -56,11 +48,7 @@ pub fn make_log_with(dir: &Path, n: u64, every: u64, opts: AuditOptions) {
 
 /// Run the built `verify-log` with `--json`; returns the exit code and the parsed report.
 pub fn verify(args: &[&str]) -> (i32, serde_json::Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_verify-log"))
-        .args(args)
-        .arg("--json")
-        .output()
-        .expect("run verify-log");
+    let out = Command::new(env!("CARGO_BIN_EXE_verify-log")).args(args).arg("--json").output().expect("run verify-log");
     let code = out.status.code().unwrap_or(-1);
     let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (code, json)
@@ -90,19 +78,9 @@ pub fn attacker(dir: &Path) -> rusqlite::Connection {
 }
 
 pub fn entry_bytes(c: &rusqlite::Connection, seq: u64) -> Vec<u8> {
-    c.query_row(
-        "SELECT bytes FROM entries WHERE seq = ?1",
-        [seq as i64],
-        |r| r.get(0),
-    )
-    .expect("entry")
+    c.query_row("SELECT bytes FROM entries WHERE seq = ?1", [seq as i64], |r| r.get(0)).expect("entry")
 }
 
 pub fn checkpoint_note(c: &rusqlite::Connection, size: u64) -> String {
-    c.query_row(
-        "SELECT note FROM checkpoints WHERE tree_size = ?1",
-        [size as i64],
-        |r| r.get(0),
-    )
-    .expect("checkpoint")
+    c.query_row("SELECT note FROM checkpoints WHERE tree_size = ?1", [size as i64], |r| r.get(0)).expect("checkpoint")
 }

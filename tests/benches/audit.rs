@@ -2,17 +2,13 @@
 //! at low load (p50/p99 printed after the criterion runs), and verification speed.
 //! Logs are written under `target/audit-bench` (the real disk, so every fsync is real).
 
-use auditgate::audit::{
-    verify_log, AuditLog, AuditOptions, PiiSummary, Record, RequestRecord, VerifyLogArgs,
-};
+use auditgate::audit::{verify_log, AuditLog, AuditOptions, PiiSummary, Record, RequestRecord, VerifyLogArgs};
 use criterion::{criterion_group, Criterion, Throughput};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn bench_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target/audit-bench")
-        .join(name);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/audit-bench").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("bench dir");
     dir
@@ -51,11 +47,7 @@ fn record(i: u64) -> Record {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
 
 /// 32 tasks append concurrently; each iteration is 32 x 64 durable appends.
@@ -133,10 +125,7 @@ fn verification(c: &mut Criterion) {
         }
         log.shutdown().await.expect("shutdown");
     });
-    let args = VerifyLogArgs {
-        data_dir: Some(dir.clone()),
-        ..Default::default()
-    };
+    let args = VerifyLogArgs { data_dir: Some(dir.clone()), ..Default::default() };
     let mut g = c.benchmark_group("verify_log");
     g.throughput(Throughput::Elements(N + 2));
     g.sample_size(10);
