@@ -1,0 +1,145 @@
+//! The audit log seen through the gateway: fail closed when the log cannot be written, survive a
+//! kill -9 under load with a log that verifies and holds every entry a client was told about, and
+//! record every exchange (request before response, with the policy that decided).
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn verify(data_dir: &Path) -> (i32, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_verify-log"))
+        .args(["--json", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("run verify-log");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), report)
+}
+
+/// Every entry of the log: seq -> (kind, payload).
+fn entries(data_dir: &Path) -> BTreeMap<u64, (String, Value)> {
+    let conn = rusqlite::Connection::open(data_dir.join("log.db")).unwrap();
+    let mut stmt = conn.prepare("SELECT seq, kind, bytes FROM entries ORDER BY seq").unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)))
+        .unwrap();
+    rows.map(|r| {
+        let (seq, kind, bytes) = r.unwrap();
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        (seq, (kind, v["payload"].clone()))
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn every_exchange_is_recorded_request_first() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let mut gw = GatewayBuilder::default().provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR")).start();
+    let (status, headers, body) = gw.chat(user("hello")).await;
+    assert_eq!(status, 200);
+    let request_seq: u64 = headers["x-auditgate-entry"].to_str().unwrap().parse().unwrap();
+    let response_seq: u64 = headers["x-auditgate-response-entry"].to_str().unwrap().parse().unwrap();
+    assert!(response_seq > request_seq);
+    assert!(gw.terminate().success());
+    let log = entries(&gw.data_dir());
+    let (kind, req) = &log[&request_seq];
+    assert_eq!(kind, "request");
+    assert_eq!(req["generation_id"], body["id"]);
+    assert_eq!(req["policy_rule"], "allow-everything");
+    assert_eq!(req["candidates"], json!(["test/model:fake-eu@eu"]));
+    assert_eq!(req["body_sha256"].as_str().unwrap().len(), 64);
+    let (kind, resp) = &log[&response_seq];
+    assert_eq!(kind, "response");
+    assert_eq!(resp["request_seq"], request_seq);
+    assert_eq!(resp["provider"], "fake-eu");
+    assert_eq!(resp["usage"]["total_tokens"], 15);
+    assert_eq!(resp["attempts"][0]["status"], 200);
+    // The hash of the body as delivered is the hash of what the client received.
+    let (code, report) = verify(&gw.data_dir());
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["unsigned_tail"], 0, "a clean stop signs a final checkpoint: {report}");
+}
+
+#[tokio::test]
+async fn unwritable_log_answers_503_and_forwards_nothing() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let gw = GatewayBuilder::default().provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR")).start();
+    assert_eq!(gw.chat(user("before")).await.0, 200);
+    assert_eq!(fake.hits(), 1);
+    // Take the log away from under the running gateway (root ignores file modes, so replace it).
+    let db = gw.data_dir().join("log.db");
+    std::fs::rename(&db, gw.data_dir().join("log.db.moved")).unwrap();
+    std::fs::write(&db, b"not a database").unwrap();
+    for stream in [false, true] {
+        let mut req = user("must not leave");
+        req["stream"] = json!(stream);
+        let started = Instant::now();
+        let (status, _, body) = gw.chat(req).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"]["code"], "audit_unavailable");
+        assert!(started.elapsed() < Duration::from_secs(10), "fail closed must be prompt");
+    }
+    assert_eq!(fake.hits(), 1, "nothing may be forwarded while the log cannot be written");
+}
+
+#[tokio::test]
+async fn kill_9_under_load_leaves_a_log_that_verifies_and_keeps_every_receipt() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let builder = GatewayBuilder::default().provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR"));
+    let mut gw = builder.start();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(u64, String)>::new()));
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let client = gw.client();
+        let url = format!("{}/v1/chat/completions", gw.url);
+        let key = gw.key.clone();
+        let received = received.clone();
+        workers.push(tokio::spawn(async move {
+            let mut i = 0;
+            while Instant::now() < deadline {
+                i += 1;
+                let mut req = user(&format!("worker {w} call {i}"));
+                req["stream"] = json!(i % 3 == 0);
+                let Ok(resp) = client.post(&url).bearer_auth(&key).json(&req).send().await else { break };
+                let entry = resp.headers().get("x-auditgate-entry").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                let id = resp.headers().get("x-generation-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+                let complete = resp.text().await.is_ok();
+                if let (Some(entry), Some(id), true) = (entry, id, complete) {
+                    received.lock().unwrap().push((entry, id));
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    gw.child.kill().unwrap(); // SIGKILL
+    gw.child.wait().unwrap();
+    for w in workers {
+        let _ = w.await;
+    }
+    let receipts = received.lock().unwrap().clone();
+    assert!(receipts.len() > 20, "too little load before the kill: {}", receipts.len());
+    let (code, report) = verify(&gw.data_dir());
+    assert_eq!(code, 0, "the log must verify after kill -9: {report}");
+    let log = entries(&gw.data_dir());
+    for (entry, id) in &receipts {
+        let (kind, payload) = log.get(entry).unwrap_or_else(|| panic!("entry {entry} a client received is missing"));
+        assert_eq!(kind, "request");
+        assert_eq!(payload["generation_id"].as_str(), Some(id.as_str()));
+    }
+    // The gateway starts again on the same log and continues the chain.
+    let dir = std::mem::replace(&mut gw.dir, tempfile::tempdir().unwrap());
+    let config = dir.path().join("gateway.toml");
+    let key = gw.key.clone();
+    drop(gw);
+    let mut again = Gateway::spawn(dir, &config, key);
+    assert_eq!(again.chat(user("after the crash")).await.0, 200);
+    assert!(again.terminate().success());
+    let (code, report) = verify(&again.data_dir());
+    assert_eq!(code, 0, "{report}");
+}
