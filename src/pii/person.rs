@@ -1,0 +1,276 @@
+//! Person names without a statistical model: cue words (titles, greetings, signatures, "Name:"
+//! labels) in de/fr/it/en followed by capitalised name tokens, and a known given name followed by
+//! one or more capitalised tokens. The span is the name alone, without titles.
+
+use super::context::{char_at, flag, Context, Hit};
+use super::scanner::{Candidate, Kind};
+
+/// Lower-case particles that may sit inside a name (von Allmen, de Montmollin, di Stefano).
+const PARTICLES: &[&str] = &[
+    "von", "van", "vom", "zu", "de", "di", "da", "del", "della", "dei", "du", "des", "le", "la",
+    "ter", "der", "den", "dos", "d'", "d’", "dell'", "mc",
+];
+
+/// Academic and professional qualifiers skipped after a title ("Dr. med.", "Prof. Dr.").
+const QUALIFIERS: &[&str] = &[
+    "med.", "iur.", "jur.", "phil.", "rer.", "nat.", "oec.", "dipl.", "lic.", "dent.", "vet.",
+    "h.c.", "pol.", "sc.", "techn.", "ing.", "mult.",
+];
+
+/// Company suffixes: a capitalised sequence ending in one of these is an organisation.
+const COMPANY: &[&str] = &[
+    "AG", "GmbH", "SA", "Sàrl", "Sagl", "Ltd", "Ltd.", "Inc", "Inc.", "KG", "Srl", "S.r.l.",
+    "SpA", "S.p.A.", "LLC", "plc", "SE", "Co.", "&",
+];
+
+/// A name token: upper-case letter then letters, with inner hyphens or apostrophes
+/// (Meier-Huber, O'Brien, D'Angelo), or an initial like "P.".
+fn token_at(text: &str, pos: usize) -> Option<usize> {
+    let mut chars = text[pos..].char_indices();
+    let (_, first) = chars.next()?;
+    if !first.is_uppercase() {
+        return None;
+    }
+    let mut end = pos + first.len_utf8();
+    let mut letters = 1;
+    for (i, c) in chars {
+        if c.is_alphabetic() {
+            letters += 1;
+            end = pos + i + c.len_utf8();
+        } else if matches!(c, '-' | '\'' | '’') && text[pos + i + c.len_utf8()..].chars().next().is_some_and(char::is_alphabetic) {
+            end = pos + i + c.len_utf8();
+        } else if c == '.' && letters == 1 {
+            return Some(pos + i + 1);
+        } else {
+            break;
+        }
+    }
+    (letters >= 2).then_some(end)
+}
+
+fn skip_spaces(text: &str, mut pos: usize) -> usize {
+    while let Some(c) = char_at(text, pos) {
+        if c == ' ' || c == '\u{a0}' || c == '\t' {
+            pos += c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    pos
+}
+
+fn word_in(text: &str, pos: usize, list: &[&str]) -> Option<usize> {
+    list.iter().find_map(|w| {
+        let end = pos + w.len();
+        let ok = text.get(pos..end).is_some_and(|s| s.eq_ignore_ascii_case(w))
+            && (w.ends_with('\'') || w.ends_with('’') || w.ends_with('.') || !char_at(text, end).is_some_and(char::is_alphanumeric));
+        ok.then_some(end)
+    })
+}
+
+/// A name read from `pos`: (start, end, token count, first token flags, any token listed).
+struct Name {
+    start: usize,
+    end: usize,
+    tokens: usize,
+    listed: bool,
+    first_given: bool,
+}
+
+fn is_stop(ctx: &Context<'_>, pos: usize, end: usize) -> bool {
+    ctx.hit_at(pos).is_some_and(|h| h.end == end && h.entry.flags & (flag::STOP | flag::TITLE | flag::GREETING | flag::SIGNATURE) != 0)
+}
+
+/// Read up to four name tokens on the same line starting at `pos` (after spaces).
+fn read_name(ctx: &Context<'_>, pos: usize, allow_particle_first: bool) -> Option<Name> {
+    let text = ctx.text;
+    let start = skip_spaces(text, pos);
+    let mut p = start;
+    let mut name = Name { start, end: start, tokens: 0, listed: false, first_given: false };
+    while name.tokens < 4 {
+        let q = if name.tokens > 0 { skip_spaces(text, p) } else { p };
+        if name.tokens > 0 && q == p {
+            break;
+        }
+        if let Some(pe) = word_in(text, q, PARTICLES) {
+            let after = skip_spaces(text, pe);
+            if (name.tokens > 0 || allow_particle_first) && token_at(text, after).is_some() {
+                p = after;
+                continue;
+            }
+            break;
+        }
+        let Some(te) = token_at(text, q) else { break };
+        if COMPANY.iter().any(|c| &text[q..te] == *c) {
+            return None;
+        }
+        if is_stop(ctx, q, te) {
+            break;
+        }
+        let flags = ctx.hit_at(q).filter(|h| h.end == te).map_or(0, |h| h.entry.flags);
+        if name.tokens == 0 {
+            name.first_given = flags & flag::GIVEN != 0;
+        }
+        name.listed |= flags & (flag::GIVEN | flag::SURNAME) != 0;
+        name.tokens += 1;
+        name.end = te;
+        p = te;
+    }
+    // A trailing company suffix means the whole thing names a firm ("Meier Treuhand AG").
+    let after = skip_spaces(text, name.end);
+    if token_at(text, after).is_some_and(|e| COMPANY.iter().any(|c| text.get(after..e) == Some(*c))) {
+        return None;
+    }
+    (name.tokens > 0).then_some(name)
+}
+
+/// Text right after the name ends the phrase: punctuation, line end or text end.
+fn ends_phrase(text: &str, end: usize) -> bool {
+    let rest = &text[end..];
+    let rest = rest.trim_start_matches([' ', '\t']);
+    rest.is_empty() || rest.starts_with([',', '!', '\n', '\r', ';', ':', '.', ')'])
+}
+
+fn starts_upper(text: &str, h: &Hit) -> bool {
+    text[h.start..].chars().next().is_some_and(char::is_uppercase)
+}
+
+fn push(out: &mut Vec<Candidate>, n: &Name, score: f32) {
+    let bonus = if n.listed { 0.1 } else { 0.0 };
+    out.push(Candidate::new(Kind::Person, n.start, n.end, score + bonus, false));
+}
+
+/// After a title: skip further titles and qualifiers, then the name.
+fn after_title(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
+    let text = ctx.text;
+    let word = &text[h.start..h.end];
+    if !starts_upper(text, h) || (word.len() <= 2 && word != "M." && word != "Me" && word != "Dr" && word != "Mr" && word != "Ms") {
+        return;
+    }
+    if word == "Me" && !text[h.end..].starts_with(' ') {
+        return;
+    }
+    let mut pos = skip_spaces(text, h.end);
+    for _ in 0..4 {
+        if let Some(t) = ctx.hit_at(pos).filter(|t| t.entry.flags & flag::TITLE != 0) {
+            pos = skip_spaces(text, t.end);
+        } else if let Some(e) = word_in(text, pos, QUALIFIERS) {
+            pos = skip_spaces(text, e);
+        } else {
+            break;
+        }
+    }
+    if pos == h.end {
+        return;
+    }
+    if let Some(n) = read_name(ctx, pos, true) {
+        push(out, &n, 0.8);
+    }
+}
+
+fn after_greeting(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
+    let text = ctx.text;
+    if !starts_upper(text, h) || !text[h.end..].starts_with([' ', '\u{a0}']) {
+        return;
+    }
+    let pos = skip_spaces(text, h.end);
+    if ctx.hit_at(pos).is_some_and(|t| t.entry.flags & flag::TITLE != 0) {
+        return;
+    }
+    if let Some(n) = read_name(ctx, pos, false) {
+        if n.first_given || ends_phrase(text, n.end) {
+            push(out, &n, 0.75);
+        }
+    }
+}
+
+fn after_label(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
+    let text = ctx.text;
+    let pos = skip_spaces(text, h.end);
+    if !text[pos..].starts_with(':') {
+        return;
+    }
+    let pos = skip_spaces(text, pos + 1);
+    let mut p = pos;
+    // "Name: Dr. Anna Keller" -> skip titles here too.
+    while let Some(t) = ctx.hit_at(p).filter(|t| t.entry.flags & flag::TITLE != 0) {
+        p = skip_spaces(text, t.end);
+    }
+    if let Some(n) = read_name(ctx, p, true) {
+        push(out, &n, 0.8);
+    }
+}
+
+/// "Freundliche Grüsse," then a line break, then the signer's name alone on its line.
+fn after_signature(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
+    let text = ctx.text;
+    let rest = &text[h.end..];
+    let trimmed = rest.trim_start_matches([',', '!', '.', ' ', '\t']);
+    if !trimmed.starts_with(['\n', '\r']) {
+        return;
+    }
+    let mut pos = text.len() - trimmed.trim_start_matches(|c: char| c.is_whitespace()).len();
+    while let Some(t) = ctx.hit_at(pos).filter(|t| t.entry.flags & flag::TITLE != 0) {
+        pos = skip_spaces(text, t.end);
+    }
+    if let Some(n) = read_name(ctx, pos, true) {
+        let line_ends = text[n.end..].trim_start_matches([' ', '\t', ',']).chars().next().is_none_or(|c| c == '\n' || c == '\r');
+        if line_ends && (n.tokens >= 2 || n.first_given) {
+            push(out, &n, 0.75);
+        }
+    }
+}
+
+/// A listed given name followed by at least one more capitalised token.
+fn from_given(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
+    if !starts_upper(ctx.text, h) {
+        return;
+    }
+    if let Some(n) = read_name(ctx, h.start, false) {
+        if n.tokens >= 2 && n.first_given {
+            push(out, &n, 0.6);
+        }
+    }
+}
+
+/// Scan for person names.
+pub fn scan(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
+    for h in &ctx.hits {
+        let f = h.entry.flags;
+        if f & flag::TITLE != 0 {
+            after_title(ctx, h, out);
+        } else if f & flag::GREETING != 0 {
+            after_greeting(ctx, h, out);
+        }
+        if f & flag::NAME_LABEL != 0 {
+            after_label(ctx, h, out);
+        }
+        if f & flag::SIGNATURE != 0 {
+            after_signature(ctx, h, out);
+        }
+        if f & flag::GIVEN != 0 {
+            from_given(ctx, h, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::pii::scan_text;
+
+    fn persons(t: &str) -> Vec<String> {
+        scan_text(t).into_iter().filter(|f| f.entity_type == "PERSON").map(|f| f.text).collect()
+    }
+
+    #[test]
+    fn finds_names_by_cue_and_list() {
+        assert_eq!(persons("Sehr geehrter Herr Dr. Hans Meier, vielen Dank"), vec!["Hans Meier"]);
+        assert_eq!(persons("Bonjour Mme Rochat,"), vec!["Rochat"]);
+        assert_eq!(persons("Liebe Grüsse\nAnna Keller"), vec!["Anna Keller"]);
+        assert_eq!(persons("Gentile Sig.ra Bianchi"), vec!["Bianchi"]);
+        assert_eq!(persons("Name: Marco Rossi\n"), vec!["Marco Rossi"]);
+        assert_eq!(persons("Call Peter Brändli tomorrow"), vec!["Peter Brändli"]);
+        assert!(persons("Die Meier Treuhand AG hat geschrieben").is_empty());
+        assert!(persons("Liebe Kolleginnen und Kollegen").is_empty());
+    }
+}
