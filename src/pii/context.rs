@@ -39,6 +39,8 @@ pub mod flag {
     pub const SPECIAL: u32 = 1 << 24;
     /// A word that is never a name after a greeting or title ("Grüsse", "Sir", "Damen").
     pub const STOP: u32 = 1 << 25;
+    /// A role or phrase directly followed by a name, no colon needed ("Klient", "my name is").
+    pub const NAME_CUE: u32 = 1 << 26;
 }
 
 /// GDPR art. 9 special categories, by the name reported in `Classification.special_categories`.
@@ -73,7 +75,7 @@ const AHV: &[&str] = &[
 ];
 const VAT: &[&str] = &[
     "mwst", "mwst.", "mwst-nr", "ust", "ust-idnr", "ust-id", "ust.-id", "umsatzsteuer",
-    "vat", "tva", "iva", "partita iva", "p.iva", "uid", "che", "numéro tva", "vat number",
+    "vat", "tva", "iva", "partita iva", "p.iva", "uid", "numéro tva", "vat number",
 ];
 const TAX: &[&str] = &[
     "steuer-id", "steuerid", "steuer-idnr", "steueridentifikationsnummer", "idnr",
@@ -111,10 +113,10 @@ const NEG: &[&str] = &[
     "articolo", "version", "build", "release", "ticket", "tracking", "sendung", "colis",
     "kundennummer", "kunden-nr", "customer", "client no", "dossier", "pratica", "police",
     "polizza", "policennummer", "vertrag", "vertragsnummer", "contract", "contrat", "contratto",
-    "isbn", "serial", "seriennummer", "lot", "charge", "batch", "sku", "artikelnummer", "v.",
+    "isbn", "serial", "seriennummer", "batch", "sku", "artikelnummer", "v.",
     "ver", "ver.", "patch", "firmware", "paket", "belegnummer", "beleg", "quittung", "receipt",
-    "mandat", "geschäftsnummer", "aktenzeichen", "az.", "rapport", "report", "id", "nr", "nr.",
-    "no.", "n°", "nummer",
+    "mandat", "geschäftsnummer", "aktenzeichen", "az.", "rapport", "report", "versione",
+    "versión", "référence client", "bestell-nr", "auftrags-nr", "rechnungsnr",
 ];
 const EMAIL: &[&str] = &["email", "e-mail", "mail", "courriel", "posta elettronica"];
 const TITLES: &[&str] = &[
@@ -126,7 +128,7 @@ const TITLES: &[&str] = &[
 const GREETINGS: &[&str] = &[
     "liebe", "lieber", "hallo", "hi", "hello", "dear", "bonjour", "bonsoir", "salut", "cher",
     "chère", "ciao", "caro", "cara", "gentile", "gentilissima", "gentilissimo", "grüezi",
-    "grüss dich", "buongiorno", "buonasera", "hey", "servus", "moin", "guten tag",
+    "grüss dich", "buongiorno", "buonasera", "hey", "servus", "moin", "guten tag", "hoi", "sali", "salü",
 ];
 const SIGNATURES: &[&str] = &[
     "freundliche grüsse", "freundliche grüße", "mit freundlichen grüssen", "mit freundlichen grüßen",
@@ -149,6 +151,14 @@ const NAME_LABELS: &[&str] = &[
     "antragsteller", "antragstellerin", "requérant", "richiedente", "erblasser", "défunt",
     "ehemann", "ehefrau", "époux", "épouse", "coniuge", "spouse", "partner", "partnerin",
     "kind", "enfant", "figlio", "figlia", "child", "witness", "zeuge", "zeugin", "témoin",
+];
+const NAME_CUES: &[&str] = &[
+    "mein name ist", "ich heisse", "ich heiße", "je m'appelle", "je m’appelle", "mi chiamo",
+    "my name is", "klient", "klientin", "kunde", "kundin", "mandant", "mandantin", "client",
+    "cliente", "employee", "mitarbeiter", "mitarbeiterin", "patient", "patientin", "signor",
+    "signora", "il signor", "la signora", "collaboratrice", "collaborateur", "dipendente",
+    "ehemann", "ehefrau", "tochter", "sohn", "fille", "fils", "figlio", "figlia", "wife",
+    "husband", "son", "daughter", "épouse", "époux", "marito", "moglie", "vom", "von",
 ];
 const STOPWORDS: &[&str] = &[
     "grüsse", "grüße", "gruss", "gruß", "sir", "madam", "damen", "herren", "kolleginnen",
@@ -291,6 +301,7 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
         (NEG, flag::NEG),
         (EMAIL, flag::EMAIL),
         (STOPWORDS, flag::STOP),
+        (NAME_CUES, flag::NAME_CUE),
     ];
     for (words, f) in lists {
         for w in *words {
@@ -382,6 +393,28 @@ impl<'a> Context<'a> {
             .rev()
             .take_while(|h| h.start + 64 >= lo)
             .any(|h| h.entry.flags & mask != 0 && h.end >= lo && h.end <= pos)
+    }
+
+    /// Distance in bytes from the end of the nearest hit with `mask` to `pos`, within `window`.
+    pub fn nearest_before(&self, pos: usize, window: usize, mask: u32) -> Option<usize> {
+        let lo = pos.saturating_sub(window);
+        let idx = self.hits.partition_point(|h| h.start < pos);
+        self.hits[..idx]
+            .iter()
+            .rev()
+            .take_while(|h| h.start + 64 >= lo)
+            .filter(|h| h.entry.flags & mask != 0 && h.end >= lo && h.end <= pos)
+            .map(|h| pos - h.end)
+            .min()
+    }
+
+    /// A negative cue (order, invoice, version, ...) is nearer than any cue for the kind.
+    pub fn negated(&self, pos: usize, positive: u32) -> bool {
+        match (self.nearest_before(pos, 28, flag::NEG), self.nearest_before(pos, 48, positive)) {
+            (Some(n), Some(p)) => n < p,
+            (Some(_), None) => true,
+            _ => false,
+        }
     }
 
     /// The hit that starts exactly at byte `pos`, if any.

@@ -37,19 +37,32 @@ fn month_number(name: &str) -> Option<u32> {
     MONTHS.iter().find(|(m, _)| *m == name).map(|(_, n)| *n)
 }
 
-/// Birth dates within 40 bytes after a birth cue.
+fn floor_boundary(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Birth dates within 40 bytes after a birth cue, or ending within 40 bytes before one
+/// ("wurde am 7. Oktober 1984 in Luzern geboren").
 pub fn scan(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
     let text = ctx.text;
     for h in ctx.hits.iter().filter(|h| h.entry.flags & flag::BIRTH != 0) {
-        let window_end = (h.end + 80).min(text.len());
-        let mut we = window_end;
-        while !text.is_char_boundary(we) {
-            we -= 1;
-        }
-        let Some(caps) = DATE.captures(&text[h.end..we]) else { continue };
+        let we = floor_boundary(text, (h.end + 80).min(text.len()));
+        let after = DATE.captures(&text[h.end..we]).filter(|c| c.get(0).is_some_and(|m| m.start() <= 40));
+        let ws = floor_boundary(text, h.start.saturating_sub(80));
+        let before = || DATE.captures_iter(&text[ws..h.start]).last().filter(|c| c.get(0).is_some_and(|m| h.start - (ws + m.end()) <= 40));
+        let (base, caps) = match after {
+            Some(c) => (h.end, c),
+            None => match before() {
+                Some(c) => (ws, c),
+                None => continue,
+            },
+        };
         let Some(m) = caps.get(0) else { continue };
-        let (s, e) = (h.end + m.start(), h.end + m.end());
-        if m.start() > 40 || !word_bounded(text, s, e) {
+        let (s, e) = (base + m.start(), base + m.end());
+        if !word_bounded(text, s, e) {
             continue;
         }
         let get = |names: [&str; 3]| names.iter().find_map(|n| caps.name(n)).map(|m| m.as_str());

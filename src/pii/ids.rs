@@ -141,7 +141,7 @@ fn iban_at(ctx: &Context<'_>, s: usize, rest: &str) -> Option<Candidate> {
 
 /// Filler words allowed between a document cue and the number.
 const FILLER: &[&str] = &[
-    "nr", "nr.", "no", "no.", "n°", "nummer", "number", "numéro", "numero", "num.", "du", "de",
+    "nr", "nr.", "no", "no.", "n°", "n.", "n", "nº", "n.º", "nummer", "number", "numéro", "numero", "num.", "du", "de",
     "of", "is", "ist", "lautet", "est", "è", "the", "der", "des", "del", "della", "id", "#",
 ];
 

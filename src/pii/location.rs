@@ -15,15 +15,16 @@ const UP: &str = "A-ZÄÖÜÉÈÀÂÊÎÔÛÇ";
 
 static STREETS: LazyLock<Regex> = LazyLock::new(|| {
     let word = format!("[{UP}][\\p{{L}}'’\\-]*");
-    let particles = r"(?:(?:de\s+la|de\s+l'|de\s+l’|du|des|de|d'|d’|della|dell'|dello|del|dei|delle|degli|di|da|San|Santa|Sant'|Saint|Sainte|St\.?|Ste|la|le|les|alla|al|ai|am|an\s+der|in\s+der|im|auf\s+der|zum|zur)\s?)*";
+    let particles = r"(?:(?:de[ ]la|de[ ]l'|de[ ]l’|du|des|de|d'|d’|della|dell'|dello|del|dei|delle|degli|di|da|San|Santa|Sant'|Saint|Sainte|St\.?|Ste|la|le|les|alla|al|ai|am|an[ ]der|in[ ]der|im|auf[ ]der|zum|zur)[ ]?)*";
     let de_suffix = r"(?i:strasse|straße|str\.|gasse|gässli|weg|platz|allee|ring|damm|ufer|graben|steig|rain|halde|matte|hof|markt|feld|acker|hang|zeile|promenade|quai|berg)";
-    let de_word = r"(?:Strasse|Straße|Gasse|Weg|Platz|Allee|Ring|Markt|Quai)";
+    let de_word = r"(?:Strasse|Straße|Gasse|Weg|Platz|Allee|Ring|Markt|Quai|Graben)";
+    let adjective = r"(?:(?:Alte|Alter|Obere|Oberer|Untere|Unterer|Neue|Neuer|Hintere|Vordere|Innere|Äussere|Äußere|Kleine|Grosse|Große|Lange|Hohe|Mittlere|Zürcher|Berner|Basler|Luzerner|Badener|Sankt|St\.|Bad)[ ])?";
     let fr_it = r"(?i:rue|avenue|av\.|boulevard|bd|chemin|ch\.|route|rte|place|pl\.|quai|impasse|allée|promenade|ruelle|sentier|via|viale|piazza|piazzale|corso|vicolo|largo|strada|contrada|lungolago|salita)";
     let fr_num_first = r"(?i:rue|avenue|av\.|boulevard|bd|chemin|route|place|quai|impasse|allée|promenade)";
     let en = r"(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Way|Close|Square|Terrace|Crescent|Gardens|Court)";
     let num = r"\d{1,3}(?:\s?[a-hA-H]|\s?(?:bis|ter))?";
     let pattern = format!(
-        r"(?:{word}\s)?{word}{de_suffix}\s?{num}|{word}\s{de_word}\s{num}|{fr_it}\s{particles}{word}(?:\s(?:(?:de|du|des|di|del|della|la|le)\s)?{word}){{0,3}},?\s{num}|{num},?\s{fr_num_first}\s{particles}{word}(?:\s(?:(?:de|du|des|la|le)\s)?{word}){{0,3}}|{num}\s(?:{word}\s){{1,3}}{en}"
+        r"{adjective}{word}{de_suffix}[ ]?{num}|{word}[ ]{de_word}[ ]{num}|{fr_it}[ ]{particles}{word}(?:[ ](?:(?:de|du|des|di|del|della|la|le)[ ])?{word}){{0,3}},?[ ]{num}|{num},?[ ]{fr_num_first}[ ]{particles}{word}(?:[ ](?:(?:de|du|des|la|le)[ ])?{word}){{0,3}}|{num}[ ](?:{word}[ ]){{1,3}}{en}"
     );
     Regex::new(&pattern).expect("static regex")
 });

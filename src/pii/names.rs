@@ -28,7 +28,7 @@ pub const GIVEN_NAMES: &[&str] = &[
     "Adrian", "Pascal", "Remo", "Marc", "Roger", "Roland", "Rudolf", "Heinrich", "Friedrich",
     // French
     "Alain", "Amélie", "Anne", "Antoine", "Aurélie", "Bernard", "Camille", "Catherine", "Céline",
-    "Chantal", "Charlotte", "Christophe", "Claire", "Claude", "Clément", "Corinne", "Damien",
+    "Chantal", "Charlotte", "Christophe", "Claire", "Clément", "Corinne", "Damien",
     "Delphine", "Didier", "Dominique", "Élodie", "Émilie", "Éric", "Étienne", "Fabienne",
     "Florence", "François", "Françoise", "Frédéric", "Gilles", "Guillaume", "Hélène", "Hugo",
     "Isabelle", "Jacques", "Jean", "Jean-Claude", "Jean-Luc", "Jean-Marc", "Jean-Pierre",

@@ -132,6 +132,12 @@ pub fn scan(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
         atoms(text, m.start(), m.end(), &mut parts);
         let mut i = 0;
         while i < parts.len() {
+            // A stretch may not start right after a plain number: "4936 0977 6626 7767" is one
+            // failed card, not a card prefix followed by a phone number.
+            if i > 0 && text[parts[i - 1].0..parts[i - 1].1].bytes().all(|b| b.is_ascii_digit()) {
+                i += 1;
+                continue;
+            }
             let mut matched = false;
             for j in (i + 1..=(i + 8).min(parts.len())).rev() {
                 let (s, e) = (parts[i].0, parts[j - 1].1);
@@ -184,21 +190,21 @@ fn classify(ctx: &Context<'_>, s: usize, e: usize) -> Option<Candidate> {
         return None;
     }
     let cue = |mask: u32, window: usize| ctx.cue_before(s, window, mask);
-    let neg = cue(flag::NEG, 40);
+    let neg = |positive: u32| ctx.negated(s, positive);
     let bonus = |mask: u32, window: usize| if cue(mask, window) { 0.05 } else { 0.0 };
     let c = |kind, score| Some(Candidate::new(kind, s, e, score, true));
 
     if n == 13 && v::ch_ahv(d) && (span.plain() || span.uniform_sep(b".  ")) {
         return c(Kind::Ahv, 0.95 + bonus(flag::AHV, 300));
     }
-    if (12..=19).contains(&n) && v::credit_card(d) && card_shape(&span) && !(neg && span.plain()) {
+    if (12..=19).contains(&n) && v::credit_card(d) && card_shape(&span) && !(span.plain() && neg(flag::CARD)) {
         return c(Kind::Card, 0.9 + 2.0 * bonus(flag::CARD, 48));
     }
     if n == 15 && v::fr_nir(d) && span.uniform_sep(b" ") {
         return c(Kind::FrNir, 0.9 + bonus(flag::NIR, 64));
     }
     if span.ngroups == 4 && span.uniform_sep(b".") && v::ipv4(span_text) {
-        return (!neg).then(|| Candidate::new(Kind::Ip, s, e, 0.8 + 3.0 * bonus(flag::IP, 48), true));
+        return (!neg(flag::IP)).then(|| Candidate::new(Kind::Ip, s, e, 0.8 + 3.0 * bonus(flag::IP, 48), true));
     }
     if n == 11 && cue(flag::TAX, 64) && span.uniform_sep(b" ") && v::de_tax_id(d) {
         return c(Kind::DeTax, 0.95);
@@ -209,11 +215,11 @@ fn classify(ctx: &Context<'_>, s: usize, e: usize) -> Option<Candidate> {
     if n == 9 && v::us_ssn(d) {
         let dashed = span.groups() == [3, 2, 4] && span.uniform_sep(b"-");
         let ssn_cue = cue(flag::SSN, 48);
-        if (ssn_cue && (span.plain() || span.groups() == [3, 2, 4])) || (dashed && !neg) {
+        if (ssn_cue && (span.plain() || span.groups() == [3, 2, 4])) || (dashed && !neg(flag::SSN)) {
             return c(Kind::UsSsn, if ssn_cue { 0.95 } else { 0.75 });
         }
     }
-    phone::check(ctx, s, e, &span, neg).map(|score| Candidate::new(Kind::Phone, s, e, score, true))
+    phone::check(ctx, s, e, &span, neg(flag::PHONE)).map(|score| Candidate::new(Kind::Phone, s, e, score, true))
 }
 
 /// Cards are written ungrouped or in groups with one consistent separator.

@@ -215,20 +215,92 @@ fn after_signature(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
     }
     if let Some(n) = read_name(ctx, pos, true) {
         let line_ends = text[n.end..].trim_start_matches([' ', '\t', ',']).chars().next().is_none_or(|c| c == '\n' || c == '\r');
-        if line_ends && (n.tokens >= 2 || n.first_given) {
+        if line_ends && (n.tokens >= 2 || n.first_given || n.listed || text[n.end..].trim().is_empty()) {
             push(out, &n, 0.75);
         }
     }
 }
 
-/// A listed given name followed by at least one more capitalised token.
+/// Surnames that are also everyday words ("Keller" = cellar, "Costa" = coast): they do not
+/// anchor a name on their own.
+const AMBIGUOUS_SURNAMES: &[&str] = &[
+    "Keller", "Koch", "Wolf", "Fuchs", "Vogel", "Sommer", "Graf", "Lang", "Klein", "Braun",
+    "Schwarz", "Bauer", "Jung", "Hahn", "Frey", "Frei", "Roth", "Richter", "Schenk", "Green",
+    "White", "Brown", "Young", "Hill", "Wood", "Cook", "Baker", "Walker", "Martin", "Bruno",
+    "Sala", "Villa", "Conte", "Testa", "Monti", "Costa", "Leone", "Longo", "Serra", "Gallo",
+    "Greco", "Marino", "Fontana", "Bassi", "Gentile", "Colombo", "Blanc", "Petit", "Rey",
+    "Clerc", "Henry", "Thomas", "Simon", "David", "Michel", "Vincent", "Laurent", "Bernard",
+    "Werner", "Arnold", "Friedrich", "Berger", "Hess", "Moore", "Scott", "Hall", "Wright",
+];
+
+/// Joined to the previous word by a hyphen or apostrophe ("Gian-Andrea"): not a token start.
+fn glued_before(text: &str, pos: usize) -> bool {
+    text[..pos].ends_with(['-', '\'', '’'])
+}
+
+/// A listed given name followed by at least one more capitalised token, or alone (lower score)
+/// when it is not part of a capitalised sequence.
 fn from_given(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
-    if !starts_upper(ctx.text, h) {
+    let text = ctx.text;
+    if !starts_upper(text, h) || glued_before(text, h.start) {
         return;
     }
-    if let Some(n) = read_name(ctx, h.start, false) {
-        if n.tokens >= 2 && n.first_given {
-            push(out, &n, 0.6);
+    let Some(n) = read_name(ctx, h.start, false) else { return };
+    if n.tokens >= 2 && n.first_given {
+        push(out, &n, 0.6);
+    } else if n.tokens == 1 && n.first_given && alone_ok(text, &n) {
+        out.push(Candidate::new(Kind::Person, n.start, n.end, 0.5, false));
+    }
+}
+
+/// A lone given name counts unless it looks like an abbreviation or a heading ("Jan. 2024").
+fn alone_ok(text: &str, n: &Name) -> bool {
+    let rest = &text[n.end..];
+    let next = rest.chars().next();
+    if next == Some('.') && rest[1..].trim_start().starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    !rest.trim_start_matches(' ').starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// An unlisted capitalised word right before a listed surname: "Urban Meier".
+fn from_surname(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
+    let text = ctx.text;
+    let word = &text[h.start..h.end];
+    if !starts_upper(text, h) || AMBIGUOUS_SURNAMES.contains(&word) || h.entry.flags & flag::GIVEN != 0 {
+        return;
+    }
+    let before = &text[..h.start];
+    let Some(head) = before.strip_suffix(' ') else { return };
+    let start = head.rfind(|c: char| !(c.is_alphabetic() || c == '-' || c == '\'' || c == '’')).map_or(0, |i| i + head[i..].chars().next().map_or(1, char::len_utf8));
+    let first = &head[start..];
+    let Some(first_end) = token_at(text, start) else { return };
+    if first_end != head.len() || first.chars().count() < 3 || first.chars().all(char::is_uppercase) || is_stop(ctx, start, first_end) {
+        return;
+    }
+    if ctx.hit_at(start).is_some_and(|t| t.entry.flags & (flag::NEG | flag::NAME_CUE | flag::NAME_LABEL | flag::SPECIAL) != 0) {
+        return;
+    }
+    if let Some(n) = read_name(ctx, start, false) {
+        if n.tokens >= 2 {
+            push(out, &n, 0.55);
+        }
+    }
+}
+
+/// A role or phrase directly followed by a name: "Klient Reto Gnägi", "my name is ...".
+fn after_name_cue(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
+    let text = ctx.text;
+    let mut pos = skip_spaces(text, h.end);
+    if text[pos..].starts_with(':') {
+        pos = skip_spaces(text, pos + 1);
+    }
+    if pos == h.end || ctx.hit_at(pos).is_some_and(|t| t.entry.flags & flag::TITLE != 0) {
+        return;
+    }
+    if let Some(n) = read_name(ctx, pos, false) {
+        if n.tokens >= 2 || n.listed || ends_phrase(text, n.end) {
+            push(out, &n, 0.7);
         }
     }
 }
@@ -250,6 +322,12 @@ pub fn scan(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
         }
         if f & flag::GIVEN != 0 {
             from_given(ctx, h, out);
+        }
+        if f & flag::SURNAME != 0 {
+            from_surname(ctx, h, out);
+        }
+        if f & flag::NAME_CUE != 0 {
+            after_name_cue(ctx, h, out);
         }
     }
 }

@@ -82,7 +82,7 @@ fn national(span: &Span<'_>, d: &[u8], cue: bool) -> Option<f32> {
 }
 
 /// Score for a phone number at `[s, e)`, or None when it is not one.
-pub fn check(ctx: &Context<'_>, s: usize, _e: usize, span: &Span<'_>, neg: bool) -> Option<f32> {
+pub fn check(ctx: &Context<'_>, s: usize, _e: usize, span: &Span<'_>, negated: bool) -> Option<f32> {
     let d = span.digits();
     if !(7..=15).contains(&d.len()) || date_like(span) {
         return None;
@@ -91,7 +91,7 @@ pub fn check(ctx: &Context<'_>, s: usize, _e: usize, span: &Span<'_>, neg: bool)
         return None;
     }
     let cue = ctx.cue_before(s, 40, flag::PHONE);
-    if neg && !cue {
+    if negated {
         return None;
     }
     let base = if span.text.starts_with('+') {
