@@ -61,8 +61,8 @@ const VALIDATED: &[&str] = &[
     "IT_FISCAL_CODE", "ES_NIF", "UK_NINO", "UK_NHS", "US_SSN", "IP_ADDRESS",
 ];
 
-fn evaluate() -> (BTreeMap<String, Counts>, usize, Vec<String>) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pii_corpus/corpus.jsonl");
+fn evaluate(file: &str) -> (BTreeMap<String, Counts>, usize, Vec<String>) {
+    let path = format!("{}/tests/pii_corpus/{file}", env!("CARGO_MANIFEST_DIR"));
     let data = std::fs::read_to_string(path).expect("corpus present");
     let mut counts: BTreeMap<String, Counts> = BTreeMap::new();
     let mut errors = Vec::new();
@@ -121,18 +121,16 @@ fn add(t: &mut Counts, c: &Counts) {
     t.tp_overlap += c.tp_overlap;
 }
 
-#[test]
-fn corpus_quality_meets_floors() {
-    let (counts, snippets, errors) = evaluate();
-    assert!(snippets >= 300, "corpus has {snippets} snippets");
-    for e in &errors {
+/// Print the per-entity table; returns (all types, validated types) totals.
+fn report(title: &str, counts: &BTreeMap<String, Counts>, snippets: usize, errors: &[String]) -> (Counts, Counts) {
+    for e in errors {
         println!("{e}");
     }
-    println!("\n{snippets} snippets; exact-span matching");
+    println!("\n{title}: {snippets} snippets; exact-span matching");
     println!("{:<16} {:>5} {:>5} {:>5} {:>9} {:>7} {:>7} {:>10}", "ENTITY", "TP", "FP", "FN", "PRECISION", "RECALL", "F1", "F1-OVERLAP");
     let mut total = Counts::default();
     let mut validated = Counts::default();
-    for (k, c) in &counts {
+    for (k, c) in counts {
         println!("{:<16} {:>5} {:>5} {:>5} {:>9.3} {:>7.3} {:>7.3} {:>10.3}", k, c.tp, c.fp, c.fn_, c.precision(), c.recall(), c.f1(), c.f1_overlap());
         add(&mut total, c);
         if VALIDATED.contains(&k.as_str()) {
@@ -141,6 +139,14 @@ fn corpus_quality_meets_floors() {
     }
     println!("{:<16} {:>5} {:>5} {:>5} {:>9.3} {:>7.3} {:>7.3}", "validated", validated.tp, validated.fp, validated.fn_, validated.precision(), validated.recall(), validated.f1());
     println!("{:<16} {:>5} {:>5} {:>5} {:>9.3} {:>7.3} {:>7.3}", "all", total.tp, total.fp, total.fn_, total.precision(), total.recall(), total.f1());
+    (total, validated)
+}
+
+#[test]
+fn corpus_quality_meets_floors() {
+    let (counts, snippets, errors) = evaluate("corpus.jsonl");
+    assert!(snippets >= 300, "corpus has {snippets} snippets");
+    let (_, validated) = report("corpus", &counts, snippets, &errors);
     assert!(validated.precision() >= 0.95, "validated precision {:.3}", validated.precision());
     assert!(validated.recall() >= 0.95, "validated recall {:.3}", validated.recall());
     for k in VALIDATED {
@@ -152,4 +158,14 @@ fn corpus_quality_meets_floors() {
         let c = counts.get(k).copied().unwrap_or_default();
         assert!(c.f1() >= 0.85, "{k} F1 {:.3}", c.f1());
     }
+}
+
+/// Snippets written after tuning and never tuned on: the figures are printed for docs/pii.md;
+/// only loose sanity floors are asserted so that regressions still fail.
+#[test]
+fn heldout_quality_is_reported() {
+    let (counts, snippets, errors) = evaluate("heldout.jsonl");
+    let (total, validated) = report("held-out", &counts, snippets, &errors);
+    assert!(validated.precision() >= 0.8 && total.precision() >= 0.7, "held-out precision collapsed");
+    assert!(total.recall() >= 0.5, "held-out recall collapsed");
 }

@@ -41,6 +41,11 @@ pub mod flag {
     pub const STOP: u32 = 1 << 25;
     /// A role or phrase directly followed by a name, no colon needed ("Klient", "my name is").
     pub const NAME_CUE: u32 = 1 << 26;
+    /// A street type: a suffix inside a compound ("...strasse", no left boundary needed) or a
+    /// word before or after the name ("Rue", "Via", "Street"). Triggers the address regex.
+    pub const STREET: u32 = 1 << 27;
+    /// Matches inside a word on the left (street suffixes).
+    pub const SUFFIX: u32 = 1 << 28;
 }
 
 /// GDPR art. 9 special categories, by the name reported in `Classification.special_categories`.
@@ -86,7 +91,7 @@ const NIR: &[&str] = &[
     "nir", "sécurité sociale", "numéro de sécurité sociale", "sécu", "insee", "carte vitale",
 ];
 const FISCAL: &[&str] = &[
-    "codice fiscale", "c.f.", "cf", "dni", "nie", "nif", "documento nacional", "fiscal code",
+    "codice fiscale", "c.f.", "cf", "dni", "nie-nummer", "número nie", "nif", "documento nacional", "fiscal code",
 ];
 const NINO: &[&str] = &["national insurance", "nino", "ni number", "ni no", "insurance number"];
 const NHS: &[&str] = &["nhs", "nhs number", "nhs no", "national health service", "health service"];
@@ -123,7 +128,7 @@ const TITLES: &[&str] = &[
     "herr", "herrn", "frau", "hr.", "fr.", "mme", "mme.", "madame", "monsieur", "m.", "mlle",
     "mademoiselle", "sig.", "sig.ra", "sig.na", "signor", "signora", "signore", "dott.",
     "dott.ssa", "dr.", "dr", "prof.", "mr", "mr.", "mrs", "mrs.", "ms", "ms.", "miss", "avv.",
-    "ing.", "maître", "me", "mx.", "sir", "dame",
+    "ing.", "maître", "mx.", "dame",
 ];
 const GREETINGS: &[&str] = &[
     "liebe", "lieber", "hallo", "hi", "hello", "dear", "bonjour", "bonsoir", "salut", "cher",
@@ -146,8 +151,8 @@ const NAME_LABELS: &[&str] = &[
     "mandantin", "contact", "kontakt", "contatto", "ansprechpartner", "ansprechperson",
     "absender", "empfänger", "destinataire", "expéditeur", "mittente", "destinatario",
     "titulaire", "inhaber", "kontoinhaber", "intestatario", "account holder", "employee",
-    "mitarbeiter", "mitarbeiterin", "collaborateur", "dipendente", "from", "von", "de", "da", "to",
-    "an", "à", "a", "cc", "signed", "unterschrift", "signature", "firma", "requester",
+    "mitarbeiter", "mitarbeiterin", "collaborateur", "dipendente", "from:", "von:", "de:", "de :",
+    "da:", "to:", "an:", "à:", "à :", "a:", "cc:", "signed", "unterschrift", "signature", "firma", "requester",
     "antragsteller", "antragstellerin", "requérant", "richiedente", "erblasser", "défunt",
     "ehemann", "ehefrau", "époux", "épouse", "coniuge", "spouse", "partner", "partnerin",
     "kind", "enfant", "figlio", "figlia", "child", "witness", "zeuge", "zeugin", "témoin",
@@ -158,14 +163,26 @@ const NAME_CUES: &[&str] = &[
     "cliente", "employee", "mitarbeiter", "mitarbeiterin", "patient", "patientin", "signor",
     "signora", "il signor", "la signora", "collaboratrice", "collaborateur", "dipendente",
     "ehemann", "ehefrau", "tochter", "sohn", "fille", "fils", "figlio", "figlia", "wife",
-    "husband", "son", "daughter", "épouse", "époux", "marito", "moglie", "vom", "von",
+    "husband", "daughter", "épouse", "époux", "marito", "moglie",
+];
+const STREET_SUFFIXES: &[&str] = &[
+    "strasse", "straße", "str.", "gasse", "gässli", "weg", "platz", "allee", "ring", "damm",
+    "ufer", "graben", "steig", "rain", "halde", "matte", "hof", "markt", "feld", "acker", "hang",
+    "zeile", "promenade", "quai", "berg",
+];
+const STREET_WORDS: &[&str] = &[
+    "rue", "avenue", "av.", "boulevard", "bd", "chemin", "ch.", "route", "rte", "place", "pl.",
+    "impasse", "allée", "ruelle", "sentier", "via", "viale", "piazza", "piazzale", "corso",
+    "vicolo", "largo", "strada", "contrada", "lungolago", "salita", "street", "st.", "road",
+    "rd.", "avenue", "ave.", "lane", "drive", "way", "close", "square", "terrace", "crescent",
+    "gardens", "court", "strasse", "straße", "gasse", "weg", "platz", "allee", "ring", "markt",
+    "graben", "bahnhofstr.",
 ];
 const STOPWORDS: &[&str] = &[
     "grüsse", "grüße", "gruss", "gruß", "sir", "madam", "damen", "herren", "kolleginnen",
     "kollegen", "team", "alle", "zusammen", "kunde", "kundin", "kunden", "mesdames", "messieurs",
     "signori", "tutti", "all", "everyone", "customer", "client", "cliente", "clienti", "colleghi",
-    "collègues", "amis", "freunde", "support", "service", "dank", "sie", "ihnen", "du", "vous",
-    "lei", "you", "doktor", "docteur", "dottore", "professor", "gentile", "nachbarn", "familie",
+    "collègues", "amis", "freunde", "support", "service", "dank", "doktor", "docteur", "dottore", "professor", "gentile", "nachbarn", "familie",
     "famille", "famiglia", "family", "mandant", "mandantin", "patient", "patientin", "bank",
     "treuhand", "firma", "gmbh", "ag", "sa", "sàrl", "sagl", "ltd", "inc", "srl", "spa", "kg",
     "steuerverwaltung", "verwaltung", "gemeinde", "kanton", "bundesamt", "office", "ufficio",
@@ -175,10 +192,7 @@ const STOPWORDS: &[&str] = &[
     "giovedì", "venerdì", "sabato", "domenica", "januar", "februar", "märz", "april", "mai",
     "juni", "juli", "august", "september", "oktober", "november", "dezember", "iban", "mwst",
     "steuererklärung", "rechnung", "vertrag", "brief", "anhang", "beilage", "unterlagen",
-    "herr", "frau", "dr", "prof", "der", "die", "das", "ein", "eine", "le", "la", "les", "il",
-    "the", "a", "an", "this", "that", "please", "bitte", "merci", "grazie", "danke", "thanks",
-    "ich", "wir", "je", "nous", "io", "noi", "we", "i", "mein", "meine", "unser", "unsere",
-    "votre", "notre", "nostro", "our", "your", "ihr", "ihre", "euer", "direktion", "leitung",
+    "direktion", "leitung",
     "abteilung", "personalabteilung", "hr", "buchhaltung", "comptabilité", "contabilità",
     "accounting", "geschäftsleitung", "direction", "direzione", "management", "lieferant",
     "fournisseur", "fornitore", "supplier", "steueramt", "krankenkasse", "versicherung",
@@ -302,6 +316,8 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
         (EMAIL, flag::EMAIL),
         (STOPWORDS, flag::STOP),
         (NAME_CUES, flag::NAME_CUE),
+        (STREET_SUFFIXES, flag::STREET | flag::SUFFIX),
+        (STREET_WORDS, flag::STREET),
     ];
     for (words, f) in lists {
         for w in *words {
@@ -356,7 +372,7 @@ pub fn find_hits(text: &str) -> Vec<Hit> {
         if !text.is_char_boundary(s) || !text.is_char_boundary(e) {
             continue;
         }
-        if char_before(text, s).is_some_and(is_word_char) {
+        if entry.flags & flag::SUFFIX == 0 && char_before(text, s).is_some_and(is_word_char) {
             continue;
         }
         let last_is_word = text[..e].chars().next_back().is_some_and(is_word_char);

@@ -77,24 +77,54 @@ fn bare_context_ok(text: &str, start: usize) -> bool {
     matches!(word, "in" | "à" | "a" | "nach" | "bei" | "at" | "to" | "von" | "de" | "da" | "aus" | "per" | "from" | "zu" | "di")
 }
 
+/// Byte windows around street-type keywords (merged when they overlap), widened to word
+/// starts so that the street regex never sees half a street name.
+fn street_windows(ctx: &Context<'_>) -> Vec<(usize, usize)> {
+    let text = ctx.text;
+    let mut windows: Vec<(usize, usize)> = Vec::new();
+    for h in ctx.hits.iter().filter(|h| h.entry.flags & flag::STREET != 0) {
+        let mut s = h.start.saturating_sub(64);
+        let floor = s.saturating_sub(48);
+        while s > floor && !text.as_bytes()[s - 1].is_ascii_whitespace() {
+            s -= 1;
+        }
+        while !text.is_char_boundary(s) {
+            s -= 1;
+        }
+        let mut e = (h.end + 100).min(text.len());
+        while !text.is_char_boundary(e) {
+            e += 1;
+        }
+        match windows.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => windows.push((s, e)),
+        }
+    }
+    windows
+}
+
 /// Scan for postal addresses.
 pub fn scan(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
     let text = ctx.text;
     let mut streets: Vec<(usize, usize)> = Vec::new();
-    for m in STREETS.find_iter(text) {
-        if char_before(text, m.start()).is_some_and(char::is_alphanumeric) {
+    let matches = street_windows(ctx)
+        .into_iter()
+        .flat_map(|(ws, we)| STREETS.find_iter(&text[ws..we]).map(move |m| (ws + m.start(), ws + m.end())));
+    for (ms, me) in matches {
+        if char_before(text, ms).is_some_and(char::is_alphanumeric) || streets.last().is_some_and(|l| l.1 > ms) {
             continue;
         }
-        let mut e = m.end();
+        let m_start = ms;
+        let mut e = me;
         if text[e..].chars().next().is_some_and(char::is_alphanumeric) {
             // "Weg 12abc": a letter glued to more letters is not a house-number suffix.
-            let trimmed = text[m.start()..e].trim_end_matches(|c: char| c.is_alphabetic()).trim_end();
-            e = m.start() + trimmed.len();
+            let trimmed = text[m_start..e].trim_end_matches(|c: char| c.is_alphabetic()).trim_end();
+            e = m_start + trimmed.len();
             if !text[..e].ends_with(|c: char| c.is_ascii_digit()) || text[e..].starts_with(|c: char| c.is_ascii_digit()) {
                 continue;
             }
         }
-        streets.push((m.start(), e));
+        streets.push((m_start, e));
     }
     let mut used = vec![false; streets.len()];
     for caps in POSTCODE_TOWN.captures_iter(text) {

@@ -77,8 +77,26 @@ struct Name {
     first_given: bool,
 }
 
+/// Articles, pronouns and other function words: capitalised at a sentence start, never names.
+/// Kept out of the keyword automaton because they occur every few words.
+const FUNCTION_WORDS: &[&str] = &[
+    "a", "alle", "all", "an", "bitte", "das", "dein", "deine", "der", "die", "du", "ein", "eine",
+    "er", "es", "euer", "i", "ich", "ihr", "ihre", "il", "io", "je", "la", "le", "lei", "les", "lui",
+    "mein", "meine", "nous", "noi", "notre", "nostro", "our", "please", "sie", "ihnen", "that",
+    "the", "this", "tu", "tutti", "unser", "unsere", "vous", "votre", "we", "wir", "you", "your",
+    "he", "she", "they", "it", "in", "im", "am", "on", "at", "for", "für", "pour", "per", "mit",
+    "avec", "con", "with", "und", "et", "e", "and", "oder", "ou", "o", "or", "aber", "mais", "ma",
+    "but", "wenn", "si", "se", "if", "bei", "chez", "von", "vom", "zum", "zur", "des", "del",
+    "della", "di", "da", "de", "du", "au", "aux", "sur", "su", "nel", "nella", "dans", "dear",
+];
+
+fn is_function_word(word: &str) -> bool {
+    word.len() <= 6 && FUNCTION_WORDS.iter().any(|w| w.eq_ignore_ascii_case(word))
+}
+
 fn is_stop(ctx: &Context<'_>, pos: usize, end: usize) -> bool {
-    ctx.hit_at(pos).is_some_and(|h| h.end == end && h.entry.flags & (flag::STOP | flag::TITLE | flag::GREETING | flag::SIGNATURE) != 0)
+    is_function_word(&ctx.text[pos..end])
+        || ctx.hit_at(pos).is_some_and(|h| h.end == end && h.entry.flags & (flag::STOP | flag::TITLE | flag::GREETING | flag::SIGNATURE) != 0)
 }
 
 /// Read up to four name tokens on the same line starting at `pos` (after spaces).
@@ -187,10 +205,13 @@ fn after_greeting(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
 fn after_label(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
     let text = ctx.text;
     let pos = skip_spaces(text, h.end);
-    if !text[pos..].starts_with(':') {
+    let pos = if text[h.start..h.end].ends_with(':') {
+        pos
+    } else if text[pos..].starts_with(':') {
+        skip_spaces(text, pos + 1)
+    } else {
         return;
-    }
-    let pos = skip_spaces(text, pos + 1);
+    };
     let mut p = pos;
     // "Name: Dr. Anna Keller" -> skip titles here too.
     while let Some(t) = ctx.hit_at(p).filter(|t| t.entry.flags & flag::TITLE != 0) {

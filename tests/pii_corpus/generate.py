@@ -345,12 +345,17 @@ def render(template, lang):
     out.append(template[pos:])
     return "".join(out), ents
 
-from templates import TEMPLATES  # noqa: E402  (kept in a separate file for readability)
+import importlib  # noqa: E402
+import sys  # noqa: E402
 
 def main():
+    # Templates live in separate files for readability: templates.py (the corpus, two variants
+    # per entry) or, with --heldout, heldout_templates.py (one rendering each).
+    heldout = "--heldout" in sys.argv
+    module = importlib.import_module("heldout_templates" if heldout else "templates")
     n = 0
-    for lang, kind, variants, template in TEMPLATES:
-        for v in range(variants * 2):
+    for lang, kind, variants, template in module.TEMPLATES:
+        for v in range(variants if heldout else variants * 2):
             text, ents = render(template, lang)
             print(json.dumps({"id": f"{lang}-{n:04d}", "lang": lang, "kind": kind, "text": text, "entities": ents}, ensure_ascii=False))
             n += 1
