@@ -10,9 +10,6 @@ use super::validators as v;
 use regex::Regex;
 use std::sync::LazyLock;
 
-static TRIGGER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[A-Z]{1,6}[\- ]?\d|\d{8}-?[A-Z]").expect("static regex"));
-
 struct Pattern {
     kind: Kind,
     re: Regex,
@@ -65,25 +62,39 @@ fn compact(s: &str, buf: &mut [u8; 40]) -> usize {
     n
 }
 
-/// Scan for IBANs and the pattern-based national identifiers.
-pub fn scan(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
+/// Where an identifier ending in the digits at `p` may start: one to six upper-case letters
+/// right before (optionally joined by `-` or a space), as in `CH93`, `CHE-123`, `DE 123`,
+/// `RSSMRA85`, `X1234567L`.
+fn letter_start(text: &str, p: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = p;
+    if i > 0 && matches!(b[i - 1], b'-' | b' ') {
+        i -= 1;
+    }
+    let end = i;
+    while i > 0 && end - i < 6 && b[i - 1].is_ascii_uppercase() {
+        i -= 1;
+    }
+    (i < end).then_some(i)
+}
+
+/// Scan for IBANs and the pattern-based national identifiers, starting only next to digits.
+pub fn scan(ctx: &Context<'_>, starts: &[usize], out: &mut Vec<Candidate>) {
     let text = ctx.text;
-    let mut pos = 0;
-    while let Some(m) = TRIGGER.find_at(text, pos) {
-        let s = m.start();
-        let next = match try_at(ctx, s) {
-            Some(c) => {
-                out.push(c);
-                c.end
-            }
-            None => s + text[s..].chars().next().map_or(1, char::len_utf8),
-        };
-        pos = next.max(s + 1);
-        if pos >= text.len() {
-            break;
+    let mut covered = 0;
+    for &p in starts {
+        if p < covered {
+            continue;
         }
-        while !text.is_char_boundary(pos) {
-            pos += 1;
+        for s in [letter_start(text, p), Some(p)].into_iter().flatten() {
+            if s < covered {
+                continue;
+            }
+            if let Some(c) = try_at(ctx, s) {
+                out.push(c);
+                covered = c.end;
+                break;
+            }
         }
     }
 }

@@ -31,7 +31,7 @@ static STREETS: LazyLock<Regex> = LazyLock::new(|| {
 
 static POSTCODE_TOWN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"(?:(?P<cc>CH|D|DE|A|AT|F|FR|I|IT|FL|LI)[\-\s])?(?P<pc>\d{{4,5}})\s(?P<town>(?:St\.\s?|Saint-|Sankt\s|San\s|Bad\s)?[{UP}][\p{{L}}'\-]+(?:/[{UP}][\p{{L}}\-]+)?)"
+        r"^(?:(?P<cc>CH|D|DE|A|AT|F|FR|I|IT|FL|LI)[\-\s])?(?P<pc>\d{{4,5}})\s(?P<town>(?:St\.\s?|Saint-|Sankt\s|San\s|Bad\s)?[{UP}][\p{{L}}'\-]+(?:/[{UP}][\p{{L}}\-]+)?)"
     ))
     .expect("static regex")
 });
@@ -103,8 +103,27 @@ fn street_windows(ctx: &Context<'_>) -> Vec<(usize, usize)> {
     windows
 }
 
+/// Start of a "postcode town" at the digits `p`: with a country prefix (`CH-8001`, `D 10115`)
+/// when there is one. Only 4- and 5-digit runs followed by a space qualify.
+fn postcode_start(text: &str, p: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let len = b[p..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if !(4..=5).contains(&len) || b.get(p + len) != Some(&b' ') {
+        return None;
+    }
+    for cc in ["CH", "DE", "AT", "FR", "IT", "FL", "LI", "D", "A", "F", "I"] {
+        for sep in [b'-', b' '] {
+            let s = p.checked_sub(cc.len() + 1);
+            if let Some(s) = s.filter(|&s| &b[s..s + cc.len()] == cc.as_bytes() && b[p - 1] == sep) {
+                return Some(s);
+            }
+        }
+    }
+    Some(p)
+}
+
 /// Scan for postal addresses.
-pub fn scan(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
+pub fn scan(ctx: &Context<'_>, starts: &[usize], out: &mut Vec<Candidate>) {
     let text = ctx.text;
     let mut streets: Vec<(usize, usize)> = Vec::new();
     let matches = street_windows(ctx)
@@ -127,17 +146,19 @@ pub fn scan(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
         streets.push((m_start, e));
     }
     let mut used = vec![false; streets.len()];
-    for caps in POSTCODE_TOWN.captures_iter(text) {
+    let postcodes = starts.iter().filter_map(|&p| postcode_start(text, p)).filter_map(|s| POSTCODE_TOWN.captures(&text[s..]).map(|c| (s, c)));
+    for (base, caps) in postcodes {
         let (Some(all), Some(pc), Some(town)) = (caps.get(0), caps.name("pc"), caps.name("town")) else { continue };
         let cc = caps.name("cc").map(|m| m.as_str());
-        if !postcode_ok(cc, pc.as_str()) || char_before(text, all.start()).is_some_and(char::is_alphanumeric) {
+        let all_start = base + all.start();
+        if !postcode_ok(cc, pc.as_str()) || char_before(text, all_start).is_some_and(char::is_alphanumeric) {
             continue;
         }
-        let town_end = extend_town(text, town.end());
-        let town_name = &text[town.start()..town_end];
+        let (town_start, town_end) = (base + town.start(), extend_town(text, base + town.end()));
+        let town_name = &text[town_start..town_end];
         // Street right before (", ", newline, or a single space) makes it one address.
         let street = streets.iter().position(|&(_, se)| {
-            se <= all.start() && all.start() - se <= 4 && text[se..all.start()].chars().all(|c| c == ',' || c.is_whitespace())
+            se <= all_start && all_start - se <= 4 && text[se..all_start].chars().all(|c| c == ',' || c.is_whitespace())
         });
         if let Some(i) = street {
             used[i] = true;
@@ -145,9 +166,9 @@ pub fn scan(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
             continue;
         }
         let listed = TOWN_SET.contains(town_name) || TOWN_SET.contains(town.as_str());
-        let neg = ctx.cue_before(all.start(), 24, flag::NEG);
-        if (cc.is_some() || (listed && bare_context_ok(text, all.start()))) && !neg {
-            out.push(Candidate::new(Kind::Location, all.start(), town_end, 0.75, false));
+        let neg = ctx.cue_before(all_start, 24, flag::NEG);
+        if (cc.is_some() || (listed && bare_context_ok(text, all_start))) && !neg {
+            out.push(Candidate::new(Kind::Location, all_start, town_end, 0.75, false));
         }
     }
     for (i, &(s, e)) in streets.iter().enumerate() {

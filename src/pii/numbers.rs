@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 
 static RUN: LazyLock<Regex> = LazyLock::new(|| {
     let atom = r"(?:\(\d{1,5}\)[ \x{a0}]?)?\d+(?:[.\-/]\d+)*";
-    Regex::new(&format!(r"\+?{atom}(?:[ \x{{a0}}]{atom})*")).expect("static regex")
+    Regex::new(&format!(r"^\+?{atom}(?:[ \x{{a0}}]{atom})*")).expect("static regex")
 });
 
 /// Most digits a candidate identifier may carry (IBAN-free runs never exceed 19).
@@ -124,12 +124,21 @@ fn space_len(text: &str, i: usize) -> usize {
     }
 }
 
-/// Scan all digit runs.
-pub fn scan(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
+/// Scan all digit runs (anchored at the digit starts, with a leading `+` or `(`).
+pub fn scan(ctx: &Context<'_>, starts: &[usize], out: &mut Vec<Candidate>) {
     let text = ctx.text;
     let mut parts = Vec::with_capacity(16);
-    for m in RUN.find_iter(text) {
-        atoms(text, m.start(), m.end(), &mut parts);
+    let mut covered = 0;
+    for &p in starts {
+        if p < covered {
+            continue;
+        }
+        let prefixed = p > 0 && matches!(text.as_bytes()[p - 1], b'+' | b'(');
+        let found = prefixed.then(|| RUN.find(&text[p - 1..]).map(|m| (p - 1, m.end()))).flatten();
+        let Some((ms, len)) = found.or_else(|| RUN.find(&text[p..]).map(|m| (p, m.end()))) else { continue };
+        let me = ms + len;
+        covered = me;
+        atoms(text, ms, me, &mut parts);
         let mut i = 0;
         while i < parts.len() {
             // A stretch may not start right after a plain number: "4936 0977 6626 7767" is one
