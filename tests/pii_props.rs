@@ -7,15 +7,42 @@ use std::collections::BTreeSet;
 
 /// Fragments that exercise every recognizer, glued with arbitrary Unicode in between.
 const FRAGMENTS: &[&str] = &[
-    "Herr Dr. Hans Meier", "CH93 0076 2011 6238 5295 7", "4111 1111 1111 1111", "756.9217.0769.85",
-    "+41 44 668 18 00", "anna@example.ch", "Bahnhofstrasse 12, 8001 Zürich", "geboren am 12.03.1985",
-    "CHE-116.281.710", "RSSMRA85T10A562S", "2001:db8::1", "192.168.1.20", "Pass-Nr. X1234567",
-    "Liebe Grüsse\nAnna", "Diagnose", "é", "ß", "😀", "\u{a0}", "\u{200b}", "(0)", "::", "@", "-", ".",
+    "Herr Dr. Hans Meier",
+    "CH93 0076 2011 6238 5295 7",
+    "4111 1111 1111 1111",
+    "756.9217.0769.85",
+    "+41 44 668 18 00",
+    "anna@example.ch",
+    "Bahnhofstrasse 12, 8001 Zürich",
+    "geboren am 12.03.1985",
+    "CHE-116.281.710",
+    "RSSMRA85T10A562S",
+    "2001:db8::1",
+    "192.168.1.20",
+    "Pass-Nr. X1234567",
+    "Liebe Grüsse\nAnna",
+    "Diagnose",
+    "é",
+    "ß",
+    "😀",
+    "\u{a0}",
+    "\u{200b}",
+    "(0)",
+    "::",
+    "@",
+    "-",
+    ".",
 ];
 
 fn mixed() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop_oneof![prop::sample::select(FRAGMENTS).prop_map(str::to_string), any::<String>()], 0..12)
-        .prop_map(|parts| parts.join(" "))
+    prop::collection::vec(
+        prop_oneof![
+            prop::sample::select(FRAGMENTS).prop_map(str::to_string),
+            any::<String>()
+        ],
+        0..12,
+    )
+    .prop_map(|parts| parts.join(" "))
 }
 
 fn check_offsets(text: &str) {

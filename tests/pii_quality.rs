@@ -38,7 +38,10 @@ impl Counts {
     fn f1_overlap(&self) -> f64 {
         let predicted = self.tp + self.fp;
         let gold = self.tp + self.fn_;
-        let (p, r) = (ratio(self.tp_overlap, predicted), ratio(self.tp_overlap, gold));
+        let (p, r) = (
+            ratio(self.tp_overlap, predicted),
+            ratio(self.tp_overlap, gold),
+        );
         if p + r == 0.0 {
             0.0
         } else {
@@ -57,8 +60,21 @@ fn ratio(a: usize, b: usize) -> f64 {
 
 /// Entity types with a checksum or strict format validator.
 const VALIDATED: &[&str] = &[
-    "EMAIL_ADDRESS", "PHONE_NUMBER", "IBAN_CODE", "CREDIT_CARD", "CH_AHV", "CH_UID", "EU_VAT", "DE_TAX_ID", "FR_NIR",
-    "IT_FISCAL_CODE", "ES_NIF", "UK_NINO", "UK_NHS", "US_SSN", "IP_ADDRESS",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "IBAN_CODE",
+    "CREDIT_CARD",
+    "CH_AHV",
+    "CH_UID",
+    "EU_VAT",
+    "DE_TAX_ID",
+    "FR_NIR",
+    "IT_FISCAL_CODE",
+    "ES_NIF",
+    "UK_NINO",
+    "UK_NHS",
+    "US_SSN",
+    "IP_ADDRESS",
 ];
 
 fn evaluate(file: &str) -> (BTreeMap<String, Counts>, usize, Vec<String>) {
@@ -77,7 +93,11 @@ fn evaluate(file: &str) -> (BTreeMap<String, Counts>, usize, Vec<String>) {
                 a.iter()
                     .map(|e| {
                         let n = |k: &str| e[k].as_u64().unwrap_or(0) as usize;
-                        (e["type"].as_str().unwrap_or_default().to_string(), n("start"), n("end"))
+                        (
+                            e["type"].as_str().unwrap_or_default().to_string(),
+                            n("start"),
+                            n("end"),
+                        )
                     })
                     .collect()
             })
@@ -87,8 +107,12 @@ fn evaluate(file: &str) -> (BTreeMap<String, Counts>, usize, Vec<String>) {
         let mut used_overlap = vec![false; gold.len()];
         for f in &found {
             let c = counts.entry(f.entity_type.clone()).or_default();
-            let exact = gold.iter().enumerate().position(|(i, g)| !used[i] && g.0 == f.entity_type && g.1 == f.start && g.2 == f.end);
-            if let Some(i) = gold.iter().enumerate().position(|(i, g)| !used_overlap[i] && g.0 == f.entity_type && g.1 < f.end && f.start < g.2) {
+            let exact = gold.iter().enumerate().position(|(i, g)| {
+                !used[i] && g.0 == f.entity_type && g.1 == f.start && g.2 == f.end
+            });
+            if let Some(i) = gold.iter().enumerate().position(|(i, g)| {
+                !used_overlap[i] && g.0 == f.entity_type && g.1 < f.end && f.start < g.2
+            }) {
                 used_overlap[i] = true;
                 c.tp_overlap += 1;
             }
@@ -99,7 +123,10 @@ fn evaluate(file: &str) -> (BTreeMap<String, Counts>, usize, Vec<String>) {
                 }
                 None => {
                     c.fp += 1;
-                    errors.push(format!("FP {} {:?} in {}", f.entity_type, f.text, doc["id"]));
+                    errors.push(format!(
+                        "FP {} {:?} in {}",
+                        f.entity_type, f.text, doc["id"]
+                    ));
                 }
             }
         }
@@ -122,23 +149,59 @@ fn add(t: &mut Counts, c: &Counts) {
 }
 
 /// Print the per-entity table; returns (all types, validated types) totals.
-fn report(title: &str, counts: &BTreeMap<String, Counts>, snippets: usize, errors: &[String]) -> (Counts, Counts) {
+fn report(
+    title: &str,
+    counts: &BTreeMap<String, Counts>,
+    snippets: usize,
+    errors: &[String],
+) -> (Counts, Counts) {
     for e in errors {
         println!("{e}");
     }
     println!("\n{title}: {snippets} snippets; exact-span matching");
-    println!("{:<16} {:>5} {:>5} {:>5} {:>9} {:>7} {:>7} {:>10}", "ENTITY", "TP", "FP", "FN", "PRECISION", "RECALL", "F1", "F1-OVERLAP");
+    println!(
+        "{:<16} {:>5} {:>5} {:>5} {:>9} {:>7} {:>7} {:>10}",
+        "ENTITY", "TP", "FP", "FN", "PRECISION", "RECALL", "F1", "F1-OVERLAP"
+    );
     let mut total = Counts::default();
     let mut validated = Counts::default();
     for (k, c) in counts {
-        println!("{:<16} {:>5} {:>5} {:>5} {:>9.3} {:>7.3} {:>7.3} {:>10.3}", k, c.tp, c.fp, c.fn_, c.precision(), c.recall(), c.f1(), c.f1_overlap());
+        println!(
+            "{:<16} {:>5} {:>5} {:>5} {:>9.3} {:>7.3} {:>7.3} {:>10.3}",
+            k,
+            c.tp,
+            c.fp,
+            c.fn_,
+            c.precision(),
+            c.recall(),
+            c.f1(),
+            c.f1_overlap()
+        );
         add(&mut total, c);
         if VALIDATED.contains(&k.as_str()) {
             add(&mut validated, c);
         }
     }
-    println!("{:<16} {:>5} {:>5} {:>5} {:>9.3} {:>7.3} {:>7.3}", "validated", validated.tp, validated.fp, validated.fn_, validated.precision(), validated.recall(), validated.f1());
-    println!("{:<16} {:>5} {:>5} {:>5} {:>9.3} {:>7.3} {:>7.3}", "all", total.tp, total.fp, total.fn_, total.precision(), total.recall(), total.f1());
+    println!(
+        "{:<16} {:>5} {:>5} {:>5} {:>9.3} {:>7.3} {:>7.3}",
+        "validated",
+        validated.tp,
+        validated.fp,
+        validated.fn_,
+        validated.precision(),
+        validated.recall(),
+        validated.f1()
+    );
+    println!(
+        "{:<16} {:>5} {:>5} {:>5} {:>9.3} {:>7.3} {:>7.3}",
+        "all",
+        total.tp,
+        total.fp,
+        total.fn_,
+        total.precision(),
+        total.recall(),
+        total.f1()
+    );
     (total, validated)
 }
 
@@ -147,11 +210,24 @@ fn corpus_quality_meets_floors() {
     let (counts, snippets, errors) = evaluate("corpus.jsonl");
     assert!(snippets >= 300, "corpus has {snippets} snippets");
     let (_, validated) = report("corpus", &counts, snippets, &errors);
-    assert!(validated.precision() >= 0.95, "validated precision {:.3}", validated.precision());
-    assert!(validated.recall() >= 0.95, "validated recall {:.3}", validated.recall());
+    assert!(
+        validated.precision() >= 0.95,
+        "validated precision {:.3}",
+        validated.precision()
+    );
+    assert!(
+        validated.recall() >= 0.95,
+        "validated recall {:.3}",
+        validated.recall()
+    );
     for k in VALIDATED {
         if let Some(c) = counts.get(*k) {
-            assert!(c.precision() >= 0.95 && c.recall() >= 0.95, "{k}: precision {:.3} recall {:.3}", c.precision(), c.recall());
+            assert!(
+                c.precision() >= 0.95 && c.recall() >= 0.95,
+                "{k}: precision {:.3} recall {:.3}",
+                c.precision(),
+                c.recall()
+            );
         }
     }
     for k in ["PERSON", "LOCATION"] {
@@ -166,6 +242,9 @@ fn corpus_quality_meets_floors() {
 fn heldout_quality_is_reported() {
     let (counts, snippets, errors) = evaluate("heldout.jsonl");
     let (total, validated) = report("held-out", &counts, snippets, &errors);
-    assert!(validated.precision() >= 0.8 && total.precision() >= 0.7, "held-out precision collapsed");
+    assert!(
+        validated.precision() >= 0.8 && total.precision() >= 0.7,
+        "held-out precision collapsed"
+    );
     assert!(total.recall() >= 0.5, "held-out recall collapsed");
 }

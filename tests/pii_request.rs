@@ -30,7 +30,11 @@ fn chat_body() -> Value {
 #[test]
 fn classify_chat_reports_paths_levels_and_unscannable_parts() {
     let cls = classify_chat(&chat_body());
-    let paths: BTreeSet<String> = cls.findings.iter().map(|f| format!("{}:{}", f.path, f.entity_type)).collect();
+    let paths: BTreeSet<String> = cls
+        .findings
+        .iter()
+        .map(|f| format!("{}:{}", f.path, f.entity_type))
+        .collect();
     for expected in [
         "user:EMAIL_ADDRESS",
         "messages[1].name:PERSON",
@@ -43,11 +47,18 @@ fn classify_chat_reports_paths_levels_and_unscannable_parts() {
     ] {
         assert!(paths.contains(expected), "missing {expected} in {paths:?}");
     }
-    assert!(!cls.findings.iter().any(|f| f.path.starts_with("tools")), "tool definitions are skipped");
+    assert!(
+        !cls.findings.iter().any(|f| f.path.starts_with("tools")),
+        "tool definitions are skipped"
+    );
     assert_eq!(cls.unscannable, vec!["messages[1].content[1]".to_string()]);
     assert_eq!(cls.special_categories, vec!["health".to_string()]);
     assert_eq!(cls.level, Level::Special);
-    let iban = cls.findings.iter().find(|f| f.path == "messages[1].content[2].text").map(|f| (f.start, f.end));
+    let iban = cls
+        .findings
+        .iter()
+        .find(|f| f.path == "messages[1].content[2].text")
+        .map(|f| (f.start, f.end));
     assert_eq!(iban, Some((15, 41)));
 }
 
@@ -55,15 +66,20 @@ fn classify_chat_reports_paths_levels_and_unscannable_parts() {
 fn levels_follow_the_most_sensitive_finding() {
     let none = classify_chat(&json!({"messages": [{"role": "user", "content": "What is VAT?"}]}));
     assert_eq!(none.level, Level::None);
-    let personal = classify_chat(&json!({"messages": [{"role": "user", "content": "Mail anna@example.ch"}]}));
+    let personal =
+        classify_chat(&json!({"messages": [{"role": "user", "content": "Mail anna@example.ch"}]}));
     assert_eq!(personal.level, Level::Personal);
-    let sensitive = classify_chat(&json!({"messages": [{"role": "user", "content": "Card 4111 1111 1111 1111"}]}));
+    let sensitive = classify_chat(
+        &json!({"messages": [{"role": "user", "content": "Card 4111 1111 1111 1111"}]}),
+    );
     assert_eq!(sensitive.level, Level::Sensitive);
 }
 
 #[test]
 fn embeddings_inputs_and_token_arrays() {
-    let cls = classify_embeddings(&json!({"input": ["no pii here", "Tel. +41 44 668 18 00", [101, 2023]]}));
+    let cls = classify_embeddings(
+        &json!({"input": ["no pii here", "Tel. +41 44 668 18 00", [101, 2023]]}),
+    );
     assert_eq!(cls.findings.len(), 1);
     assert_eq!(cls.findings[0].path, "input[1]");
     assert_eq!(cls.unscannable, vec!["input[2]".to_string()]);
@@ -82,15 +98,32 @@ fn replace_edits_in_place_including_tool_call_arguments() {
     let entities: BTreeSet<String> = ["IBAN_CODE".to_string()].into();
     let p = redact_chat(&mut body, &cls, &entities, Operator::Replace);
     assert!(p.is_empty());
-    assert_eq!(body["messages"][1]["content"][2]["text"], "Seine IBAN ist <IBAN_CODE>.");
-    let args: Value = serde_json::from_str(body["messages"][2]["tool_calls"][0]["function"]["arguments"].as_str().unwrap_or("")).unwrap_or_default();
+    assert_eq!(
+        body["messages"][1]["content"][2]["text"],
+        "Seine IBAN ist <IBAN_CODE>."
+    );
+    let args: Value = serde_json::from_str(
+        body["messages"][2]["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .unwrap_or(""),
+    )
+    .unwrap_or_default();
     assert_eq!(args["iban"], "<IBAN_CODE>");
-    assert_eq!(args["memo"], "Rechnung 2024-113 für Peter Brändli", "other entities untouched");
+    assert_eq!(
+        args["memo"], "Rechnung 2024-113 für Peter Brändli",
+        "other entities untouched"
+    );
     // Tool definitions are not redacted either.
-    assert!(body["tools"][0]["function"]["description"].as_str().unwrap_or("").contains("CH93"));
+    assert!(body["tools"][0]["function"]["description"]
+        .as_str()
+        .unwrap_or("")
+        .contains("CH93"));
     // Nothing else left to find for the selected type.
     let again = classify_chat(&body);
-    assert!(!again.findings.iter().any(|f| f.entity_type == "IBAN_CODE" && !f.path.starts_with("tools")));
+    assert!(!again
+        .findings
+        .iter()
+        .any(|f| f.entity_type == "IBAN_CODE" && !f.path.starts_with("tools")));
 }
 
 #[test]
@@ -101,15 +134,32 @@ fn pseudonyms_are_consistent_and_restored_in_answers_and_streams() {
     let text = serde_json::to_string(&body).unwrap_or_default();
     assert!(!text.contains("Peter Brändli"), "{text}");
     // Same person, same placeholder everywhere in the request.
-    assert_eq!(body["messages"][1]["content"][0]["text"], "Bitte zahle an Herrn <PERSON_1>.");
-    assert_eq!(body["messages"][3]["content"], "Zahlung an <PERSON_1> ausgeführt, AHV <CH_AHV_1> geprüft.");
-    assert_eq!(p.restore("Überweisung an <PERSON_1> (<IBAN_CODE_1>)"), "Überweisung an Peter Brändli (CH93 0076 2011 6238 5295 7)");
+    assert_eq!(
+        body["messages"][1]["content"][0]["text"],
+        "Bitte zahle an Herrn <PERSON_1>."
+    );
+    assert_eq!(
+        body["messages"][3]["content"],
+        "Zahlung an <PERSON_1> ausgeführt, AHV <CH_AHV_1> geprüft."
+    );
+    assert_eq!(
+        p.restore("Überweisung an <PERSON_1> (<IBAN_CODE_1>)"),
+        "Überweisung an Peter Brändli (CH93 0076 2011 6238 5295 7)"
+    );
 
     let mut response = json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Erledigt für <PERSON_1>.",
         "tool_calls": [{"id": "x", "type": "function", "function": {"name": "pay", "arguments": "{\"to\":\"<PERSON_1>\",\"iban\":\"<IBAN_CODE_1>\"}"}}]}}]});
     p.restore_response(&mut response);
-    assert_eq!(response["choices"][0]["message"]["content"], "Erledigt für Peter Brändli.");
-    let args: Value = serde_json::from_str(response["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"].as_str().unwrap_or("")).unwrap_or_default();
+    assert_eq!(
+        response["choices"][0]["message"]["content"],
+        "Erledigt für Peter Brändli."
+    );
+    let args: Value = serde_json::from_str(
+        response["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .unwrap_or(""),
+    )
+    .unwrap_or_default();
     assert_eq!(args["to"], "Peter Brändli");
 
     let mut r = p.stream_restorer();
@@ -118,7 +168,10 @@ fn pseudonyms_are_consistent_and_restored_in_answers_and_streams() {
         out.push_str(&r.push(chunk));
     }
     out.push_str(&r.finish());
-    assert_eq!(out, "Zahlung an Peter Brändli auf CH93 0076 2011 6238 5295 7 ok");
+    assert_eq!(
+        out,
+        "Zahlung an Peter Brändli auf CH93 0076 2011 6238 5295 7 ok"
+    );
 }
 
 #[test]
@@ -127,10 +180,16 @@ fn mask_and_hash_operators() {
     let cls = classify_chat(&body);
     let mut masked = body.clone();
     redact_chat(&mut masked, &cls, &BTreeSet::new(), Operator::Mask);
-    assert_eq!(masked["messages"][0]["content"], "IBAN CH93 **** **** **** ***5 7 von ****@*******.**");
+    assert_eq!(
+        masked["messages"][0]["content"],
+        "IBAN CH93 **** **** **** ***5 7 von ****@*******.**"
+    );
     redact_chat(&mut body, &cls, &BTreeSet::new(), Operator::Hash);
     let s = body["messages"][0]["content"].as_str().unwrap_or("");
-    assert!(s.starts_with("IBAN <IBAN_CODE:") && s.contains("von <EMAIL_ADDRESS:"), "{s}");
+    assert!(
+        s.starts_with("IBAN <IBAN_CODE:") && s.contains("von <EMAIL_ADDRESS:"),
+        "{s}"
+    );
     let again = auditgate::pii::redact::hash("IBAN_CODE", "CH93 0076 2011 6238 5295 7");
     assert!(s.contains(&again), "hash is stable");
 }

@@ -55,13 +55,17 @@ fn read_stdin() -> Result<String, CliError> {
 pub fn pii_main(cmd: PiiCommand) -> i32 {
     let result = match cmd {
         PiiCommand::Scan { json } => read_stdin().and_then(|t| scan_output(&t, json)),
-        PiiCommand::Redact { operator, entities } => read_stdin().and_then(|t| redact_output(&t, operator, &entities)),
+        PiiCommand::Redact { operator, entities } => {
+            read_stdin().and_then(|t| redact_output(&t, operator, &entities))
+        }
     };
     match result {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
             // A closed pipe (`| head`) is not an error worth a non-zero exit.
-            let _ = stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush());
+            let _ = stdout
+                .write_all(out.as_bytes())
+                .and_then(|_| stdout.flush());
             0
         }
         Err(e) => {
@@ -83,14 +87,32 @@ pub fn scan_output(text: &str, as_json: bool) -> Result<String, CliError> {
         return Ok(serde_json::to_string(&items)? + "\n");
     }
     let mut out = String::new();
-    out.push_str(&format!("{:<16} {:>7} {:>7} {:>5}  {:<9} TEXT\n", "ENTITY", "START", "END", "SCORE", "VALIDATED"));
+    out.push_str(&format!(
+        "{:<16} {:>7} {:>7} {:>5}  {:<9} TEXT\n",
+        "ENTITY", "START", "END", "SCORE", "VALIDATED"
+    ));
     for f in &cls.findings {
         let shown = f.text.replace('\n', "\\n");
-        out.push_str(&format!("{:<16} {:>7} {:>7} {:>5.2}  {:<9} {}\n", f.entity_type, f.start, f.end, f.score, if f.validated { "yes" } else { "no" }, shown));
+        out.push_str(&format!(
+            "{:<16} {:>7} {:>7} {:>5.2}  {:<9} {}\n",
+            f.entity_type,
+            f.start,
+            f.end,
+            f.score,
+            if f.validated { "yes" } else { "no" },
+            shown
+        ));
     }
-    out.push_str(&format!("{} finding(s); level: {}", cls.findings.len(), cls.level.as_str()));
+    out.push_str(&format!(
+        "{} finding(s); level: {}",
+        cls.findings.len(),
+        cls.level.as_str()
+    ));
     if !cls.special_categories.is_empty() {
-        out.push_str(&format!("; special categories: {}", cls.special_categories.join(", ")));
+        out.push_str(&format!(
+            "; special categories: {}",
+            cls.special_categories.join(", ")
+        ));
     }
     out.push('\n');
     Ok(out)
@@ -98,9 +120,16 @@ pub fn scan_output(text: &str, as_json: bool) -> Result<String, CliError> {
 
 /// The output of `pii redact` for an input.
 pub fn redact_output(input: &str, op: Operator, entities: &[String]) -> Result<String, CliError> {
-    let set: BTreeSet<String> = entities.iter().map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect();
+    let set: BTreeSet<String> = entities
+        .iter()
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+        .collect();
     if let Some(bad) = set.iter().find(|e| !ENTITY_TYPES.contains(&e.as_str())) {
-        return Err(CliError::UnknownEntity(bad.clone(), ENTITY_TYPES.join(", ")));
+        return Err(CliError::UnknownEntity(
+            bad.clone(),
+            ENTITY_TYPES.join(", "),
+        ));
     }
     let (out, pseudonyms) = match serde_json::from_str::<Value>(input) {
         Ok(mut body) if body.get("messages").is_some() => {

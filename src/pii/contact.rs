@@ -29,7 +29,13 @@ pub fn scan_emails(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
             continue;
         }
         let cue = ctx.cue_before(m.start(), 32, flag::EMAIL);
-        out.push(Candidate::new(Kind::Email, m.start(), m.end(), if cue { 1.0 } else { 0.9 }, true));
+        out.push(Candidate::new(
+            Kind::Email,
+            m.start(),
+            m.end(),
+            if cue { 1.0 } else { 0.9 },
+            true,
+        ));
     }
 }
 
@@ -47,6 +53,12 @@ pub fn scan_ipv6(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
             continue;
         }
         let cue = ctx.cue_before(s, 48, flag::IP);
-        out.push(Candidate::new(Kind::Ip, s, e, if cue { 0.95 } else { 0.85 }, true));
+        out.push(Candidate::new(
+            Kind::Ip,
+            s,
+            e,
+            if cue { 0.95 } else { 0.85 },
+            true,
+        ));
     }
 }

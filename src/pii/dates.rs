@@ -9,18 +9,75 @@ use regex::Regex;
 use std::sync::LazyLock;
 
 const MONTHS: &[(&str, u32)] = &[
-    ("januar", 1), ("jänner", 1), ("janvier", 1), ("gennaio", 1), ("january", 1), ("jan", 1),
-    ("februar", 2), ("février", 2), ("febbraio", 2), ("february", 2), ("feb", 2), ("fév", 2),
-    ("märz", 3), ("mars", 3), ("marzo", 3), ("march", 3), ("mar", 3), ("mär", 3),
-    ("april", 4), ("avril", 4), ("aprile", 4), ("apr", 4), ("avr", 4),
-    ("mai", 5), ("maggio", 5), ("may", 5), ("mag", 5),
-    ("juni", 6), ("juin", 6), ("giugno", 6), ("june", 6), ("jun", 6), ("giu", 6),
-    ("juli", 7), ("juillet", 7), ("luglio", 7), ("july", 7), ("jul", 7), ("lug", 7), ("juil", 7),
-    ("august", 8), ("août", 8), ("agosto", 8), ("aug", 8), ("ago", 8),
-    ("september", 9), ("septembre", 9), ("settembre", 9), ("sep", 9), ("sept", 9), ("set", 9),
-    ("oktober", 10), ("octobre", 10), ("ottobre", 10), ("october", 10), ("okt", 10), ("oct", 10), ("ott", 10),
-    ("november", 11), ("novembre", 11), ("nov", 11),
-    ("dezember", 12), ("décembre", 12), ("dicembre", 12), ("december", 12), ("dez", 12), ("dec", 12), ("déc", 12), ("dic", 12),
+    ("januar", 1),
+    ("jänner", 1),
+    ("janvier", 1),
+    ("gennaio", 1),
+    ("january", 1),
+    ("jan", 1),
+    ("februar", 2),
+    ("février", 2),
+    ("febbraio", 2),
+    ("february", 2),
+    ("feb", 2),
+    ("fév", 2),
+    ("märz", 3),
+    ("mars", 3),
+    ("marzo", 3),
+    ("march", 3),
+    ("mar", 3),
+    ("mär", 3),
+    ("april", 4),
+    ("avril", 4),
+    ("aprile", 4),
+    ("apr", 4),
+    ("avr", 4),
+    ("mai", 5),
+    ("maggio", 5),
+    ("may", 5),
+    ("mag", 5),
+    ("juni", 6),
+    ("juin", 6),
+    ("giugno", 6),
+    ("june", 6),
+    ("jun", 6),
+    ("giu", 6),
+    ("juli", 7),
+    ("juillet", 7),
+    ("luglio", 7),
+    ("july", 7),
+    ("jul", 7),
+    ("lug", 7),
+    ("juil", 7),
+    ("august", 8),
+    ("août", 8),
+    ("agosto", 8),
+    ("aug", 8),
+    ("ago", 8),
+    ("september", 9),
+    ("septembre", 9),
+    ("settembre", 9),
+    ("sep", 9),
+    ("sept", 9),
+    ("set", 9),
+    ("oktober", 10),
+    ("octobre", 10),
+    ("ottobre", 10),
+    ("october", 10),
+    ("okt", 10),
+    ("oct", 10),
+    ("ott", 10),
+    ("november", 11),
+    ("novembre", 11),
+    ("nov", 11),
+    ("dezember", 12),
+    ("décembre", 12),
+    ("dicembre", 12),
+    ("december", 12),
+    ("dez", 12),
+    ("dec", 12),
+    ("déc", 12),
+    ("dic", 12),
 ];
 
 static DATE: LazyLock<Regex> = LazyLock::new(|| {
@@ -50,9 +107,15 @@ pub fn scan(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
     let text = ctx.text;
     for h in ctx.hits.iter().filter(|h| h.entry.flags & flag::BIRTH != 0) {
         let we = floor_boundary(text, (h.end + 80).min(text.len()));
-        let after = DATE.captures(&text[h.end..we]).filter(|c| c.get(0).is_some_and(|m| m.start() <= 40));
+        let after = DATE
+            .captures(&text[h.end..we])
+            .filter(|c| c.get(0).is_some_and(|m| m.start() <= 40));
         let ws = floor_boundary(text, h.start.saturating_sub(80));
-        let before = || DATE.captures_iter(&text[ws..h.start]).last().filter(|c| c.get(0).is_some_and(|m| h.start - (ws + m.end()) <= 40));
+        let before = || {
+            DATE.captures_iter(&text[ws..h.start])
+                .last()
+                .filter(|c| c.get(0).is_some_and(|m| h.start - (ws + m.end()) <= 40))
+        };
         let (base, caps) = match after {
             Some(c) => (h.end, c),
             None => match before() {
@@ -66,8 +129,12 @@ pub fn scan(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
             continue;
         }
         let get = |names: [&str; 3]| names.iter().find_map(|n| caps.name(n)).map(|m| m.as_str());
-        let day = get(["d1", "d2", "d3"]).or_else(|| get(["d4", "d5", "d5"])).and_then(|d| d.parse().ok());
-        let year = get(["y1", "y2", "y3"]).or_else(|| get(["y4", "y5", "y5"])).and_then(|y| y.parse().ok());
+        let day = get(["d1", "d2", "d3"])
+            .or_else(|| get(["d4", "d5", "d5"]))
+            .and_then(|d| d.parse().ok());
+        let year = get(["y1", "y2", "y3"])
+            .or_else(|| get(["y4", "y5", "y5"]))
+            .and_then(|y| y.parse().ok());
         let month = get(["m1", "m2", "m3"])
             .and_then(|m| m.parse().ok())
             .or_else(|| get(["m4", "m5", "m5"]).and_then(month_number));

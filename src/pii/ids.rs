@@ -25,23 +25,45 @@ fn anchored(p: &str) -> Regex {
 static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
     let dg = "[0-9LMNPQRSTUV]";
     vec![
-        Pattern { kind: Kind::Uid, re: anchored(r"CHE[\- ]?\d{3}[. ]?\d{3}[. ]?\d{3}"), validate: uid, score: 0.9, cue: flag::VAT },
+        Pattern {
+            kind: Kind::Uid,
+            re: anchored(r"CHE[\- ]?\d{3}[. ]?\d{3}[. ]?\d{3}"),
+            validate: uid,
+            score: 0.9,
+            cue: flag::VAT,
+        },
         Pattern {
             kind: Kind::Vat,
-            re: anchored(r"ATU\d{8}|BE ?[01]\d{9}|DE ?\d{9}|FR ?[0-9A-HJ-NP-Z]{2} ?\d{9}|IT ?\d{11}|ES ?[0-9A-Z]\d{7}[0-9A-Z]|NL ?\d{9}B\d{2}|LU ?\d{8}"),
+            re: anchored(
+                r"ATU\d{8}|BE ?[01]\d{9}|DE ?\d{9}|FR ?[0-9A-HJ-NP-Z]{2} ?\d{9}|IT ?\d{11}|ES ?[0-9A-Z]\d{7}[0-9A-Z]|NL ?\d{9}B\d{2}|LU ?\d{8}",
+            ),
             validate: v::eu_vat,
             score: 0.85,
             cue: flag::VAT,
         },
         Pattern {
             kind: Kind::ItFiscal,
-            re: anchored(&format!("[A-Z]{{6}}{dg}{{2}}[A-EHLMPRST]{dg}{{2}}[A-Z]{dg}{{3}}[A-Z]")),
+            re: anchored(&format!(
+                "[A-Z]{{6}}{dg}{{2}}[A-EHLMPRST]{dg}{{2}}[A-Z]{dg}{{3}}[A-Z]"
+            )),
             validate: v::it_fiscal_code,
             score: 0.95,
             cue: flag::FISCAL,
         },
-        Pattern { kind: Kind::UkNino, re: anchored(r"[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]"), validate: v::uk_nino, score: 0.85, cue: flag::NINO },
-        Pattern { kind: Kind::EsNif, re: anchored(r"[XYZ]-?\d{7}-?[A-Z]|\d{8}-?[A-Z]"), validate: v::es_nif, score: 0.9, cue: flag::FISCAL },
+        Pattern {
+            kind: Kind::UkNino,
+            re: anchored(r"[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]"),
+            validate: v::uk_nino,
+            score: 0.85,
+            cue: flag::NINO,
+        },
+        Pattern {
+            kind: Kind::EsNif,
+            re: anchored(r"[XYZ]-?\d{7}-?[A-Z]|\d{8}-?[A-Z]"),
+            validate: v::es_nif,
+            score: 0.9,
+            cue: flag::FISCAL,
+        },
     ]
 });
 
@@ -116,7 +138,11 @@ fn try_at(ctx: &Context<'_>, s: usize) -> Option<Candidate> {
         if n == 0 || !word_bounded(text, s, e) || !(p.validate)(&buf[..n]) || in_blob(text, s, e) {
             continue;
         }
-        let bonus = if ctx.cue_before(s, 48, p.cue) { 0.05 } else { 0.0 };
+        let bonus = if ctx.cue_before(s, 48, p.cue) {
+            0.05
+        } else {
+            0.0
+        };
         return Some(Candidate::new(p.kind, s, e, p.score + bonus, true));
     }
     None
@@ -137,23 +163,34 @@ fn iban_at(ctx: &Context<'_>, s: usize, rest: &str) -> Option<Candidate> {
         if c.is_ascii_digit() || c.is_ascii_uppercase() {
             buf[n] = c;
             n += 1;
-        } else if !(c == b' ' && n >= 4 && i + 1 < b.len() && b[i + 1].is_ascii_alphanumeric() && b[i - 1] != b' ') {
+        } else if !(c == b' '
+            && n >= 4
+            && i + 1 < b.len()
+            && b[i + 1].is_ascii_alphanumeric()
+            && b[i - 1] != b' ')
+        {
             return None;
         }
         i += 1;
     }
     let e = s + i;
-    if n != want || !v::iban(&buf[..n]) || !word_bounded(ctx.text, s, e) || in_blob(ctx.text, s, e) {
+    if n != want || !v::iban(&buf[..n]) || !word_bounded(ctx.text, s, e) || in_blob(ctx.text, s, e)
+    {
         return None;
     }
-    let bonus = if ctx.cue_before(s, 48, flag::IBAN) { 0.05 } else { 0.0 };
+    let bonus = if ctx.cue_before(s, 48, flag::IBAN) {
+        0.05
+    } else {
+        0.0
+    };
     Some(Candidate::new(Kind::Iban, s, e, 0.95 + bonus, true))
 }
 
 /// Filler words allowed between a document cue and the number.
 const FILLER: &[&str] = &[
-    "nr", "nr.", "no", "no.", "n°", "n.", "n", "nº", "n.º", "nummer", "number", "numéro", "numero", "num.", "du", "de",
-    "of", "is", "ist", "lautet", "est", "è", "the", "der", "des", "del", "della", "id", "#",
+    "nr", "nr.", "no", "no.", "n°", "n.", "n", "nº", "n.º", "nummer", "number", "numéro", "numero",
+    "num.", "du", "de", "of", "is", "ist", "lautet", "est", "è", "the", "der", "des", "del",
+    "della", "id", "#",
 ];
 
 /// Passport and ID-card numbers: the first 6-10 character token of upper-case letters and digits
@@ -171,9 +208,16 @@ pub fn scan_documents(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
         let mut pos = h.end;
         for _ in 0..5 {
             let rest = &text[pos..];
-            let skip = rest.len() - rest.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '-' | ',' | '(')).len();
+            let skip = rest.len()
+                - rest
+                    .trim_start_matches(|c: char| {
+                        c.is_whitespace() || matches!(c, ':' | '-' | ',' | '(')
+                    })
+                    .len();
             let start = pos + skip;
-            let tok_len = text[start..].find(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ')' | '"')).unwrap_or(text.len() - start);
+            let tok_len = text[start..]
+                .find(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ')' | '"'))
+                .unwrap_or(text.len() - start);
             if tok_len == 0 {
                 break;
             }
@@ -184,7 +228,11 @@ pub fn scan_documents(ctx: &Context<'_>, out: &mut Vec<Candidate>) {
                 continue;
             }
             let digits = tok.bytes().filter(u8::is_ascii_digit).count();
-            let shape = (6..=10).contains(&tok.len()) && digits >= 2 && tok.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            let shape = (6..=10).contains(&tok.len())
+                && digits >= 2
+                && tok
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
             if shape && word_bounded(text, start, end) && end - h.end <= 48 {
                 out.push(Candidate::new(kind, start, end, 0.85, false));
             }

@@ -23,7 +23,9 @@ pub mod scanner;
 pub mod validators;
 
 pub use cli::{pii_main, PiiCommand};
-pub use redact::{redact_chat, redact_embeddings, redact_text, Operator, Pseudonyms, StreamRestorer};
+pub use redact::{
+    redact_chat, redact_embeddings, redact_text, Operator, Pseudonyms, StreamRestorer,
+};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -54,7 +56,9 @@ pub const ENTITY_TYPES: &[&str] = &[
 ];
 
 /// How sensitive a request is, ordered from least to most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     #[default]
@@ -106,7 +110,10 @@ pub struct Classification {
 impl Classification {
     /// Entity types present, without duplicates.
     pub fn entity_types(&self) -> BTreeSet<String> {
-        self.findings.iter().map(|f| f.entity_type.clone()).collect()
+        self.findings
+            .iter()
+            .map(|f| f.entity_type.clone())
+            .collect()
     }
 
     /// Counts per entity type; safe to log (no raw values).
@@ -128,28 +135,42 @@ impl Classification {
 /// and official numbers are sensitive, contact and identity data personal.
 pub fn entity_level(entity_type: &str) -> Level {
     match entity_type {
-        "IBAN_CODE" | "CREDIT_CARD" | "CH_AHV" | "DE_TAX_ID" | "FR_NIR" | "IT_FISCAL_CODE" | "ES_NIF"
-        | "UK_NINO" | "UK_NHS" | "US_SSN" | "PASSPORT" | "ID_CARD" => Level::Sensitive,
+        "IBAN_CODE" | "CREDIT_CARD" | "CH_AHV" | "DE_TAX_ID" | "FR_NIR" | "IT_FISCAL_CODE"
+        | "ES_NIF" | "UK_NINO" | "UK_NHS" | "US_SSN" | "PASSPORT" | "ID_CARD" => Level::Sensitive,
         _ => Level::Personal,
     }
 }
 
 impl Classification {
     /// Build from findings and special categories, computing the level.
-    pub fn from_parts(findings: Vec<Finding>, unscannable: Vec<String>, special: Vec<String>) -> Self {
+    pub fn from_parts(
+        findings: Vec<Finding>,
+        unscannable: Vec<String>,
+        special: Vec<String>,
+    ) -> Self {
         let level = if !special.is_empty() {
             Level::Special
         } else {
-            findings.iter().map(|f| entity_level(&f.entity_type)).max().unwrap_or(Level::None)
+            findings
+                .iter()
+                .map(|f| entity_level(&f.entity_type))
+                .max()
+                .unwrap_or(Level::None)
         };
-        Classification { level, findings, unscannable, special_categories: special }
+        Classification {
+            level,
+            findings,
+            unscannable,
+            special_categories: special,
+        }
     }
 }
 
 /// Compile every pattern now instead of on the first request.
 pub fn warm_up() {
     context::warm_up();
-    let _ = scan_text("Herr Muster, CH93 0076 2011 6238 5295 7, +41 44 668 18 00, a@b.ch, 8001 Zürich");
+    let _ =
+        scan_text("Herr Muster, CH93 0076 2011 6238 5295 7, +41 44 668 18 00, a@b.ch, 8001 Zürich");
 }
 
 /// Scan bare text. Findings have an empty path.
@@ -160,7 +181,11 @@ pub fn scan_text(text: &str) -> Vec<Finding> {
 /// Scan bare text and classify it (level and special categories included).
 pub fn classify_text(text: &str) -> Classification {
     let scan = scanner::scan(text);
-    let special = scan.special_categories.iter().map(|s| s.to_string()).collect();
+    let special = scan
+        .special_categories
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     Classification::from_parts(scan.findings, Vec::new(), special)
 }
 

@@ -34,7 +34,13 @@ pub struct Span<'a> {
 
 impl<'a> Span<'a> {
     fn parse(text: &'a str) -> Option<Self> {
-        let mut s = Span { text, digits: [0; MAX_DIGITS], n: 0, groups: [0; 16], ngroups: 0 };
+        let mut s = Span {
+            text,
+            digits: [0; MAX_DIGITS],
+            n: 0,
+            groups: [0; 16],
+            ngroups: 0,
+        };
         let mut in_group = false;
         for b in text.bytes() {
             if b.is_ascii_digit() {
@@ -134,8 +140,12 @@ pub fn scan(ctx: &Context<'_>, starts: &[usize], out: &mut Vec<Candidate>) {
             continue;
         }
         let prefixed = p > 0 && matches!(text.as_bytes()[p - 1], b'+' | b'(');
-        let found = prefixed.then(|| RUN.find(&text[p - 1..]).map(|m| (p - 1, m.end()))).flatten();
-        let Some((ms, len)) = found.or_else(|| RUN.find(&text[p..]).map(|m| (p, m.end()))) else { continue };
+        let found = prefixed
+            .then(|| RUN.find(&text[p - 1..]).map(|m| (p - 1, m.end())))
+            .flatten();
+        let Some((ms, len)) = found.or_else(|| RUN.find(&text[p..]).map(|m| (p, m.end()))) else {
+            continue;
+        };
         let me = ms + len;
         covered = me;
         atoms(text, ms, me, &mut parts);
@@ -143,7 +153,11 @@ pub fn scan(ctx: &Context<'_>, starts: &[usize], out: &mut Vec<Candidate>) {
         while i < parts.len() {
             // A stretch may not start right after a plain number: "4936 0977 6626 7767" is one
             // failed card, not a card prefix followed by a phone number.
-            if i > 0 && text[parts[i - 1].0..parts[i - 1].1].bytes().all(|b| b.is_ascii_digit()) {
+            if i > 0
+                && text[parts[i - 1].0..parts[i - 1].1]
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            {
                 i += 1;
                 continue;
             }
@@ -172,12 +186,16 @@ fn badly_bounded(text: &str, s: usize, e: usize) -> bool {
     let before2 = s.checked_sub(2).map(|i| b[i]);
     let after = b.get(e).copied();
     let after2 = b.get(e + 1).copied();
-    let glued = |x: Option<u8>| x.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 && c != 0xC2);
+    let glued = |x: Option<u8>| {
+        x.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 && c != 0xC2)
+    };
     if glued(before) || glued(after) {
         // Non-breaking spaces (C2 A0) are fine; other non-ASCII letters glue.
         return true;
     }
-    let joiner = |x: Option<u8>| x.is_some_and(|c| matches!(c, b'.' | b',' | b'\'' | b'/' | b'-' | b':' | b'+'));
+    let joiner = |x: Option<u8>| {
+        x.is_some_and(|c| matches!(c, b'.' | b',' | b'\'' | b'/' | b'-' | b':' | b'+'))
+    };
     let alnum = |x: Option<u8>| x.is_some_and(|c| c.is_ascii_alphanumeric());
     (joiner(before) && alnum(before2)) || (joiner(after) && alnum(after2)) || after == Some(b'%')
 }
@@ -206,14 +224,19 @@ fn classify(ctx: &Context<'_>, s: usize, e: usize) -> Option<Candidate> {
     if n == 13 && v::ch_ahv(d) && (span.plain() || span.uniform_sep(b".  ")) {
         return c(Kind::Ahv, 0.95 + bonus(flag::AHV, 300));
     }
-    if (12..=19).contains(&n) && v::credit_card(d) && card_shape(&span) && !(span.plain() && neg(flag::CARD)) {
+    if (12..=19).contains(&n)
+        && v::credit_card(d)
+        && card_shape(&span)
+        && !(span.plain() && neg(flag::CARD))
+    {
         return c(Kind::Card, 0.9 + 2.0 * bonus(flag::CARD, 48));
     }
     if n == 15 && v::fr_nir(d) && span.uniform_sep(b" ") {
         return c(Kind::FrNir, 0.9 + bonus(flag::NIR, 64));
     }
     if span.ngroups == 4 && span.uniform_sep(b".") && v::ipv4(span_text) {
-        return (!neg(flag::IP)).then(|| Candidate::new(Kind::Ip, s, e, 0.8 + 3.0 * bonus(flag::IP, 48), true));
+        return (!neg(flag::IP))
+            .then(|| Candidate::new(Kind::Ip, s, e, 0.8 + 3.0 * bonus(flag::IP, 48), true));
     }
     if n == 11 && cue(flag::TAX, 64) && span.uniform_sep(b" ") && v::de_tax_id(d) {
         return c(Kind::DeTax, 0.95);
@@ -224,16 +247,21 @@ fn classify(ctx: &Context<'_>, s: usize, e: usize) -> Option<Candidate> {
     if n == 9 && v::us_ssn(d) {
         let dashed = span.groups() == [3, 2, 4] && span.uniform_sep(b"-");
         let ssn_cue = cue(flag::SSN, 48);
-        if (ssn_cue && (span.plain() || span.groups() == [3, 2, 4])) || (dashed && !neg(flag::SSN)) {
+        if (ssn_cue && (span.plain() || span.groups() == [3, 2, 4])) || (dashed && !neg(flag::SSN))
+        {
             return c(Kind::UsSsn, if ssn_cue { 0.95 } else { 0.75 });
         }
     }
-    phone::check(ctx, s, e, &span, neg(flag::PHONE)).map(|score| Candidate::new(Kind::Phone, s, e, score, true))
+    phone::check(ctx, s, e, &span, neg(flag::PHONE))
+        .map(|score| Candidate::new(Kind::Phone, s, e, score, true))
 }
 
 /// Cards are written ungrouped or in groups with one consistent separator.
 fn card_shape(span: &Span<'_>) -> bool {
-    span.plain() || (span.uniform_sep(b" -") && span.ngroups >= 3 && span.groups().iter().all(|&g| (3..=6).contains(&g)))
+    span.plain()
+        || (span.uniform_sep(b" -")
+            && span.ngroups >= 3
+            && span.groups().iter().all(|&g| (3..=6).contains(&g)))
 }
 
 fn nhs_shape(span: &Span<'_>) -> bool {
@@ -245,15 +273,27 @@ mod tests {
     use crate::pii::scan_text;
 
     fn kinds(t: &str) -> Vec<(String, String)> {
-        scan_text(t).into_iter().map(|f| (f.entity_type, f.text)).collect()
+        scan_text(t)
+            .into_iter()
+            .map(|f| (f.entity_type, f.text))
+            .collect()
     }
 
     #[test]
     fn finds_validated_numbers_and_skips_negatives() {
         let k = kinds("Karte 4111 1111 1111 1111, AHV 756.9217.0769.85, IP 192.168.1.20");
-        assert!(k.contains(&("CREDIT_CARD".into(), "4111 1111 1111 1111".into())), "{k:?}");
-        assert!(k.contains(&("CH_AHV".into(), "756.9217.0769.85".into())), "{k:?}");
-        assert!(k.contains(&("IP_ADDRESS".into(), "192.168.1.20".into())), "{k:?}");
+        assert!(
+            k.contains(&("CREDIT_CARD".into(), "4111 1111 1111 1111".into())),
+            "{k:?}"
+        );
+        assert!(
+            k.contains(&("CH_AHV".into(), "756.9217.0769.85".into())),
+            "{k:?}"
+        );
+        assert!(
+            k.contains(&("IP_ADDRESS".into(), "192.168.1.20".into())),
+            "{k:?}"
+        );
         assert!(kinds("Bestellung 4111 1111 1111 1112 vom 12.03.2024").is_empty());
         assert!(kinds("version 1.2.3.4 and 10.0.19045.2965").is_empty());
         assert!(kinds("Betrag CHF 1'250.00 und 3 250 000").is_empty());

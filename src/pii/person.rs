@@ -19,8 +19,8 @@ const QUALIFIERS: &[&str] = &[
 
 /// Company suffixes: a capitalised sequence ending in one of these is an organisation.
 const COMPANY: &[&str] = &[
-    "AG", "GmbH", "SA", "Sàrl", "Sagl", "Ltd", "Ltd.", "Inc", "Inc.", "KG", "Srl", "S.r.l.",
-    "SpA", "S.p.A.", "LLC", "plc", "SE", "Co.", "&",
+    "AG", "GmbH", "SA", "Sàrl", "Sagl", "Ltd", "Ltd.", "Inc", "Inc.", "KG", "Srl", "S.r.l.", "SpA",
+    "S.p.A.", "LLC", "plc", "SE", "Co.", "&",
 ];
 
 /// A name token: upper-case letter then letters, with inner hyphens or apostrophes
@@ -37,7 +37,12 @@ fn token_at(text: &str, pos: usize) -> Option<usize> {
         if c.is_alphabetic() {
             letters += 1;
             end = pos + i + c.len_utf8();
-        } else if matches!(c, '-' | '\'' | '’') && text[pos + i + c.len_utf8()..].chars().next().is_some_and(char::is_alphabetic) {
+        } else if matches!(c, '-' | '\'' | '’')
+            && text[pos + i + c.len_utf8()..]
+                .chars()
+                .next()
+                .is_some_and(char::is_alphabetic)
+        {
             end = pos + i + c.len_utf8();
         } else if c == '.' && letters == 1 {
             return Some(pos + i + 1);
@@ -62,8 +67,13 @@ fn skip_spaces(text: &str, mut pos: usize) -> usize {
 fn word_in(text: &str, pos: usize, list: &[&str]) -> Option<usize> {
     list.iter().find_map(|w| {
         let end = pos + w.len();
-        let ok = text.get(pos..end).is_some_and(|s| s.eq_ignore_ascii_case(w))
-            && (w.ends_with('\'') || w.ends_with('’') || w.ends_with('.') || !char_at(text, end).is_some_and(char::is_alphanumeric));
+        let ok = text
+            .get(pos..end)
+            .is_some_and(|s| s.eq_ignore_ascii_case(w))
+            && (w.ends_with('\'')
+                || w.ends_with('’')
+                || w.ends_with('.')
+                || !char_at(text, end).is_some_and(char::is_alphanumeric));
         ok.then_some(end)
     })
 }
@@ -81,12 +91,12 @@ struct Name {
 /// Kept out of the keyword automaton because they occur every few words.
 const FUNCTION_WORDS: &[&str] = &[
     "a", "alle", "all", "an", "bitte", "das", "dein", "deine", "der", "die", "du", "ein", "eine",
-    "er", "es", "euer", "i", "ich", "ihr", "ihre", "il", "io", "je", "la", "le", "lei", "les", "lui",
-    "mein", "meine", "nous", "noi", "notre", "nostro", "our", "please", "sie", "ihnen", "that",
-    "the", "this", "tu", "tutti", "unser", "unsere", "vous", "votre", "we", "wir", "you", "your",
-    "he", "she", "they", "it", "in", "im", "am", "on", "at", "for", "für", "pour", "per", "mit",
-    "avec", "con", "with", "und", "et", "e", "and", "oder", "ou", "o", "or", "aber", "mais", "ma",
-    "but", "wenn", "si", "se", "if", "bei", "chez", "von", "vom", "zum", "zur", "des", "del",
+    "er", "es", "euer", "i", "ich", "ihr", "ihre", "il", "io", "je", "la", "le", "lei", "les",
+    "lui", "mein", "meine", "nous", "noi", "notre", "nostro", "our", "please", "sie", "ihnen",
+    "that", "the", "this", "tu", "tutti", "unser", "unsere", "vous", "votre", "we", "wir", "you",
+    "your", "he", "she", "they", "it", "in", "im", "am", "on", "at", "for", "für", "pour", "per",
+    "mit", "avec", "con", "with", "und", "et", "e", "and", "oder", "ou", "o", "or", "aber", "mais",
+    "ma", "but", "wenn", "si", "se", "if", "bei", "chez", "von", "vom", "zum", "zur", "des", "del",
     "della", "di", "da", "de", "du", "au", "aux", "sur", "su", "nel", "nella", "dans", "dear",
 ];
 
@@ -96,7 +106,11 @@ fn is_function_word(word: &str) -> bool {
 
 fn is_stop(ctx: &Context<'_>, pos: usize, end: usize) -> bool {
     is_function_word(&ctx.text[pos..end])
-        || ctx.hit_at(pos).is_some_and(|h| h.end == end && h.entry.flags & (flag::STOP | flag::TITLE | flag::GREETING | flag::SIGNATURE) != 0)
+        || ctx.hit_at(pos).is_some_and(|h| {
+            h.end == end
+                && h.entry.flags & (flag::STOP | flag::TITLE | flag::GREETING | flag::SIGNATURE)
+                    != 0
+        })
 }
 
 /// Read up to four name tokens on the same line starting at `pos` (after spaces).
@@ -104,9 +118,19 @@ fn read_name(ctx: &Context<'_>, pos: usize, allow_particle_first: bool) -> Optio
     let text = ctx.text;
     let start = skip_spaces(text, pos);
     let mut p = start;
-    let mut name = Name { start, end: start, tokens: 0, listed: false, first_given: false };
+    let mut name = Name {
+        start,
+        end: start,
+        tokens: 0,
+        listed: false,
+        first_given: false,
+    };
     while name.tokens < 4 {
-        let q = if name.tokens > 0 { skip_spaces(text, p) } else { p };
+        let q = if name.tokens > 0 {
+            skip_spaces(text, p)
+        } else {
+            p
+        };
         if name.tokens > 0 && q == p {
             break;
         }
@@ -125,7 +149,10 @@ fn read_name(ctx: &Context<'_>, pos: usize, allow_particle_first: bool) -> Optio
         if is_stop(ctx, q, te) {
             break;
         }
-        let flags = ctx.hit_at(q).filter(|h| h.end == te).map_or(0, |h| h.entry.flags);
+        let flags = ctx
+            .hit_at(q)
+            .filter(|h| h.end == te)
+            .map_or(0, |h| h.entry.flags);
         if name.tokens == 0 {
             name.first_given = flags & flag::GIVEN != 0;
         }
@@ -136,7 +163,8 @@ fn read_name(ctx: &Context<'_>, pos: usize, allow_particle_first: bool) -> Optio
     }
     // A trailing company suffix means the whole thing names a firm ("Meier Treuhand AG").
     let after = skip_spaces(text, name.end);
-    if token_at(text, after).is_some_and(|e| COMPANY.iter().any(|c| text.get(after..e) == Some(*c))) {
+    if token_at(text, after).is_some_and(|e| COMPANY.iter().any(|c| text.get(after..e) == Some(*c)))
+    {
         return None;
     }
     (name.tokens > 0).then_some(name)
@@ -150,22 +178,28 @@ fn ends_phrase(text: &str, end: usize) -> bool {
 }
 
 fn starts_upper(text: &str, h: &Hit) -> bool {
-    text[h.start..].chars().next().is_some_and(char::is_uppercase)
+    text[h.start..]
+        .chars()
+        .next()
+        .is_some_and(char::is_uppercase)
 }
 
 fn push(out: &mut Vec<Candidate>, n: &Name, score: f32) {
     let bonus = if n.listed { 0.1 } else { 0.0 };
-    out.push(Candidate::new(Kind::Person, n.start, n.end, score + bonus, false));
+    out.push(Candidate::new(
+        Kind::Person,
+        n.start,
+        n.end,
+        score + bonus,
+        false,
+    ));
 }
 
 /// After a title: skip further titles and qualifiers, then the name.
 fn after_title(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
     let text = ctx.text;
     let word = &text[h.start..h.end];
-    if !starts_upper(text, h) || (word.len() <= 2 && word != "M." && word != "Me" && word != "Dr" && word != "Mr" && word != "Ms") {
-        return;
-    }
-    if word == "Me" && !text[h.end..].starts_with(' ') {
+    if !starts_upper(text, h) || (word.len() <= 2 && word != "M." && word != "Mr" && word != "Ms") {
         return;
     }
     let mut pos = skip_spaces(text, h.end);
@@ -192,7 +226,10 @@ fn after_greeting(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
         return;
     }
     let pos = skip_spaces(text, h.end);
-    if ctx.hit_at(pos).is_some_and(|t| t.entry.flags & flag::TITLE != 0) {
+    if ctx
+        .hit_at(pos)
+        .is_some_and(|t| t.entry.flags & flag::TITLE != 0)
+    {
         return;
     }
     if let Some(n) = read_name(ctx, pos, false) {
@@ -230,13 +267,22 @@ fn after_signature(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
     if !trimmed.starts_with(['\n', '\r']) {
         return;
     }
-    let mut pos = text.len() - trimmed.trim_start_matches(|c: char| c.is_whitespace()).len();
+    let mut pos = text.len()
+        - trimmed
+            .trim_start_matches(|c: char| c.is_whitespace())
+            .len();
     while let Some(t) = ctx.hit_at(pos).filter(|t| t.entry.flags & flag::TITLE != 0) {
         pos = skip_spaces(text, t.end);
     }
     if let Some(n) = read_name(ctx, pos, true) {
-        let line_ends = text[n.end..].trim_start_matches([' ', '\t', ',']).chars().next().is_none_or(|c| c == '\n' || c == '\r');
-        if line_ends && (n.tokens >= 2 || n.first_given || n.listed || text[n.end..].trim().is_empty()) {
+        let line_ends = text[n.end..]
+            .trim_start_matches([' ', '\t', ','])
+            .chars()
+            .next()
+            .is_none_or(|c| c == '\n' || c == '\r');
+        if line_ends
+            && (n.tokens >= 2 || n.first_given || n.listed || text[n.end..].trim().is_empty())
+        {
             push(out, &n, 0.75);
         }
     }
@@ -245,13 +291,73 @@ fn after_signature(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
 /// Surnames that are also everyday words ("Keller" = cellar, "Costa" = coast): they do not
 /// anchor a name on their own.
 const AMBIGUOUS_SURNAMES: &[&str] = &[
-    "Keller", "Koch", "Wolf", "Fuchs", "Vogel", "Sommer", "Graf", "Lang", "Klein", "Braun",
-    "Schwarz", "Bauer", "Jung", "Hahn", "Frey", "Frei", "Roth", "Richter", "Schenk", "Green",
-    "White", "Brown", "Young", "Hill", "Wood", "Cook", "Baker", "Walker", "Martin", "Bruno",
-    "Sala", "Villa", "Conte", "Testa", "Monti", "Costa", "Leone", "Longo", "Serra", "Gallo",
-    "Greco", "Marino", "Fontana", "Bassi", "Gentile", "Colombo", "Blanc", "Petit", "Rey",
-    "Clerc", "Henry", "Thomas", "Simon", "David", "Michel", "Vincent", "Laurent", "Bernard",
-    "Werner", "Arnold", "Friedrich", "Berger", "Hess", "Moore", "Scott", "Hall", "Wright",
+    "Keller",
+    "Koch",
+    "Wolf",
+    "Fuchs",
+    "Vogel",
+    "Sommer",
+    "Graf",
+    "Lang",
+    "Klein",
+    "Braun",
+    "Schwarz",
+    "Bauer",
+    "Jung",
+    "Hahn",
+    "Frey",
+    "Frei",
+    "Roth",
+    "Richter",
+    "Schenk",
+    "Green",
+    "White",
+    "Brown",
+    "Young",
+    "Hill",
+    "Wood",
+    "Cook",
+    "Baker",
+    "Walker",
+    "Martin",
+    "Bruno",
+    "Sala",
+    "Villa",
+    "Conte",
+    "Testa",
+    "Monti",
+    "Costa",
+    "Leone",
+    "Longo",
+    "Serra",
+    "Gallo",
+    "Greco",
+    "Marino",
+    "Fontana",
+    "Bassi",
+    "Gentile",
+    "Colombo",
+    "Blanc",
+    "Petit",
+    "Rey",
+    "Clerc",
+    "Henry",
+    "Thomas",
+    "Simon",
+    "David",
+    "Michel",
+    "Vincent",
+    "Laurent",
+    "Bernard",
+    "Werner",
+    "Arnold",
+    "Friedrich",
+    "Berger",
+    "Hess",
+    "Moore",
+    "Scott",
+    "Hall",
+    "Wright",
 ];
 
 /// Joined to the previous word by a hyphen or apostrophe ("Gian-Andrea"): not a token start.
@@ -266,7 +372,9 @@ fn from_given(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
     if !starts_upper(text, h) || glued_before(text, h.start) {
         return;
     }
-    let Some(n) = read_name(ctx, h.start, false) else { return };
+    let Some(n) = read_name(ctx, h.start, false) else {
+        return;
+    };
     if n.tokens >= 2 && n.first_given {
         push(out, &n, 0.6);
     } else if n.tokens == 1 && n.first_given && alone_ok(text, &n) {
@@ -278,28 +386,51 @@ fn from_given(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
 fn alone_ok(text: &str, n: &Name) -> bool {
     let rest = &text[n.end..];
     let next = rest.chars().next();
-    if next == Some('.') && rest[1..].trim_start().starts_with(|c: char| c.is_ascii_digit()) {
+    if next == Some('.')
+        && rest[1..]
+            .trim_start()
+            .starts_with(|c: char| c.is_ascii_digit())
+    {
         return false;
     }
-    !rest.trim_start_matches(' ').starts_with(|c: char| c.is_ascii_digit())
+    !rest
+        .trim_start_matches(' ')
+        .starts_with(|c: char| c.is_ascii_digit())
 }
 
 /// An unlisted capitalised word right before a listed surname: "Urban Meier".
 fn from_surname(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
     let text = ctx.text;
     let word = &text[h.start..h.end];
-    if !starts_upper(text, h) || AMBIGUOUS_SURNAMES.contains(&word) || h.entry.flags & flag::GIVEN != 0 {
+    if !starts_upper(text, h)
+        || AMBIGUOUS_SURNAMES.contains(&word)
+        || h.entry.flags & flag::GIVEN != 0
+    {
         return;
     }
     let before = &text[..h.start];
-    let Some(head) = before.strip_suffix(' ') else { return };
-    let start = head.rfind(|c: char| !(c.is_alphabetic() || c == '-' || c == '\'' || c == '’')).map_or(0, |i| i + head[i..].chars().next().map_or(1, char::len_utf8));
+    let Some(head) = before.strip_suffix(' ') else {
+        return;
+    };
+    let start = head
+        .rfind(|c: char| !(c.is_alphabetic() || c == '-' || c == '\'' || c == '’'))
+        .map_or(0, |i| {
+            i + head[i..].chars().next().map_or(1, char::len_utf8)
+        });
     let first = &head[start..];
-    let Some(first_end) = token_at(text, start) else { return };
-    if first_end != head.len() || first.chars().count() < 3 || first.chars().all(char::is_uppercase) || is_stop(ctx, start, first_end) {
+    let Some(first_end) = token_at(text, start) else {
+        return;
+    };
+    if first_end != head.len()
+        || first.chars().count() < 3
+        || first.chars().all(char::is_uppercase)
+        || is_stop(ctx, start, first_end)
+    {
         return;
     }
-    if ctx.hit_at(start).is_some_and(|t| t.entry.flags & (flag::NEG | flag::NAME_CUE | flag::NAME_LABEL | flag::SPECIAL) != 0) {
+    if ctx.hit_at(start).is_some_and(|t| {
+        t.entry.flags & (flag::NEG | flag::NAME_CUE | flag::NAME_LABEL | flag::SPECIAL) != 0
+    }) {
         return;
     }
     if let Some(n) = read_name(ctx, start, false) {
@@ -316,7 +447,11 @@ fn after_name_cue(ctx: &Context<'_>, h: &Hit, out: &mut Vec<Candidate>) {
     if text[pos..].starts_with(':') {
         pos = skip_spaces(text, pos + 1);
     }
-    if pos == h.end || ctx.hit_at(pos).is_some_and(|t| t.entry.flags & flag::TITLE != 0) {
+    if pos == h.end
+        || ctx
+            .hit_at(pos)
+            .is_some_and(|t| t.entry.flags & flag::TITLE != 0)
+    {
         return;
     }
     if let Some(n) = read_name(ctx, pos, false) {
@@ -358,17 +493,27 @@ mod tests {
     use crate::pii::scan_text;
 
     fn persons(t: &str) -> Vec<String> {
-        scan_text(t).into_iter().filter(|f| f.entity_type == "PERSON").map(|f| f.text).collect()
+        scan_text(t)
+            .into_iter()
+            .filter(|f| f.entity_type == "PERSON")
+            .map(|f| f.text)
+            .collect()
     }
 
     #[test]
     fn finds_names_by_cue_and_list() {
-        assert_eq!(persons("Sehr geehrter Herr Dr. Hans Meier, vielen Dank"), vec!["Hans Meier"]);
+        assert_eq!(
+            persons("Sehr geehrter Herr Dr. Hans Meier, vielen Dank"),
+            vec!["Hans Meier"]
+        );
         assert_eq!(persons("Bonjour Mme Rochat,"), vec!["Rochat"]);
         assert_eq!(persons("Liebe Grüsse\nAnna Keller"), vec!["Anna Keller"]);
         assert_eq!(persons("Gentile Sig.ra Bianchi"), vec!["Bianchi"]);
         assert_eq!(persons("Name: Marco Rossi\n"), vec!["Marco Rossi"]);
-        assert_eq!(persons("Call Peter Brändli tomorrow"), vec!["Peter Brändli"]);
+        assert_eq!(
+            persons("Call Peter Brändli tomorrow"),
+            vec!["Peter Brändli"]
+        );
         assert!(persons("Die Meier Treuhand AG hat geschrieben").is_empty());
         assert!(persons("Liebe Kolleginnen und Kollegen").is_empty());
     }

@@ -25,9 +25,9 @@ fn nsn_ok(cc: &[u8], nsn: &[u8]) -> Option<bool> {
 
 /// Country codes accepted with generic length rules (EU/EEA neighbours and frequent others).
 const OTHER_CC: &[&[u8]] = &[
-    b"30", b"31", b"32", b"34", b"36", b"45", b"46", b"47", b"48", b"351", b"352", b"353",
-    b"354", b"356", b"357", b"358", b"359", b"370", b"371", b"372", b"377", b"385", b"386",
-    b"420", b"421", b"40", b"90", b"61", b"64", b"81", b"86", b"91", b"7", b"27", b"55", b"52",
+    b"30", b"31", b"32", b"34", b"36", b"45", b"46", b"47", b"48", b"351", b"352", b"353", b"354",
+    b"356", b"357", b"358", b"359", b"370", b"371", b"372", b"377", b"385", b"386", b"420", b"421",
+    b"40", b"90", b"61", b"64", b"81", b"86", b"91", b"7", b"27", b"55", b"52",
 ];
 
 fn international(span: &Span<'_>, digits: &[u8]) -> Option<f32> {
@@ -43,7 +43,9 @@ fn international(span: &Span<'_>, digits: &[u8]) -> Option<f32> {
         match nsn_ok(cc, nsn) {
             Some(true) => return Some(0.8),
             Some(false) => return None,
-            None if OTHER_CC.contains(&cc) && (7..=12).contains(&nsn.len()) && !trunk => return Some(0.65),
+            None if OTHER_CC.contains(&cc) && (7..=12).contains(&nsn.len()) && !trunk => {
+                return Some(0.65)
+            }
             None => {}
         }
     }
@@ -54,7 +56,9 @@ fn international(span: &Span<'_>, digits: &[u8]) -> Option<f32> {
 fn date_like(span: &Span<'_>) -> bool {
     let g = span.groups();
     let dated = span.uniform_sep(b"./-") && g.len() == 3;
-    dated && ((g[0] <= 2 && g[1] <= 2 && (g[2] == 2 || g[2] == 4)) || (g[0] == 4 && g[1] == 2 && g[2] == 2))
+    dated
+        && ((g[0] <= 2 && g[1] <= 2 && (g[2] == 2 || g[2] == 4))
+            || (g[0] == 4 && g[1] == 2 && g[2] == 2))
 }
 
 /// National forms: trunk `0` + area code, or North American `(NPA) NXX-XXXX`, or Italian mobile.
@@ -72,7 +76,9 @@ fn national(span: &Span<'_>, d: &[u8], cue: bool) -> Option<f32> {
         return None;
     }
     if n == 10 && (g == [3, 3, 4] || g == [3, 7] || g == [3, 3, 2, 2]) {
-        let us = d[0] >= b'2' && d[3] >= b'2' && (span.text.starts_with('(') || span.uniform_sep(b" -."));
+        let us = d[0] >= b'2'
+            && d[3] >= b'2'
+            && (span.text.starts_with('(') || span.uniform_sep(b" -."));
         let it_mobile = d[0] == b'3' && span.uniform_sep(b" ");
         if us || it_mobile {
             return Some(0.6);
@@ -82,7 +88,13 @@ fn national(span: &Span<'_>, d: &[u8], cue: bool) -> Option<f32> {
 }
 
 /// Score for a phone number at `[s, e)`, or None when it is not one.
-pub fn check(ctx: &Context<'_>, s: usize, _e: usize, span: &Span<'_>, negated: bool) -> Option<f32> {
+pub fn check(
+    ctx: &Context<'_>,
+    s: usize,
+    _e: usize,
+    span: &Span<'_>,
+    negated: bool,
+) -> Option<f32> {
     let d = span.digits();
     if !(7..=15).contains(&d.len()) || date_like(span) {
         return None;

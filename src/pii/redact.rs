@@ -17,7 +17,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 /// How a finding is rewritten.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Operator {
     Replace,
@@ -35,7 +37,8 @@ pub fn set_hash_salt(salt: &[u8]) -> bool {
 }
 
 fn salt() -> &'static [u8] {
-    SALT.get().map_or(b"auditgate-pii-v1".as_slice(), Vec::as_slice)
+    SALT.get()
+        .map_or(b"auditgate-pii-v1".as_slice(), Vec::as_slice)
 }
 
 /// Placeholders handed out within one request, and the way back.
@@ -59,7 +62,10 @@ impl Pseudonyms {
 
     /// Placeholder -> original pairs, sorted (for `auditgate pii redact` and tests).
     pub fn mapping(&self) -> BTreeMap<String, String> {
-        self.originals.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.originals
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     /// The placeholder for a value, reusing an earlier one for the same type and value.
@@ -97,11 +103,8 @@ impl Pseudonyms {
     /// Restore every string inside a JSON value; `arguments` strings are treated as JSON text.
     pub fn restore_value(&self, v: &mut Value) {
         match v {
-            Value::String(s) => {
-                if s.contains('<') {
-                    *s = self.restore(s);
-                }
-            }
+            Value::String(s) if s.contains('<') => *s = self.restore(s),
+            Value::String(_) => {}
             Value::Array(items) => items.iter_mut().for_each(|i| self.restore_value(i)),
             Value::Object(map) => {
                 for (k, item) in map.iter_mut() {
@@ -129,7 +132,11 @@ impl Pseudonyms {
     /// A restorer for a streamed answer: placeholders split across chunks are still restored.
     pub fn stream_restorer(&self) -> StreamRestorer {
         let max = self.originals.keys().map(String::len).max().unwrap_or(0);
-        StreamRestorer { originals: self.originals.clone(), pending: String::new(), max_len: max }
+        StreamRestorer {
+            originals: self.originals.clone(),
+            pending: String::new(),
+            max_len: max,
+        }
     }
 }
 
@@ -142,8 +149,13 @@ fn restore_with(originals: &HashMap<String, String>, text: &str) -> String {
     while let Some(i) = rest.find('<') {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
-        let close = tail[1..].find(|c: char| !is_placeholder_char(c)).map(|j| j + 1);
-        match close.filter(|&j| tail.as_bytes()[j] == b'>').and_then(|j| originals.get(&tail[..=j]).map(|o| (j, o))) {
+        let close = tail[1..]
+            .find(|c: char| !is_placeholder_char(c))
+            .map(|j| j + 1);
+        match close
+            .filter(|&j| tail.as_bytes()[j] == b'>')
+            .and_then(|j| originals.get(&tail[..=j]).map(|o| (j, o)))
+        {
             Some((j, original)) => {
                 out.push_str(original);
                 rest = &tail[j + 1..];
@@ -191,7 +203,9 @@ impl StreamRestorer {
 
     /// Where a trailing, still-incomplete placeholder starts (or the end of the buffer).
     fn hold_from(&self) -> usize {
-        let Some(i) = self.pending.rfind('<') else { return self.pending.len() };
+        let Some(i) = self.pending.rfind('<') else {
+            return self.pending.len();
+        };
         let tail = &self.pending[i..];
         let could_be = tail.len() < self.max_len
             && tail[1..].chars().all(is_placeholder_char)
@@ -226,7 +240,8 @@ pub fn mask(entity_type: &str, value: &str) -> String {
                 return c;
             }
             seen += 1;
-            let visible = total > keep_head + keep_tail + 2 && (seen <= keep_head || seen > total - keep_tail);
+            let visible = total > keep_head + keep_tail + 2
+                && (seen <= keep_head || seen > total - keep_tail);
             if visible {
                 c
             } else {
@@ -262,7 +277,10 @@ fn replacement(op: Operator, f: &Finding, pseudonyms: &mut Pseudonyms) -> String
 fn apply_edits(s: &str, edits: &mut [(usize, usize, &str, String)]) -> String {
     edits.sort_by_key(|e| e.0);
     let mut byte_of = Vec::with_capacity(edits.len() * 2);
-    let mut idx = s.char_indices().map(|(b, _)| b).chain(std::iter::once(s.len()));
+    let mut idx = s
+        .char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(s.len()));
     let mut char_pos = 0usize;
     let mut current = idx.next();
     for (start, end, _, _) in edits.iter() {
@@ -292,11 +310,24 @@ fn apply_edits(s: &str, edits: &mut [(usize, usize, &str, String)]) -> String {
 }
 
 /// Redact bare text given its findings (paths ignored).
-pub fn redact_text(text: &str, findings: &[Finding], entities: &BTreeSet<String>, op: Operator, pseudonyms: &mut Pseudonyms) -> String {
+pub fn redact_text(
+    text: &str,
+    findings: &[Finding],
+    entities: &BTreeSet<String>,
+    op: Operator,
+    pseudonyms: &mut Pseudonyms,
+) -> String {
     let mut edits: Vec<(usize, usize, &str, String)> = findings
         .iter()
         .filter(|f| entities.is_empty() || entities.contains(&f.entity_type))
-        .map(|f| (f.start, f.end, f.text.as_str(), replacement(op, f, pseudonyms)))
+        .map(|f| {
+            (
+                f.start,
+                f.end,
+                f.text.as_str(),
+                replacement(op, f, pseudonyms),
+            )
+        })
         .collect();
     apply_edits(text, &mut edits)
 }
@@ -317,7 +348,8 @@ fn parse_path(path: &str) -> Option<Vec<Seg>> {
         match b[i] {
             b'.' => i += 1,
             b'[' if b.get(i + 1) == Some(&b'"') => {
-                let mut de = serde_json::Deserializer::from_str(&path[i + 1..]).into_iter::<String>();
+                let mut de =
+                    serde_json::Deserializer::from_str(&path[i + 1..]).into_iter::<String>();
                 let key = de.next()?.ok()?;
                 let used = de.byte_offset();
                 i += 1 + used;
@@ -353,7 +385,9 @@ fn edit_at(v: &mut Value, segs: &[Seg], edits: &mut Edits<'_>) -> bool {
             true
         }
         (Value::String(s), Some(_)) => {
-            let Ok(mut doc) = serde_json::from_str::<Value>(s) else { return false };
+            let Ok(mut doc) = serde_json::from_str::<Value>(s) else {
+                return false;
+            };
             let ok = edit_at(&mut doc, segs, edits);
             if ok {
                 if let Ok(text) = serde_json::to_string(&doc) {
@@ -362,20 +396,36 @@ fn edit_at(v: &mut Value, segs: &[Seg], edits: &mut Edits<'_>) -> bool {
             }
             ok
         }
-        (Value::Object(map), Some((Seg::Key(k), rest))) => map.get_mut(k).is_some_and(|c| edit_at(c, rest, edits)),
-        (Value::Array(items), Some((Seg::Index(i), rest))) => items.get_mut(*i).is_some_and(|c| edit_at(c, rest, edits)),
+        (Value::Object(map), Some((Seg::Key(k), rest))) => {
+            map.get_mut(k).is_some_and(|c| edit_at(c, rest, edits))
+        }
+        (Value::Array(items), Some((Seg::Index(i), rest))) => {
+            items.get_mut(*i).is_some_and(|c| edit_at(c, rest, edits))
+        }
         _ => false,
     }
 }
 
 /// Redact the findings of `cls` (all types if `entities` is empty) in place in a request body.
-fn redact_body(body: &mut Value, cls: &Classification, entities: &BTreeSet<String>, op: Operator) -> Pseudonyms {
+fn redact_body(
+    body: &mut Value,
+    cls: &Classification,
+    entities: &BTreeSet<String>,
+    op: Operator,
+) -> Pseudonyms {
     let mut pseudonyms = Pseudonyms::default();
     // Placeholders are numbered in document order, so assign them before grouping by path.
     let mut by_path: BTreeMap<&str, Edits<'_>> = BTreeMap::new();
-    for f in cls.findings.iter().filter(|f| entities.is_empty() || entities.contains(&f.entity_type)) {
+    for f in cls
+        .findings
+        .iter()
+        .filter(|f| entities.is_empty() || entities.contains(&f.entity_type))
+    {
         let repl = replacement(op, f, &mut pseudonyms);
-        by_path.entry(f.path.as_str()).or_default().push((f.start, f.end, f.text.as_str(), repl));
+        by_path
+            .entry(f.path.as_str())
+            .or_default()
+            .push((f.start, f.end, f.text.as_str(), repl));
     }
     for (path, mut edits) in by_path {
         if let Some(segs) = parse_path(path) {
@@ -386,12 +436,22 @@ fn redact_body(body: &mut Value, cls: &Classification, entities: &BTreeSet<Strin
 }
 
 /// Redact a chat-completions request body in place.
-pub fn redact_chat(body: &mut Value, cls: &Classification, entities: &BTreeSet<String>, op: Operator) -> Pseudonyms {
+pub fn redact_chat(
+    body: &mut Value,
+    cls: &Classification,
+    entities: &BTreeSet<String>,
+    op: Operator,
+) -> Pseudonyms {
     redact_body(body, cls, entities, op)
 }
 
 /// Redact an embeddings request body in place.
-pub fn redact_embeddings(body: &mut Value, cls: &Classification, entities: &BTreeSet<String>, op: Operator) -> Pseudonyms {
+pub fn redact_embeddings(
+    body: &mut Value,
+    cls: &Classification,
+    entities: &BTreeSet<String>,
+    op: Operator,
+) -> Pseudonyms {
     redact_body(body, cls, entities, op)
 }
 
@@ -415,13 +475,22 @@ mod tests {
             ])
         );
         let odd = join_key("x", "a.b");
-        assert_eq!(parse_path(&odd), Some(vec![Seg::Key("x".into()), Seg::Key("a.b".into())]));
+        assert_eq!(
+            parse_path(&odd),
+            Some(vec![Seg::Key("x".into()), Seg::Key("a.b".into())])
+        );
     }
 
     #[test]
     fn mask_keeps_separators() {
-        assert_eq!(mask("IBAN_CODE", "CH93 0076 2011 6238 5295 7"), "CH93 **** **** **** ***5 7");
-        assert_eq!(mask("CREDIT_CARD", "4111-1111-1111-1111"), "****-****-****-1111");
+        assert_eq!(
+            mask("IBAN_CODE", "CH93 0076 2011 6238 5295 7"),
+            "CH93 **** **** **** ***5 7"
+        );
+        assert_eq!(
+            mask("CREDIT_CARD", "4111-1111-1111-1111"),
+            "****-****-****-1111"
+        );
         assert_eq!(mask("PERSON", "Anna Müller"), "**** ******");
     }
 

@@ -10,7 +10,10 @@ use std::collections::BTreeSet;
 
 /// Append an object key to a path: `a.b` for plain keys, `a["odd key"]` otherwise.
 pub fn join_key(path: &str, key: &str) -> String {
-    let plain = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if plain {
         if path.is_empty() {
             key.to_string()
@@ -121,7 +124,10 @@ impl Collector {
                 }
             }
         }
-        if let Some(args) = m.pointer("/function_call/arguments").and_then(Value::as_str) {
+        if let Some(args) = m
+            .pointer("/function_call/arguments")
+            .and_then(Value::as_str)
+        {
             self.arguments(args, &format!("{base}.function_call.arguments"));
         }
     }

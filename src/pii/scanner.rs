@@ -50,7 +50,13 @@ pub struct Candidate {
 
 impl Candidate {
     pub fn new(kind: Kind, start: usize, end: usize, score: f32, validated: bool) -> Self {
-        Candidate { kind, start, end, score: score.min(1.0), validated }
+        Candidate {
+            kind,
+            start,
+            end,
+            score: score.min(1.0),
+            validated,
+        }
     }
 }
 
@@ -63,12 +69,16 @@ pub struct Scan {
 
 /// The span is not glued to surrounding letters or digits.
 pub fn word_bounded(text: &str, start: usize, end: usize) -> bool {
-    !char_before(text, start).is_some_and(is_word_char) && !char_at(text, end).is_some_and(is_word_char)
+    !char_before(text, start).is_some_and(is_word_char)
+        && !char_at(text, end).is_some_and(is_word_char)
 }
 
 /// The whitespace-delimited token around `[start, end)`.
 fn enclosing_token(text: &str, start: usize, end: usize) -> (usize, usize) {
-    let delim = |b: u8| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'>' | b'(' | b')' | b',' | b';');
+    let delim = |b: u8| {
+        b.is_ascii_whitespace()
+            || matches!(b, b'"' | b'\'' | b'<' | b'>' | b'(' | b')' | b',' | b';')
+    };
     let bytes = text.as_bytes();
     let mut s = start;
     while s > 0 && start - s < 512 && !delim(bytes[s - 1]) {
@@ -93,7 +103,9 @@ pub fn in_blob(text: &str, start: usize, end: usize) -> bool {
         return false;
     }
     let hexish = tok.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-');
-    let b64ish = tok.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-' | b'.'));
+    let b64ish = tok
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-' | b'.'));
     let lower = tok.iter().any(u8::is_ascii_lowercase);
     let upper = tok.iter().any(u8::is_ascii_uppercase);
     let digit = tok.iter().any(u8::is_ascii_digit);
@@ -146,7 +158,10 @@ pub fn scan(text: &str) -> Scan {
     }
     person::scan(&ctx, &mut cands);
     let kept = resolve(cands);
-    Scan { findings: to_findings(text, &kept), special_categories: ctx.special_categories() }
+    Scan {
+        findings: to_findings(text, &kept),
+        special_categories: ctx.special_categories(),
+    }
 }
 
 /// Keep the best of overlapping candidates: validated first, then longer, then higher score.
@@ -163,7 +178,11 @@ fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
     });
     let mut kept: std::collections::BTreeMap<usize, Candidate> = std::collections::BTreeMap::new();
     for c in cands {
-        let before = kept.range(..c.end).next_back().map(|(_, k)| k.end > c.start).unwrap_or(false);
+        let before = kept
+            .range(..c.end)
+            .next_back()
+            .map(|(_, k)| k.end > c.start)
+            .unwrap_or(false);
         if !before {
             kept.insert(c.start, c);
         }
@@ -180,7 +199,9 @@ fn to_findings(text: &str, kept: &[Candidate]) -> Vec<Finding> {
         *byte = to;
     };
     for c in kept {
-        let Some(slice) = text.get(c.start..c.end) else { continue };
+        let Some(slice) = text.get(c.start..c.end) else {
+            continue;
+        };
         advance(c.start, &mut byte, &mut chars);
         let start = chars;
         let len = slice.chars().count();
@@ -224,7 +245,10 @@ mod tests {
     fn char_offsets_count_scalars() {
         let t = "Grüße an Zoë: anna.muster@example.ch";
         let f = scan(t).findings;
-        let email = f.iter().find(|f| f.entity_type == "EMAIL_ADDRESS").map(|f| (f.start, f.end));
+        let email = f
+            .iter()
+            .find(|f| f.entity_type == "EMAIL_ADDRESS")
+            .map(|f| (f.start, f.end));
         assert_eq!(email, Some((14, 36)));
     }
 }

@@ -30,7 +30,7 @@ pub fn luhn(s: &[u8]) -> bool {
         }
         sum += d;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Payment card: 12-19 digits, Luhn, and a known issuer range (IIN) with a length it issues.
@@ -42,19 +42,16 @@ pub fn credit_card(s: &[u8]) -> bool {
     let p = |k: usize| -> u32 { s[..k].iter().fold(0, |a, &b| a * 10 + u32::from(b - b'0')) };
     let (p1, p2, p3, p4) = (p(1), p(2), p(3), p(4));
     match p1 {
-        4 => matches!(n, 13 | 16 | 19),                                    // Visa
-        2 => (2221..=2720).contains(&p4) && n == 16,                        // Mastercard 2-series
+        4 => matches!(n, 13 | 16 | 19),              // Visa
+        2 => (2221..=2720).contains(&p4) && n == 16, // Mastercard 2-series
         5 => ((51..=55).contains(&p2) && n == 16) || p2 == 50 || p2 >= 56, // Mastercard, Maestro
         3 => {
             ((p2 == 34 || p2 == 37) && n == 15)                             // Amex
                 || (((300..=305).contains(&p3) || p2 == 36 || p2 == 38) && n == 14) // Diners
-                || ((3528..=3589).contains(&p4) && n >= 16)                 // JCB
+                || ((3528..=3589).contains(&p4) && n >= 16) // JCB
         }
-        6 => {
-            (p4 == 6011 || p2 == 65 || (644..=649).contains(&p3)) && n >= 16 // Discover
-                || (p2 == 62 && n >= 16)                                   // UnionPay
-                || (p2 >= 60 && n >= 12)                                   // Maestro
-        }
+        // Discover (6011, 644-649, 65), UnionPay (62) and Maestro (56-69) cover all of 6x.
+        6 => n >= 12,
         _ => false,
     }
 }
@@ -118,13 +115,22 @@ fn alnum_value(b: u8) -> Option<u32> {
 
 /// IBAN: known country, exact length for it, and ISO 7064 mod 97-10 == 1.
 pub fn iban(s: &[u8]) -> bool {
-    if s.len() < 5 || iban_length(&s[..2]) != Some(s.len()) || !s[2..4].iter().all(u8::is_ascii_digit) {
+    if s.len() < 5
+        || iban_length(&s[..2]) != Some(s.len())
+        || !s[2..4].iter().all(u8::is_ascii_digit)
+    {
         return false;
     }
     let mut rem = 0u32;
     for &b in s[4..].iter().chain(&s[..4]) {
-        let Some(v) = alnum_value(b) else { return false };
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        let Some(v) = alnum_value(b) else {
+            return false;
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
     }
     rem == 1
 }
@@ -153,7 +159,11 @@ pub fn ch_uid(s: &[u8]) -> bool {
         return false;
     }
     const W: [u32; 8] = [5, 4, 3, 2, 7, 6, 5, 4];
-    let sum: u32 = s[..8].iter().zip(W).map(|(&b, w)| u32::from(b - b'0') * w).sum();
+    let sum: u32 = s[..8]
+        .iter()
+        .zip(W)
+        .map(|(&b, w)| u32::from(b - b'0') * w)
+        .sum();
     let check = (11 - sum % 11) % 11;
     check != 10 && check == u32::from(s[8] - b'0')
 }
@@ -205,7 +215,9 @@ pub fn fr_nir(s: &[u8]) -> bool {
     if !((1..=12).contains(&month) || (20..=42).contains(&month) || month >= 50) {
         return false;
     }
-    let number = s[..13].iter().fold(0u64, |a, &b| a * 10 + u64::from(b - b'0'));
+    let number = s[..13]
+        .iter()
+        .fold(0u64, |a, &b| a * 10 + u64::from(b - b'0'));
     let key = u64::from(digit(s[13]).unwrap_or(0) * 10 + digit(s[14]).unwrap_or(0));
     97 - number % 97 == key
 }
@@ -213,15 +225,24 @@ pub fn fr_nir(s: &[u8]) -> bool {
 /// Italian codice fiscale: 16 characters, check character from odd/even position tables.
 /// Accepts omocodia substitutions (LMNPQRSTUV for digits).
 pub fn it_fiscal_code(s: &[u8]) -> bool {
-    if s.len() != 16 || !s.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+    if s.len() != 16
+        || !s
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
         return false;
     }
     const ODD: [u32; 26] = [
-        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23,
+        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24,
+        23,
     ];
     let mut sum = 0u32;
     for (i, &b) in s[..15].iter().enumerate() {
-        let idx = if b.is_ascii_digit() { usize::from(b - b'0') } else { usize::from(b - b'A') };
+        let idx = if b.is_ascii_digit() {
+            usize::from(b - b'0')
+        } else {
+            usize::from(b - b'A')
+        };
         sum += if i % 2 == 0 { ODD[idx] } else { idx as u32 };
     }
     u32::from(s[15]) == u32::from(b'A') + sum % 26
@@ -244,7 +265,9 @@ pub fn es_nif(s: &[u8]) -> bool {
     if !all_digits(&s[1..8]) {
         return false;
     }
-    let n = s[1..8].iter().fold(lead, |a, &b| a * 10 + u32::from(b - b'0'));
+    let n = s[1..8]
+        .iter()
+        .fold(lead, |a, &b| a * 10 + u32::from(b - b'0'));
     NIF_LETTERS.get((n % 23) as usize) == Some(&s[8])
 }
 
@@ -259,7 +282,10 @@ pub fn uk_nino(s: &[u8]) -> bool {
     if !a.is_ascii_uppercase() || !b.is_ascii_uppercase() || bad(a) || bad(b) || b == b'O' {
         return false;
     }
-    !matches!(&s[..2], b"BG" | b"GB" | b"KN" | b"NK" | b"NT" | b"TN" | b"ZZ")
+    !matches!(
+        &s[..2],
+        b"BG" | b"GB" | b"KN" | b"NK" | b"NT" | b"TN" | b"ZZ"
+    )
 }
 
 /// US SSN: area not 000, 666 or 9xx; group not 00; serial not 0000; not a famous sample.
@@ -268,7 +294,12 @@ pub fn us_ssn(s: &[u8]) -> bool {
         return false;
     }
     let area = &s[..3];
-    if area == b"000" || area == b"666" || area[0] == b'9' || &s[3..5] == b"00" || &s[5..] == b"0000" {
+    if area == b"000"
+        || area == b"666"
+        || area[0] == b'9'
+        || &s[3..5] == b"00"
+        || &s[5..] == b"0000"
+    {
         return false;
     }
     // Advertised and test numbers that are known not to belong to anyone.
@@ -280,7 +311,11 @@ pub fn uk_nhs(s: &[u8]) -> bool {
     if s.len() != 10 || !all_digits(s) || s.iter().all(|&b| b == s[0]) {
         return false;
     }
-    let sum: u32 = s[..9].iter().enumerate().map(|(i, &b)| u32::from(b - b'0') * (10 - i as u32)).sum();
+    let sum: u32 = s[..9]
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| u32::from(b - b'0') * (10 - i as u32))
+        .sum();
     let check = match 11 - sum % 11 {
         11 => 0,
         10 => return false,
@@ -303,11 +338,7 @@ pub fn eu_vat(s: &[u8]) -> bool {
         b"IT" => rest.len() == 11 && luhn(rest) && rest[..7] != *b"0000000",
         b"BE" => be_vat(rest),
         b"NL" => nl_vat(rest),
-        b"LU" => {
-            rest.len() == 8
-                && all_digits(rest)
-                && num(&rest[..6]) % 89 == num(&rest[6..])
-        }
+        b"LU" => rest.len() == 8 && all_digits(rest) && num(&rest[..6]) % 89 == num(&rest[6..]),
         b"ES" => rest.len() == 9 && (es_nif(rest) || es_cif(rest)),
         _ => false,
     }
@@ -315,7 +346,8 @@ pub fn eu_vat(s: &[u8]) -> bool {
 
 /// Decimal value of a short digit string (callers check the digits first).
 fn num(s: &[u8]) -> u64 {
-    s.iter().fold(0u64, |a, &b| a * 10 + u64::from(b.wrapping_sub(b'0') % 10))
+    s.iter()
+        .fold(0u64, |a, &b| a * 10 + u64::from(b.wrapping_sub(b'0') % 10))
 }
 
 fn at_vat(rest: &[u8]) -> bool {
@@ -326,7 +358,11 @@ fn at_vat(rest: &[u8]) -> bool {
     let mut sum = 0u32;
     for (i, &b) in d[..7].iter().enumerate() {
         let v = u32::from(b - b'0');
-        sum += if i % 2 == 1 { v * 2 / 10 + v * 2 % 10 } else { v };
+        sum += if i % 2 == 1 {
+            v * 2 / 10 + v * 2 % 10
+        } else {
+            v
+        };
     }
     (10 - (sum + 4) % 10) % 10 == u32::from(d[7] - b'0')
 }
@@ -345,33 +381,50 @@ fn fr_vat(rest: &[u8]) -> bool {
 }
 
 fn be_vat(rest: &[u8]) -> bool {
-    rest.len() == 10 && all_digits(rest) && matches!(rest[0], b'0' | b'1') && 97 - num(&rest[..8]) % 97 == num(&rest[8..])
+    rest.len() == 10
+        && all_digits(rest)
+        && matches!(rest[0], b'0' | b'1')
+        && 97 - num(&rest[..8]) % 97 == num(&rest[8..])
 }
 
 fn nl_vat(rest: &[u8]) -> bool {
     if rest.len() != 12 || rest[9] != b'B' || !all_digits(&rest[..9]) || !all_digits(&rest[10..]) {
         return false;
     }
-    let sum: u64 = rest[..8].iter().enumerate().map(|(i, &b)| u64::from(b - b'0') * (9 - i as u64)).sum();
-    let classic = (sum + 11 * 0) % 11 == u64::from(rest[8] - b'0') && sum % 11 != 10;
+    let sum: u64 = rest[..8]
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| u64::from(b - b'0') * (9 - i as u64))
+        .sum();
+    let classic = sum % 11 == u64::from(rest[8] - b'0') && sum % 11 != 10;
     // Since 2020 sole traders get numbers validated by ISO 7064 mod 97-10 over "NL" + number.
     let mut rem = 0u64;
     for &b in b"NL".iter().chain(rest.iter()) {
         let v = u64::from(alnum_value(b).unwrap_or(0));
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
     }
     classic || rem == 1
 }
 
 /// Spanish CIF (company tax code): letter, 7 digits, control digit or letter.
 fn es_cif(s: &[u8]) -> bool {
-    if !matches!(s[0], b'A'..=b'H' | b'J' | b'N' | b'P'..=b'S' | b'U' | b'V' | b'W') || !all_digits(&s[1..8]) {
+    if !matches!(s[0], b'A'..=b'H' | b'J' | b'N' | b'P'..=b'S' | b'U' | b'V' | b'W')
+        || !all_digits(&s[1..8])
+    {
         return false;
     }
     let mut sum = 0u32;
     for (i, &b) in s[1..8].iter().enumerate() {
         let v = u32::from(b - b'0');
-        sum += if i % 2 == 0 { (v * 2) / 10 + (v * 2) % 10 } else { v };
+        sum += if i % 2 == 0 {
+            (v * 2) / 10 + (v * 2) % 10
+        } else {
+            v
+        };
     }
     let control = (10 - sum % 10) % 10;
     s[8] == b'0' + control as u8 || s[8] == b"JABCDEFGHI"[control as usize]
@@ -407,7 +460,7 @@ pub fn ipv6(s: &str) -> bool {
 
 /// Calendar date plausibility for a birth date (years 1900-2029).
 pub fn birth_date(day: u32, month: u32, year: u32) -> bool {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,

@@ -82,16 +82,22 @@ fn bench(c: &mut Criterion) {
     let clean = clean_prose(1 << 20);
     let mut g = c.benchmark_group("scan");
     g.throughput(Throughput::Bytes(mixed.len() as u64));
-    g.bench_function("mixed_prose_1MiB", |b| b.iter(|| scan_text(black_box(&mixed))));
+    g.bench_function("mixed_prose_1MiB", |b| {
+        b.iter(|| scan_text(black_box(&mixed)))
+    });
     g.throughput(Throughput::Bytes(clean.len() as u64));
-    g.bench_function("clean_prose_1MiB", |b| b.iter(|| scan_text(black_box(&clean))));
+    g.bench_function("clean_prose_1MiB", |b| {
+        b.iter(|| scan_text(black_box(&clean)))
+    });
     g.finish();
 
     let body = chat_request();
     let size = serde_json::to_string(&body).map(|s| s.len()).unwrap_or(0);
     let mut g = c.benchmark_group("classify");
     g.throughput(Throughput::Bytes(size as u64));
-    g.bench_function(format!("chat_request_{size}B"), |b| b.iter(|| classify_chat(black_box(&body))));
+    g.bench_function(format!("chat_request_{size}B"), |b| {
+        b.iter(|| classify_chat(black_box(&body)))
+    });
     g.finish();
 }
 

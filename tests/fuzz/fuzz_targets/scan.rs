@@ -8,7 +8,9 @@ use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeSet;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let chars: Vec<char> = text.chars().collect();
     let findings = scan_text(text);
     let mut last = 0;
@@ -19,7 +21,13 @@ fuzz_target!(|data: &[u8]| {
     }
     if !text.contains('<') {
         let mut p = Pseudonyms::default();
-        let redacted = redact_text(text, &findings, &BTreeSet::new(), Operator::Pseudonymize, &mut p);
+        let redacted = redact_text(
+            text,
+            &findings,
+            &BTreeSet::new(),
+            Operator::Pseudonymize,
+            &mut p,
+        );
         assert_eq!(p.restore(&redacted), text);
     }
 });
