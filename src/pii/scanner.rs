@@ -116,14 +116,32 @@ pub fn in_blob(text: &str, start: usize, end: usize) -> bool {
 /// runs, identifiers, postcodes) are tried only there, so prose between digits costs one byte
 /// comparison per byte instead of a regex pass per recognizer.
 pub fn digit_starts(text: &str) -> Vec<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut prev_digit = false;
-    for (i, b) in text.bytes().enumerate() {
-        let d = b.is_ascii_digit();
-        if d && !prev_digit {
-            out.push(i);
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time: skip words without any ASCII digit (SWAR "has byte < 10" on
+        // the bytes XOR '0'; false positives only cost the byte loop below).
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])) ^ (0x30 * ONES);
+            if (w.wrapping_sub(10 * ONES) & !w & HIGHS) == 0 {
+                prev_digit = false;
+                i += 8;
+                continue;
+            }
         }
-        prev_digit = d;
+        let end = (i + 8).min(bytes.len());
+        for (j, b) in bytes[i..end].iter().enumerate() {
+            let d = b.is_ascii_digit();
+            if d && !prev_digit {
+                out.push(i + j);
+            }
+            prev_digit = d;
+        }
+        i = end;
     }
     out
 }
@@ -136,12 +154,11 @@ pub fn scan(text: &str) -> Scan {
     let ctx = Context::new(text);
     let mut cands: Vec<Candidate> = Vec::new();
     let bytes = text.as_bytes();
-    let has_digit = bytes.iter().any(u8::is_ascii_digit);
     if bytes.contains(&b'@') {
         contact::scan_emails(&ctx, &mut cands);
     }
-    if has_digit {
-        let starts = digit_starts(text);
+    let starts = digit_starts(text);
+    if !starts.is_empty() {
         numbers::scan(&ctx, &starts, &mut cands);
         ids::scan(&ctx, &starts, &mut cands);
         location::scan(&ctx, &starts, &mut cands);
@@ -229,6 +246,19 @@ mod tests {
         let c = Candidate::new(Kind::Person, 30, 40, 0.8, false);
         let kept = resolve(vec![a, b, c]);
         assert_eq!(kept, vec![b, c]);
+    }
+
+    #[test]
+    fn digit_starts_finds_every_run() {
+        let t = "ab1 22x333 öé4444 5 66666666 7";
+        let naive: Vec<usize> = (0..t.len())
+            .filter(|&i| {
+                t.as_bytes()[i].is_ascii_digit()
+                    && (i == 0 || !t.as_bytes()[i - 1].is_ascii_digit())
+            })
+            .collect();
+        assert_eq!(digit_starts(t), naive);
+        assert!(digit_starts("keine Ziffern hier, nur Text.").is_empty());
     }
 
     #[test]
