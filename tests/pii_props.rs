@@ -73,7 +73,8 @@ proptest! {
 
     #[test]
     fn pseudonymize_round_trips(s in mixed()) {
-        prop_assume!(!s.contains('<'));
+        // A text that already holds placeholder-like `<...>` cannot round-trip by design.
+        let s = s.replace('<', "");
         let findings = scan_text(&s);
         let mut p = Pseudonyms::default();
         let redacted = redact_text(&s, &findings, &BTreeSet::new(), Operator::Pseudonymize, &mut p);
