@@ -23,6 +23,10 @@ fn scan_json_matches_the_contract() {
     assert_eq!(items[0]["entity_type"], "PERSON");
     assert_eq!(items[0]["text"], "Müller");
     assert_eq!(items[1]["entity_type"], "IBAN_CODE");
+    assert!(
+        out.contains(r#""score":1.0"#) || out.contains(r#""score":0.95"#),
+        "{out}"
+    );
     // Char offsets (Python str indices): "Grüezi" has a two-byte ü.
     assert_eq!(
         (items[1]["start"].as_u64(), items[1]["end"].as_u64()),

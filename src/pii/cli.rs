@@ -75,6 +75,11 @@ pub fn pii_main(cmd: PiiCommand) -> i32 {
     }
 }
 
+/// Scores as two-decimal f64, so that JSON shows `0.95` and not the f32 widening `0.949999988`.
+fn score(s: f32) -> f64 {
+    (f64::from(s) * 100.0).round() / 100.0
+}
+
 /// The output of `pii scan` for a text.
 pub fn scan_output(text: &str, as_json: bool) -> Result<String, CliError> {
     let cls = classify_text(text);
@@ -82,7 +87,7 @@ pub fn scan_output(text: &str, as_json: bool) -> Result<String, CliError> {
         let items: Vec<Value> = cls
             .findings
             .iter()
-            .map(|f| json!({"entity_type": f.entity_type, "start": f.start, "end": f.end, "score": f.score, "text": f.text}))
+            .map(|f| json!({"entity_type": f.entity_type, "start": f.start, "end": f.end, "score": score(f.score), "text": f.text}))
             .collect();
         return Ok(serde_json::to_string(&items)? + "\n");
     }
