@@ -59,3 +59,17 @@ fn scan_table_and_redact_text() {
     let red = redact_output(body, Operator::Pseudonymize, &[]).unwrap_or_default();
     assert!(red.contains("Herr <PERSON_1>"), "{red}");
 }
+
+#[test]
+fn boilerplate_and_code_are_not_names() {
+    for t in [
+        "Hello World!",
+        "name: String\nage: Optional[int]",
+        "Thanks!\n\nP.S. see you",
+        "Dear Customer,",
+        "Write a poem about Florence and Paris.",
+    ] {
+        let out = scan_output(t, true).unwrap_or_default();
+        assert_eq!(out, "[]\n", "{t:?} -> {out}");
+    }
+}
