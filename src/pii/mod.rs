@@ -1,8 +1,29 @@
 //! Personal-data classification: find PII in every text field of a request, grade the request
 //! (none / personal / sensitive / special) and redact or pseudonymize what policy asks for.
 //!
-//! INTERFACE SKELETON: the real recognizers replace the bodies below; the types and signatures are
-//! what the rest of the gateway calls.
+//! Layout: `context` (one Aho-Corasick pass for cue words, names and art. 9 keywords), one file
+//! per recognizer family (`contact`, `numbers` + `phone`, `ids`, `dates`, `person`, `location`),
+//! `validators` (checksums), `scanner` (orchestration, overlap resolution, char offsets),
+//! `request` (walking chat and embeddings bodies), `redact` (operators and pseudonyms) and `cli`
+//! (`auditgate pii scan|redact`). See docs/pii.md.
+
+pub mod cli;
+mod contact;
+pub mod context;
+mod dates;
+mod ids;
+mod location;
+pub mod names;
+mod numbers;
+mod person;
+mod phone;
+pub mod redact;
+mod request;
+pub mod scanner;
+pub mod validators;
+
+pub use cli::{pii_main, PiiCommand};
+pub use redact::{redact_chat, redact_embeddings, redact_text, Operator, Pseudonyms, StreamRestorer};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -103,79 +124,52 @@ impl Classification {
     }
 }
 
+/// The level an entity type puts a request at: identifiers that enable fraud or identity theft
+/// and official numbers are sensitive, contact and identity data personal.
+pub fn entity_level(entity_type: &str) -> Level {
+    match entity_type {
+        "IBAN_CODE" | "CREDIT_CARD" | "CH_AHV" | "DE_TAX_ID" | "FR_NIR" | "IT_FISCAL_CODE" | "ES_NIF" | "UK_NINO"
+        | "UK_NHS" | "US_SSN" | "PASSPORT" | "ID_CARD" => Level::Sensitive,
+        _ => Level::Personal,
+    }
+}
+
+impl Classification {
+    /// Build from findings and special categories, computing the level.
+    pub fn from_parts(findings: Vec<Finding>, unscannable: Vec<String>, special: Vec<String>) -> Self {
+        let level = if !special.is_empty() {
+            Level::Special
+        } else {
+            findings.iter().map(|f| entity_level(&f.entity_type)).max().unwrap_or(Level::None)
+        };
+        Classification { level, findings, unscannable, special_categories: special }
+    }
+}
+
+/// Compile every pattern now instead of on the first request.
+pub fn warm_up() {
+    context::warm_up();
+    let _ = scan_text("Herr Muster, CH93 0076 2011 6238 5295 7, +41 44 668 18 00, a@b.ch, 8001 Zürich");
+}
+
 /// Scan bare text. Findings have an empty path.
-pub fn scan_text(_text: &str) -> Vec<Finding> {
-    Vec::new()
+pub fn scan_text(text: &str) -> Vec<Finding> {
+    scanner::scan(text).findings
+}
+
+/// Scan bare text and classify it (level and special categories included).
+pub fn classify_text(text: &str) -> Classification {
+    let scan = scanner::scan(text);
+    let special = scan.special_categories.iter().map(|s| s.to_string()).collect();
+    Classification::from_parts(scan.findings, Vec::new(), special)
 }
 
 /// Classify an OpenAI chat-completions request body (messages, tools, user, ...).
-pub fn classify_chat(_body: &Value) -> Classification {
-    Classification::default()
+pub fn classify_chat(body: &Value) -> Classification {
+    request::classify_chat(body)
 }
 
 /// Classify an embeddings request body (`input` as string, array of strings, or tokens).
-pub fn classify_embeddings(_body: &Value) -> Classification {
-    Classification::default()
-}
-
-/// Redaction operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Operator {
-    Replace,
-    Mask,
-    Hash,
-    Pseudonymize,
-}
-
-/// Placeholders issued for one request, to restore the originals in the answer.
-#[derive(Debug, Clone, Default)]
-pub struct Pseudonyms {
-    map: Vec<(String, String)>,
-}
-
-impl Pseudonyms {
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-    pub fn restore(&self, text: &str) -> String {
-        text.to_string()
-    }
-    pub fn restore_response(&self, _body: &mut Value) {}
-    pub fn stream_restorer(&self) -> StreamRestorer {
-        StreamRestorer::default()
-    }
-}
-
-/// Restores placeholders in a stream of text pieces, even when split across pieces.
-#[derive(Debug, Default)]
-pub struct StreamRestorer {}
-
-impl StreamRestorer {
-    pub fn push(&mut self, chunk: &str) -> String {
-        chunk.to_string()
-    }
-    pub fn finish(&mut self) -> String {
-        String::new()
-    }
-}
-
-/// Redact the findings of the given entity types (empty = all) in a chat request, in place.
-pub fn redact_chat(
-    _body: &mut Value,
-    _cls: &Classification,
-    _entities: &BTreeSet<String>,
-    _op: Operator,
-) -> Pseudonyms {
-    Pseudonyms::default()
-}
-
-/// Redact an embeddings request in place.
-pub fn redact_embeddings(
-    _body: &mut Value,
-    _cls: &Classification,
-    _entities: &BTreeSet<String>,
-    _op: Operator,
-) -> Pseudonyms {
-    Pseudonyms::default()
+pub fn classify_embeddings(body: &Value) -> Classification {
+    request::classify_embeddings(body)
 }

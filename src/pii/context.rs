@@ -1,0 +1,1203 @@
+//! Context words: one Aho-Corasick pass over the text finds every cue word (de/fr/it/en), person
+//! title, greeting, signature, given name, surname and GDPR art. 9 keyword at once. Recognizers then
+//! ask "is there a phone cue within 48 bytes before this candidate?" with a binary search over the
+//! sorted hits instead of re-reading the text.
+
+use super::names::{GIVEN_NAMES, SURNAMES};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// Flags a keyword can carry (a word may carry several, e.g. "Martin" is given name and surname).
+pub mod flag {
+    pub const GIVEN: u32 = 1 << 0;
+    pub const SURNAME: u32 = 1 << 1;
+    pub const TITLE: u32 = 1 << 2;
+    pub const GREETING: u32 = 1 << 3;
+    pub const SIGNATURE: u32 = 1 << 4;
+    pub const NAME_LABEL: u32 = 1 << 5;
+    pub const PHONE: u32 = 1 << 6;
+    pub const IBAN: u32 = 1 << 7;
+    pub const CARD: u32 = 1 << 8;
+    pub const AHV: u32 = 1 << 9;
+    pub const VAT: u32 = 1 << 10;
+    pub const TAX: u32 = 1 << 11;
+    pub const NIR: u32 = 1 << 12;
+    pub const FISCAL: u32 = 1 << 13;
+    pub const NINO: u32 = 1 << 14;
+    pub const NHS: u32 = 1 << 15;
+    pub const SSN: u32 = 1 << 16;
+    pub const IP: u32 = 1 << 17;
+    pub const BIRTH: u32 = 1 << 18;
+    pub const PASSPORT: u32 = 1 << 19;
+    pub const ID_CARD: u32 = 1 << 20;
+    /// Order, invoice, reference, version, ...: numbers after these are not personal data.
+    pub const NEG: u32 = 1 << 21;
+    pub const EMAIL: u32 = 1 << 22;
+    /// Keyword is a stem: the word may continue after it ("diagnos" -> "Diagnose").
+    pub const STEM: u32 = 1 << 23;
+    pub const SPECIAL: u32 = 1 << 24;
+    /// A word that is never a name after a greeting or title ("Grüsse", "Sir", "Damen").
+    pub const STOP: u32 = 1 << 25;
+    /// A role or phrase directly followed by a name, no colon needed ("Klient", "my name is").
+    pub const NAME_CUE: u32 = 1 << 26;
+    /// A street type: a suffix inside a compound ("...strasse", no left boundary needed) or a
+    /// word before or after the name ("Rue", "Via", "Street"). Triggers the address regex.
+    pub const STREET: u32 = 1 << 27;
+    /// Matches inside a word on the left (street suffixes).
+    pub const SUFFIX: u32 = 1 << 28;
+}
+
+/// GDPR art. 9 special categories, by the name reported in `Classification.special_categories`.
+pub const SPECIAL_CATEGORIES: &[&str] = &[
+    "health",
+    "religion",
+    "trade_union",
+    "political_opinion",
+    "sexual_orientation",
+    "ethnic_origin",
+    "biometric",
+    "genetic",
+];
+
+const PHONE: &[&str] = &[
+    "tel",
+    "tel.",
+    "telefon",
+    "telefonnummer",
+    "tél",
+    "tél.",
+    "téléphone",
+    "phone",
+    "telephone",
+    "mobile",
+    "mobil",
+    "natel",
+    "handy",
+    "cell",
+    "cellulare",
+    "telefono",
+    "fax",
+    "mob",
+    "mob.",
+    "portable",
+    "cellphone",
+    "rufnummer",
+    "numéro de téléphone",
+    "numero di telefono",
+    "call",
+    "anrufen",
+    "appeler",
+    "chiamare",
+    "erreichbar",
+    "joignable",
+    "raggiungibile",
+    "whatsapp",
+];
+const IBAN: &[&str] = &[
+    "iban",
+    "konto",
+    "kontonummer",
+    "bankverbindung",
+    "compte",
+    "compte bancaire",
+    "conto",
+    "conto corrente",
+    "account",
+    "bank account",
+    "überweisen",
+    "virement",
+    "bonifico",
+    "zahlung",
+];
+const CARD: &[&str] = &[
+    "kreditkarte",
+    "karte",
+    "card",
+    "credit card",
+    "carte",
+    "carte de crédit",
+    "carta",
+    "carta di credito",
+    "visa",
+    "mastercard",
+    "amex",
+    "kartennummer",
+    "numéro de carte",
+];
+const AHV: &[&str] = &[
+    "ahv",
+    "avs",
+    "ahv-nr",
+    "ahv-nummer",
+    "ahvn13",
+    "avs-nr",
+    "sozialversicherungsnummer",
+    "sozialversicherung",
+    "numéro avs",
+    "assurance vieillesse",
+    "numero avs",
+    "social security",
+];
+const VAT: &[&str] = &[
+    "mwst",
+    "mwst.",
+    "mwst-nr",
+    "ust-idnr",
+    "ust-id",
+    "ust.-id",
+    "umsatzsteuer",
+    "vat",
+    "tva",
+    "iva",
+    "partita iva",
+    "p.iva",
+    "uid",
+    "numéro tva",
+    "vat number",
+];
+const TAX: &[&str] = &[
+    "steuer-id",
+    "steuerid",
+    "steuer-idnr",
+    "steueridentifikationsnummer",
+    "idnr",
+    "steuerliche identifikationsnummer",
+    "identifikationsnummer",
+    "tax id",
+    "tin",
+    "tax identification number",
+    "identifiant fiscal",
+    "steuernummer",
+];
+const NIR: &[&str] = &["nir", "sécurité sociale", "numéro de sécurité sociale", "sécu", "insee", "carte vitale"];
+const FISCAL: &[&str] =
+    &["codice fiscale", "c.f.", "cf", "dni", "nie-nummer", "número nie", "nif", "documento nacional", "fiscal code"];
+const NINO: &[&str] = &["national insurance", "nino", "ni number", "ni no", "insurance number"];
+const NHS: &[&str] = &["nhs", "nhs number", "nhs no", "national health service", "health service"];
+const SSN: &[&str] = &["ssn", "social security number", "social security", "ss#", "ssn#"];
+const IP: &[&str] = &["ip", "ip-adresse", "adresse ip", "indirizzo ip", "ip address", "host", "server"];
+const BIRTH: &[&str] = &[
+    "geboren",
+    "geb.",
+    "geburtsdatum",
+    "geburtstag",
+    "jahrgang",
+    "born",
+    "birth",
+    "birthday",
+    "date of birth",
+    "dob",
+    "d.o.b.",
+    "né",
+    "née",
+    "né le",
+    "née le",
+    "date de naissance",
+    "naissance",
+    "nato",
+    "nata",
+    "nato il",
+    "nata il",
+    "data di nascita",
+    "nascita",
+    "geb",
+];
+const PASSPORT: &[&str] = &[
+    "pass",
+    "reisepass",
+    "passnummer",
+    "pass-nr",
+    "pass-nr.",
+    "passport",
+    "passport number",
+    "passport no",
+    "passeport",
+    "numéro de passeport",
+    "passaporto",
+    "numero di passaporto",
+];
+const ID_CARD: &[&str] = &[
+    "identitätskarte",
+    "id-karte",
+    "personalausweis",
+    "ausweis",
+    "ausweisnummer",
+    "id card",
+    "identity card",
+    "carte d'identité",
+    "carte d’identité",
+    "carta d'identità",
+    "carta d’identità",
+    "id-nr",
+    "identity document",
+    "documento d'identità",
+];
+const NEG: &[&str] = &[
+    "rechnung",
+    "rechnungsnummer",
+    "rechnungs-nr",
+    "invoice",
+    "facture",
+    "fattura",
+    "order",
+    "bestellung",
+    "bestellnummer",
+    "auftrag",
+    "auftragsnummer",
+    "commande",
+    "ordine",
+    "ref",
+    "ref.",
+    "referenz",
+    "référence",
+    "riferimento",
+    "reference",
+    "artikel",
+    "article",
+    "articolo",
+    "version",
+    "build",
+    "release",
+    "ticket",
+    "tracking",
+    "sendung",
+    "colis",
+    "kundennummer",
+    "kunden-nr",
+    "customer",
+    "client no",
+    "dossier",
+    "pratica",
+    "police",
+    "polizza",
+    "policennummer",
+    "vertrag",
+    "vertragsnummer",
+    "contract",
+    "contrat",
+    "contratto",
+    "isbn",
+    "serial",
+    "seriennummer",
+    "batch",
+    "sku",
+    "artikelnummer",
+    "v.",
+    "ver.",
+    "patch",
+    "firmware",
+    "paket",
+    "belegnummer",
+    "beleg",
+    "quittung",
+    "receipt",
+    "mandat",
+    "geschäftsnummer",
+    "aktenzeichen",
+    "az.",
+    "rapport",
+    "report",
+    "versione",
+    "versión",
+    "référence client",
+    "bestell-nr",
+    "auftrags-nr",
+    "rechnungsnr",
+];
+const EMAIL: &[&str] = &["email", "e-mail", "mail", "courriel", "posta elettronica"];
+const TITLES: &[&str] = &[
+    "herr",
+    "herrn",
+    "frau",
+    "hr.",
+    "fr.",
+    "mme",
+    "mme.",
+    "madame",
+    "monsieur",
+    "m.",
+    "mlle",
+    "mademoiselle",
+    "sig.",
+    "sig.ra",
+    "sig.na",
+    "signor",
+    "signora",
+    "signore",
+    "dott.",
+    "dott.ssa",
+    "dr.",
+    "prof.",
+    "mr",
+    "mr.",
+    "mrs",
+    "mrs.",
+    "ms",
+    "ms.",
+    "miss",
+    "avv.",
+    "ing.",
+    "maître",
+    "mx.",
+    "dame",
+];
+const GREETINGS: &[&str] = &[
+    "liebe",
+    "lieber",
+    "hallo",
+    "hi",
+    "hello",
+    "dear",
+    "bonjour",
+    "bonsoir",
+    "salut",
+    "cher",
+    "chère",
+    "ciao",
+    "caro",
+    "cara",
+    "gentile",
+    "gentilissima",
+    "gentilissimo",
+    "grüezi",
+    "grüss dich",
+    "buongiorno",
+    "buonasera",
+    "hey",
+    "servus",
+    "moin",
+    "guten tag",
+    "hoi",
+    "sali",
+    "salü",
+];
+const SIGNATURES: &[&str] = &[
+    "freundliche grüsse",
+    "freundliche grüße",
+    "mit freundlichen grüssen",
+    "mit freundlichen grüßen",
+    "freundlichen grüssen",
+    "beste grüsse",
+    "beste grüße",
+    "liebe grüsse",
+    "liebe grüße",
+    "viele grüsse",
+    "viele grüße",
+    "herzliche grüsse",
+    "herzliche grüße",
+    "gruss",
+    "gruß",
+    "grüsse",
+    "grüße",
+    "best regards",
+    "kind regards",
+    "regards",
+    "best",
+    "cheers",
+    "thanks",
+    "many thanks",
+    "thank you",
+    "sincerely",
+    "yours sincerely",
+    "yours faithfully",
+    "cordialement",
+    "bien à vous",
+    "meilleures salutations",
+    "salutations distinguées",
+    "bien cordialement",
+    "sincères salutations",
+    "amicalement",
+    "cordiali saluti",
+    "distinti saluti",
+    "saluti",
+    "un caro saluto",
+    "un cordiale saluto",
+    "grazie",
+    "merci",
+    "danke",
+    "vielen dank",
+];
+const NAME_LABELS: &[&str] = &[
+    "name",
+    "vorname",
+    "nachname",
+    "familienname",
+    "nom",
+    "prénom",
+    "nome",
+    "cognome",
+    "full name",
+    "patient",
+    "patientin",
+    "kunde",
+    "kundin",
+    "client",
+    "cliente",
+    "mandant",
+    "mandantin",
+    "contact",
+    "kontakt",
+    "contatto",
+    "ansprechpartner",
+    "ansprechperson",
+    "absender",
+    "empfänger",
+    "destinataire",
+    "expéditeur",
+    "mittente",
+    "destinatario",
+    "titulaire",
+    "inhaber",
+    "kontoinhaber",
+    "intestatario",
+    "account holder",
+    "employee",
+    "mitarbeiter",
+    "mitarbeiterin",
+    "collaborateur",
+    "dipendente",
+    "from:",
+    "von:",
+    "de:",
+    "de :",
+    "da:",
+    "to:",
+    "an:",
+    "à:",
+    "à :",
+    "a:",
+    "cc:",
+    "signed",
+    "unterschrift",
+    "signature",
+    "firma",
+    "requester",
+    "antragsteller",
+    "antragstellerin",
+    "requérant",
+    "richiedente",
+    "erblasser",
+    "défunt",
+    "ehemann",
+    "ehefrau",
+    "époux",
+    "épouse",
+    "coniuge",
+    "spouse",
+    "partner",
+    "partnerin",
+    "kind",
+    "enfant",
+    "figlio",
+    "figlia",
+    "child",
+    "witness",
+    "zeuge",
+    "zeugin",
+    "témoin",
+];
+const NAME_CUES: &[&str] = &[
+    "mein name ist",
+    "ich heisse",
+    "ich heiße",
+    "je m'appelle",
+    "je m’appelle",
+    "mi chiamo",
+    "my name is",
+    "klient",
+    "klientin",
+    "kunde",
+    "kundin",
+    "mandant",
+    "mandantin",
+    "client",
+    "cliente",
+    "employee",
+    "mitarbeiter",
+    "mitarbeiterin",
+    "patient",
+    "patientin",
+    "signor",
+    "signora",
+    "il signor",
+    "la signora",
+    "collaboratrice",
+    "collaborateur",
+    "dipendente",
+    "ehemann",
+    "ehefrau",
+    "tochter",
+    "sohn",
+    "fille",
+    "fils",
+    "figlio",
+    "figlia",
+    "wife",
+    "husband",
+    "daughter",
+    "épouse",
+    "époux",
+    "marito",
+    "moglie",
+];
+const STREET_SUFFIXES: &[&str] = &[
+    "strasse",
+    "straße",
+    "str.",
+    "gasse",
+    "gässli",
+    "weg",
+    "platz",
+    "allee",
+    "ring",
+    "damm",
+    "ufer",
+    "graben",
+    "steig",
+    "rain",
+    "halde",
+    "matte",
+    "hof",
+    "markt",
+    "feld",
+    "acker",
+    "hang",
+    "zeile",
+    "promenade",
+    "quai",
+    "berg",
+];
+const STREET_WORDS: &[&str] = &[
+    "rue",
+    "avenue",
+    "av.",
+    "boulevard",
+    "bd",
+    "chemin",
+    "ch.",
+    "route",
+    "rte",
+    "place",
+    "pl.",
+    "impasse",
+    "allée",
+    "ruelle",
+    "sentier",
+    "via",
+    "viale",
+    "piazza",
+    "piazzale",
+    "corso",
+    "vicolo",
+    "largo",
+    "strada",
+    "contrada",
+    "lungolago",
+    "salita",
+    "street",
+    "st.",
+    "road",
+    "rd.",
+    "avenue",
+    "ave.",
+    "lane",
+    "drive",
+    "way",
+    "close",
+    "square",
+    "terrace",
+    "crescent",
+    "gardens",
+    "court",
+    "strasse",
+    "straße",
+    "gasse",
+    "weg",
+    "platz",
+    "allee",
+    "ring",
+    "markt",
+    "graben",
+    "bahnhofstr.",
+];
+const STOPWORDS: &[&str] = &[
+    "grüsse",
+    "grüße",
+    "gruss",
+    "gruß",
+    "sir",
+    "madam",
+    "damen",
+    "herren",
+    "kolleginnen",
+    "kollegen",
+    "team",
+    "zusammen",
+    "kunde",
+    "kundin",
+    "kunden",
+    "mesdames",
+    "messieurs",
+    "signori",
+    "everyone",
+    "customer",
+    "client",
+    "cliente",
+    "clienti",
+    "colleghi",
+    "collègues",
+    "amis",
+    "freunde",
+    "support",
+    "service",
+    "dank",
+    "doktor",
+    "docteur",
+    "dottore",
+    "professor",
+    "gentile",
+    "nachbarn",
+    "familie",
+    "famille",
+    "famiglia",
+    "family",
+    "mandant",
+    "mandantin",
+    "patient",
+    "patientin",
+    "bank",
+    "treuhand",
+    "firma",
+    "gmbh",
+    "sàrl",
+    "sagl",
+    "steuerverwaltung",
+    "verwaltung",
+    "gemeinde",
+    "kanton",
+    "bundesamt",
+    "office",
+    "ufficio",
+    "montag",
+    "dienstag",
+    "mittwoch",
+    "donnerstag",
+    "freitag",
+    "samstag",
+    "sonntag",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "lundi",
+    "mardi",
+    "mercredi",
+    "jeudi",
+    "vendredi",
+    "samedi",
+    "dimanche",
+    "lunedì",
+    "martedì",
+    "mercoledì",
+    "giovedì",
+    "venerdì",
+    "sabato",
+    "domenica",
+    "januar",
+    "februar",
+    "märz",
+    "april",
+    "mai",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "dezember",
+    "iban",
+    "mwst",
+    "steuererklärung",
+    "rechnung",
+    "vertrag",
+    "brief",
+    "anhang",
+    "beilage",
+    "unterlagen",
+    "direktion",
+    "leitung",
+    "abteilung",
+    "personalabteilung",
+    "buchhaltung",
+    "comptabilité",
+    "contabilità",
+    "accounting",
+    "geschäftsleitung",
+    "direction",
+    "direzione",
+    "management",
+    "lieferant",
+    "fournisseur",
+    "fornitore",
+    "supplier",
+    "steueramt",
+    "krankenkasse",
+    "versicherung",
+];
+
+/// GDPR art. 9 keywords by category (index into SPECIAL_CATEGORIES); `*` marks a stem.
+const SPECIAL: &[(usize, &[&str])] = &[
+    (
+        0,
+        &[
+            "diagnos*",
+            "krankheit",
+            "erkrankung",
+            "erkrankt",
+            "krankschreibung",
+            "arbeitsunfähig*",
+            "arztzeugnis",
+            "arztbericht",
+            "psychothera*",
+            "psychiatr*",
+            "depression*",
+            "burnout",
+            "burn-out",
+            "krebserkrankung",
+            "tumor*",
+            "chemotherap*",
+            "diabet*",
+            "hiv",
+            "schwanger*",
+            "medikament*",
+            "behinderung",
+            "invalidität",
+            "iv-rente",
+            "spitalaufenthalt",
+            "therapie",
+            "maladie",
+            "malade",
+            "diagnostic*",
+            "certificat médical",
+            "arrêt maladie",
+            "cancer",
+            "dépression",
+            "enceinte",
+            "grossesse",
+            "handicap*",
+            "invalidité",
+            "médicament*",
+            "hospitalis*",
+            "thérapie",
+            "malattia",
+            "diagnosi",
+            "certificato medico",
+            "terapia",
+            "cancro",
+            "tumore",
+            "gravidanza",
+            "incinta",
+            "disabilità",
+            "invalidità",
+            "ricoverat*",
+            "ricovero",
+            "farmaci",
+            "depressione",
+            "diagnosis",
+            "diagnosed",
+            "illness",
+            "disease",
+            "medical condition",
+            "pregnan*",
+            "disability",
+            "sick leave",
+            "medication",
+            "therapy",
+            "hospitalis*",
+            "hospitaliz*",
+            "mental health",
+            "chronic",
+            "sclérose",
+            "sklerose",
+            "alzheimer",
+            "parkinson",
+            "epilep*",
+            "asthma",
+            "asthme",
+            "allergie",
+            "allergy",
+        ],
+    ),
+    (
+        1,
+        &[
+            "konfession*",
+            "kirchensteuer",
+            "religion",
+            "religiös*",
+            "religious",
+            "religieu*",
+            "religios*",
+            "katholisch*",
+            "reformiert*",
+            "evangelisch*",
+            "jüdisch*",
+            "muslim*",
+            "islam*",
+            "catholique",
+            "protestant*",
+            "juif",
+            "juive",
+            "musulman*",
+            "cattolic*",
+            "ebreo",
+            "ebraic*",
+            "catholic",
+            "jewish",
+            "buddhis*",
+            "hindu*",
+            "impôt ecclésiastique",
+            "kirchenaustritt",
+            "synagog*",
+            "moschee",
+            "mosquée",
+            "moschea",
+            "confession*",
+        ],
+    ),
+    (
+        2,
+        &[
+            "gewerkschaft*",
+            "trade union*",
+            "labour union",
+            "labor union",
+            "union member*",
+            "syndiqué*",
+            "syndical*",
+            "sindacat*",
+            "sindacal*",
+            "unia",
+            "syna",
+            "vpod",
+        ],
+    ),
+    (
+        3,
+        &[
+            "politische überzeugung",
+            "politische gesinnung",
+            "parteimitglied*",
+            "parteizugehörigkeit",
+            "political opinion*",
+            "political views",
+            "political party",
+            "parti politique",
+            "opinion politique",
+            "opinions politiques",
+            "partito politico",
+            "opinione politica",
+            "opinioni politiche",
+            "political affiliation",
+            "appartenenza politica",
+        ],
+    ),
+    (
+        4,
+        &[
+            "homosexu*",
+            "bisexu*",
+            "lesbisch*",
+            "lesbian*",
+            "lesbienne*",
+            "lesbica",
+            "lesbiche",
+            "schwul*",
+            "gay",
+            "sexuelle orientierung",
+            "orientation sexuelle",
+            "orientamento sessuale",
+            "sexual orientation",
+            "transgender",
+            "queer",
+            "omosessual*",
+        ],
+    ),
+    (
+        5,
+        &[
+            "ethnische herkunft",
+            "ethnie",
+            "ethnic origin",
+            "ethnicity",
+            "origine ethnique",
+            "origine etnica",
+            "etnia",
+            "racial origin",
+            "rassische herkunft",
+            "hautfarbe",
+            "origine raciale",
+            "ethnische zugehörigkeit",
+        ],
+    ),
+    (
+        6,
+        &[
+            "fingerabdr*",
+            "fingerprint*",
+            "empreinte digitale",
+            "empreintes digitales",
+            "impronta digitale",
+            "impronte digitali",
+            "gesichtserkennung",
+            "facial recognition",
+            "reconnaissance faciale",
+            "riconoscimento facciale",
+            "biometri*",
+            "iris scan",
+            "iris-scan",
+            "retina scan",
+            "face id",
+            "gesichtsbild",
+        ],
+    ),
+    (
+        7,
+        &[
+            "genetisch*",
+            "genetic*",
+            "génétique*",
+            "dna",
+            "adn",
+            "dna-test",
+            "genom*",
+            "génome",
+            "erbkrank*",
+            "gentest*",
+            "test génétique",
+            "test genetico",
+        ],
+    ),
+];
+
+/// What the automaton knows about one keyword.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Entry {
+    pub flags: u32,
+    /// Index into `SPECIAL_CATEGORIES` when `flags` has SPECIAL.
+    pub category: u8,
+}
+
+/// One keyword occurrence in the text (byte offsets, word boundaries already checked).
+#[derive(Debug, Clone, Copy)]
+pub struct Hit {
+    pub start: usize,
+    pub end: usize,
+    pub entry: Entry,
+}
+
+struct Lexicon {
+    ac: AhoCorasick,
+    entries: Vec<Entry>,
+}
+
+fn add(map: &mut HashMap<String, Entry>, word: &str, flags: u32, category: u8) {
+    let (word, flags) = match word.strip_suffix('*') {
+        Some(stem) => (stem, flags | flag::STEM),
+        None => (word, flags),
+    };
+    let e = map.entry(word.to_ascii_lowercase()).or_default();
+    // A stem only stays a stem if every use of the word is one.
+    let stem = if e.flags == 0 { flags & flag::STEM } else { e.flags & flags & flag::STEM };
+    e.flags = ((e.flags | flags) & !flag::STEM) | stem;
+    if flags & flag::SPECIAL != 0 {
+        e.category = category;
+    }
+}
+
+static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
+    let mut map: HashMap<String, Entry> = HashMap::new();
+    let lists: &[(&[&str], u32)] = &[
+        (GIVEN_NAMES, flag::GIVEN),
+        (SURNAMES, flag::SURNAME),
+        (TITLES, flag::TITLE),
+        (GREETINGS, flag::GREETING),
+        (SIGNATURES, flag::SIGNATURE),
+        (NAME_LABELS, flag::NAME_LABEL),
+        (PHONE, flag::PHONE),
+        (IBAN, flag::IBAN),
+        (CARD, flag::CARD),
+        (AHV, flag::AHV),
+        (VAT, flag::VAT),
+        (TAX, flag::TAX),
+        (NIR, flag::NIR),
+        (FISCAL, flag::FISCAL),
+        (NINO, flag::NINO),
+        (NHS, flag::NHS),
+        (SSN, flag::SSN),
+        (IP, flag::IP),
+        (BIRTH, flag::BIRTH),
+        (PASSPORT, flag::PASSPORT),
+        (ID_CARD, flag::ID_CARD),
+        (NEG, flag::NEG),
+        (EMAIL, flag::EMAIL),
+        (STOPWORDS, flag::STOP),
+        (NAME_CUES, flag::NAME_CUE),
+        (STREET_SUFFIXES, flag::STREET | flag::SUFFIX),
+        (STREET_WORDS, flag::STREET),
+    ];
+    for (words, f) in lists {
+        for w in *words {
+            add(&mut map, w, *f, 0);
+        }
+    }
+    for (cat, words) in SPECIAL {
+        for w in *words {
+            add(&mut map, w, flag::SPECIAL, *cat as u8);
+        }
+    }
+    let (patterns, entries): (Vec<String>, Vec<Entry>) = map.into_iter().unzip();
+    // The word list is fixed at compile time, so a failure here is a programming error caught by
+    // the unit tests; fall back to an automaton that matches nothing rather than panicking.
+    let ac = AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::LeftmostLongest)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(&patterns)
+        .or_else(|_| AhoCorasick::new(Vec::<String>::new()))
+        .expect("empty automaton always builds");
+    Lexicon { ac, entries }
+});
+
+/// Force compilation of the automaton (the gateway calls this at start-up).
+pub fn warm_up() {
+    LazyLock::force(&LEXICON);
+}
+
+/// True for letters, digits and the joiners inside words.
+pub fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// The char just before byte `i` (None at the start).
+pub fn char_before(text: &str, i: usize) -> Option<char> {
+    text.get(..i).and_then(|s| s.chars().next_back())
+}
+
+/// The char starting at byte `i` (None at the end).
+pub fn char_at(text: &str, i: usize) -> Option<char> {
+    text.get(i..).and_then(|s| s.chars().next())
+}
+
+/// All keyword hits in `text`, in order, with word boundaries checked.
+pub fn find_hits(text: &str) -> Vec<Hit> {
+    let lex = &*LEXICON;
+    let mut hits = Vec::new();
+    for m in lex.ac.find_iter(text) {
+        let entry = lex.entries[m.pattern().as_usize()];
+        let (s, e) = (m.start(), m.end());
+        if !text.is_char_boundary(s) || !text.is_char_boundary(e) {
+            continue;
+        }
+        if entry.flags & flag::SUFFIX == 0 && char_before(text, s).is_some_and(is_word_char) {
+            continue;
+        }
+        let last_is_word = text[..e].chars().next_back().is_some_and(is_word_char);
+        if entry.flags & flag::STEM == 0 && last_is_word && char_at(text, e).is_some_and(is_word_char) {
+            continue;
+        }
+        hits.push(Hit { start: s, end: e, entry });
+    }
+    hits
+}
+
+/// The keyword hits of one text, with look-ups recognizers need.
+pub struct Context<'a> {
+    pub text: &'a str,
+    pub hits: Vec<Hit>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Context { text, hits: find_hits(text) }
+    }
+
+    /// Union of all flags present anywhere in the text (for fast paths).
+    pub fn all_flags(&self) -> u32 {
+        self.hits.iter().fold(0, |a, h| a | h.entry.flags)
+    }
+
+    /// A hit with any of `mask` ends within `window` bytes before `pos` (and starts before it).
+    pub fn cue_before(&self, pos: usize, window: usize, mask: u32) -> bool {
+        let lo = pos.saturating_sub(window);
+        let idx = self.hits.partition_point(|h| h.start < pos);
+        self.hits[..idx]
+            .iter()
+            .rev()
+            .take_while(|h| h.start + 64 >= lo)
+            .any(|h| h.entry.flags & mask != 0 && h.end >= lo && h.end <= pos)
+    }
+
+    /// Distance in bytes from the end of the nearest hit with `mask` to `pos`, within `window`.
+    pub fn nearest_before(&self, pos: usize, window: usize, mask: u32) -> Option<usize> {
+        let lo = pos.saturating_sub(window);
+        let idx = self.hits.partition_point(|h| h.start < pos);
+        self.hits[..idx]
+            .iter()
+            .rev()
+            .take_while(|h| h.start + 64 >= lo)
+            .filter(|h| h.entry.flags & mask != 0 && h.end >= lo && h.end <= pos)
+            .map(|h| pos - h.end)
+            .min()
+    }
+
+    /// A negative cue (order, invoice, version, ...) is nearer than any cue for the kind.
+    pub fn negated(&self, pos: usize, positive: u32) -> bool {
+        match (self.nearest_before(pos, 28, flag::NEG), self.nearest_before(pos, 48, positive)) {
+            (Some(n), Some(p)) => n < p,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+
+    /// The hit that starts exactly at byte `pos`, if any.
+    pub fn hit_at(&self, pos: usize) -> Option<&Hit> {
+        let idx = self.hits.partition_point(|h| h.start < pos);
+        self.hits.get(idx).filter(|h| h.start == pos)
+    }
+
+    /// Special categories present (deduplicated, in SPECIAL_CATEGORIES order).
+    pub fn special_categories(&self) -> Vec<&'static str> {
+        let mut seen = [false; 8];
+        for h in &self.hits {
+            if h.entry.flags & flag::SPECIAL != 0 {
+                if let Some(s) = seen.get_mut(usize::from(h.entry.category)) {
+                    *s = true;
+                }
+            }
+        }
+        SPECIAL_CATEGORIES.iter().zip(seen).filter(|(_, s)| *s).map(|(c, _)| *c).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_cues_with_word_boundaries() {
+        let ctx = Context::new("Tel. 044 668 18 00, Telefonbuch; Diagnose: Diabetes; Herr Meier");
+        let words: Vec<&str> = ctx.hits.iter().map(|h| &ctx.text[h.start..h.end]).collect();
+        assert!(words.contains(&"Tel."));
+        assert!(!words.contains(&"Telefon"), "{words:?}");
+        assert!(words.contains(&"Diagnos"));
+        assert!(words.contains(&"Herr"));
+        assert!(words.contains(&"Meier"));
+        assert_eq!(ctx.special_categories(), vec!["health"]);
+        assert!(ctx.cue_before(5, 48, flag::PHONE));
+    }
+}

@@ -1,0 +1,210 @@
+//! Postal addresses: a street with a house number (German-style compounds like Bahnhofstrasse,
+//! French/Italian street types before the name, French number-first and English forms) and a
+//! CH/LI/AT (4-digit) or DE/FR/IT (5-digit) postcode with its town. Street and town written
+//! together become one LOCATION span. A bare "postcode town" needs a country prefix (CH-8001)
+//! or a town from the bundled list, so "2024 Umsatz" stays unflagged.
+
+use super::context::{char_before, flag, Context};
+use super::names::TOWNS;
+use super::scanner::{Candidate, Kind};
+use regex::Regex;
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+const UP: &str = "A-ZÄÖÜÉÈÀÂÊÎÔÛÇ";
+
+static STREETS: LazyLock<Regex> = LazyLock::new(|| {
+    let word = format!("[{UP}][\\p{{L}}'’\\-]*");
+    let particles = r"(?:(?:de[ ]la|de[ ]l'|de[ ]l’|du|des|de|d'|d’|della|dell'|dello|del|dei|delle|degli|di|da|San|Santa|Sant'|Saint|Sainte|St\.?|Ste|la|le|les|alla|al|ai|am|an[ ]der|in[ ]der|im|auf[ ]der|zum|zur)[ ]?)*";
+    let de_suffix = r"(?i:strasse|straße|str\.|gasse|gässli|weg|platz|allee|ring|damm|ufer|graben|steig|rain|halde|matte|hof|markt|feld|acker|hang|zeile|promenade|quai|berg)";
+    let de_word = r"(?:Strasse|Straße|Gasse|Weg|Platz|Allee|Ring|Markt|Quai|Graben)";
+    let adjective = r"(?:(?:Alte|Alter|Obere|Oberer|Untere|Unterer|Neue|Neuer|Hintere|Vordere|Innere|Äussere|Äußere|Kleine|Grosse|Große|Lange|Hohe|Mittlere|Zürcher|Berner|Basler|Luzerner|Badener|Sankt|St\.|Bad)[ ])?";
+    let fr_it = r"(?i:rue|avenue|av\.|boulevard|bd|chemin|ch\.|route|rte|place|pl\.|quai|impasse|allée|promenade|ruelle|sentier|via|viale|piazza|piazzale|corso|vicolo|largo|strada|contrada|lungolago|salita)";
+    let fr_num_first = r"(?i:rue|avenue|av\.|boulevard|bd|chemin|route|place|quai|impasse|allée|promenade)";
+    let en = r"(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Way|Close|Square|Terrace|Crescent|Gardens|Court)";
+    let num = r"\d{1,3}(?:\s?[a-hA-H]|\s?(?:bis|ter))?";
+    let pattern = format!(
+        r"{adjective}{word}{de_suffix}[ ]?{num}|{word}[ ]{de_word}[ ]{num}|{fr_it}[ ]{particles}{word}(?:[ ](?:(?:de|du|des|di|del|della|la|le)[ ])?{word}){{0,3}},?[ ]{num}|{num},?[ ]{fr_num_first}[ ]{particles}{word}(?:[ ](?:(?:de|du|des|la|le)[ ])?{word}){{0,3}}|{num}[ ](?:{word}[ ]){{1,3}}{en}"
+    );
+    Regex::new(&pattern).expect("static regex")
+});
+
+static POSTCODE_TOWN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"^(?:(?P<cc>CH|D|DE|A|AT|F|FR|I|IT|FL|LI)[\-\s])?(?P<pc>\d{{4,5}})\s(?P<town>(?:St\.\s?|Saint-|Sankt\s|San\s|Bad\s)?[{UP}][\p{{L}}'\-]+(?:/[{UP}][\p{{L}}\-]+)?)"
+    ))
+    .expect("static regex")
+});
+
+static TOWN_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| TOWNS.iter().copied().collect());
+
+/// Words after a town that belong to it ("Frankfurt am Main", "Thonon les Bains").
+const TOWN_LINKS: &[&str] = &["am ", "an der ", "im ", "in ", "bei ", "ob ", "sur ", "sous ", "en ", "lès ", "sul "];
+
+/// Extend a town over "am Main"-style tails and accept two-word towns from the list.
+fn extend_town(text: &str, end: usize) -> usize {
+    let rest = &text[end..];
+    let Some(after_space) = rest.strip_prefix(' ') else {
+        return end;
+    };
+    for link in TOWN_LINKS {
+        if let Some(tail) = after_space.strip_prefix(link) {
+            let word_len = tail.find(|c: char| !(c.is_alphabetic() || c == '-')).unwrap_or(tail.len());
+            if word_len > 1 && tail.chars().next().is_some_and(char::is_uppercase) {
+                return end + 1 + link.len() + word_len;
+            }
+        }
+    }
+    end
+}
+
+fn postcode_ok(cc: Option<&str>, pc: &str) -> bool {
+    let four = pc.len() == 4 && !pc.starts_with('0');
+    let five = pc.len() == 5;
+    match cc {
+        Some("CH" | "A" | "AT" | "FL" | "LI") => four,
+        Some(_) => five,
+        None => four || five,
+    }
+}
+
+/// The previous word allows a bare "postcode town" (line start, punctuation, a preposition).
+fn bare_context_ok(text: &str, start: usize) -> bool {
+    let head = text[..start].trim_end_matches([' ', '\t']);
+    let Some(c) = head.chars().next_back() else {
+        return true;
+    };
+    if !c.is_alphanumeric() {
+        return c != '.' || head.ends_with("..");
+    }
+    let word = head.rsplit(|c: char| !c.is_alphanumeric()).next().unwrap_or("");
+    matches!(
+        word,
+        "in" | "à" | "a" | "nach" | "bei" | "at" | "to" | "von" | "de" | "da" | "aus" | "per" | "from" | "zu" | "di"
+    )
+}
+
+/// Byte windows around street-type keywords (merged when they overlap), widened to word
+/// starts so that the street regex never sees half a street name.
+fn street_windows(ctx: &Context<'_>) -> Vec<(usize, usize)> {
+    let text = ctx.text;
+    let mut windows: Vec<(usize, usize)> = Vec::new();
+    for h in ctx.hits.iter().filter(|h| h.entry.flags & flag::STREET != 0) {
+        let mut s = h.start.saturating_sub(64);
+        let floor = s.saturating_sub(48);
+        while s > floor && !text.as_bytes()[s - 1].is_ascii_whitespace() {
+            s -= 1;
+        }
+        while !text.is_char_boundary(s) {
+            s -= 1;
+        }
+        let mut e = (h.end + 100).min(text.len());
+        while !text.is_char_boundary(e) {
+            e += 1;
+        }
+        match windows.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => windows.push((s, e)),
+        }
+    }
+    windows
+}
+
+/// Start of a "postcode town" at the digits `p`: with a country prefix (`CH-8001`, `D 10115`)
+/// when there is one. Only 4- and 5-digit runs followed by a space qualify.
+fn postcode_start(text: &str, p: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let len = b[p..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if !(4..=5).contains(&len) || b.get(p + len) != Some(&b' ') {
+        return None;
+    }
+    for cc in ["CH", "DE", "AT", "FR", "IT", "FL", "LI", "D", "A", "F", "I"] {
+        for sep in [b'-', b' '] {
+            let s = p.checked_sub(cc.len() + 1);
+            if let Some(s) = s.filter(|&s| &b[s..s + cc.len()] == cc.as_bytes() && b[p - 1] == sep) {
+                return Some(s);
+            }
+        }
+    }
+    Some(p)
+}
+
+/// Scan for postal addresses.
+pub fn scan(ctx: &Context<'_>, starts: &[usize], out: &mut Vec<Candidate>) {
+    let text = ctx.text;
+    let mut streets: Vec<(usize, usize)> = Vec::new();
+    let matches = street_windows(ctx)
+        .into_iter()
+        .flat_map(|(ws, we)| STREETS.find_iter(&text[ws..we]).map(move |m| (ws + m.start(), ws + m.end())));
+    for (ms, me) in matches {
+        if char_before(text, ms).is_some_and(char::is_alphanumeric) || streets.last().is_some_and(|l| l.1 > ms) {
+            continue;
+        }
+        let m_start = ms;
+        let mut e = me;
+        if text[e..].chars().next().is_some_and(char::is_alphanumeric) {
+            // "Weg 12abc": a letter glued to more letters is not a house-number suffix.
+            let trimmed = text[m_start..e].trim_end_matches(|c: char| c.is_alphabetic()).trim_end();
+            e = m_start + trimmed.len();
+            if !text[..e].ends_with(|c: char| c.is_ascii_digit()) || text[e..].starts_with(|c: char| c.is_ascii_digit())
+            {
+                continue;
+            }
+        }
+        streets.push((m_start, e));
+    }
+    let mut used = vec![false; streets.len()];
+    let postcodes = starts
+        .iter()
+        .filter_map(|&p| postcode_start(text, p))
+        .filter_map(|s| POSTCODE_TOWN.captures(&text[s..]).map(|c| (s, c)));
+    for (base, caps) in postcodes {
+        let (Some(all), Some(pc), Some(town)) = (caps.get(0), caps.name("pc"), caps.name("town")) else {
+            continue;
+        };
+        let cc = caps.name("cc").map(|m| m.as_str());
+        let all_start = base + all.start();
+        if !postcode_ok(cc, pc.as_str()) || char_before(text, all_start).is_some_and(char::is_alphanumeric) {
+            continue;
+        }
+        let (town_start, town_end) = (base + town.start(), extend_town(text, base + town.end()));
+        let town_name = &text[town_start..town_end];
+        // Street right before (", ", newline, or a single space) makes it one address.
+        let street = streets.iter().position(|&(_, se)| {
+            se <= all_start && all_start - se <= 4 && text[se..all_start].chars().all(|c| c == ',' || c.is_whitespace())
+        });
+        if let Some(i) = street {
+            used[i] = true;
+            out.push(Candidate::new(Kind::Location, streets[i].0, town_end, 0.9, false));
+            continue;
+        }
+        let listed = TOWN_SET.contains(town_name) || TOWN_SET.contains(town.as_str());
+        let neg = ctx.cue_before(all_start, 24, flag::NEG);
+        if (cc.is_some() || (listed && bare_context_ok(text, all_start))) && !neg {
+            out.push(Candidate::new(Kind::Location, all_start, town_end, 0.75, false));
+        }
+    }
+    for (i, &(s, e)) in streets.iter().enumerate() {
+        if !used[i] {
+            out.push(Candidate::new(Kind::Location, s, e, 0.7, false));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::pii::scan_text;
+
+    fn locs(t: &str) -> Vec<String> {
+        scan_text(t).into_iter().filter(|f| f.entity_type == "LOCATION").map(|f| f.text).collect()
+    }
+
+    #[test]
+    fn finds_addresses() {
+        assert_eq!(locs("wohnhaft an der Bahnhofstrasse 12, 8001 Zürich."), vec!["Bahnhofstrasse 12, 8001 Zürich"]);
+        assert_eq!(locs("12 rue de la Paix\n75002 Paris"), vec!["12 rue de la Paix\n75002 Paris"]);
+        assert_eq!(locs("Via Nassa 5, 6900 Lugano"), vec!["Via Nassa 5, 6900 Lugano"]);
+        assert_eq!(locs("Frankfurt: D-60311 Frankfurt am Main"), vec!["D-60311 Frankfurt am Main"]);
+        assert!(locs("Im Jahr 2024 Umsatz von 3 Mio.").is_empty());
+    }
+}

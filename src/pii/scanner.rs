@@ -1,0 +1,260 @@
+//! The scanner: runs the keyword pass once, then only the recognizer families whose trigger is
+//! present (a digit, an `@`, a colon, a cue word), resolves overlapping candidates and converts
+//! byte offsets into char offsets in one forward walk.
+//!
+//! Every pattern is compiled once into a `LazyLock` static; nothing is compiled per request.
+
+use super::context::{self, char_at, char_before, is_word_char, Context};
+use super::{contact, dates, ids, location, numbers, person, Finding};
+
+/// Entity kinds, in the order of `ENTITY_TYPES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Email,
+    Phone,
+    Iban,
+    Card,
+    Ahv,
+    Uid,
+    Vat,
+    DeTax,
+    FrNir,
+    ItFiscal,
+    EsNif,
+    UkNino,
+    UkNhs,
+    UsSsn,
+    Ip,
+    DateTime,
+    Passport,
+    IdCard,
+    Person,
+    Location,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        super::ENTITY_TYPES[self as usize]
+    }
+}
+
+/// A recognized span in byte offsets, before overlap resolution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub kind: Kind,
+    pub start: usize,
+    pub end: usize,
+    pub score: f32,
+    pub validated: bool,
+}
+
+impl Candidate {
+    pub fn new(kind: Kind, start: usize, end: usize, score: f32, validated: bool) -> Self {
+        Candidate { kind, start, end, score: score.min(1.0), validated }
+    }
+}
+
+/// Result of scanning one text.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub findings: Vec<Finding>,
+    pub special_categories: Vec<&'static str>,
+}
+
+/// The span is not glued to surrounding letters or digits.
+pub fn word_bounded(text: &str, start: usize, end: usize) -> bool {
+    !char_before(text, start).is_some_and(is_word_char) && !char_at(text, end).is_some_and(is_word_char)
+}
+
+/// The whitespace-delimited token around `[start, end)`.
+fn enclosing_token(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let delim = |b: u8| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'<' | b'>' | b'(' | b')' | b',' | b';');
+    let bytes = text.as_bytes();
+    let mut s = start;
+    while s > 0 && start - s < 512 && !delim(bytes[s - 1]) {
+        s -= 1;
+    }
+    let mut e = end;
+    while e < bytes.len() && e - end < 512 && !delim(bytes[e]) {
+        e += 1;
+    }
+    (s, e)
+}
+
+/// The span sits inside a URL, a hash, a GUID, a JWT or a base64 blob: identifiers there are
+/// accidental (weak patterns firing inside encoded data is the classic false positive).
+pub fn in_blob(text: &str, start: usize, end: usize) -> bool {
+    let (s, e) = enclosing_token(text, start, end);
+    let tok = &text.as_bytes()[s..e];
+    if tok.windows(3).any(|w| w == b"://") || tok.starts_with(b"www.") {
+        return true;
+    }
+    if tok.len() < 24 || tok.contains(&b'@') {
+        return false;
+    }
+    let hexish = tok.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-');
+    let b64ish = tok.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-' | b'.'));
+    let lower = tok.iter().any(u8::is_ascii_lowercase);
+    let upper = tok.iter().any(u8::is_ascii_uppercase);
+    let digit = tok.iter().any(u8::is_ascii_digit);
+    (hexish && tok.len() >= 32) || (b64ish && lower && upper && digit && tok.len() >= 32)
+}
+
+/// Byte offsets where a maximal run of ASCII digits starts. Digit-anchored recognizers (number
+/// runs, identifiers, postcodes) are tried only there, so prose between digits costs one byte
+/// comparison per byte instead of a regex pass per recognizer.
+pub fn digit_starts(text: &str) -> Vec<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut prev_digit = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time: skip words without any ASCII digit (SWAR "has byte < 10" on
+        // the bytes XOR '0'; false positives only cost the byte loop below).
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])) ^ (0x30 * ONES);
+            if (w.wrapping_sub(10 * ONES) & !w & HIGHS) == 0 {
+                prev_digit = false;
+                i += 8;
+                continue;
+            }
+        }
+        let end = (i + 8).min(bytes.len());
+        for (j, b) in bytes[i..end].iter().enumerate() {
+            let d = b.is_ascii_digit();
+            if d && !prev_digit {
+                out.push(i + j);
+            }
+            prev_digit = d;
+        }
+        i = end;
+    }
+    out
+}
+
+/// Scan one text: candidates from every triggered recognizer, overlaps resolved, char offsets.
+pub fn scan(text: &str) -> Scan {
+    if text.is_empty() {
+        return Scan::default();
+    }
+    let ctx = Context::new(text);
+    let mut cands: Vec<Candidate> = Vec::new();
+    let bytes = text.as_bytes();
+    if bytes.contains(&b'@') {
+        contact::scan_emails(&ctx, &mut cands);
+    }
+    let starts = digit_starts(text);
+    if !starts.is_empty() {
+        numbers::scan(&ctx, &starts, &mut cands);
+        ids::scan(&ctx, &starts, &mut cands);
+        location::scan(&ctx, &starts, &mut cands);
+        let flags = ctx.all_flags();
+        if flags & context::flag::BIRTH != 0 {
+            dates::scan(&ctx, &mut cands);
+        }
+        if flags & (context::flag::PASSPORT | context::flag::ID_CARD) != 0 {
+            ids::scan_documents(&ctx, &mut cands);
+        }
+        if bytes.iter().filter(|&&b| b == b':').nth(1).is_some() {
+            contact::scan_ipv6(&ctx, &mut cands);
+        }
+    }
+    person::scan(&ctx, &mut cands);
+    let kept = resolve(cands);
+    Scan { findings: to_findings(text, &kept), special_categories: ctx.special_categories() }
+}
+
+/// Keep the best of overlapping candidates: validated first, then longer, then higher score.
+fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
+    if cands.len() <= 1 {
+        return cands;
+    }
+    cands.sort_by(|a, b| {
+        b.validated
+            .cmp(&a.validated)
+            .then((b.end - b.start).cmp(&(a.end - a.start)))
+            .then(b.score.total_cmp(&a.score))
+            .then(a.start.cmp(&b.start))
+    });
+    let mut kept: std::collections::BTreeMap<usize, Candidate> = std::collections::BTreeMap::new();
+    for c in cands {
+        let before = kept.range(..c.end).next_back().map(|(_, k)| k.end > c.start).unwrap_or(false);
+        if !before {
+            kept.insert(c.start, c);
+        }
+    }
+    kept.into_values().collect()
+}
+
+/// Convert byte spans (sorted by start) into findings with char offsets, in one walk.
+fn to_findings(text: &str, kept: &[Candidate]) -> Vec<Finding> {
+    let mut out = Vec::with_capacity(kept.len());
+    let (mut byte, mut chars) = (0usize, 0usize);
+    let advance = |to: usize, byte: &mut usize, chars: &mut usize| {
+        *chars += text.get(*byte..to).map(|s| s.chars().count()).unwrap_or(0);
+        *byte = to;
+    };
+    for c in kept {
+        let Some(slice) = text.get(c.start..c.end) else {
+            continue;
+        };
+        advance(c.start, &mut byte, &mut chars);
+        let start = chars;
+        let len = slice.chars().count();
+        out.push(Finding {
+            entity_type: c.kind.as_str().to_string(),
+            path: String::new(),
+            start,
+            end: start + len,
+            score: (c.score * 100.0).round() / 100.0,
+            validated: c.validated,
+            text: slice.to_string(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_prefers_validated_and_longer() {
+        let a = Candidate::new(Kind::Phone, 0, 10, 0.6, false);
+        let b = Candidate::new(Kind::Iban, 0, 26, 0.95, true);
+        let c = Candidate::new(Kind::Person, 30, 40, 0.8, false);
+        let kept = resolve(vec![a, b, c]);
+        assert_eq!(kept, vec![b, c]);
+    }
+
+    #[test]
+    fn digit_starts_finds_every_run() {
+        let t = "ab1 22x333 öé4444 5 66666666 7";
+        let naive: Vec<usize> = (0..t.len())
+            .filter(|&i| t.as_bytes()[i].is_ascii_digit() && (i == 0 || !t.as_bytes()[i - 1].is_ascii_digit()))
+            .collect();
+        assert_eq!(digit_starts(t), naive);
+        assert!(digit_starts("keine Ziffern hier, nur Text.").is_empty());
+    }
+
+    #[test]
+    fn blobs_are_detected() {
+        let t =
+            "see https://shop.example.com/o/4111111111111111 and eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abc";
+        let i = t.find("4111").unwrap_or(0);
+        assert!(in_blob(t, i, i + 16));
+        let j = t.find("eyJ").unwrap_or(0);
+        assert!(in_blob(t, j + 5, j + 9));
+        assert!(!in_blob("IBAN CH9300762011623852957 bitte", 5, 26));
+    }
+
+    #[test]
+    fn char_offsets_count_scalars() {
+        let t = "Grüße an Zoë: anna.muster@example.ch";
+        let f = scan(t).findings;
+        let email = f.iter().find(|f| f.entity_type == "EMAIL_ADDRESS").map(|f| (f.start, f.end));
+        assert_eq!(email, Some((14, 36)));
+    }
+}

@@ -1,0 +1,99 @@
+//! Criterion benchmarks for the PII scanner: throughput on mixed multilingual prose (the labeled
+//! corpus interleaved with PII-free paragraphs), on PII-free prose, and the classification of a
+//! typical 2 KB chat request. Run: `cargo bench --bench pii`.
+
+use auditgate::pii::{classify_chat, scan_text, warm_up};
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use serde_json::{json, Value};
+
+const CORPUS: &str = include_str!("../pii_corpus/corpus.jsonl");
+
+const PROSE: &[&str] = &[
+    "Die Jahresrechnung wurde vom Verwaltungsrat genehmigt. Der Umsatz stieg im Berichtsjahr um 4.2 Prozent, \
+     die Marge blieb stabil. Für das kommende Jahr erwarten wir eine moderate Entwicklung der Nachfrage. ",
+    "Le conseil d'administration a approuvé les comptes annuels. Les charges de personnel ont augmenté \
+     de 3 % en raison des nouvelles embauches, tandis que les produits financiers sont restés stables. ",
+    "Il consiglio di amministrazione ha approvato il bilancio. I costi operativi sono diminuiti grazie \
+     alla digitalizzazione dei processi contabili e alla riduzione degli spazi in affitto. ",
+    "The board approved the annual accounts. Operating costs decreased thanks to the digitisation of \
+     bookkeeping, and the team closed 1,250 client files within the statutory deadlines. ",
+];
+
+/// About `target` bytes of text: corpus snippets interleaved with PII-free paragraphs.
+fn mixed_prose(target: usize) -> String {
+    let snippets: Vec<String> = CORPUS
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["text"].as_str().map(str::to_string))
+        .collect();
+    let mut out = String::with_capacity(target + 4096);
+    let mut i = 0;
+    while out.len() < target {
+        out.push_str(&snippets[i % snippets.len()]);
+        out.push_str("\n\n");
+        for p in PROSE {
+            out.push_str(p);
+        }
+        out.push_str("\n\n");
+        i += 1;
+    }
+    out
+}
+
+fn clean_prose(target: usize) -> String {
+    let mut out = String::with_capacity(target + 1024);
+    while out.len() < target {
+        for p in PROSE {
+            out.push_str(p);
+        }
+    }
+    out
+}
+
+/// A typical 2 KB request: system prompt, a short history and a user message with PII.
+fn chat_request() -> Value {
+    json!({
+        "model": "openai/gpt-4o-mini",
+        "user": "team-fiduciary-07",
+        "messages": [
+            {"role": "system", "content": "Du bist ein Assistent für eine Treuhandfirma in Zürich. Antworte präzise, auf Deutsch, \
+              und halte dich an die Vorgaben des Mandats. Erfinde keine Zahlen und verweise bei Unsicherheiten auf die \
+              zuständige Sachbearbeiterin. Formatiere Beträge in CHF mit Apostroph als Tausendertrennzeichen."},
+            {"role": "user", "content": "Kannst du mir helfen, einen Brief an einen Mandanten zu schreiben? Es geht um die \
+              Steuererklärung 2024 und fehlende Belege für die Liegenschaftskosten."},
+            {"role": "assistant", "content": "Gerne. Nennen Sie mir bitte den Namen des Mandanten, die fehlenden Belege und \
+              bis wann sie eingereicht werden müssen. Soll der Brief formell oder eher persönlich formuliert sein?"},
+            {"role": "user", "content": "Formell. Mandant: Herr Reto Gnägi, Seestrasse 118, 8002 Zürich, AHV 756.9217.0769.85. \
+              Es fehlen die Rechnungen der Fassadenrenovation (ca. CHF 48'500.00) und der Heizungsersatz. Frist ist der \
+              31.03.2025. Die Rückerstattung soll auf sein Konto CH93 0076 2011 6238 5295 7 gehen. Er ist erreichbar unter \
+              079 123 45 67 oder reto.gnaegi@bluewin.ch. Bitte erwähne auch, dass die Unterlagen per Post an unsere Adresse \
+              geschickt werden können und dass wir bei Fragen gerne telefonisch zur Verfügung stehen. Danke!"},
+            {"role": "assistant", "content": "Verstanden. Hier ist ein Entwurf für den Brief an Herrn Gnägi. Ich habe die \
+              Frist, die fehlenden Belege und die Kontaktmöglichkeiten aufgenommen und einen höflichen, formellen Ton gewählt."},
+            {"role": "user", "content": "Super, bitte noch einen Satz ergänzen, dass die Belege auch digital über unser \
+              Kundenportal hochgeladen werden können, und den Brief mit freundlichen Grüssen von Sandra Keller abschliessen."}
+        ]
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    warm_up();
+    let mixed = mixed_prose(1 << 20);
+    let clean = clean_prose(1 << 20);
+    let mut g = c.benchmark_group("scan");
+    g.throughput(Throughput::Bytes(mixed.len() as u64));
+    g.bench_function("mixed_prose_1MiB", |b| b.iter(|| scan_text(black_box(&mixed))));
+    g.throughput(Throughput::Bytes(clean.len() as u64));
+    g.bench_function("clean_prose_1MiB", |b| b.iter(|| scan_text(black_box(&clean))));
+    g.finish();
+
+    let body = chat_request();
+    let size = serde_json::to_string(&body).map(|s| s.len()).unwrap_or(0);
+    let mut g = c.benchmark_group("classify");
+    g.throughput(Throughput::Bytes(size as u64));
+    g.bench_function(format!("chat_request_{size}B"), |b| b.iter(|| classify_chat(black_box(&body))));
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
