@@ -4,6 +4,8 @@
 
 use super::context::{char_at, flag, Context, Hit};
 use super::scanner::{Candidate, Kind};
+use std::collections::HashSet;
+use std::sync::LazyLock;
 
 /// Lower-case particles that may sit inside a name (von Allmen, de Montmollin, di Stefano).
 const PARTICLES: &[&str] = &[
@@ -241,8 +243,18 @@ const FUNCTION_WORDS: &[&str] = &[
     "hallo",
 ];
 
+static FUNCTION_SET: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| FUNCTION_WORDS.iter().copied().collect());
+
+/// Set lookup on the ASCII-lower-cased word, lower-cased into a stack buffer (no allocation).
 fn is_function_word(word: &str) -> bool {
-    word.len() <= 10 && FUNCTION_WORDS.iter().any(|w| w.eq_ignore_ascii_case(word))
+    let mut buf = [0u8; 12];
+    let Some(dst) = buf.get_mut(..word.len()) else {
+        return false;
+    };
+    dst.copy_from_slice(word.as_bytes());
+    dst.make_ascii_lowercase();
+    std::str::from_utf8(dst).is_ok_and(|w| FUNCTION_SET.contains(w))
 }
 
 fn is_stop(ctx: &Context<'_>, pos: usize, end: usize) -> bool {
