@@ -9,6 +9,7 @@ use auditgate::accounting::activity::{self, normalize_time, Format};
 use auditgate::accounting::{AccountStore, NewKey, SqliteAccountStore};
 use auditgate::audit::cli::{audit_main, verify_log_main, AuditCommand, VerifyLogArgs};
 use auditgate::config::Config;
+use auditgate::pii::cli::{pii_main, PiiCommand};
 use auditgate::policy::PolicyCommand;
 
 #[derive(Parser)]
@@ -35,6 +36,11 @@ enum Command {
         dir: DataDir,
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Scan or redact text for personal data (reads stdin).
+    Pii {
+        #[command(subcommand)]
+        command: PiiCommand,
     },
     /// Export the activity log (one row per finished call) as CSV or JSON lines.
     Activity {
@@ -300,6 +306,7 @@ fn main() -> ExitCode {
         Command::Keys { command } => keys(command),
         Command::Policy { config, command } => policy(config, command),
         Command::Activity { command } => activity(command),
+        Command::Pii { command } => exit(pii_main(command)),
         Command::VerifyLog(args) => exit(verify_log_main(args)),
         Command::Audit { dir, command } => exit(audit_main(command, &dir.data_dir)),
     }

@@ -112,6 +112,8 @@ fn audit_options(config: &Config) -> AuditOptions {
 
 /// Open every dependency of the request path. Fails closed: no policy or no log, no gateway.
 pub async fn build_state(config: Config) -> Result<AppState, StartError> {
+    // Compile every PII pattern now, not on the first request.
+    crate::pii::warm_up();
     let policy = load_policy(&config)?;
     let audit =
         AuditLog::open(&config.data_dir, audit_options(&config)).map_err(|e| StartError::Audit(e.to_string()))?;

@@ -243,8 +243,7 @@ const FUNCTION_WORDS: &[&str] = &[
     "hallo",
 ];
 
-static FUNCTION_SET: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| FUNCTION_WORDS.iter().copied().collect());
+static FUNCTION_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| FUNCTION_WORDS.iter().copied().collect());
 
 /// Set lookup on the ASCII-lower-cased word, lower-cased into a stack buffer (no allocation).
 fn is_function_word(word: &str) -> bool {
