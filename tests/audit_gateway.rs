@@ -143,3 +143,45 @@ async fn kill_9_under_load_leaves_a_log_that_verifies_and_keeps_every_receipt() 
     let (code, report) = verify(&again.data_dir());
     assert_eq!(code, 0, "{report}");
 }
+
+fn stored_bodies(data_dir: &Path) -> Vec<(u64, String, String, Option<Vec<u8>>)> {
+    let conn = rusqlite::Connection::open(data_dir.join("log.db")).unwrap();
+    let mut stmt = conn.prepare("SELECT seq, role, mode, body FROM bodies ORDER BY seq, role").unwrap();
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[tokio::test]
+async fn redacted_bodies_are_kept_beside_the_chain_and_can_be_erased() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let mut gw = GatewayBuilder::default()
+        .extra("[audit]\nstore_bodies = \"redacted\"")
+        .provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR"))
+        .start();
+    let iban = "CH93 0076 2011 6238 5295 7";
+    let (status, headers, _) = gw.chat(user(&format!("pay to {iban}"))).await;
+    assert_eq!(status, 200);
+    let mut req = user(&format!("stream to {iban}"));
+    req["stream"] = json!(true);
+    let streamed = gw.post("/v1/chat/completions", &req).send().await.unwrap().text().await.unwrap();
+    assert!(streamed.ends_with("data: [DONE]\n\n"), "{streamed}");
+    let seq: u64 = headers["x-auditgate-entry"].to_str().unwrap().parse().unwrap();
+    assert!(gw.terminate().success());
+    let bodies = stored_bodies(&gw.data_dir());
+    assert_eq!(bodies.len(), 4, "request and response of both calls");
+    for (_, role, mode, body) in &bodies {
+        let text = String::from_utf8(body.clone().unwrap()).unwrap();
+        assert_eq!(mode, "redacted");
+        assert!(!text.contains(iban), "{role} body kept the IBAN: {text}");
+        assert!(text.contains("<IBAN_CODE>"), "{role}: {text}");
+    }
+    let out = Command::new(bin())
+        .args(["audit", "erase", "--entry", &seq.to_string(), "--role", "request", "--data-dir"])
+        .arg(gw.data_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, report) = verify(&gw.data_dir());
+    assert_eq!(code, 0, "an erased body leaves a log that verifies: {report}");
+    assert_eq!(report["erased_bodies"].as_array().unwrap().len(), 1, "{report}");
+}

@@ -116,6 +116,7 @@ pub async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiErr
         response_sha256: pipeline::sha256_hex(&bytes),
     };
     let response_seq = pipeline::record_response(state, rec).await?;
+    pipeline::store_body(state, ex.request_seq, "response", &bytes).await?;
     let outcome = Outcome { usage, cost, finish_reason, streamed: false, cancelled: false };
     settle(state, &ex, &candidate, &route.model, outcome, upstream_ms, Some(response_seq));
     let mut response = (StatusCode::OK, Body::from(bytes)).into_response();

@@ -402,6 +402,8 @@ pub struct Received<'a> {
     headers: &'a HeaderMap,
     body_sha256: String,
     body_len: usize,
+    /// The body as received, kept only when bodies are stored beside the log.
+    body: Option<Bytes>,
 }
 
 /// Authenticate (before reading a byte of the body), check credit, read the body.
@@ -416,7 +418,8 @@ pub async fn receive<'a>(
     let bytes = read_body(state, headers, body).await?;
     let body_sha256 = sha256_hex(&bytes);
     let body_len = bytes.len();
-    Ok((Received { body_len, started, key, peer, headers, body_sha256 }, bytes))
+    let body = (state.config.audit.store_bodies != "none").then(|| bytes.clone());
+    Ok((Received { body_len, body, started, key, peer, headers, body_sha256 }, bytes))
 }
 
 /// Classify, decide and write the request entry for a request already in OpenAI form.
@@ -427,7 +430,7 @@ pub async fn admit_parsed(
     endpoint: Endpoint,
     dialect: Dialect,
 ) -> Result<Exchange, ApiError> {
-    let Received { started, key, peer, headers, body_sha256, body_len } = received;
+    let Received { started, key, peer, headers, body_sha256, body_len, body } = received;
     let stream = match request.get("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -480,6 +483,9 @@ pub async fn admit_parsed(
         tracing::error!(error = %e, "write-ahead audit append failed; refusing the request");
         ApiError::audit_unavailable()
     })?;
+    if let Some(body) = body {
+        store_body(state, request_seq, "request", &body).await?;
+    }
     Ok(Exchange {
         started,
         generation_id,
@@ -561,6 +567,26 @@ pub fn attempt(
 pub async fn record_response(state: &AppState, rec: ResponseRecord) -> Result<u64, ApiError> {
     state.audit.append(Record::Response(rec)).await.map_err(|e| {
         tracing::error!(error = %e, "response audit append failed");
+        ApiError::audit_unavailable()
+    })
+}
+
+/// Keep a body beside the log (audit `store_bodies`): as it was (`full`) or with every finding
+/// the scanner makes replaced by its type (`redacted`). Fails closed like the log itself.
+pub async fn store_body(state: &AppState, seq: u64, role: &str, bytes: &[u8]) -> Result<(), ApiError> {
+    let stored = match state.config.audit.store_bodies.as_str() {
+        "none" => return Ok(()),
+        "redacted" => {
+            let text = String::from_utf8_lossy(bytes);
+            let findings = pii::scan_text(&text);
+            let mut pseudonyms = Pseudonyms::default();
+            let all = std::collections::BTreeSet::new();
+            pii::redact_text(&text, &findings, &all, pii::Operator::Replace, &mut pseudonyms).into_bytes()
+        }
+        _ => bytes.to_vec(),
+    };
+    state.audit.store_body(seq, role, stored).await.map_err(|e| {
+        tracing::error!(error = %e, "body storage failed");
         ApiError::audit_unavailable()
     })
 }

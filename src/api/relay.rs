@@ -105,6 +105,8 @@ struct Relay {
     finish_reason: Option<String>,
     /// Over every byte of the response body, the closing frames included.
     hasher: Sha256,
+    /// The response body, kept only when bodies are stored beside the log.
+    kept: Option<Vec<u8>>,
     upstream_error: Option<String>,
 }
 
@@ -150,6 +152,7 @@ impl Relay {
             cost: 0.0,
             finish_reason: None,
             hasher: Sha256::new(),
+            kept: None,
             upstream_error: None,
         }
     }
@@ -219,6 +222,9 @@ impl Relay {
     fn hash(&mut self, frames: &[Bytes]) {
         for f in frames {
             self.hasher.update(f);
+            if let Some(kept) = &mut self.kept {
+                kept.extend_from_slice(f);
+            }
         }
     }
 
@@ -317,7 +323,10 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
     let Delivery::Stream { stream, parser, first, anthropic } = success.delivery else {
         return Err(ApiError::internal("a JSON answer arrived for a streaming request"));
     };
-    let relay = Relay::new(&ex, &ex.routes[route_index], &success.candidate, anthropic);
+    let mut relay = Relay::new(&ex, &ex.routes[route_index], &success.candidate, anthropic);
+    if state.config.audit.store_bodies != "none" {
+        relay.kept = Some(Vec::new());
+    }
     let opened =
         Opened { route_index, candidate: success.candidate, attempts, stream, parser, first, t0: success.sent_at };
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
@@ -467,6 +476,14 @@ async fn finish(
     };
     match pipeline::record_response(&state, rec).await {
         Ok(seq) => {
+            if let Some(kept) = relay.kept.take() {
+                // Redaction needs the text whole: a value split over chunks is invisible in frames.
+                let kept = if state.config.audit.store_bodies == "redacted" { assemble_stream(&kept) } else { kept };
+                if let Err(e) = pipeline::store_body(&state, ex.request_seq, "response", &kept).await {
+                    let _ = tx.send(Ok(frame(&e.body().to_string()))).await;
+                    return;
+                }
+            }
             let _ = send_all(&tx, closing).await;
             let outcome = Outcome {
                 usage: relay.usage.take(),
@@ -483,6 +500,37 @@ async fn finish(
             let _ = tx.send(Ok(frame(&err.body().to_string()))).await;
         }
     }
+}
+
+/// The text a stream carried, reassembled from its frames (OpenAI chunks or Anthropic events):
+/// `{"streamed": true, "content": ..., "tool_arguments": [...]}`.
+fn assemble_stream(frames: &[u8]) -> Vec<u8> {
+    let mut parser = SseParser::default();
+    parser.push(frames);
+    let mut content = String::new();
+    let mut tools: Vec<String> = Vec::new();
+    while let Some(event) = parser.next_event() {
+        let SseEvent::Data(data) = event else { continue };
+        let Ok(v) = serde_json::from_str::<Value>(&data) else { continue };
+        let delta = v.pointer("/choices/0/delta").or_else(|| v.get("delta"));
+        let Some(delta) = delta else { continue };
+        if let Some(t) = delta.get("content").or_else(|| delta.get("text")).and_then(Value::as_str) {
+            content.push_str(t);
+        }
+        let pieces = delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten();
+        for call in pieces {
+            let i = call.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+            if tools.len() <= i {
+                tools.resize(i + 1, String::new());
+            }
+            tools[i].push_str(call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or(""));
+        }
+        if let Some(json) = delta.get("partial_json").and_then(Value::as_str) {
+            tools.push(json.to_string());
+        }
+    }
+    serde_json::to_vec(&serde_json::json!({"streamed": true, "content": content, "tool_arguments": tools}))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
