@@ -455,3 +455,29 @@ async fn demo_echo_works_out_of_the_box() {
     assert_eq!(body["choices"][0]["message"]["content"], "echo: bonjour");
     assert!(["demo-ch", "demo-us"].contains(&body["provider"].as_str().unwrap()));
 }
+
+#[tokio::test]
+async fn model_suffixes_and_provider_order_are_honoured() {
+    let a = FakeUpstream::start(Behavior::Echo).await;
+    let b = FakeUpstream::start(Behavior::Echo).await;
+    let gw = GatewayBuilder::default()
+        .provider(ProviderSpec::new("first", &a.base_url, "eu", "FR"))
+        .provider(ProviderSpec::new("second", &b.base_url, "eu", "DE"))
+        .start();
+    let mut req = user("x");
+    req["model"] = json!("test/model:floor");
+    let (status, _, body) = gw.chat(req).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model"], "test/model");
+    for (order, want) in [(["second", "first"], "second"), (["first", "second"], "first")] {
+        let mut req = user("x");
+        req["provider"] = json!({"order": order, "allow_fallbacks": false});
+        let (_, _, body) = gw.chat(req).await;
+        assert_eq!(body["provider"], want);
+    }
+    let mut req = user("x");
+    req["provider"] = json!({"only": ["nobody"]});
+    let (status, _, body) = gw.chat(req).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body["error"]["metadata"]["excluded"].as_array().is_some_and(|e| e.len() == 2), "{body}");
+}
