@@ -26,9 +26,11 @@ fn world() -> &'static World {
     WORLD.get_or_init(|| {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.data_dir = dir.path().join("data");
-        config.policy_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/policies").into();
+        let config = Config {
+            data_dir: dir.path().join("data"),
+            policy_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/policies").into(),
+            ..Config::default()
+        };
         let accounts = SqliteAccountStore::open(&config.data_dir).unwrap();
         let (_, key) =
             accounts.create_key(&NewKey { name: "fuzz".into(), team: "qa".into(), ..Default::default() }).unwrap();
@@ -41,7 +43,7 @@ fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| Value::from(n)),
+        any::<i64>().prop_map(Value::from),
         "[a-z/ ]{0,12}".prop_map(Value::String),
         prop_oneof![Just("demo/echo"), Just("user"), Just("assistant"), Just("tool"), Just("text"), Just("image_url")]
             .prop_map(|s| Value::String(s.into())),
