@@ -91,12 +91,12 @@ mem_kb() { # pid field
     echo "$total"
 }
 body_for() { # model -> file
-    local f="$OUT/request-$1.json"
+    local f="$OUT/request-${1//\//_}.json"
     sed "s#\"MODEL\"#\"$1\"#" "$HERE/request.json" >"$f"
     echo "$f"
 }
 stream_body_for() {
-    local f="$OUT/request-stream-$1.json"
+    local f="$OUT/request-stream-${1//\//_}.json"
     sed -e "s#\"MODEL\"#\"$1\"#" -e 's#"stream": false#"stream": true#' "$HERE/request.json" >"$f"
     echo "$f"
 }
@@ -155,7 +155,10 @@ http {
     }
     server {
         listen 127.0.0.1:$P_SSE;
-        location / { default_type text/event-stream; return 200 '$sse'; }
+        # \$(cat) dropped the final blank line that ends the last event: put it back
+        location / { default_type text/event-stream; return 200 '$sse
+
+'; }
     }
 }
 EOF
