@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::accounting::{AccountStore, Limits, SqliteAccountStore};
+use crate::accounting::{AccountStore, GenerationRecorder, Limits, SqliteAccountStore};
 use crate::audit::{AuditLog, AuditOptions, Record, SystemRecord};
 use crate::config::{Config, ProviderKind};
 use crate::policy::reload::{spawn_watcher, PolicyHandle, ReloadEvent};
@@ -47,6 +47,8 @@ pub struct Inner {
     pub policy: Arc<ArcSwap<Policy>>,
     pub audit: AuditLog,
     pub accounts: Arc<dyn AccountStore>,
+    /// Stores generation records and spend in batches, off the request path.
+    pub recorder: Arc<GenerationRecorder>,
     pub keys: auth::KeyCache,
     /// Live provider health (latency, throughput, errors, circuit breakers), shared by all requests.
     pub health: Arc<Health>,
@@ -136,6 +138,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
             health: Arc::new(Health::default()),
             retry,
             limits: Arc::new(Limits::default()),
+            recorder: GenerationRecorder::new(accounts.clone()),
             accounts,
         }),
     })
