@@ -19,6 +19,7 @@ pub use error::ApiError;
 use arc_swap::ArcSwap;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -223,6 +224,13 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     println!("auditgate listening on http://{local}");
     let watcher = watch_policy(&state);
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    // The response head and each SSE frame are separate small writes: with Nagle on, the second
+    // waits for the client's (delayed, up to 40 ms) ACK of the first.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
     watcher.abort();
     let stop = SystemRecord::GatewayStop { reason: "shutdown signal".into() };
