@@ -41,16 +41,18 @@ print("Date: %s UTC. Machine: %d CPUs (%s), kernel %s. %s s per shape, wrk -t1, 
       "gateway on CPU 1. Request: 2,048-byte chat body; answer: canned completion from nginx.\n" % (
           subprocess.run(["date", "-u", "+%Y-%m-%d %H:%M"], capture_output=True, text=True).stdout.strip(),
           os.cpu_count(), cpu_model(), platform.release(), DURATION))
-print("| target | conns | RPS | p50 ms | p90 ms | p99 ms | p99.9 ms | non-2xx | socket errors | peak RSS MB |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| target | conns | RPS | p50 ms | p90 ms | p99 ms | p99.9 ms | non-2xx | socket errors | peak RSS MB "
+      "| gateway CPU µs/req |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for p in peers:
     for c in shapes:
         r = rows.get((p, c))
         if not r:
             continue
         rss = "-" if p == "direct" else "%.1f" % (r["hwm_kb"] / 1024)
-        print("| %s | %d | %.0f | %.3f | %.3f | %.3f | %.3f | %d | %d | %s |" % (
-            p, c, r["rps"], r["p50"], r["p90"], r["p99"], r["p999"], r["non2xx"], r["sockerr"], rss))
+        cpu = "-" if p == "direct" else "%.0f" % r.get("cpu_us", 0)
+        print("| %s | %d | %.0f | %.3f | %.3f | %.3f | %.3f | %d | %d | %s | %s |" % (
+            p, c, r["rps"], r["p50"], r["p90"], r["p99"], r["p999"], r["non2xx"], r["sockerr"], rss, cpu))
 
 d1 = rows.get(("direct", 1))
 if d1:

@@ -5,6 +5,7 @@
 #   tests/load/run.sh              # full run: 15 s per shape (about 6 minutes with all peers)
 #   QUICK=1 tests/load/run.sh      # 3 s per shape, fewer streaming probes
 #   DURATION=30 PEERS="direct auditgate" tests/load/run.sh
+#   AUDITGATE_BIN=path/to/auditgate ...  # measure a given binary instead of building one
 #
 # Pinning: wrk, nginx and the probe clients on CPU 0, the gateway under test on CPU 1.
 # Output: a markdown report on stdout and in target/load/results.md (logs in target/load/).
@@ -90,6 +91,15 @@ mem_kb() { # pid field
     done
     echo "$total"
 }
+# CPU time (clock ticks, user + system, all threads) of a process and its children.
+cpu_ticks() {
+    local total=0 p
+    for p in $1 $(pgrep -P "$1" 2>/dev/null); do
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
 body_for() { # model -> file
     local f="$OUT/request-${1//\//_}.json"
     sed "s#\"MODEL\"#\"$1\"#" "$HERE/request.json" >"$f"
@@ -105,16 +115,21 @@ stream_body_for() {
 run_shapes() {
     local name=$1 url=$2 body=$3 pid=$4
     shift 4
-    local c line rss
+    local c line rss t0 t1 n cpu_us
     # warm-up: connections, pools and caches
     taskset -c "$LOAD_CPU" wrk -t1 -c32 -d"$([ "$QUICK" = 1 ] && echo 1 || echo 3)"s --timeout 10s \
         -s "$HERE/report.lua" "$url" -- "$body" "$@" >/dev/null 2>&1
     for c in $SHAPES; do
+        t0=$([ "$pid" = 0 ] && echo 0 || cpu_ticks "$pid")
         line=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"${DURATION}s" --timeout 10s \
             -s "$HERE/report.lua" "$url" -- "$body" "$@" 2>&1 | grep '^RESULT')
         rss=$([ "$pid" = 0 ] && echo 0 || mem_kb "$pid" VmHWM)
-        log "$name c=$c $line hwm=${rss}kB"
-        echo "$name $c ${line#RESULT } hwm_kb=$rss" >>"$OUT/rows.txt"
+        # CPU per request: robust against other load on the machine, unlike RPS.
+        t1=$([ "$pid" = 0 ] && echo 0 || cpu_ticks "$pid")
+        n=$(echo "$line" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
+        cpu_us=$(awk -v d=$((t1 - t0)) -v n="${n:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", (n > 0 ? d * 1e6 / hz / n : 0) }')
+        log "$name c=$c $line hwm=${rss}kB cpu_us_per_req=$cpu_us"
+        echo "$name $c ${line#RESULT } hwm_kb=$rss cpu_us=$cpu_us" >>"$OUT/rows.txt"
     done
 }
 # stream_probe NAME URL BODY [headers...]
@@ -170,10 +185,12 @@ EOF
 # ---- auditgate ---------------------------------------------------------------------------------
 AG_KEY=""
 start_auditgate() {
-    local d="$OUT/auditgate" bin="$ROOT/target/release/auditgate"
-    log "building auditgate (cargo build --release)"
-    (cd "$ROOT" && cargo build --release --bin auditgate >"$OUT/cargo-build.log" 2>&1) ||
-        { note "auditgate: release build failed, see target/load/cargo-build.log"; return 1; }
+    local d="$OUT/auditgate" bin="${AUDITGATE_BIN:-$ROOT/target/release/auditgate}"
+    if [ -z "${AUDITGATE_BIN:-}" ]; then
+        log "building auditgate (cargo build --release)"
+        (cd "$ROOT" && cargo build --release --bin auditgate >"$OUT/cargo-build.log" 2>&1) ||
+            { note "auditgate: release build failed, see target/load/cargo-build.log"; return 1; }
+    fi
     rm -rf "$d" && mkdir -p "$d/data"
     cat >"$d/gateway.toml" <<EOF
 # Strict configuration: shipped default policy, PII scan (always on), durable audit log with
@@ -293,7 +310,7 @@ for peer in $PEERS; do
                 stop_pid "$SLOW_PID"
             fi
             # the log the run wrote must verify
-            if "$ROOT/target/release/auditgate" verify-log --data-dir "$OUT/auditgate/data" >"$OUT/verify.log" 2>&1; then
+            if "${AUDITGATE_BIN:-$ROOT/target/release/auditgate}" verify-log --data-dir "$OUT/auditgate/data" >"$OUT/verify.log" 2>&1; then
                 note "auditgate: the audit log written during the run verifies ($(grep -c . "$OUT/verify.log") lines of verify-log output, see target/load/verify.log)"
             else
                 note "auditgate: verify-log FAILED on the run's log (target/load/verify.log)"
