@@ -5,7 +5,9 @@
 pub mod activity;
 pub mod cost;
 pub mod limits;
+pub mod recorder;
 pub mod store;
 
 pub use limits::{LimitError, Limits, Reservation};
+pub use recorder::GenerationRecorder;
 pub use store::{AccountStore, ApiKey, Generation, NewKey, SqliteAccountStore, StoreError};

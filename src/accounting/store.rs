@@ -79,6 +79,16 @@ pub trait AccountStore: Send + Sync {
     fn key_by_hash(&self, secret_sha256: &str) -> Result<Option<ApiKey>, StoreError>;
     fn add_usage(&self, key_id: &str, usd: f64) -> Result<(), StoreError>;
     fn record_generation(&self, g: &Generation) -> Result<(), StoreError>;
+    /// Store several generations and add each one's cost to its key's spend.
+    fn record_batch(&self, batch: &[Generation]) -> Result<(), StoreError> {
+        for g in batch {
+            self.record_generation(g)?;
+            if g.total_cost > 0.0 {
+                self.add_usage(&g.key_id, g.total_cost)?;
+            }
+        }
+        Ok(())
+    }
     fn generation(&self, id: &str) -> Result<Option<Generation>, StoreError>;
     /// Generations created in `[from, to)` (RFC 3339 times), oldest first: the activity log.
     fn generations_between(&self, from: &str, to: &str) -> Result<Vec<Generation>, StoreError>;
@@ -147,6 +157,32 @@ impl SqliteAccountStore {
         conn.execute_batch(SCHEMA)?;
         Ok(SqliteAccountStore { conn: Mutex::new(conn) })
     }
+}
+
+fn insert_generation(conn: &Connection, g: &Generation) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR REPLACE INTO generations (id, key_id, model, provider_name, created_at, tokens_prompt,
+         tokens_completion, total_cost, latency, generation_time, finish_reason, streamed, cancelled,
+         request_entry, response_entry) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?;
+    stmt.execute(params![
+        g.id,
+        g.key_id,
+        g.model,
+        g.provider_name,
+        g.created_at,
+        g.tokens_prompt as i64,
+        g.tokens_completion as i64,
+        g.total_cost,
+        g.latency,
+        g.generation_time,
+        g.finish_reason,
+        g.streamed,
+        g.cancelled,
+        g.request_entry as i64,
+        g.response_entry.map(|e| e as i64),
+    ])?;
+    Ok(())
 }
 
 fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
@@ -235,29 +271,23 @@ impl AccountStore for SqliteAccountStore {
     }
 
     fn record_generation(&self, g: &Generation) -> Result<(), StoreError> {
-        let conn = self.conn.lock();
-        let mut stmt = conn.prepare_cached(
-            "INSERT OR REPLACE INTO generations (id, key_id, model, provider_name, created_at, tokens_prompt,
-             tokens_completion, total_cost, latency, generation_time, finish_reason, streamed, cancelled,
-             request_entry, response_entry) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        )?;
-        stmt.execute(params![
-            g.id,
-            g.key_id,
-            g.model,
-            g.provider_name,
-            g.created_at,
-            g.tokens_prompt as i64,
-            g.tokens_completion as i64,
-            g.total_cost,
-            g.latency,
-            g.generation_time,
-            g.finish_reason,
-            g.streamed,
-            g.cancelled,
-            g.request_entry as i64,
-            g.response_entry.map(|e| e as i64),
-        ])?;
+        insert_generation(&self.conn.lock(), g)
+    }
+
+    /// One transaction (one commit) for the whole batch instead of two per record.
+    fn record_batch(&self, batch: &[Generation]) -> Result<(), StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        for g in batch {
+            insert_generation(&tx, g)?;
+            if g.total_cost > 0.0 {
+                tx.execute(
+                    "UPDATE keys SET usage_usd = usage_usd + ?1 WHERE id = ?2",
+                    params![g.total_cost, g.key_id],
+                )?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 

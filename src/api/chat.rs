@@ -191,17 +191,5 @@ pub fn settle(
         request_entry: ex.request_seq,
         response_entry,
     };
-    let accounts = state.accounts.clone();
-    let key_id = ex.key.id.clone();
-    let charged = outcome.cost > 0.0;
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = accounts.record_generation(&generation) {
-            tracing::warn!(error = %e, "generation record not stored");
-        }
-        if charged {
-            if let Err(e) = accounts.add_usage(&key_id, generation.total_cost) {
-                tracing::warn!(error = %e, "key usage not updated");
-            }
-        }
-    });
+    state.recorder.record(generation);
 }

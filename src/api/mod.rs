@@ -19,6 +19,7 @@ pub use error::ApiError;
 use arc_swap::ArcSwap;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -26,7 +27,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::accounting::{AccountStore, Limits, SqliteAccountStore};
+use crate::accounting::{AccountStore, GenerationRecorder, Limits, SqliteAccountStore};
 use crate::audit::{AuditLog, AuditOptions, Record, SystemRecord};
 use crate::config::{Config, ProviderKind};
 use crate::policy::reload::{spawn_watcher, PolicyHandle, ReloadEvent};
@@ -47,6 +48,8 @@ pub struct Inner {
     pub policy: Arc<ArcSwap<Policy>>,
     pub audit: AuditLog,
     pub accounts: Arc<dyn AccountStore>,
+    /// Stores generation records and spend in batches, off the request path.
+    pub recorder: Arc<GenerationRecorder>,
     pub keys: auth::KeyCache,
     /// Live provider health (latency, throughput, errors, circuit breakers), shared by all requests.
     pub health: Arc<Health>,
@@ -138,6 +141,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
             health: Arc::new(Health::default()),
             retry,
             limits: Arc::new(Limits::default()),
+            recorder: GenerationRecorder::new(accounts.clone()),
             accounts,
         }),
     })
@@ -222,6 +226,13 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     println!("auditgate listening on http://{local}");
     let watcher = watch_policy(&state);
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    // The response head and each SSE frame are separate small writes: with Nagle on, the second
+    // waits for the client's (delayed, up to 40 ms) ACK of the first.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
     watcher.abort();
     let stop = SystemRecord::GatewayStop { reason: "shutdown signal".into() };

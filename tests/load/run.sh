@@ -1,0 +1,343 @@
+#!/usr/bin/env bash
+# Load benchmark of auditgate against a direct call, the LiteLLM proxy and the Portkey gateway,
+# all in front of the same canned upstream (nginx), on 127.0.0.1 only, in one bounded run.
+#
+#   tests/load/run.sh              # full run: 15 s per shape (about 6 minutes with all peers)
+#   QUICK=1 tests/load/run.sh      # 3 s per shape, fewer streaming probes
+#   DURATION=30 PEERS="direct auditgate" tests/load/run.sh
+#   AUDITGATE_BIN=path/to/auditgate ...  # measure a given binary instead of building one
+#
+# Pinning: wrk, nginx and the probe clients on CPU 0, the gateway under test on CPU 1.
+# Output: a markdown report on stdout and in target/load/results.md (logs in target/load/).
+# A peer that cannot be installed or started is reported as skipped; the run goes on.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+HERE="$ROOT/tests/load"
+OUT="$ROOT/target/load"
+QUICK="${QUICK:-0}"
+if [ "$QUICK" = 1 ]; then DEFAULT_DURATION=3; else DEFAULT_DURATION=15; fi
+DURATION="${DURATION:-$DEFAULT_DURATION}"
+SHAPES="${SHAPES:-1 32 256}"
+PEERS="${PEERS:-direct auditgate litellm portkey}"
+TTFB_N="${TTFB_N:-$([ "$QUICK" = 1 ] && echo 100 || echo 500)}"
+SLOW_STREAMS="${SLOW_STREAMS:-1000}"
+SLOW_CHUNKS="${SLOW_CHUNKS:-$([ "$QUICK" = 1 ] && echo 24 || echo 60)}"
+LOAD_CPU="${LOAD_CPU:-0}"
+GW_CPU="${GW_CPU:-1}"
+
+P_JSON=18081 P_SSE=18082 P_SLOW=18083 P_AG=18090 P_LITELLM=18091 P_PORTKEY=18092
+MASTER_KEY="sk-bench-master-key"
+PIDS=()
+
+log() { echo "[load $(date +%H:%M:%S)] $*" >&2; }
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+    sleep 0.3
+    for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
+}
+trap cleanup EXIT INT TERM
+
+mkdir -p "$OUT"
+rm -f "$OUT"/rows.txt "$OUT"/stream.txt "$OUT"/notes.txt
+ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
+note() { echo "- $*" >>"$OUT/notes.txt"; log "$*"; }
+
+# ---- tools -------------------------------------------------------------------------------------
+need_apt() {
+    local missing=()
+    command -v nginx >/dev/null || missing+=(nginx)
+    command -v wrk >/dev/null || missing+=(wrk)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing ${missing[*]} with apt-get"
+    apt-get install -y "${missing[@]}" >"$OUT/apt.log" 2>&1 ||
+        { apt-get update >>"$OUT/apt.log" 2>&1 && apt-get install -y "${missing[@]}" >>"$OUT/apt.log" 2>&1; }
+}
+need_apt
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+command -v wrk >/dev/null || { echo "wrk is required and could not be installed" >&2; exit 1; }
+[ -x "$NGINX" ] || { echo "nginx is required and could not be installed" >&2; exit 1; }
+
+install_litellm() {
+    local venv="$ROOT/target/litellm-venv"
+    [ -x "$venv/bin/litellm" ] && return 0
+    log "installing litellm[proxy] into $venv"
+    python3 -m venv "$venv" >"$OUT/litellm-install.log" 2>&1 &&
+        "$venv/bin/pip" install -q 'litellm[proxy]' >>"$OUT/litellm-install.log" 2>&1
+}
+install_portkey() {
+    local dir="$ROOT/target/portkey"
+    [ -f "$dir/node_modules/@portkey-ai/gateway/build/start-server.js" ] && return 0
+    command -v npm >/dev/null || return 1
+    log "installing @portkey-ai/gateway into $dir"
+    mkdir -p "$dir" && (cd "$dir" && npm install --no-audit --no-fund @portkey-ai/gateway >"$OUT/portkey-install.log" 2>&1)
+}
+
+# ---- helpers -----------------------------------------------------------------------------------
+wait_port() { # port seconds
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# Sum of a /proc status field (kB) over a process and its children (LiteLLM and Node may fork).
+mem_kb() { # pid field
+    local total=0 p v
+    for p in $1 $(pgrep -P "$1" 2>/dev/null); do
+        v=$(awk -v f="$2:" '$1==f {print $2}' "/proc/$p/status" 2>/dev/null)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+# CPU time (clock ticks, user + system, all threads) of a process and its children.
+cpu_ticks() {
+    local total=0 p
+    for p in $1 $(pgrep -P "$1" 2>/dev/null); do
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+body_for() { # model -> file
+    local f="$OUT/request-${1//\//_}.json"
+    sed "s#\"MODEL\"#\"$1\"#" "$HERE/request.json" >"$f"
+    echo "$f"
+}
+stream_body_for() {
+    local f="$OUT/request-stream-${1//\//_}.json"
+    sed -e "s#\"MODEL\"#\"$1\"#" -e 's#"stream": false#"stream": true#' "$HERE/request.json" >"$f"
+    echo "$f"
+}
+
+# run_shapes NAME URL BODY PID [headers...]: wrk at each shape, one table row each.
+run_shapes() {
+    local name=$1 url=$2 body=$3 pid=$4
+    shift 4
+    local c line rss t0 t1 n cpu_us
+    # warm-up: connections, pools and caches
+    taskset -c "$LOAD_CPU" wrk -t1 -c32 -d"$([ "$QUICK" = 1 ] && echo 1 || echo 3)"s --timeout 10s \
+        -s "$HERE/report.lua" "$url" -- "$body" "$@" >/dev/null 2>&1
+    for c in $SHAPES; do
+        t0=$([ "$pid" = 0 ] && echo 0 || cpu_ticks "$pid")
+        line=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"${DURATION}s" --timeout 10s \
+            -s "$HERE/report.lua" "$url" -- "$body" "$@" 2>&1 | grep '^RESULT')
+        rss=$([ "$pid" = 0 ] && echo 0 || mem_kb "$pid" VmHWM)
+        # CPU per request: robust against other load on the machine, unlike RPS.
+        t1=$([ "$pid" = 0 ] && echo 0 || cpu_ticks "$pid")
+        n=$(echo "$line" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
+        cpu_us=$(awk -v d=$((t1 - t0)) -v n="${n:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", (n > 0 ? d * 1e6 / hz / n : 0) }')
+        log "$name c=$c $line hwm=${rss}kB cpu_us_per_req=$cpu_us"
+        echo "$name $c ${line#RESULT } hwm_kb=$rss cpu_us=$cpu_us" >>"$OUT/rows.txt"
+    done
+}
+# stream_probe NAME URL BODY [headers...]
+stream_probe() {
+    local name=$1 url=$2 body=$3
+    shift 3
+    local line
+    line=$(taskset -c "$LOAD_CPU" python3 "$HERE/streams.py" ttfb "$url" "$body" "$TTFB_N" "$@" 2>&1 | grep '^TTFB')
+    log "$name stream $line"
+    echo "$name ${line#TTFB }" >>"$OUT/stream.txt"
+}
+
+# ---- upstream: nginx with canned answers -------------------------------------------------------
+start_nginx() {
+    local d="$OUT/nginx" json sse
+    mkdir -p "$d/tmp"
+    json=$(cat "$HERE/completion.json")
+    sse=$(cat "$HERE/stream.sse")
+    cat >"$d/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+    client_body_buffer_size 64k;
+    server {
+        listen 127.0.0.1:$P_JSON;
+        location / { default_type application/json; return 200 '$json'; }
+    }
+    server {
+        listen 127.0.0.1:$P_SSE;
+        # \$(cat) dropped the final blank line that ends the last event: put it back
+        location / { default_type text/event-stream; return 200 '$sse
+
+'; }
+    }
+}
+EOF
+    taskset -c "$LOAD_CPU" "$NGINX" -c "$d/nginx.conf" -p "$d" >"$d/stdout.log" 2>&1 &
+    PIDS+=($!)
+    wait_port $P_JSON 10 && wait_port $P_SSE 5
+}
+
+# ---- auditgate ---------------------------------------------------------------------------------
+AG_KEY=""
+start_auditgate() {
+    local d="$OUT/auditgate" bin="${AUDITGATE_BIN:-$ROOT/target/release/auditgate}"
+    if [ -z "${AUDITGATE_BIN:-}" ]; then
+        log "building auditgate (cargo build --release)"
+        (cd "$ROOT" && cargo build --release --bin auditgate >"$OUT/cargo-build.log" 2>&1) ||
+            { note "auditgate: release build failed, see target/load/cargo-build.log"; return 1; }
+    fi
+    rm -rf "$d" && mkdir -p "$d/data"
+    cat >"$d/gateway.toml" <<EOF
+# Strict configuration: shipped default policy, PII scan (always on), durable audit log with
+# signed checkpoints at the shipped settings.
+listen = "127.0.0.1:$P_AG"
+data_dir = "$d/data"
+policy_dir = "$ROOT/policies"
+[audit]
+origin = "auditgate.bench/log"
+checkpoint_interval_ms = 1000
+checkpoint_every_entries = 10000
+store_bodies = "none"
+[[providers]]
+name = "bench-json"
+kind = "openai"
+base_url = "http://127.0.0.1:$P_JSON/v1"
+region = "ch"
+country = "CH"
+zdr = true
+[[providers.models]]
+id = "bench/json"
+upstream = "gpt-4o-mini"
+prompt = 0.15
+completion = 0.60
+[[providers]]
+name = "bench-sse"
+kind = "openai"
+base_url = "http://127.0.0.1:$P_SSE/v1"
+region = "ch"
+country = "CH"
+zdr = true
+[[providers.models]]
+id = "bench/sse"
+upstream = "gpt-4o-mini"
+prompt = 0.15
+completion = 0.60
+[[providers]]
+name = "bench-slow"
+kind = "openai"
+base_url = "http://127.0.0.1:$P_SLOW/v1"
+region = "ch"
+country = "CH"
+zdr = true
+[[providers.models]]
+id = "bench/slow"
+upstream = "slow"
+prompt = 0.15
+completion = 0.60
+EOF
+    AG_KEY=$("$bin" keys create --name bench --data-dir "$d/data" 2>>"$d/keys.log" | tail -n 1)
+    [ -n "$AG_KEY" ] || { note "auditgate: keys create failed, see $d/keys.log"; return 1; }
+    AUDITGATE_LOG=warn taskset -c "$GW_CPU" "$bin" serve --config "$d/gateway.toml" >"$d/serve.log" 2>&1 &
+    AG_PID=$!
+    PIDS+=($AG_PID)
+    wait_port $P_AG 20 || { note "auditgate did not start, see $d/serve.log"; return 1; }
+}
+
+# ---- LiteLLM -----------------------------------------------------------------------------------
+start_litellm() {
+    install_litellm || { note "LiteLLM: could not install litellm[proxy] (see target/load/litellm-install.log); skipped"; return 1; }
+    local d="$OUT/litellm"
+    mkdir -p "$d"
+    cat >"$d/config.yaml" <<EOF
+model_list:
+  - model_name: bench-json
+    litellm_params: { model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$P_JSON/v1", api_key: sk-upstream }
+  - model_name: bench-sse
+    litellm_params: { model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$P_SSE/v1", api_key: sk-upstream }
+litellm_settings: { telemetry: false, drop_params: true }
+general_settings: { master_key: $MASTER_KEY }
+EOF
+    LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR LITELLM_MASTER_KEY=$MASTER_KEY \
+        taskset -c "$GW_CPU" "$ROOT/target/litellm-venv/bin/litellm" --config "$d/config.yaml" \
+        --host 127.0.0.1 --port $P_LITELLM --num_workers 1 >"$d/serve.log" 2>&1 &
+    LL_PID=$!
+    PIDS+=($LL_PID)
+    wait_port $P_LITELLM 120 || { note "LiteLLM did not start within 120 s (see target/load/litellm/serve.log); skipped"; return 1; }
+}
+
+# ---- Portkey -----------------------------------------------------------------------------------
+start_portkey() {
+    install_portkey || { note "Portkey: could not install @portkey-ai/gateway (see target/load/portkey-install.log); skipped"; return 1; }
+    local d="$OUT/portkey"
+    mkdir -p "$d"
+    NODE_ENV=production taskset -c "$GW_CPU" node \
+        "$ROOT/target/portkey/node_modules/@portkey-ai/gateway/build/start-server.js" \
+        --port=$P_PORTKEY --headless >"$d/serve.log" 2>&1 &
+    PK_PID=$!
+    PIDS+=($PK_PID)
+    wait_port $P_PORTKEY 30 || { note "Portkey did not start (see target/load/portkey/serve.log); skipped"; return 1; }
+}
+stop_pid() { kill "$1" 2>/dev/null; sleep 1; kill -9 "$1" 2>/dev/null; }
+
+# ---- the run -----------------------------------------------------------------------------------
+log "duration ${DURATION}s per shape, shapes: $SHAPES, peers: $PEERS"
+start_nginx || { echo "nginx did not start, see $OUT/nginx/error.log" >&2; exit 1; }
+for peer in $PEERS; do
+    case $peer in
+    direct)
+        run_shapes direct "http://127.0.0.1:$P_JSON/v1/chat/completions" "$(body_for gpt-4o-mini)" 0
+        stream_probe direct "http://127.0.0.1:$P_SSE/v1/chat/completions" "$(stream_body_for gpt-4o-mini)"
+        ;;
+    auditgate)
+        if start_auditgate; then
+            auth="Authorization: Bearer $AG_KEY"
+            run_shapes auditgate "http://127.0.0.1:$P_AG/v1/chat/completions" "$(body_for bench/json)" "$AG_PID" "$auth"
+            stream_probe auditgate "http://127.0.0.1:$P_AG/v1/chat/completions" "$(stream_body_for bench/sse)" "$auth"
+            if [ "$SLOW_STREAMS" -gt 0 ]; then
+                taskset -c "$LOAD_CPU" python3 "$HERE/slow_upstream.py" $P_SLOW "$SLOW_CHUNKS" 0.25 >"$OUT/slow.log" 2>&1 &
+                SLOW_PID=$!
+                PIDS+=($SLOW_PID)
+                wait_port $P_SLOW 10
+                line=$(taskset -c "$LOAD_CPU" python3 "$HERE/streams.py" slow "http://127.0.0.1:$P_AG/v1/chat/completions" \
+                    "$(stream_body_for bench/slow)" "$SLOW_STREAMS" "$AG_PID" "$auth" 2>>"$OUT/slow.log" | grep '^SLOW')
+                log "auditgate $line"
+                echo "${line#SLOW }" >"$OUT/slow.txt"
+                stop_pid "$SLOW_PID"
+            fi
+            # the log the run wrote must verify
+            if "${AUDITGATE_BIN:-$ROOT/target/release/auditgate}" verify-log --data-dir "$OUT/auditgate/data" >"$OUT/verify.log" 2>&1; then
+                note "auditgate: the audit log written during the run verifies ($(grep -c . "$OUT/verify.log") lines of verify-log output, see target/load/verify.log)"
+            else
+                note "auditgate: verify-log FAILED on the run's log (target/load/verify.log)"
+            fi
+            stop_pid "$AG_PID"
+        fi
+        ;;
+    litellm)
+        if start_litellm; then
+            auth="Authorization: Bearer $MASTER_KEY"
+            run_shapes litellm "http://127.0.0.1:$P_LITELLM/v1/chat/completions" "$(body_for bench-json)" "$LL_PID" "$auth"
+            stream_probe litellm "http://127.0.0.1:$P_LITELLM/v1/chat/completions" "$(stream_body_for bench-sse)" "$auth"
+            stop_pid "$LL_PID"
+        fi
+        ;;
+    portkey)
+        if start_portkey; then
+            h=("x-portkey-provider: openai" "Authorization: Bearer sk-upstream")
+            run_shapes portkey "http://127.0.0.1:$P_PORTKEY/v1/chat/completions" "$(body_for gpt-4o-mini)" "$PK_PID" \
+                "${h[@]}" "x-portkey-custom-host: http://127.0.0.1:$P_JSON/v1"
+            stream_probe portkey "http://127.0.0.1:$P_PORTKEY/v1/chat/completions" "$(stream_body_for gpt-4o-mini)" \
+                "${h[@]}" "x-portkey-custom-host: http://127.0.0.1:$P_SSE/v1"
+            stop_pid "$PK_PID"
+        fi
+        ;;
+    *) note "unknown peer $peer; skipped" ;;
+    esac
+done
+
+python3 "$HERE/report.py" "$OUT" "$DURATION" | tee "$OUT/results.md"
