@@ -4,8 +4,8 @@
 //! them one by one cost two SQLite commits and one blocking-pool task per request, which under load
 //! was the largest single cost of the gateway. Calls now queue their record here; at most one
 //! blocking task drains the queue and stores whatever has accumulated (within a short window) in
-//! one transaction. Records
-//! still land after the answer (as before); the audit log, not this store, is the record of truth.
+//! one transaction. Records still land after the answer (as before); the audit log, not this store,
+//! is the record of truth.
 //! Because the drain runs on tokio's blocking pool, a runtime shutting down waits for it, so queued
 //! records are not lost on a clean stop.
 
