@@ -16,6 +16,14 @@ mod relay;
 
 pub use error::ApiError;
 
+/// Hot pieces of the request path, reachable for the criterion benchmarks in
+/// `tests/benches/gateway.rs` only; not an API.
+#[doc(hidden)]
+pub mod bench {
+    pub use super::pipeline::{parse_object, upstream_body};
+    pub use super::relay::{SseEvent, SseParser};
+}
+
 use arc_swap::ArcSwap;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};

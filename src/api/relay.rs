@@ -79,7 +79,10 @@ impl SseParser {
 /// Position of the end of the first event and the length of its separator (`\n\n` or `\r\n\r\n`).
 fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
     let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2));
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p, 4));
+    // A CRLF separator only wins if it ends by the first LF one: searching further made every event
+    // cost a scan of the whole buffer (quadratic in a burst of chunks).
+    let limit = lf.map_or(buf.len(), |(p, _)| (p + 4).min(buf.len()));
+    let crlf = buf[..limit].windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p, 4));
     match (lf, crlf) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
         (a, b) => a.or(b),
@@ -547,6 +550,16 @@ mod tests {
         assert_eq!(p.next_event(), Some(SseEvent::Data("[DONE]".into())));
         assert_eq!(p.next_event(), Some(SseEvent::Empty));
         assert!(!p.leftover());
+    }
+
+    #[test]
+    fn crlf_and_lf_events_in_one_burst_come_out_in_order() {
+        let mut p = SseParser::default();
+        p.push(b"data: 1\r\n\r\ndata: 2\n\ndata: 3\r\n\r\ndata: 4\n\n");
+        for want in ["1", "2", "3", "4"] {
+            assert_eq!(p.next_event(), Some(SseEvent::Data(want.into())));
+        }
+        assert_eq!(p.next_event(), None);
     }
 
     #[test]
