@@ -481,3 +481,15 @@ async fn model_suffixes_and_provider_order_are_honoured() {
     assert_eq!(status, 503, "{body}");
     assert!(body["error"]["metadata"]["excluded"].as_array().is_some_and(|e| e.len() == 2), "{body}");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn secrets_in_the_data_directory_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (gw, _fake) = one_provider(Behavior::Echo).await;
+    for file in ["signing.key", "pii-hash.salt"] {
+        let mode = std::fs::metadata(gw.data_dir().join(file)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{file} is readable by others: {mode:o}");
+    }
+    assert!(std::fs::read(gw.data_dir().join("pii-hash.salt")).unwrap().len() >= 16);
+}

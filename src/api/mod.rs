@@ -121,10 +121,39 @@ fn audit_options(config: &Config) -> AuditOptions {
     }
 }
 
+/// The secret salt of the PII `hash` operator, made once per deployment (`pii-hash.salt`, mode 0600)
+/// so hashed values cannot be recomputed from a public default.
+fn load_hash_salt(data_dir: &std::path::Path) -> Result<(), StartError> {
+    use rand::RngCore;
+    let path = data_dir.join("pii-hash.salt");
+    let salt = match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() >= 16 => bytes,
+        _ => {
+            let mut bytes = vec![0u8; 32];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            std::fs::create_dir_all(data_dir).map_err(|e| StartError::Config(e.to_string()))?;
+            write_private(&path, &bytes).map_err(|e| StartError::Config(format!("{}: {e}", path.display())))?;
+            bytes
+        }
+    };
+    crate::pii::redact::set_hash_salt(&salt);
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
+
 /// Open every dependency of the request path. Fails closed: no policy or no log, no gateway.
 pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     // Compile every PII pattern now, not on the first request.
     crate::pii::warm_up();
+    load_hash_salt(&config.data_dir)?;
     let policy = load_policy(&config)?;
     let audit =
         AuditLog::open(&config.data_dir, audit_options(&config)).map_err(|e| StartError::Audit(e.to_string()))?;
