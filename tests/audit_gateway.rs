@@ -185,3 +185,37 @@ async fn redacted_bodies_are_kept_beside_the_chain_and_can_be_erased() {
     assert_eq!(code, 0, "an erased body leaves a log that verifies: {report}");
     assert_eq!(report["erased_bodies"].as_array().unwrap().len(), 1, "{report}");
 }
+
+/// The request entry's upstream hash is the hash of the bytes actually sent to the first provider,
+/// in its own dialect and with the streaming options the gateway adds.
+#[tokio::test]
+async fn request_entry_hashes_the_bytes_sent_upstream() {
+    let openai = FakeUpstream::start(Behavior::Echo).await;
+    let claude = FakeUpstream::start(Behavior::Echo).await;
+    for spec in [
+        ProviderSpec::new("oa", &openai.base_url, "eu", "FR"),
+        ProviderSpec::new("claude", &claude.base_url, "eu", "DE").anthropic(),
+    ] {
+        let mut gw = GatewayBuilder::default().provider(spec).start();
+        let mut seqs = Vec::new();
+        for stream in [false, true] {
+            let mut req = user("hash me");
+            req["stream"] = json!(stream);
+            let resp = gw.post("/v1/chat/completions", &req).send().await.unwrap();
+            seqs.push(resp.headers()["x-auditgate-entry"].to_str().unwrap().parse::<u64>().unwrap());
+            let _ = resp.text().await;
+        }
+        assert!(gw.terminate().success());
+        let log = entries(&gw.data_dir());
+        for seq in seqs {
+            let (_, request) = &log[&seq];
+            let response =
+                log.values().find(|(k, p)| k == "response" && p["request_seq"] == seq).expect("response entry");
+            assert_eq!(
+                request["upstream_body_sha256"], response.1["attempts"][0]["upstream_body_sha256"],
+                "entry {seq}: {request} / {}",
+                response.1
+            );
+        }
+    }
+}

@@ -90,6 +90,11 @@ fn encode_body(upstream: &Upstream, template: &Value, upstream_model: &str, stre
     Ok(Bytes::from(serde_json::to_vec(&translated).unwrap_or_default()))
 }
 
+/// The body one provider gets, or None when its dialect cannot express the request.
+pub fn encode_for(upstream: &Upstream, template: &Value, upstream_model: &str, streaming: bool) -> Option<Bytes> {
+    encode_body(upstream, template, upstream_model, streaming).ok()
+}
+
 /// A non-streaming answer in OpenAI form.
 fn decode_answer(upstream: &Upstream, status: u16, bytes: &[u8]) -> Result<Value, Failure> {
     let malformed = || Failure::invalid(status, format!("{} returned a malformed answer", upstream.name()));

@@ -377,8 +377,19 @@ fn request_record(
         provider: first.map(|(_, c)| c.provider.name.clone()),
         region: first.map(|(_, c)| c.provider.region.clone()),
         body_sha256,
-        upstream_body_sha256: first.map(|(r, c)| sha256_hex(&upstream_body(&r.body, &c.upstream_model, false))),
+        // Filled in by the caller, which knows the provider's dialect (see `first_upstream_sha256`).
+        upstream_body_sha256: None,
     }
+}
+
+/// SHA-256 of the exact bytes the first choice will be sent (its dialect, streaming options included),
+/// so the request entry matches the first attempt's hash in the response entry.
+fn first_upstream_sha256(state: &AppState, routes: &[ModelRoute], streaming: bool) -> Option<String> {
+    let route = routes.first()?;
+    let candidate = route.candidates.first()?;
+    let upstream = state.upstreams.get(&candidate.provider.name)?;
+    let body = super::forward::encode_for(upstream, &route.body, &candidate.upstream_model, streaming)?;
+    Some(sha256_hex(&body))
 }
 
 /// Authenticate, parse, classify, decide and write the request entry ahead of any upstream byte.
@@ -477,8 +488,9 @@ pub async fn admit_parsed(
     let estimate = estimate_cost(&request, body_len, &routes, endpoint);
     let reservation = state.limits.admit(&key, estimate, Instant::now()).map_err(ApiError::limit)?;
     let decision = routes.first().map(|r| &r.decision);
-    let rec =
+    let mut rec =
         request_record(&generation_id, &key, endpoint, peer, models, stream, &cls, &routes, decision, body_sha256);
+    rec.upstream_body_sha256 = first_upstream_sha256(state, &routes, stream && endpoint == Endpoint::Chat);
     let request_seq = state.audit.append(Record::Request(rec)).await.map_err(|e| {
         tracing::error!(error = %e, "write-ahead audit append failed; refusing the request");
         ApiError::audit_unavailable()
