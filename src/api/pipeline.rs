@@ -97,30 +97,25 @@ pub fn parse_object(bytes: &[u8]) -> Result<Value, ApiError> {
     Ok(value)
 }
 
-/// The models to try, in order: `model`, then the `models` fallback list, without duplicates.
+/// The models to try, in order (`model`, then the `models` fallback list; see
+/// `routing::model_sequence`), after checking the fields have the right JSON types.
 pub fn requested_models(req: &Value) -> Result<Vec<String>, ApiError> {
-    let mut models: Vec<String> = Vec::new();
-    match req.get("model") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(m)) if !m.is_empty() => models.push(m.clone()),
+    let model = match req.get("model") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(m)) if !m.is_empty() => Some(m.as_str()),
         Some(_) => return Err(ApiError::bad_request("'model' must be a non-empty string")),
-    }
-    match req.get("models") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(list)) => {
-            for m in list {
-                let m = m.as_str().ok_or_else(|| ApiError::bad_request("'models' must be a list of strings"))?;
-                if !models.iter().any(|x| x == m) {
-                    models.push(m.to_string());
-                }
-            }
-        }
-        Some(_) => return Err(ApiError::bad_request("'models' must be a list of strings")),
-    }
-    if models.is_empty() {
-        return Err(ApiError::bad_request("'model' is required"));
-    }
-    Ok(models)
+    };
+    let not_strings = || ApiError::bad_request("'models' must be a list of strings");
+    let models = match req.get("models") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(list)) => Some(
+            list.iter()
+                .map(|m| m.as_str().map(str::to_string).ok_or_else(not_strings))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(_) => return Err(not_strings()),
+    };
+    routing::model_sequence(model, models.as_deref()).map_err(|_| ApiError::bad_request("'model' is required"))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -255,8 +250,8 @@ fn plan_routes(
     req: &Value,
     cls: &Classification,
     stream: bool,
+    models: &[String],
 ) -> Result<Vec<ModelRoute>, Refusal> {
-    let models = requested_models(req)?;
     let prefs = ProviderPrefs::from_request(req.get("provider")).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let params = req.as_object().map(routing::request_parameters).unwrap_or_default();
     let policy = state.policy.load();
@@ -266,7 +261,7 @@ fn plan_routes(
     let mut first_refusal: Option<Decision> = None;
     let mut exclusions: Vec<Value> = Vec::new();
     let mut known = 0;
-    for requested in &models {
+    for requested in models {
         let (model, sort_override) = routing::split_model_suffix(requested);
         let Some(info) = state.catalog.get(model) else {
             continue;
@@ -462,7 +457,7 @@ pub async fn admit_parsed(
     let caller = Caller { key: &key, client_label };
     let generation_id = format!("gen-{}", uuid::Uuid::new_v4().simple());
     let models = requested_models(&request)?;
-    let routes = match plan_routes(state, &caller, endpoint, &request, &cls, stream) {
+    let routes = match plan_routes(state, &caller, endpoint, &request, &cls, stream, &models) {
         Ok(routes) => routes,
         Err(Refusal { error, decision: Some(decision) }) => {
             // Refusals by policy are part of the record too; nothing is forwarded either way.
