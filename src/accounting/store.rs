@@ -276,16 +276,22 @@ impl AccountStore for SqliteAccountStore {
 
     /// One transaction (one commit) for the whole batch instead of two per record.
     fn record_batch(&self, batch: &[Generation]) -> Result<(), StoreError> {
+        // One spend update per key and batch, not per call.
+        let mut spend: Vec<(&str, f64)> = Vec::new();
+        for g in batch.iter().filter(|g| g.total_cost > 0.0) {
+            match spend.iter_mut().find(|(key, _)| *key == g.key_id) {
+                Some((_, total)) => *total += g.total_cost,
+                None => spend.push((&g.key_id, g.total_cost)),
+            }
+        }
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
         for g in batch {
             insert_generation(&tx, g)?;
-            if g.total_cost > 0.0 {
-                tx.execute(
-                    "UPDATE keys SET usage_usd = usage_usd + ?1 WHERE id = ?2",
-                    params![g.total_cost, g.key_id],
-                )?;
-            }
+        }
+        for (key_id, total) in spend {
+            tx.prepare_cached("UPDATE keys SET usage_usd = usage_usd + ?1 WHERE id = ?2")?
+                .execute(params![total, key_id])?;
         }
         tx.commit()?;
         Ok(())

@@ -90,6 +90,27 @@ fn encode_body(upstream: &Upstream, template: &Value, upstream_model: &str, stre
     Ok(Bytes::from(serde_json::to_vec(&translated).unwrap_or_default()))
 }
 
+/// The body of one attempt and its SHA-256: the one encoded for the request entry when the attempt
+/// is the planned first one, otherwise encoded now.
+fn body_for(
+    ex: &Exchange,
+    upstream: &Upstream,
+    route: &ModelRoute,
+    candidate: &Candidate,
+) -> Result<(Bytes, String), Failure> {
+    if let Some(first) = &ex.first_body {
+        let same = first.model == route.model
+            && first.provider == candidate.provider.name
+            && first.upstream_model == candidate.upstream_model;
+        if same {
+            return Ok((first.bytes.clone(), first.sha256.clone()));
+        }
+    }
+    let body = encode_body(upstream, &route.body, &candidate.upstream_model, ex.is_streaming())?;
+    let sha256 = pipeline::sha256_hex(&body);
+    Ok((body, sha256))
+}
+
 /// The body one provider gets, or None when its dialect cannot express the request.
 pub fn encode_for(upstream: &Upstream, template: &Value, upstream_model: &str, streaming: bool) -> Option<Bytes> {
     encode_body(upstream, template, upstream_model, streaming).ok()
@@ -211,13 +232,13 @@ pub async fn forward<'a>(
                 continue;
             };
             let sent_at = Instant::now();
-            let (body, sent) = match encode_body(upstream, &route.body, &candidate.upstream_model, ex.is_streaming()) {
-                Ok(body) => (body.clone(), attempt_once(ex, upstream, body, ticket.timeout).await),
-                Err(f) => (Bytes::new(), Err(f)),
+            let (body_sha256, sent) = match body_for(ex, upstream, route, candidate) {
+                Ok((body, sha256)) => (sha256, attempt_once(ex, upstream, body, ticket.timeout).await),
+                Err(f) => (pipeline::sha256_hex(b""), Err(f)),
             };
             match sent {
                 Ok(delivery) => {
-                    attempts.push(pipeline::attempt(candidate, sent_at, Some(200), None, &body));
+                    attempts.push(pipeline::attempt(candidate, sent_at, Some(200), None, body_sha256));
                     tries.succeeded(&state.health, Instant::now(), completion_tokens(&delivery));
                     return Ok(Success { route, candidate: candidate.clone(), delivery, sent_at });
                 }
@@ -227,7 +248,7 @@ pub async fn forward<'a>(
                         sent_at,
                         f.status,
                         Some(f.error.message.clone()),
-                        &body,
+                        body_sha256,
                     ));
                     tries.failed(&state.health, Instant::now(), f.status, f.kind, f.retry_after, &mut rng);
                     last_error = Some(f.error);

@@ -66,6 +66,20 @@ pub struct Exchange {
     pub dialect: Dialect,
     /// The credit reserved for this call; settled with the real cost, released if dropped.
     pub reservation: parking_lot::Mutex<Option<Reservation>>,
+    /// The body of the first planned attempt, encoded once for the request entry's hash and
+    /// reused when that attempt is sent.
+    pub first_body: Option<EncodedBody>,
+}
+
+/// A request body in one provider's dialect, with its SHA-256 (hex).
+#[derive(Debug, Clone)]
+pub struct EncodedBody {
+    /// The requested model (route) it was encoded for.
+    pub model: String,
+    pub provider: String,
+    pub upstream_model: String,
+    pub bytes: Bytes,
+    pub sha256: String,
 }
 
 impl Exchange {
@@ -372,19 +386,25 @@ fn request_record(
         provider: first.map(|(_, c)| c.provider.name.clone()),
         region: first.map(|(_, c)| c.provider.region.clone()),
         body_sha256,
-        // Filled in by the caller, which knows the provider's dialect (see `first_upstream_sha256`).
+        // Filled in by the caller, which knows the provider's dialect (see `first_upstream_body`).
         upstream_body_sha256: None,
     }
 }
 
 /// SHA-256 of the exact bytes the first choice will be sent (its dialect, streaming options included),
 /// so the request entry matches the first attempt's hash in the response entry.
-fn first_upstream_sha256(state: &AppState, routes: &[ModelRoute], streaming: bool) -> Option<String> {
+fn first_upstream_body(state: &AppState, routes: &[ModelRoute], streaming: bool) -> Option<EncodedBody> {
     let route = routes.first()?;
     let candidate = route.candidates.first()?;
     let upstream = state.upstreams.get(&candidate.provider.name)?;
-    let body = super::forward::encode_for(upstream, &route.body, &candidate.upstream_model, streaming)?;
-    Some(sha256_hex(&body))
+    let bytes = super::forward::encode_for(upstream, &route.body, &candidate.upstream_model, streaming)?;
+    Some(EncodedBody {
+        model: route.model.clone(),
+        provider: candidate.provider.name.clone(),
+        upstream_model: candidate.upstream_model.clone(),
+        sha256: sha256_hex(&bytes),
+        bytes,
+    })
 }
 
 /// Authenticate, parse, classify, decide and write the request entry ahead of any upstream byte.
@@ -455,7 +475,8 @@ pub async fn admit_parsed(
     let client_label =
         headers.get("x-data-classification").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_ascii_lowercase());
     let caller = Caller { key: &key, client_label };
-    let generation_id = format!("gen-{}", uuid::Uuid::new_v4().simple());
+    // Time-ordered (UUIDv7): generation records are inserted in key order, at the end of the index.
+    let generation_id = format!("gen-{}", uuid::Uuid::now_v7().simple());
     let models = requested_models(&request)?;
     let routes = match plan_routes(state, &caller, endpoint, &request, &cls, stream, &models) {
         Ok(routes) => routes,
@@ -485,7 +506,8 @@ pub async fn admit_parsed(
     let decision = routes.first().map(|r| &r.decision);
     let mut rec =
         request_record(&generation_id, &key, endpoint, peer, models, stream, &cls, &routes, decision, body_sha256);
-    rec.upstream_body_sha256 = first_upstream_sha256(state, &routes, stream && endpoint == Endpoint::Chat);
+    let first_body = first_upstream_body(state, &routes, stream && endpoint == Endpoint::Chat);
+    rec.upstream_body_sha256 = first_body.as_ref().map(|b| b.sha256.clone());
     let request_seq = state.audit.append(Record::Request(rec)).await.map_err(|e| {
         tracing::error!(error = %e, "write-ahead audit append failed; refusing the request");
         ApiError::audit_unavailable()
@@ -504,6 +526,7 @@ pub async fn admit_parsed(
         request_seq,
         dialect,
         reservation: parking_lot::Mutex::new(Some(reservation)),
+        first_body,
     })
 }
 
@@ -556,7 +579,7 @@ pub fn attempt(
     started: Instant,
     status: Option<u16>,
     error: Option<String>,
-    body: &[u8],
+    body_sha256: String,
 ) -> Attempt {
     Attempt {
         provider: candidate.provider.name.clone(),
@@ -565,7 +588,7 @@ pub fn attempt(
         status,
         latency_ms: started.elapsed().as_secs_f64() * 1000.0,
         error,
-        upstream_body_sha256: sha256_hex(body),
+        upstream_body_sha256: body_sha256,
     }
 }
 
