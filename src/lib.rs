@@ -14,3 +14,4 @@ pub mod pii;
 pub mod policy;
 pub mod providers;
 pub mod routing;
+pub mod sched;
