@@ -202,7 +202,10 @@ pub async fn forward<'a>(
     ex: &'a Exchange,
     attempts: &mut Vec<Attempt>,
 ) -> Result<Success<'a>, ApiError> {
-    let mut rng = rand::rngs::StdRng::from_entropy();
+    // Seeded from the thread's generator: no getrandom syscall per request (ThreadRng itself is
+    // not Send, and this future is held across awaits).
+    let mut rng =
+        rand::rngs::StdRng::from_rng(rand::thread_rng()).unwrap_or_else(|_| rand::rngs::StdRng::from_entropy());
     let mut tries = AttemptLoop::new(state.retry.clone(), ex.started);
     let mut last_error: Option<ApiError> = None;
     for route in &ex.routes {
