@@ -12,10 +12,12 @@ use auditgate::config::Config;
 use auditgate::pii::cli::{pii_main, PiiCommand};
 use auditgate::policy::PolicyCommand;
 
-/// mimalloc instead of glibc malloc: the request path allocates many small, short-lived buffers
-/// (JSON values, headers, records), and glibc's malloc/free were ~13 % of the gateway's CPU under load.
+/// jemalloc instead of glibc malloc: the request path allocates many small, short-lived buffers
+/// (JSON values, headers, records), and glibc's malloc/free were ~13 % of the gateway's CPU under
+/// load. mimalloc was as fast but held ~30 MB more with 256 connections or 1,000 open streams
+/// (docs/performance.md).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
 #[command(name = "auditgate", version, about = "OpenAI-compatible LLM gateway with PII policy and a signed audit log")]
