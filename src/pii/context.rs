@@ -1133,26 +1133,24 @@ impl<'a> Context<'a> {
 
     /// A hit with any of `mask` ends within `window` bytes before `pos` (and starts before it).
     pub fn cue_before(&self, pos: usize, window: usize, mask: u32) -> bool {
-        let lo = pos.saturating_sub(window);
-        let idx = self.hits.partition_point(|h| h.start < pos);
-        self.hits[..idx]
-            .iter()
-            .rev()
-            .take_while(|h| h.start + 64 >= lo)
-            .any(|h| h.entry.flags & mask != 0 && h.end >= lo && h.end <= pos)
+        self.cues_before(pos, window, mask).next().is_some()
     }
 
     /// Distance in bytes from the end of the nearest hit with `mask` to `pos`, within `window`.
     pub fn nearest_before(&self, pos: usize, window: usize, mask: u32) -> Option<usize> {
+        self.cues_before(pos, window, mask).map(|h| pos - h.end).min()
+    }
+
+    /// The hits with any of `mask` that start before `pos` and end within `window` bytes before it,
+    /// nearest first (no keyword is longer than 64 bytes, so the walk back stops there).
+    fn cues_before(&self, pos: usize, window: usize, mask: u32) -> impl Iterator<Item = &Hit> {
         let lo = pos.saturating_sub(window);
         let idx = self.hits.partition_point(|h| h.start < pos);
         self.hits[..idx]
             .iter()
             .rev()
-            .take_while(|h| h.start + 64 >= lo)
-            .filter(|h| h.entry.flags & mask != 0 && h.end >= lo && h.end <= pos)
-            .map(|h| pos - h.end)
-            .min()
+            .take_while(move |h| h.start + 64 >= lo)
+            .filter(move |h| h.entry.flags & mask != 0 && h.end >= lo && h.end <= pos)
     }
 
     /// A negative cue (order, invoice, version, ...) is nearer than any cue for the kind.
