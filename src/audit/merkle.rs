@@ -5,6 +5,8 @@
 //!
 //! Stored node addressing: the node at `(level, index)` is the root of the perfect subtree over
 //! leaves `[index * 2^level, (index + 1) * 2^level)`. Level 0 nodes are leaf hashes.
+//! [`stored_position`] numbers all nodes in the order appends complete them (as tlog's
+//! `StoredHashIndex` does), so a store keyed by it only ever writes at its end.
 
 use sha2::{Digest, Sha256};
 
@@ -69,6 +71,18 @@ pub fn decompose(lo: u64, hi: u64) -> Vec<(u32, u64)> {
         start += 1u64 << level;
     }
     out
+}
+
+/// Position of node `(level, index)` in the sequence of all node hashes in the order appends create
+/// them: each leaf, then the subtree roots it completes, lowest level first.
+///
+/// Leaf `k` is preceded by the `2k - popcount(k)` nodes the leaves before it created (leaf `j`
+/// creates one node per trailing one bit of `j`, plus itself). Node `(level, index)` is created by
+/// its last leaf `m = (index + 1) * 2^level - 1`, `level` places after that leaf. Positions grow
+/// with every append, so storage keyed by them is append-only.
+pub fn stored_position(level: u32, index: u64) -> u64 {
+    let last_leaf = ((index + 1) << level) - 1;
+    2 * last_leaf - u64::from(last_leaf.count_ones()) + u64::from(level)
 }
 
 /// Fold perfect-subtree roots (left to right) into the MTH of their concatenated range.
@@ -420,6 +434,20 @@ mod tests {
                     let forked_old = mth(&fork[..old as usize]);
                     assert!(verify_consistency(old, new, &forked_old, &new_root, &proof).is_err());
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn stored_positions_follow_creation_order() {
+        let mut frontier = Frontier::new();
+        let mut next = 0u64;
+        for leaf in 0..1000u64 {
+            assert_eq!(stored_position(0, leaf), next, "leaf {leaf}");
+            next += 1;
+            for (level, index, _) in frontier.push(leaf_hash(&leaf.to_be_bytes())) {
+                assert_eq!(stored_position(level, index), next, "node ({level}, {index})");
+                next += 1;
             }
         }
     }

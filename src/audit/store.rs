@@ -1,12 +1,15 @@
 //! Storage behind a small trait ([`LogStore`]) so a PostgreSQL store can follow the SQLite one.
 //!
 //! SQLite layout (`log.db`): WAL journal, `synchronous=FULL` (a committed batch survives power
-//! loss), `secure_delete=ON` (erased bodies are overwritten). Tables `entries`, `tree_nodes` and
+//! loss), `secure_delete=ON` (erased bodies are overwritten). Tables `entries`, `tree_hashes` and
 //! `checkpoints` carry triggers that abort every UPDATE and DELETE; `bodies` only allows the one
-//! update that erases a body. `tree_nodes` keeps every perfect-subtree hash above the leaves, so
-//! proofs and the frontier never rehash the log.
+//! update that erases a body. `tree_hashes` keeps every perfect-subtree hash above the leaves, so
+//! proofs and the frontier never rehash the log. It is keyed by [`stored_position`], so each batch
+//! appends to the last page or two instead of touching one page per tree level: fewer WAL frames
+//! per commit. Logs written with the older `tree_nodes (level, idx)` table are upgraded when the
+//! writer opens them and read as they are by read-only openers.
 
-use super::merkle::{decompose, fold_right, Frontier, Hash};
+use super::merkle::{decompose, fold_right, stored_position, Frontier, Hash};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -107,12 +110,12 @@ CREATE TABLE IF NOT EXISTS entries (
     bytes BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_keys ON entries(seq) WHERE kind IN ('genesis', 'key_rotated');
-CREATE TABLE IF NOT EXISTS tree_nodes (
+CREATE TABLE IF NOT EXISTS tree_hashes (
+    pos INTEGER PRIMARY KEY,
     level INTEGER NOT NULL,
     idx INTEGER NOT NULL,
-    hash BLOB NOT NULL,
-    PRIMARY KEY (level, idx)
-) WITHOUT ROWID;
+    hash BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     tree_size INTEGER PRIMARY KEY,
     root_hash BLOB NOT NULL,
@@ -132,9 +135,9 @@ CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS tree_nodes_no_update BEFORE UPDATE ON tree_nodes
+CREATE TRIGGER IF NOT EXISTS tree_hashes_no_update BEFORE UPDATE ON tree_hashes
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS tree_nodes_no_delete BEFORE DELETE ON tree_nodes
+CREATE TRIGGER IF NOT EXISTS tree_hashes_no_delete BEFORE DELETE ON tree_hashes
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
@@ -154,12 +157,14 @@ pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
     inode: u64,
+    /// A read-only log in the old layout (no `tree_hashes`): subtree hashes come from the leaves.
+    leaves_only: bool,
 }
 
 impl SqliteStore {
     /// Open (creating if needed) for writing.
     pub fn open_writer(path: &Path) -> Result<SqliteStore, StoreError> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_millis(2000))?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -167,8 +172,11 @@ impl SqliteStore {
         }
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;")?;
         conn.execute_batch(SCHEMA)?;
+        if has_table(&conn, "tree_nodes")? {
+            upgrade_tree_table(&mut conn)?;
+        }
         let inode = std::fs::metadata(path).map_err(|e| StoreError::Unavailable(e.to_string()))?.ino();
-        Ok(SqliteStore { conn, path: path.to_path_buf(), inode })
+        Ok(SqliteStore { conn, path: path.to_path_buf(), inode, leaves_only: false })
     }
 
     /// Open an existing log read-only (CLI, verifier).
@@ -177,15 +185,11 @@ impl SqliteStore {
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(Duration::from_millis(2000))?;
-        let has_entries: bool = conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'entries'", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|n| n > 0)?;
-        if !has_entries {
+        if !has_table(&conn, "entries")? {
             return Err(StoreError::Unavailable(format!("{} is not an audit log (no entries table)", path.display())));
         }
-        Ok(SqliteStore { conn, path: path.to_path_buf(), inode: meta.ino() })
+        let leaves_only = !has_table(&conn, "tree_hashes")?;
+        Ok(SqliteStore { conn, path: path.to_path_buf(), inode: meta.ino(), leaves_only })
     }
 
     /// The underlying connection (verifier streaming, tests).
@@ -230,22 +234,69 @@ impl SqliteStore {
     }
 
     fn node(&self, level: u32, index: u64) -> Result<Hash, StoreError> {
+        if level > 0 && self.leaves_only {
+            return self.node_from_leaves(level, index);
+        }
         let blob: Option<Vec<u8>> = if level == 0 {
             self.conn
                 .query_row("SELECT leaf_hash FROM entries WHERE seq = ?1", [index as i64], |r| r.get(0))
                 .optional()?
         } else {
             self.conn
-                .query_row(
-                    "SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2",
-                    params![level, index as i64],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT hash FROM tree_hashes WHERE pos = ?1", [stored_position(level, index) as i64], |r| {
+                    r.get(0)
+                })
                 .optional()?
         };
         blob.and_then(|b| b.try_into().ok())
             .ok_or_else(|| StoreError::Corrupt(format!("missing tree node level {level} index {index}")))
     }
+
+    /// Rehash the leaves under node `(level, index)` (old-layout logs opened read-only).
+    fn node_from_leaves(&self, level: u32, index: u64) -> Result<Hash, StoreError> {
+        let (lo, hi) = (index << level, (index + 1) << level);
+        let mut frontier = Frontier::new();
+        for entry in self.read_range(lo, hi)? {
+            frontier.push(entry.leaf_hash);
+        }
+        if frontier.size() != hi - lo {
+            return Err(StoreError::Corrupt(format!("missing leaves under tree node level {level} index {index}")));
+        }
+        Ok(frontier.root())
+    }
+}
+
+fn has_table(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    let n: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |r| r.get(0))?;
+    Ok(n > 0)
+}
+
+/// Move a log from the old `tree_nodes (level, idx)` table to `tree_hashes`, in one transaction.
+/// The node hashes are derived data, so they are recomputed from the stored leaf hashes rather than
+/// copied: a damaged old table cannot carry over.
+fn upgrade_tree_table(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut leaves = tx.prepare("SELECT leaf_hash FROM entries ORDER BY seq")?;
+        let mut insert = tx.prepare("INSERT INTO tree_hashes (pos, level, idx, hash) VALUES (?1, ?2, ?3, ?4)")?;
+        let mut rows = leaves.query([])?;
+        let mut frontier = Frontier::new();
+        while let Some(row) = rows.next()? {
+            let leaf: Hash = row
+                .get::<_, Vec<u8>>(0)?
+                .try_into()
+                .map_err(|_| StoreError::Corrupt(format!("entry {}: leaf hash is not 32 bytes", frontier.size())))?;
+            for (level, index, hash) in frontier.push(leaf) {
+                insert.execute(params![stored_position(level, index) as i64, level, index as i64, &hash[..]])?;
+            }
+        }
+    }
+    // Dropping a table does not fire its DELETE triggers; the table only held derived hashes.
+    tx.execute_batch("DROP TABLE tree_nodes")?;
+    tx.commit()?;
+    tracing::info!("audit log upgraded: tree nodes now stored in append order (tree_hashes)");
+    Ok(())
 }
 
 fn to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, Vec<u8>, Vec<u8>)> {
@@ -277,9 +328,10 @@ impl LogStore for SqliteStore {
             for e in &batch.entries {
                 ins.execute(params![e.seq as i64, e.kind, &e.leaf_hash[..], e.bytes])?;
             }
-            let mut node = tx.prepare_cached("INSERT INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+            let mut node =
+                tx.prepare_cached("INSERT INTO tree_hashes (pos, level, idx, hash) VALUES (?1, ?2, ?3, ?4)")?;
             for (level, index, hash) in &batch.nodes {
-                node.execute(params![level, *index as i64, &hash[..]])?;
+                node.execute(params![stored_position(*level, *index) as i64, level, *index as i64, &hash[..]])?;
             }
             let mut body = tx.prepare_cached(
                 "INSERT INTO bodies (seq, role, mode, sha256, size, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -414,6 +466,62 @@ mod tests {
         assert!(matches!(store.append_batch(&gap), Err(StoreError::Corrupt(_))));
     }
 
+    /// A log in the layout before `tree_hashes`: entries plus `tree_nodes (level, idx)`.
+    fn write_old_layout(path: &Path, leaves: u64) -> Frontier {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE entries (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, leaf_hash BLOB NOT NULL, bytes BLOB NOT NULL);
+             CREATE TABLE tree_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
+                                      PRIMARY KEY (level, idx)) WITHOUT ROWID;
+             CREATE TRIGGER tree_nodes_no_delete BEFORE DELETE ON tree_nodes
+                 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
+        )
+        .unwrap();
+        let mut f = Frontier::new();
+        for seq in 0..leaves {
+            let e = entry(seq);
+            conn.execute(
+                "INSERT INTO entries VALUES (?1, ?2, ?3, ?4)",
+                params![seq as i64, e.kind, &e.leaf_hash[..], e.bytes],
+            )
+            .unwrap();
+            for (level, index, hash) in f.push(e.leaf_hash) {
+                conn.execute("INSERT INTO tree_nodes VALUES (?1, ?2, ?3)", params![level, index as i64, &hash[..]])
+                    .unwrap();
+            }
+        }
+        f
+    }
+
+    fn root_of(range: std::ops::Range<u64>) -> Hash {
+        let mut g = Frontier::new();
+        range.for_each(|s| {
+            g.push(entry(s).leaf_hash);
+        });
+        g.root()
+    }
+
+    #[test]
+    fn old_layout_is_read_from_leaves_and_upgraded_by_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.db");
+        let mut f = write_old_layout(&path, 21);
+
+        let reader = SqliteStore::open_read_only(&path).unwrap();
+        assert_eq!(reader.subtree_hash(0, 21).unwrap(), f.root());
+        assert_eq!(reader.subtree_hash(16, 20).unwrap(), root_of(16..20));
+        drop(reader);
+
+        let mut store = SqliteStore::open_writer(&path).unwrap();
+        assert!(!has_table(store.connection(), "tree_nodes").unwrap());
+        assert_eq!(store.tree_state().unwrap().frontier, f);
+        append(&mut store, &mut f, 21..40);
+        assert_eq!(store.subtree_hash(0, 40).unwrap(), f.root());
+        assert_eq!(store.subtree_hash(16, 32).unwrap(), root_of(16..32));
+        let rows: i64 = store.connection().query_row("SELECT count(*) FROM tree_hashes", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 40 - 40u64.count_ones() as i64, "one row per interior node");
+    }
+
     #[test]
     fn triggers_forbid_update_and_delete() {
         let dir = tempfile::tempdir().unwrap();
@@ -423,7 +531,7 @@ mod tests {
         let c = store.connection();
         assert!(c.execute("UPDATE entries SET bytes = x'00' WHERE seq = 1", []).is_err());
         assert!(c.execute("DELETE FROM entries WHERE seq = 2", []).is_err());
-        assert!(c.execute("DELETE FROM tree_nodes", []).is_err());
+        assert!(c.execute("DELETE FROM tree_hashes", []).is_err());
         assert_eq!(store.size().unwrap(), 3);
     }
 
