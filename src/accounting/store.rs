@@ -122,6 +122,8 @@ CREATE TABLE IF NOT EXISTS keys (
     created_at TEXT NOT NULL,
     revoked_at TEXT
 );
+-- WITHOUT ROWID: the id (UUIDv7, time-ordered) is the only key, so each insert appends to one
+-- B-tree instead of a table plus its primary-key index. Older files keep their rowid table.
 CREATE TABLE IF NOT EXISTS generations (
     id TEXT PRIMARY KEY,
     key_id TEXT NOT NULL,
@@ -138,7 +140,7 @@ CREATE TABLE IF NOT EXISTS generations (
     cancelled INTEGER NOT NULL,
     request_entry INTEGER NOT NULL,
     response_entry INTEGER
-);
+) WITHOUT ROWID;
 ";
 
 /// The embedded store in `<data-dir>/gateway.db`.
