@@ -1,10 +1,13 @@
-//! Context words: one Aho-Corasick pass over the text finds every cue word (de/fr/it/en), person
-//! title, greeting, signature, given name, surname and GDPR art. 9 keyword at once. Recognizers then
-//! ask "is there a phone cue within 48 bytes before this candidate?" with a binary search over the
-//! sorted hits instead of re-reading the text.
+//! Context words: one pass over the words of the text finds every cue word (de/fr/it/en), person
+//! title, greeting, signature, given name, surname and GDPR art. 9 keyword at once (an anchored
+//! Aho-Corasick walk from each word start, and one back from each word end for street suffixes).
+//! Recognizers then ask "is there a phone cue within 48 bytes before this candidate?" with a binary
+//! search over the sorted hits instead of re-reading the text.
 
 use super::names::{GIVEN_NAMES, SURNAMES};
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind, StartKind};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -1000,9 +1003,56 @@ pub struct Hit {
     pub entry: Entry,
 }
 
+/// Every word list with the flags its keywords carry.
+const LISTS: &[(&[&str], u32)] = &[
+    (GIVEN_NAMES, flag::GIVEN),
+    (SURNAMES, flag::SURNAME),
+    (TITLES, flag::TITLE),
+    (GREETINGS, flag::GREETING),
+    (SIGNATURES, flag::SIGNATURE),
+    (NAME_LABELS, flag::NAME_LABEL),
+    (PHONE, flag::PHONE),
+    (IBAN, flag::IBAN),
+    (CARD, flag::CARD),
+    (AHV, flag::AHV),
+    (VAT, flag::VAT),
+    (TAX, flag::TAX),
+    (NIR, flag::NIR),
+    (FISCAL, flag::FISCAL),
+    (NINO, flag::NINO),
+    (NHS, flag::NHS),
+    (SSN, flag::SSN),
+    (IP, flag::IP),
+    (BIRTH, flag::BIRTH),
+    (PASSPORT, flag::PASSPORT),
+    (ID_CARD, flag::ID_CARD),
+    (NEG, flag::NEG),
+    (EMAIL, flag::EMAIL),
+    (STOPWORDS, flag::STOP),
+    (NAME_CUES, flag::NAME_CUE),
+    (STREET_SUFFIXES, flag::STREET | flag::SUFFIX),
+    (STREET_WORDS, flag::STREET),
+];
+
+/// A street suffix inside a compound needs at least this many chars of stem before it, so that
+/// "During", "Spring" or "Anhang" are not read as "Du-ring", "Sp-ring", "An-hang".
+const MIN_STEM_CHARS: usize = 3;
+
+/// The lexicon as two anchored automata, walked only where a keyword may start.
+///
+/// Every keyword but a street suffix is a whole word or a stem, so it starts where a word starts:
+/// the forward automaton is walked from each word start and sees every keyword that starts there;
+/// the longest one that passes its right boundary check wins. A street suffix starts inside a
+/// word and ends where the word ends: the backward automaton (suffixes reversed) is walked from
+/// each word end. Because no match is ever taken at a position its keyword may not start at, a
+/// candidate that fails its boundary check cannot cover, and so hide, another keyword (one
+/// unanchored leftmost-longest pass let "ernst" inside "Fernstrasse" swallow the "s" of
+/// "strasse", and "il signor" inside "Brasil Signora" swallow the title).
 struct Lexicon {
-    ac: AhoCorasick,
+    forward: DFA,
     entries: Vec<Entry>,
+    backward: DFA,
+    suffix_entries: Vec<Entry>,
 }
 
 fn add(map: &mut HashMap<String, Entry>, word: &str, flags: u32, category: u8) {
@@ -1019,40 +1069,32 @@ fn add(map: &mut HashMap<String, Entry>, word: &str, flags: u32, category: u8) {
     }
 }
 
+/// An anchored, ASCII-case-insensitive DFA reporting every pattern a walk passes through.
+fn anchored_dfa<P: AsRef<[u8]>>(patterns: &[P]) -> DFA {
+    let build = |patterns: &[P]| {
+        DFA::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .start_kind(StartKind::Anchored)
+            .prefilter(false)
+            .build(patterns)
+    };
+    // The word lists are fixed at compile time, so a failure here is a programming error caught by
+    // the unit tests; fall back to an automaton that matches nothing rather than panicking.
+    build(patterns).or_else(|_| build(&[])).expect("empty automaton always builds")
+}
+
 static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
     let mut map: HashMap<String, Entry> = HashMap::new();
-    let lists: &[(&[&str], u32)] = &[
-        (GIVEN_NAMES, flag::GIVEN),
-        (SURNAMES, flag::SURNAME),
-        (TITLES, flag::TITLE),
-        (GREETINGS, flag::GREETING),
-        (SIGNATURES, flag::SIGNATURE),
-        (NAME_LABELS, flag::NAME_LABEL),
-        (PHONE, flag::PHONE),
-        (IBAN, flag::IBAN),
-        (CARD, flag::CARD),
-        (AHV, flag::AHV),
-        (VAT, flag::VAT),
-        (TAX, flag::TAX),
-        (NIR, flag::NIR),
-        (FISCAL, flag::FISCAL),
-        (NINO, flag::NINO),
-        (NHS, flag::NHS),
-        (SSN, flag::SSN),
-        (IP, flag::IP),
-        (BIRTH, flag::BIRTH),
-        (PASSPORT, flag::PASSPORT),
-        (ID_CARD, flag::ID_CARD),
-        (NEG, flag::NEG),
-        (EMAIL, flag::EMAIL),
-        (STOPWORDS, flag::STOP),
-        (NAME_CUES, flag::NAME_CUE),
-        (STREET_SUFFIXES, flag::STREET | flag::SUFFIX),
-        (STREET_WORDS, flag::STREET),
-    ];
-    for (words, f) in lists {
+    // Inside a word a suffix carries only the flags of its suffix list: were a suffix also a
+    // surname, "...berg" ending a compound would still be no surname.
+    let mut suffixes: HashMap<String, Entry> = HashMap::new();
+    for (words, f) in LISTS {
         for w in *words {
             add(&mut map, w, *f, 0);
+            if f & flag::SUFFIX != 0 {
+                add(&mut suffixes, w, *f, 0);
+            }
         }
     }
     for (cat, words) in SPECIAL {
@@ -1061,17 +1103,83 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
         }
     }
     let (patterns, entries): (Vec<String>, Vec<Entry>) = map.into_iter().unzip();
-    // The word list is fixed at compile time, so a failure here is a programming error caught by
-    // the unit tests; fall back to an automaton that matches nothing rather than panicking.
-    let ac = AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::LeftmostLongest)
-        .kind(Some(AhoCorasickKind::DFA))
-        .build(&patterns)
-        .or_else(|_| AhoCorasick::new(Vec::<String>::new()))
-        .expect("empty automaton always builds");
-    Lexicon { ac, entries }
+    let (suffix_words, suffix_entries): (Vec<String>, Vec<Entry>) = suffixes.into_iter().unzip();
+    let reversed: Vec<Vec<u8>> = suffix_words.iter().map(|w| w.bytes().rev().collect()).collect();
+    Lexicon { forward: anchored_dfa(&patterns), entries, backward: anchored_dfa(&reversed), suffix_entries }
 });
+
+/// The entry of the pattern `len` bytes long among those matched in state `sid`. Match states
+/// also list shorter patterns that end there (they start later, so they are not ours).
+fn entry_of(dfa: &DFA, sid: StateID, len: usize, entries: &[Entry]) -> Option<Entry> {
+    (0..dfa.match_len(sid))
+        .map(|k| dfa.match_pattern(sid, k))
+        .find(|&p| dfa.pattern_len(p) == len)
+        .and_then(|p| entries.get(p.as_usize()).copied())
+}
+
+/// A keyword ending at `end` ends a word there, unless it is a stem or ends in punctuation.
+fn right_ok(text: &str, end: usize, entry: Entry) -> bool {
+    text.is_char_boundary(end)
+        && (entry.flags & flag::STEM != 0
+            || !char_before(text, end).is_some_and(is_word_char)
+            || !char_at(text, end).is_some_and(is_word_char))
+}
+
+impl Lexicon {
+    /// The longest keyword starting at the word start `ws` that passes its right boundary check.
+    fn longest_at(&self, text: &str, ws: usize) -> Option<Hit> {
+        let dfa = &self.forward;
+        let mut sid = dfa.start_state(Anchored::Yes).ok()?;
+        let mut best = None;
+        for (i, &b) in text.as_bytes()[ws..].iter().enumerate() {
+            sid = dfa.next_state(Anchored::Yes, sid, b);
+            if dfa.is_dead(sid) {
+                break;
+            }
+            if dfa.is_match(sid) {
+                let end = ws + i + 1;
+                match entry_of(dfa, sid, i + 1, &self.entries) {
+                    Some(entry) if right_ok(text, end, entry) => best = Some(Hit { start: ws, end, entry }),
+                    _ => {}
+                }
+            }
+        }
+        best
+    }
+
+    /// The longest street suffix ending exactly at `end` and starting at or after `lo`.
+    fn suffix_ending_at(&self, text: &str, lo: usize, end: usize) -> Option<Hit> {
+        let dfa = &self.backward;
+        let mut sid = dfa.start_state(Anchored::Yes).ok()?;
+        let mut best = None;
+        for (i, &b) in text.as_bytes().get(lo..end)?.iter().rev().enumerate() {
+            sid = dfa.next_state(Anchored::Yes, sid, b);
+            if dfa.is_dead(sid) {
+                break;
+            }
+            let start = end - i - 1;
+            if dfa.is_match(sid) && text.is_char_boundary(start) {
+                if let Some(entry) = entry_of(dfa, sid, i + 1, &self.suffix_entries) {
+                    best = Some(Hit { start, end, entry });
+                }
+            }
+        }
+        best
+    }
+
+    /// The street suffix ending the word `[ws, we)` (or its "." as in "Bahnhofstr."), after a
+    /// stem of `MIN_STEM_CHARS` and not before `covered`.
+    fn suffix_of(&self, text: &str, ws: usize, we: usize, covered: usize) -> Option<Hit> {
+        let stem_end = text[ws..we].char_indices().nth(MIN_STEM_CHARS).map(|(i, _)| ws + i)?;
+        let lo = stem_end.max(covered);
+        if lo >= we {
+            return None;
+        }
+        let dotted = (text.as_bytes().get(we) == Some(&b'.')).then(|| self.suffix_ending_at(text, lo, we + 1));
+        let plain = self.suffix_ending_at(text, lo, we);
+        dotted.flatten().into_iter().chain(plain).max_by_key(|h| h.end - h.start)
+    }
+}
 
 /// Force compilation of the automaton (the gateway calls this at start-up).
 pub fn warm_up() {
@@ -1093,24 +1201,55 @@ pub fn char_at(text: &str, i: usize) -> Option<char> {
     text.get(i..).and_then(|s| s.chars().next())
 }
 
-/// All keyword hits in `text`, in order, with word boundaries checked.
+/// Length in bytes of the run from byte `pos` of chars that are word chars (`word`) or are not.
+fn run_len(text: &str, pos: usize, word: bool) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = pos;
+    while let Some(&b) = bytes.get(i) {
+        // ASCII (nearly all of the text) without decoding a char.
+        let (is_word, len) = if b.is_ascii() {
+            (b.is_ascii_alphanumeric() || b == b'_', 1)
+        } else {
+            match char_at(text, i) {
+                Some(c) => (is_word_char(c), c.len_utf8()),
+                None => break,
+            }
+        };
+        if is_word != word {
+            break;
+        }
+        i += len;
+    }
+    i - pos
+}
+
+/// The next word (a maximal run of word chars) at or after byte `pos`, as `(start, end)`.
+fn next_word(text: &str, pos: usize) -> Option<(usize, usize)> {
+    let start = pos + run_len(text, pos, false);
+    let end = start + run_len(text, start, true);
+    (end > start).then_some((start, end))
+}
+
+/// All keyword hits in `text`, in order and without overlaps, with word boundaries checked.
 pub fn find_hits(text: &str) -> Vec<Hit> {
     let lex = &*LEXICON;
     let mut hits = Vec::new();
-    for m in lex.ac.find_iter(text) {
-        let entry = lex.entries[m.pattern().as_usize()];
-        let (s, e) = (m.start(), m.end());
-        if !text.is_char_boundary(s) || !text.is_char_boundary(e) {
-            continue;
+    // End of the last hit: a keyword inside an accepted longer one ("mail" in "e-mail", "signor"
+    // in "il signor") is not reported again.
+    let mut covered = 0;
+    let mut pos = 0;
+    while let Some((ws, we)) = next_word(text, pos) {
+        if ws >= covered {
+            if let Some(h) = lex.longest_at(text, ws) {
+                covered = h.end;
+                hits.push(h);
+            }
         }
-        if entry.flags & flag::SUFFIX == 0 && char_before(text, s).is_some_and(is_word_char) {
-            continue;
+        if let Some(h) = lex.suffix_of(text, ws, we, covered) {
+            covered = h.end;
+            hits.push(h);
         }
-        let last_is_word = text[..e].chars().next_back().is_some_and(is_word_char);
-        if entry.flags & flag::STEM == 0 && last_is_word && char_at(text, e).is_some_and(is_word_char) {
-            continue;
-        }
-        hits.push(Hit { start: s, end: e, entry });
+        pos = we;
     }
     hits
 }
@@ -1197,5 +1336,93 @@ mod tests {
         assert!(words.contains(&"Meier"));
         assert_eq!(ctx.special_categories(), vec!["health"]);
         assert!(ctx.cue_before(5, 48, flag::PHONE));
+    }
+
+    /// The hits as (text, flags), in order.
+    fn hits(text: &str) -> Vec<(&str, u32)> {
+        find_hits(text).into_iter().map(|h| (&text[h.start..h.end], h.entry.flags)).collect()
+    }
+
+    fn has(text: &str, word: &str, mask: u32) -> bool {
+        hits(text).iter().any(|&(w, f)| w == word && f & mask != 0)
+    }
+
+    #[test]
+    fn name_inside_a_compound_does_not_hide_the_street_suffix() {
+        // "ernst" inside "Fernstrasse" used to take the "s" of "strasse".
+        assert!(has("Fernstrasse 3", "strasse", flag::STREET), "{:?}", hits("Fernstrasse 3"));
+        assert!(has("an der Ernststrasse 3", "strasse", flag::STREET));
+        assert!(has("Seestr. 5", "str.", flag::STREET));
+        assert!(has("Bahnhofstr. 5", "Bahnhofstr.", flag::STREET));
+        let found = crate::pii::scan_text("Sie wohnt an der Fernstrasse 3, 8001 Zürich.");
+        assert!(found.iter().any(|f| f.entity_type == "LOCATION" && f.text == "Fernstrasse 3, 8001 Zürich"));
+    }
+
+    #[test]
+    fn phrase_inside_a_word_does_not_hide_the_next_word() {
+        // "il signor" inside "Brasil Signora", "la signora" inside "Scuola Signora", "de luca"
+        // inside "Grande Luca", "ni no" inside "Zucchini Noah".
+        assert!(has("Brasil Signora Rossi", "Signora", flag::TITLE), "{:?}", hits("Brasil Signora Rossi"));
+        assert!(has("Scuola Signora Bianchi", "Signora", flag::TITLE));
+        assert!(has("Grande Luca Ferrari", "Luca", flag::GIVEN), "{:?}", hits("Grande Luca Ferrari"));
+        assert!(has("Zucchini Noah Keller", "Noah", flag::GIVEN));
+        let persons: Vec<String> = crate::pii::scan_text("Viaggio in Brasil Signora Rossi ha scritto.")
+            .into_iter()
+            .filter(|f| f.entity_type == "PERSON")
+            .map(|f| f.text)
+            .collect();
+        assert_eq!(persons, vec!["Rossi"]);
+    }
+
+    #[test]
+    fn longer_keyword_failing_its_boundary_leaves_the_shorter_one() {
+        // "nhs no" / "passport no" end inside "now"; the shorter keyword still counts.
+        assert!(has("NHS now lists 943 476 5919", "NHS", flag::NHS), "{:?}", hits("NHS now lists"));
+        assert!(has("Passport now: X1234567", "Passport", flag::PASSPORT));
+        assert!(has("Tel. 044", "Tel.", flag::PHONE));
+    }
+
+    #[test]
+    fn keywords_respect_their_boundaries() {
+        assert!(!has("Hotelfon", "tel", flag::PHONE));
+        assert!(!has("Telefonbuch", "Telefon", flag::PHONE));
+        assert!(has("Diagnosen", "Diagnos", flag::SPECIAL));
+        // A suffix carries only its street flags inside a word, all flags as the whole word.
+        assert!(hits("Weinberg 4").iter().any(|&(w, f)| w == "berg" && f == flag::STREET | flag::SUFFIX));
+        // Keywords inside an accepted longer one are not reported again.
+        assert_eq!(hits("e-mail"), vec![("e-mail", flag::EMAIL)]);
+        let il = hits("il signor Rossi");
+        assert_eq!(il.first().map(|h| h.0), Some("il signor"));
+        assert!(!il.iter().any(|h| h.0 == "signor"));
+    }
+
+    #[test]
+    fn street_suffix_needs_a_stem() {
+        assert!(hits("During the meeting").iter().all(|&(_, f)| f & flag::STREET == 0), "{:?}", hits("During"));
+        assert!(!has("siehe Anhang 3", "hang", flag::STREET));
+        assert!(has("Seeweg 4", "weg", flag::STREET));
+        assert!(has("Ring 4", "Ring", flag::STREET));
+    }
+
+    #[test]
+    fn hits_are_sorted_and_disjoint() {
+        let text = "Herr Ernst Fernstrasse-Meier, e-mail: a@b.ch, Tél. 022, né le 3.4.1970, Zürichstrasse 1";
+        let found = find_hits(text);
+        assert!(found.windows(2).all(|w| w[0].end <= w[1].start), "{found:?}");
+        assert!(found.iter().all(|h| text.is_char_boundary(h.start) && text.is_char_boundary(h.end)));
+    }
+
+    #[test]
+    fn every_keyword_starts_with_a_word_char() {
+        // Keywords are only looked for at word starts (and suffixes at word ends).
+        let special = SPECIAL.iter().flat_map(|(_, w)| w.iter());
+        for w in LISTS.iter().flat_map(|(w, _)| w.iter()).chain(special) {
+            assert!(w.chars().next().is_some_and(is_word_char), "{w:?}");
+        }
+        for (w, f) in LISTS {
+            if f & flag::SUFFIX != 0 {
+                assert!(w.iter().all(|w| !w.ends_with('*') && w.chars().count() >= 3), "{w:?}");
+            }
+        }
     }
 }

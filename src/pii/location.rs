@@ -15,6 +15,9 @@ const UP: &str = "A-ZÄÖÜÉÈÀÂÊÎÔÛÇ";
 
 static STREETS: LazyLock<Regex> = LazyLock::new(|| {
     let word = format!("[{UP}][\\p{{L}}'’\\-]*");
+    // Before a German street suffix at least three chars of stem, as for the context hits: so
+    // "Anhang 3" and "During 3" are not read as "An-hang" and "Du-ring" streets.
+    let stem = format!("[{UP}][\\p{{L}}'’\\-]{{2,}}");
     let particles = r"(?:(?:de[ ]la|de[ ]l'|de[ ]l’|du|des|de|d'|d’|della|dell'|dello|del|dei|delle|degli|di|da|San|Santa|Sant'|Saint|Sainte|St\.?|Ste|la|le|les|alla|al|ai|am|an[ ]der|in[ ]der|im|auf[ ]der|zum|zur)[ ]?)*";
     let de_suffix = r"(?i:strasse|straße|str\.|gasse|gässli|weg|platz|allee|ring|damm|ufer|graben|steig|rain|halde|matte|hof|markt|feld|acker|hang|zeile|promenade|quai|berg)";
     let de_word = r"(?:Strasse|Straße|Gasse|Weg|Platz|Allee|Ring|Markt|Quai|Graben)";
@@ -24,7 +27,7 @@ static STREETS: LazyLock<Regex> = LazyLock::new(|| {
     let en = r"(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Way|Close|Square|Terrace|Crescent|Gardens|Court)";
     let num = r"\d{1,3}(?:\s?[a-hA-H]|\s?(?:bis|ter))?";
     let pattern = format!(
-        r"{adjective}{word}{de_suffix}[ ]?{num}|{word}[ ]{de_word}[ ]{num}|{fr_it}[ ]{particles}{word}(?:[ ](?:(?:de|du|des|di|del|della|la|le)[ ])?{word}){{0,3}},?[ ]{num}|{num},?[ ]{fr_num_first}[ ]{particles}{word}(?:[ ](?:(?:de|du|des|la|le)[ ])?{word}){{0,3}}|{num}[ ](?:{word}[ ]){{1,3}}{en}"
+        r"{adjective}{stem}{de_suffix}[ ]?{num}|{word}[ ]{de_word}[ ]{num}|{fr_it}[ ]{particles}{word}(?:[ ](?:(?:de|du|des|di|del|della|la|le)[ ])?{word}){{0,3}},?[ ]{num}|{num},?[ ]{fr_num_first}[ ]{particles}{word}(?:[ ](?:(?:de|du|des|la|le)[ ])?{word}){{0,3}}|{num}[ ](?:{word}[ ]){{1,3}}{en}"
     );
     Regex::new(&pattern).expect("static regex")
 });
@@ -206,5 +209,12 @@ mod tests {
         assert_eq!(locs("Via Nassa 5, 6900 Lugano"), vec!["Via Nassa 5, 6900 Lugano"]);
         assert_eq!(locs("Frankfurt: D-60311 Frankfurt am Main"), vec!["D-60311 Frankfurt am Main"]);
         assert!(locs("Im Jahr 2024 Umsatz von 3 Mio.").is_empty());
+        assert_eq!(locs("Seeweg 4, 8001 Zürich"), vec!["Seeweg 4, 8001 Zürich"]);
+    }
+
+    #[test]
+    fn short_stem_before_a_suffix_is_no_street() {
+        assert!(locs("Siehe Anhang 3 zur Bahnhofstrasse 12.").iter().all(|l| !l.contains("Anhang")));
+        assert!(locs("During 3 weeks we met at the usual place.").is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! Personal-data classification: find PII in every text field of a request, grade the request
 //! (none / personal / sensitive / special) and redact or pseudonymize what policy asks for.
 //!
-//! Layout: `context` (one Aho-Corasick pass for cue words, names and art. 9 keywords), one file
+//! Layout: `context` (one pass over the words for cue words, names and art. 9 keywords), one file
 //! per recognizer family (`contact`, `numbers` + `phone`, `ids`, `dates`, `person`, `location`),
 //! `validators` (checksums), `scanner` (orchestration, overlap resolution, char offsets),
 //! `request` (walking chat and embeddings bodies), `redact` (operators and pseudonyms) and `cli`
