@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::{ApiError, AppState};
@@ -48,8 +49,9 @@ pub struct ModelRoute {
     pub model: String,
     pub decision: Decision,
     pub candidates: Vec<Candidate>,
-    /// The request as it goes upstream for this model (redacted if policy said so), minus `model`.
-    pub body: Value,
+    /// The request as it goes upstream for this model, minus the gateway's own fields: shared by
+    /// every route the policy does not redact, a redacted copy for those it does.
+    pub body: Arc<Value>,
     pub pseudonyms: Pseudonyms,
 }
 
@@ -60,7 +62,9 @@ pub struct Exchange {
     pub key: ApiKey,
     pub endpoint: Endpoint,
     pub stream: bool,
-    pub request: Value,
+    /// The client asked for usage in the stream (`stream_options.include_usage`); the gateway always
+    /// asks the upstream for it, and only passes the usage chunk on when the client asked.
+    pub client_wants_usage: bool,
     pub routes: Vec<ModelRoute>,
     pub request_seq: u64,
     pub dialect: Dialect,
@@ -165,14 +169,30 @@ fn redact(endpoint: Endpoint, body: &mut Value, cls: &Classification, decision: 
 /// Fields of OpenRouter's request that steer the gateway and are not sent upstream.
 const GATEWAY_FIELDS: &[&str] = &["model", "models", "provider", "route", "transforms", "plugins", "usage"];
 
-fn upstream_template(req: &Value) -> Value {
-    let mut body = req.clone();
-    if let Some(obj) = body.as_object_mut() {
+/// The request minus the gateway's own fields; takes the request so nothing is copied.
+fn upstream_template(mut req: Value) -> Value {
+    if let Some(obj) = req.as_object_mut() {
         for f in GATEWAY_FIELDS {
             obj.remove(*f);
         }
     }
-    body
+    req
+}
+
+/// The body for one model's providers: the shared template, or a redacted copy of it when the
+/// policy's decision redacts (only then is the request copied).
+fn route_body(
+    endpoint: Endpoint,
+    template: &Arc<Value>,
+    cls: &Classification,
+    decision: &Decision,
+) -> (Arc<Value>, Pseudonyms) {
+    if decision.redact.is_none() {
+        return (Arc::clone(template), Pseudonyms::default());
+    }
+    let mut body = Value::clone(template);
+    let pseudonyms = redact(endpoint, &mut body, cls, decision);
+    (Arc::new(body), pseudonyms)
 }
 
 /// The body for one provider, serialized without copying the request: its own model id first,
@@ -256,12 +276,13 @@ fn exclusion(model: &str, c: &Candidate, by: &str, reason: &str) -> Value {
 }
 
 /// Decide each requested model, keep the providers its decision allows (policy first), then let
-/// routing order them by the client's preferences and provider health.
+/// routing order them by the client's preferences and provider health. Consumes the request: it
+/// becomes the upstream template.
 fn plan_routes(
     state: &AppState,
     caller: &Caller<'_>,
     endpoint: Endpoint,
-    req: &Value,
+    req: Value,
     cls: &Classification,
     stream: bool,
     models: &[String],
@@ -269,7 +290,7 @@ fn plan_routes(
     let prefs = ProviderPrefs::from_request(req.get("provider")).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let params = req.as_object().map(routing::request_parameters).unwrap_or_default();
     let policy = state.policy.load();
-    let template = upstream_template(req);
+    let template = Arc::new(upstream_template(req));
     let mut rng = rand::thread_rng();
     let mut routes = Vec::new();
     let mut first_refusal: Option<Decision> = None;
@@ -306,8 +327,7 @@ fn plan_routes(
         if plan.ordered.is_empty() {
             continue;
         }
-        let mut body = template.clone();
-        let pseudonyms = redact(endpoint, &mut body, cls, &decision);
+        let (body, pseudonyms) = route_body(endpoint, &template, cls, &decision);
         routes.push(ModelRoute { model: model.to_string(), decision, candidates: plan.ordered, body, pseudonyms });
     }
     if known == 0 {
@@ -478,7 +498,9 @@ pub async fn admit_parsed(
     // Time-ordered (UUIDv7): generation records are inserted in key order, at the end of the index.
     let generation_id = format!("gen-{}", uuid::Uuid::now_v7().simple());
     let models = requested_models(&request)?;
-    let routes = match plan_routes(state, &caller, endpoint, &request, &cls, stream, &models) {
+    let completion_tokens = completion_estimate(&request, endpoint);
+    let client_wants_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
+    let routes = match plan_routes(state, &caller, endpoint, request, &cls, stream, &models) {
         Ok(routes) => routes,
         Err(Refusal { error, decision: Some(decision) }) => {
             // Refusals by policy are part of the record too; nothing is forwarded either way.
@@ -501,7 +523,7 @@ pub async fn admit_parsed(
         }
         Err(Refusal { error, decision: None }) => return Err(error),
     };
-    let estimate = estimate_cost(&request, body_len, &routes, endpoint);
+    let estimate = estimate_cost(body_len, completion_tokens, &routes);
     let reservation = state.limits.admit(&key, estimate, Instant::now()).map_err(ApiError::limit)?;
     let decision = routes.first().map(|r| &r.decision);
     let mut rec =
@@ -521,7 +543,7 @@ pub async fn admit_parsed(
         key,
         endpoint,
         stream,
-        request,
+        client_wants_usage,
         routes,
         request_seq,
         dialect,
@@ -530,19 +552,23 @@ pub async fn admit_parsed(
     })
 }
 
-/// An upper-bound guess of a call's cost before it is made: prompt tokens from the body size
-/// (about four bytes a token), completion tokens from `max_tokens` (256 when not given), at the
-/// dearest price among the providers it may go to.
-fn estimate_cost(request: &Value, body_len: usize, routes: &[ModelRoute], endpoint: Endpoint) -> f64 {
-    let prompt = (body_len / 4) as f64;
-    let completion = match endpoint {
+/// Completion tokens a call may use, for the cost estimate: `max_tokens` (256 when not given).
+fn completion_estimate(request: &Value, endpoint: Endpoint) -> f64 {
+    match endpoint {
         Endpoint::Embeddings => 0.0,
         Endpoint::Chat => request
             .get("max_completion_tokens")
             .or_else(|| request.get("max_tokens"))
             .and_then(Value::as_u64)
             .unwrap_or(256) as f64,
-    };
+    }
+}
+
+/// An upper-bound guess of a call's cost before it is made: prompt tokens from the body size
+/// (about four bytes a token), completion tokens from [`completion_estimate`], at the dearest price
+/// among the providers it may go to.
+fn estimate_cost(body_len: usize, completion: f64, routes: &[ModelRoute]) -> f64 {
+    let prompt = (body_len / 4) as f64;
     routes
         .iter()
         .flat_map(|r| r.candidates.iter())

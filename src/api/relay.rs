@@ -135,8 +135,7 @@ enum Step {
 
 impl Relay {
     fn new(ex: &Exchange, route: &ModelRoute, candidate: &Candidate, anthropic_upstream: bool) -> Self {
-        let client_wants_usage =
-            ex.request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
+        let client_wants_usage = ex.client_wants_usage;
         let encoder = match ex.dialect {
             Dialect::Anthropic => Some(MessagesStreamEncoder::new(&route.model, &ex.generation_id)),
             Dialect::OpenAi => None,
