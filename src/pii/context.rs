@@ -1036,7 +1036,7 @@ const LISTS: &[(&[&str], u32)] = &[
 
 /// A street suffix inside a compound needs at least this many chars of stem before it, so that
 /// "During", "Spring" or "Anhang" are not read as "Du-ring", "Sp-ring", "An-hang".
-const MIN_STEM_CHARS: usize = 3;
+pub(crate) const MIN_STEM_CHARS: usize = 3;
 
 /// The lexicon as two anchored automata, walked only where a keyword may start.
 ///

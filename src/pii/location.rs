@@ -15,9 +15,9 @@ const UP: &str = "A-ZÄÖÜÉÈÀÂÊÎÔÛÇ";
 
 static STREETS: LazyLock<Regex> = LazyLock::new(|| {
     let word = format!("[{UP}][\\p{{L}}'’\\-]*");
-    // Before a German street suffix at least three chars of stem, as for the context hits: so
-    // "Anhang 3" and "During 3" are not read as "An-hang" and "Du-ring" streets.
-    let stem = format!("[{UP}][\\p{{L}}'’\\-]{{2,}}");
+    // Before a German street suffix the same minimum stem as for the context hits: so "Anhang 3"
+    // and "During 3" are not read as "An-hang" and "Du-ring" streets.
+    let stem = format!("[{UP}][\\p{{L}}'’\\-]{{{},}}", super::context::MIN_STEM_CHARS - 1);
     let particles = r"(?:(?:de[ ]la|de[ ]l'|de[ ]l’|du|des|de|d'|d’|della|dell'|dello|del|dei|delle|degli|di|da|San|Santa|Sant'|Saint|Sainte|St\.?|Ste|la|le|les|alla|al|ai|am|an[ ]der|in[ ]der|im|auf[ ]der|zum|zur)[ ]?)*";
     let de_suffix = r"(?i:strasse|straße|str\.|gasse|gässli|weg|platz|allee|ring|damm|ufer|graben|steig|rain|halde|matte|hof|markt|feld|acker|hang|zeile|promenade|quai|berg)";
     let de_word = r"(?:Strasse|Straße|Gasse|Weg|Platz|Allee|Ring|Markt|Quai|Graben)";
