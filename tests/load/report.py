@@ -75,6 +75,20 @@ if streams:
         add99 = "%+.3f" % (s["p99"] - ds["p99"]) if ds and p != "direct" else "-"
         print("| %s | %.3f | %.3f | %.3f | %s | %s | %d |" % (p, s["p50"], s["p90"], s["p99"], add50, add99, s["errors"]))
 
+loglat = {int(line.split()[1]): fields(line.split()[2:]) for line in read("loglat.txt")}
+if loglat:
+    print("\n## Where auditgate's time went, from its own log (response entries of each shape)\n")
+    print("`inside` runs from reading the request to just before the response entry is appended (the "
+          "request entry's durable append included); `upstream` is the upstream call. What the client "
+          "sees beyond `inside` is the response entry's durable append and the send.\n")
+    print("| conns | calls | inside p50 ms | p90 | p99 | p99.9 | upstream p50 ms | p99 | client p50 ms | client p99 ms |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c, g in sorted(loglat.items()):
+        r = rows.get(("auditgate", c), {})
+        print("| %d | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %s | %s |" % (
+            c, g["calls"], g["gw_p50"], g["gw_p90"], g["gw_p99"], g["gw_p999"], g["up_p50"], g["up_p99"],
+            "%.3f" % r["p50"] if r else "-", "%.3f" % r["p99"] if r else "-"))
+
 ag = {c: rows.get(("auditgate", c)) for c in shapes}
 if any(ag.values()):
     print("\n## Ratios\n")

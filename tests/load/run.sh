@@ -39,7 +39,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 mkdir -p "$OUT"
-rm -f "$OUT"/rows.txt "$OUT"/stream.txt "$OUT"/notes.txt
+rm -f "$OUT"/rows.txt "$OUT"/stream.txt "$OUT"/notes.txt "$OUT"/loglat.txt
 ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 note() { echo "- $*" >>"$OUT/notes.txt"; log "$*"; }
 
@@ -112,14 +112,16 @@ stream_body_for() {
 }
 
 # run_shapes NAME URL BODY PID [headers...]: wrk at each shape, one table row each.
+# With LOG_DB set (auditgate), the shape's response entries also say where its time went.
 run_shapes() {
     local name=$1 url=$2 body=$3 pid=$4
     shift 4
-    local c line rss t0 t1 n cpu_us
+    local c line rss t0 t1 n cpu_us seq0 seq1
     # warm-up: connections, pools and caches
     taskset -c "$LOAD_CPU" wrk -t1 -c32 -d"$([ "$QUICK" = 1 ] && echo 1 || echo 3)"s --timeout 10s \
         -s "$HERE/report.lua" "$url" -- "$body" "$@" >/dev/null 2>&1
     for c in $SHAPES; do
+        seq0=$([ -n "${LOG_DB:-}" ] && python3 "$HERE/log_latency.py" "$LOG_DB" size)
         t0=$([ "$pid" = 0 ] && echo 0 || cpu_ticks "$pid")
         line=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"${DURATION}s" --timeout 10s \
             -s "$HERE/report.lua" "$url" -- "$body" "$@" 2>&1 | grep '^RESULT')
@@ -130,6 +132,11 @@ run_shapes() {
         cpu_us=$(awk -v d=$((t1 - t0)) -v n="${n:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", (n > 0 ? d * 1e6 / hz / n : 0) }')
         log "$name c=$c $line hwm=${rss}kB cpu_us_per_req=$cpu_us"
         echo "$name $c ${line#RESULT } hwm_kb=$rss cpu_us=$cpu_us" >>"$OUT/rows.txt"
+        if [ -n "${LOG_DB:-}" ]; then
+            seq1=$(python3 "$HERE/log_latency.py" "$LOG_DB" size)
+            line=$(python3 "$HERE/log_latency.py" "$LOG_DB" span "$seq0" "$seq1" | grep '^LOGLAT')
+            echo "$name $c ${line#LOGLAT }" >>"$OUT/loglat.txt"
+        fi
     done
 }
 # stream_probe NAME URL BODY [headers...]
@@ -296,7 +303,8 @@ for peer in $PEERS; do
     auditgate)
         if start_auditgate; then
             auth="Authorization: Bearer $AG_KEY"
-            run_shapes auditgate "http://127.0.0.1:$P_AG/v1/chat/completions" "$(body_for bench/json)" "$AG_PID" "$auth"
+            LOG_DB="$OUT/auditgate/data/log.db" run_shapes auditgate "http://127.0.0.1:$P_AG/v1/chat/completions" \
+                "$(body_for bench/json)" "$AG_PID" "$auth"
             stream_probe auditgate "http://127.0.0.1:$P_AG/v1/chat/completions" "$(stream_body_for bench/sse)" "$auth"
             if [ "$SLOW_STREAMS" -gt 0 ]; then
                 taskset -c "$LOAD_CPU" python3 "$HERE/slow_upstream.py" $P_SLOW "$SLOW_CHUNKS" 0.25 >"$OUT/slow.log" 2>&1 &
