@@ -152,6 +152,12 @@ CREATE TRIGGER IF NOT EXISTS bodies_erase_only BEFORE UPDATE ON bodies
     BEGIN SELECT RAISE(ABORT, 'bodies can only be erased'); END;
 "#;
 
+/// WAL size (pages) at which a commit also copies the WAL into the database and fsyncs it. The
+/// commit that does it is the one append that waits for it, so small checkpoints keep the tail
+/// short: at 200 instead of SQLite's 1,000 the 1-connection p99 fell from ~1.8 to ~1.55 ms and
+/// the 32-connection p99 from ~7.8 to ~5.1 ms, with the same CPU per call (docs/performance.md).
+const WAL_CHECKPOINT_PAGES: i64 = 200;
+
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
@@ -171,6 +177,7 @@ impl SqliteStore {
             return Err(StoreError::Unavailable(format!("cannot enable WAL (journal mode {mode})")));
         }
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;")?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
         conn.execute_batch(SCHEMA)?;
         if has_table(&conn, "tree_nodes")? {
             upgrade_tree_table(&mut conn)?;
