@@ -259,18 +259,29 @@ impl SqliteStore {
             .ok_or_else(|| StoreError::Corrupt(format!("missing tree node level {level} index {index}")))
     }
 
-    /// Rehash the leaves under node `(level, index)` (old-layout logs opened read-only).
+    /// Rehash the leaves under node `(level, index)` (old-layout logs opened read-only). Reads only
+    /// the stored leaf hashes, not the entries.
     fn node_from_leaves(&self, level: u32, index: u64) -> Result<Hash, StoreError> {
         let (lo, hi) = (index << level, (index + 1) << level);
+        let mut stmt =
+            self.conn.prepare_cached("SELECT leaf_hash FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq")?;
+        let mut rows = stmt.query(params![lo as i64, hi.min(i64::MAX as u64) as i64])?;
         let mut frontier = Frontier::new();
-        for entry in self.read_range(lo, hi)? {
-            frontier.push(entry.leaf_hash);
+        while let Some(row) = rows.next()? {
+            frontier.push(leaf_hash_column(row, lo + frontier.size())?);
         }
         if frontier.size() != hi - lo {
             return Err(StoreError::Corrupt(format!("missing leaves under tree node level {level} index {index}")));
         }
         Ok(frontier.root())
     }
+}
+
+/// The first column of `row` as the leaf hash of entry `seq`.
+fn leaf_hash_column(row: &rusqlite::Row<'_>, seq: u64) -> Result<Hash, StoreError> {
+    row.get::<_, Vec<u8>>(0)?
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("entry {seq}: leaf hash is not 32 bytes")))
 }
 
 fn has_table(conn: &Connection, name: &str) -> Result<bool, StoreError> {
@@ -290,10 +301,7 @@ fn upgrade_tree_table(conn: &mut Connection) -> Result<(), StoreError> {
         let mut rows = leaves.query([])?;
         let mut frontier = Frontier::new();
         while let Some(row) = rows.next()? {
-            let leaf: Hash = row
-                .get::<_, Vec<u8>>(0)?
-                .try_into()
-                .map_err(|_| StoreError::Corrupt(format!("entry {}: leaf hash is not 32 bytes", frontier.size())))?;
+            let leaf = leaf_hash_column(row, frontier.size())?;
             for (level, index, hash) in frontier.push(leaf) {
                 insert.execute(params![stored_position(level, index) as i64, level, index as i64, &hash[..]])?;
             }
