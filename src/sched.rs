@@ -2,9 +2,10 @@
 //!
 //! The audit writer works on behalf of requests but runs on a thread of its own. Under the default
 //! policy, waking it preempts the request thread at once; on a busy core it then commits a batch of
-//! one or two entries while the request side still had more to queue. Under `SCHED_BATCH` a thread keeps its fair share of the CPU but its
-//! wake-ups do not preempt: it runs when the request thread yields the core, with everything queued
-//! by then. An idle core runs it immediately, so a lone request waits no longer.
+//! one or two entries while the request side still had more to queue. Under `SCHED_BATCH` a thread
+//! keeps its fair share of the CPU but its wake-ups do not preempt: it runs when the request thread
+//! yields the core, with everything queued by then. An idle core runs it immediately, so a lone
+//! request waits no longer.
 //!
 //! Measured (docs/performance.md): at 32 connections on one core, 10.7 -> 17.7 audit entries per
 //! fsync and about 15 % less gateway CPU per request; no change at one connection.
