@@ -15,7 +15,7 @@ use super::pipeline::{self, Exchange, ModelRoute};
 use super::relay::{SseEvent, SseParser};
 use super::{ApiError, AppState};
 use crate::audit::Attempt;
-use crate::providers::openai::body_error;
+use crate::providers::openai::{body_error, UpstreamApi};
 use crate::providers::{anthropic, Upstream, UpstreamError};
 use crate::routing::{parse_retry_after, AttemptLoop, Candidate, ErrorKind, Next, StopReason};
 
@@ -132,12 +132,12 @@ fn decode_answer(upstream: &Upstream, status: u16, bytes: &[u8]) -> Result<Value
 /// Send one attempt and judge its answer.
 async fn attempt_once(ex: &Exchange, upstream: &Upstream, body: Bytes, timeout: Duration) -> Result<Delivery, Failure> {
     let provider = upstream.name();
-    let path = match ex.endpoint {
-        pipeline::Endpoint::Chat => upstream.chat_path(),
-        pipeline::Endpoint::Embeddings => "/embeddings",
+    let api = match ex.endpoint {
+        pipeline::Endpoint::Chat => UpstreamApi::Chat,
+        pipeline::Endpoint::Embeddings => UpstreamApi::Embeddings,
     };
     let work = async {
-        let response = upstream.post(path, body, None).await.map_err(Failure::transport)?;
+        let response = upstream.post(api, body, None).await.map_err(Failure::transport)?;
         let status = response.status().as_u16();
         if !response.status().is_success() {
             let retry_after = response
