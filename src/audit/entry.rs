@@ -7,7 +7,7 @@
 
 use super::merkle::Hash;
 use super::record::{Record, SystemRecord};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -42,8 +42,9 @@ pub fn kind_of(record: &Record) -> &'static str {
 }
 
 /// Entry times: RFC 3339, UTC, exactly six fractional digits, so that byte order is time order.
+/// (chrono's fixed RFC 3339 writer; a `format` string would be parsed again on every call.)
 pub fn format_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 /// Shape check for [`format_time`] output (27 bytes, digits and separators in place).
@@ -134,6 +135,21 @@ fn payload_matches_kind(kind: &str, payload: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn entry_times_have_the_documented_27_byte_form() {
+        use chrono::TimeZone;
+        let mut rng = rand::thread_rng();
+        for _ in 0..10_000 {
+            let secs = rand::Rng::gen_range(&mut rng, 0..253_402_300_799i64); // years 1970-9999
+            let nanos = rand::Rng::gen_range(&mut rng, 0..1_000_000_000u32);
+            let t = Utc.timestamp_opt(secs, nanos).unwrap();
+            let formatted = format_time(t);
+            assert_eq!(formatted, t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+            assert!(valid_time(&formatted), "{formatted}");
+        }
+        assert_eq!(format_time(Utc.timestamp_opt(0, 999).unwrap()), "1970-01-01T00:00:00.000000Z");
+    }
+
     use super::*;
     use crate::audit::record::RequestRecord;
 
