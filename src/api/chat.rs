@@ -99,25 +99,11 @@ pub async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiErr
         json = anthropic::openai_to_messages_response(&json);
     }
     let bytes = serde_json::to_vec(&json).map_err(|e| ApiError::internal(e.to_string()))?;
-    let rec = ResponseRecord {
-        request_seq: ex.request_seq,
-        generation_id: ex.generation_id.clone(),
-        attempts,
-        provider: Some(candidate.provider.name.clone()),
-        model: Some(route.model.clone()),
-        status: 200,
-        usage: usage.clone(),
-        cost_usd: Some(cost),
-        finish_reason: finish_reason.clone(),
-        error: None,
-        streamed: false,
-        cancelled: false,
-        latency_ms: ex.started.elapsed().as_secs_f64() * 1000.0,
-        response_sha256: pipeline::sha256_hex(&bytes),
-    };
+    let outcome = Outcome { usage, cost, finish_reason, streamed: false, cancelled: false };
+    let sha256 = pipeline::sha256_hex(&bytes);
+    let rec = answer_record(&ex, attempts, &candidate.provider.name, &route.model, &outcome, None, sha256);
     let response_seq = pipeline::record_response(state, rec).await?;
     pipeline::store_body(state, ex.request_seq, "response", &bytes).await?;
-    let outcome = Outcome { usage, cost, finish_reason, streamed: false, cancelled: false };
     settle(state, &ex, &candidate, &route.model, outcome, upstream_ms, Some(response_seq));
     let mut response = (StatusCode::OK, Body::from(bytes)).into_response();
     let h = response.headers_mut();
@@ -127,6 +113,35 @@ pub async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiErr
     h.insert("x-auditgate-cost", header_value(format!("{cost:.8}")));
     h.insert("x-generation-id", header_value(&ex.generation_id));
     Ok(response)
+}
+
+/// The response entry of an exchange that got an answer, whole or streamed; `error` says why a
+/// stream ended early.
+pub fn answer_record(
+    ex: &Exchange,
+    attempts: Vec<Attempt>,
+    provider: &str,
+    model: &str,
+    outcome: &Outcome,
+    error: Option<String>,
+    response_sha256: String,
+) -> ResponseRecord {
+    ResponseRecord {
+        request_seq: ex.request_seq,
+        generation_id: ex.generation_id.clone(),
+        attempts,
+        provider: Some(provider.to_string()),
+        model: Some(model.to_string()),
+        status: 200,
+        usage: outcome.usage.clone(),
+        cost_usd: Some(outcome.cost),
+        finish_reason: outcome.finish_reason.clone(),
+        error,
+        streamed: outcome.streamed,
+        cancelled: outcome.cancelled,
+        latency_ms: ex.started.elapsed().as_secs_f64() * 1000.0,
+        response_sha256,
+    }
 }
 
 /// The response entry of an exchange that got no answer.

@@ -19,12 +19,12 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-use super::chat::{failure_record, settle, Outcome};
+use super::chat::{answer_record, failure_record, settle, Outcome};
 use super::forward::{self, ByteStream, Delivery};
 use super::pipeline::{self, Dialect, Exchange, ModelRoute};
 use super::{ApiError, AppState};
 use crate::accounting::cost::{cost_usd, usage_from_json};
-use crate::audit::{Attempt, ResponseRecord, Usage};
+use crate::audit::{Attempt, Usage};
 use crate::pii::StreamRestorer;
 use crate::providers::anthropic::{MessagesStreamEncoder, StreamTranslator};
 use crate::routing::{Candidate, ErrorKind};
@@ -460,22 +460,15 @@ async fn finish(
         closing = if error.is_some() && own_error.is_none() { Vec::new() } else { relay.closing(own_error) };
     }
     let upstream_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let rec = ResponseRecord {
-        request_seq: ex.request_seq,
-        generation_id: ex.generation_id.clone(),
-        attempts,
-        provider: Some(candidate.provider.name.clone()),
-        model: Some(route.model.clone()),
-        status: 200,
-        usage: relay.usage.clone(),
-        cost_usd: Some(relay.cost),
-        finish_reason: relay.finish_reason.clone(),
-        error: error.clone(),
+    let outcome = Outcome {
+        usage: relay.usage.take(),
+        cost: relay.cost,
+        finish_reason: relay.finish_reason.take(),
         streamed: true,
         cancelled,
-        latency_ms: ex.started.elapsed().as_secs_f64() * 1000.0,
-        response_sha256: hex::encode(relay.hasher.clone().finalize()),
     };
+    let sha256 = hex::encode(relay.hasher.clone().finalize());
+    let rec = answer_record(ex, attempts, &candidate.provider.name, &route.model, &outcome, error, sha256);
     match pipeline::record_response(&state, rec).await {
         Ok(seq) => {
             if let Some(kept) = relay.kept.take() {
@@ -487,13 +480,6 @@ async fn finish(
                 }
             }
             let _ = send_all(&tx, closing).await;
-            let outcome = Outcome {
-                usage: relay.usage.take(),
-                cost: relay.cost,
-                finish_reason: relay.finish_reason.take(),
-                streamed: true,
-                cancelled,
-            };
             settle(&state, ex, &candidate, &route.model, outcome, upstream_ms, Some(seq));
         }
         Err(err) => {
