@@ -143,13 +143,6 @@ CREATE TABLE IF NOT EXISTS generations (
 ) WITHOUT ROWID;
 ";
 
-/// Page cache of the store's connection, in KiB (SQLite's default is 2,000). The bundled SQLite is
-/// built with `SQLITE_ENABLE_MEMORY_MANAGEMENT`, so all connections in the process share one page
-/// cache LRU, and the audit writer's steady stream of new pages pushed this store's B-tree pages
-/// out of it: under load every generation insert re-read about two pages from the OS (2.35 `pread`s
-/// per call at 32 connections; 0.6 with this size, whereas 4 MiB made no difference).
-const PAGE_CACHE_KIB: i64 = 16_000;
-
 /// The embedded store in `<data-dir>/gateway.db`.
 pub struct SqliteAccountStore {
     conn: Mutex<Connection>,
@@ -163,7 +156,6 @@ impl SqliteAccountStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // Spend and generations are conveniences; the audit log is the record of truth.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
         conn.execute_batch(SCHEMA)?;
         Ok(SqliteAccountStore { conn: Mutex::new(conn) })
     }
