@@ -21,11 +21,12 @@ fn cand(name: &str) -> Candidate {
             country: "CH".into(),
             zdr: true,
             data_collection: false,
-        },
+        }
+        .into(),
         public_model: "m".into(),
         upstream_model: "m".into(),
         price: Price::default(),
-        supported_parameters: vec![],
+        supported_parameters: Default::default(),
         context_length: None,
     }
 }

@@ -23,11 +23,12 @@ fn catalogue(model: &str) -> Vec<Candidate> {
             country: region.to_uppercase(),
             zdr: true,
             data_collection: false,
-        },
+        }
+        .into(),
         public_model: model.into(),
         upstream_model: format!("{name}/{model}"),
         price: Price { prompt_per_mtok: price, completion_per_mtok: price, cached_prompt_per_mtok: None },
-        supported_parameters: vec!["temperature".into(), "tools".into()],
+        supported_parameters: vec!["temperature".into(), "tools".into()].into(),
         context_length: None,
     };
     match model {

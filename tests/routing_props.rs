@@ -41,11 +41,11 @@ fn candidate() -> impl Strategy<Value = Candidate> {
     let profile = (name(), any::<bool>(), any::<bool>());
     let model = proptest::sample::select(vec!["m1", "m2"]);
     (profile, model, price(), price(), params()).prop_map(|((name, zdr, dc), model, p, c, sp)| Candidate {
-        provider: ProviderProfile { name, region: "ch".into(), country: "CH".into(), zdr, data_collection: dc },
+        provider: ProviderProfile { name, region: "ch".into(), country: "CH".into(), zdr, data_collection: dc }.into(),
         public_model: "demo/echo".into(),
         upstream_model: model.into(),
         price: Price { prompt_per_mtok: p, completion_per_mtok: c, cached_prompt_per_mtok: None },
-        supported_parameters: sp,
+        supported_parameters: sp.into(),
         context_length: None,
     })
 }

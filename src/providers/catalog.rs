@@ -24,7 +24,7 @@ pub struct Catalog {
 
 fn candidate(provider: &crate::config::ProviderConfig, m: &ModelConfig) -> Candidate {
     Candidate {
-        provider: provider.profile(),
+        provider: provider.profile().into(),
         public_model: m.id.clone(),
         upstream_model: m.upstream_id().to_string(),
         price: Price {
@@ -35,7 +35,8 @@ fn candidate(provider: &crate::config::ProviderConfig, m: &ModelConfig) -> Candi
         supported_parameters: m
             .supported_parameters
             .clone()
-            .unwrap_or_else(|| COMMON_PARAMETERS.iter().map(|s| s.to_string()).collect()),
+            .unwrap_or_else(|| COMMON_PARAMETERS.iter().map(|s| s.to_string()).collect())
+            .into(),
         context_length: m.context_length,
     }
 }

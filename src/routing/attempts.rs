@@ -148,13 +148,15 @@ impl AttemptLoop {
             };
             if !health.allows(candidate.provider_name(), begins) {
                 let reason = "circuit open".to_owned();
-                self.push(candidate.clone(), begins, AttemptOutcome::Skipped { reason });
+                let record = self.record(candidate, begins, AttemptOutcome::Skipped { reason });
+                self.log.push(record);
                 self.advance();
                 continue;
             }
             let candidate = candidate.clone();
             let delay = std::mem::take(&mut self.delay);
-            self.push(candidate.clone(), begins, AttemptOutcome::Pending);
+            let record = self.record(&candidate, begins, AttemptOutcome::Pending);
+            self.log.push(record);
             self.in_flight = Some((self.log.len() - 1, begins));
             return Next::Attempt(Box::new(Ticket { candidate, delay, timeout }));
         }
@@ -227,15 +229,16 @@ impl AttemptLoop {
         self.delay = Duration::ZERO;
     }
 
-    fn push(&mut self, c: Candidate, begins: Instant, outcome: AttemptOutcome) {
-        self.log.push(AttemptRecord {
+    /// The log record of an attempt on `c` of the current model.
+    fn record(&self, c: &Candidate, begins: Instant, outcome: AttemptOutcome) -> AttemptRecord {
+        AttemptRecord {
             model: self.model.clone(),
-            provider: c.provider.name,
-            upstream_model: c.upstream_model,
+            provider: c.provider.name.clone(),
+            upstream_model: c.upstream_model.clone(),
             started_ms: millis(begins.saturating_duration_since(self.started)),
             duration_ms: None,
             outcome,
-        });
+        }
     }
 
     /// Closes the in-flight record; returns its provider and duration, or None if none was open.
@@ -269,11 +272,12 @@ mod tests {
                 country: "CH".into(),
                 zdr: true,
                 data_collection: false,
-            },
+            }
+            .into(),
             public_model: "m".into(),
             upstream_model: format!("{name}-m"),
             price: Price::default(),
-            supported_parameters: vec![],
+            supported_parameters: Default::default(),
             context_length: None,
         }
     }

@@ -5,6 +5,7 @@
 
 use crate::providers::ProviderProfile;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Price of one provider for one model, in USD per one million tokens (OpenRouter quotes per
 /// token in `/models`, but per million everywhere a human types a number, e.g. `max_price`).
@@ -37,15 +38,17 @@ impl Price {
 /// One way to serve a public model: which provider, under which upstream id, at what price.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
-    pub provider: ProviderProfile,
+    /// Shared, like `supported_parameters`: a clone of a candidate should not copy strings.
+    pub provider: Arc<ProviderProfile>,
     /// The model name clients use, e.g. `demo/echo`.
     pub public_model: String,
     /// The provider's own id for that model.
     pub upstream_model: String,
     pub price: Price,
-    /// OpenAI request parameters this provider honours (`tools`, `temperature`, ...).
+    /// OpenAI request parameters this provider honours (`tools`, `temperature`, ...). Shared:
+    /// candidates are cloned several times per request, and the list is two dozen strings.
     #[serde(default)]
-    pub supported_parameters: Vec<String>,
+    pub supported_parameters: Arc<[String]>,
     #[serde(default)]
     pub context_length: Option<u64>,
 }

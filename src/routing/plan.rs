@@ -98,7 +98,7 @@ fn filter(
         let verdict = if duplicate { Err("duplicate candidate".into()) } else { admit(&c, prefs, request_params) };
         match verdict {
             Ok(()) => kept.push(c),
-            Err(reason) => excluded.push((c.provider.name, reason)),
+            Err(reason) => excluded.push((c.provider.name.clone(), reason)),
         }
     }
     kept
@@ -222,7 +222,7 @@ fn without_fallbacks(
         if keep {
             kept.push(c);
         } else {
-            excluded.push((c.provider.name, "provider.allow_fallbacks=false".into()));
+            excluded.push((c.provider.name.clone(), "provider.allow_fallbacks=false".into()));
         }
     }
     kept
@@ -246,11 +246,12 @@ mod tests {
                 country: "CH".into(),
                 zdr: true,
                 data_collection: false,
-            },
+            }
+            .into(),
             public_model: "demo/echo".into(),
             upstream_model: "echo".into(),
             price: Price { prompt_per_mtok: price, completion_per_mtok: price, cached_prompt_per_mtok: None },
-            supported_parameters: vec!["temperature".into()],
+            supported_parameters: vec!["temperature".into()].into(),
             context_length: Some(8192),
         }
     }
@@ -288,8 +289,8 @@ mod tests {
     #[test]
     fn zdr_and_data_collection() {
         let mut cands = abc();
-        cands[0].provider.zdr = false;
-        cands[1].provider.data_collection = true;
+        std::sync::Arc::make_mut(&mut cands[0].provider).zdr = false;
+        std::sync::Arc::make_mut(&mut cands[1].provider).data_collection = true;
         let h = Health::default();
         let p = run(cands, &prefs(json!({"zdr": true, "data_collection": "deny"})), &h);
         assert_eq!(names(&p), ["c"]);
@@ -300,7 +301,7 @@ mod tests {
     #[test]
     fn require_parameters() {
         let mut cands = abc();
-        cands[2].supported_parameters.push("tools".into());
+        cands[2].supported_parameters = vec!["temperature".into(), "tools".into()].into();
         let h = Health::default();
         let params = vec!["tools".to_string(), "temperature".to_string()];
         let mut rng = StdRng::seed_from_u64(1);

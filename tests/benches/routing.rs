@@ -18,7 +18,8 @@ fn candidates(n: usize) -> Vec<Candidate> {
                 country: "FR".into(),
                 zdr: i % 2 == 0,
                 data_collection: i % 3 == 0,
-            },
+            }
+            .into(),
             public_model: "demo/echo".into(),
             upstream_model: format!("echo-{i}"),
             price: Price {
@@ -26,7 +27,7 @@ fn candidates(n: usize) -> Vec<Candidate> {
                 completion_per_mtok: 1.5 + i as f64,
                 cached_prompt_per_mtok: None,
             },
-            supported_parameters: vec!["tools".into(), "temperature".into()],
+            supported_parameters: vec!["tools".into(), "temperature".into()].into(),
             context_length: Some(128_000),
         })
         .collect()
