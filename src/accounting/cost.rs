@@ -17,7 +17,11 @@ pub fn usage_from_json(v: &serde_json::Value) -> Option<Usage> {
     let prompt = v.get("prompt_tokens")?.as_u64()?;
     let completion = v.get("completion_tokens").and_then(|c| c.as_u64()).unwrap_or(0);
     let total = v.get("total_tokens").and_then(|c| c.as_u64()).unwrap_or(prompt + completion);
-    let cached = v.pointer("/prompt_tokens_details/cached_tokens").and_then(|c| c.as_u64()).unwrap_or(0);
+    let cached = v
+        .get("prompt_tokens_details")
+        .and_then(|d| d.get("cached_tokens"))
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
     Some(Usage { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total, cached_tokens: cached })
 }
 

@@ -73,8 +73,9 @@ fn finish_answer(ex: &Exchange, route: &ModelRoute, candidate: &Candidate, json:
     (usage, cost)
 }
 
-fn header_value(v: impl ToString) -> HeaderValue {
-    HeaderValue::from_str(&v.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+/// A header value taking the string's buffer (no copy); an invalid one becomes empty.
+fn header_value(v: String) -> HeaderValue {
+    HeaderValue::try_from(v).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// Non-streaming exchange: the response entry is durable before the client sees the answer.
@@ -94,7 +95,8 @@ pub async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiErr
         return Err(ApiError::internal("a stream answered a non-streaming request"));
     };
     let (usage, cost) = finish_answer(&ex, route, &candidate, &mut json);
-    let finish_reason = json.pointer("/choices/0/finish_reason").and_then(Value::as_str).map(str::to_string);
+    let finish_reason =
+        json.get("choices").and_then(|c| c.get(0)?.get("finish_reason")).and_then(Value::as_str).map(str::to_string);
     if ex.dialect == Dialect::Anthropic {
         json = anthropic::openai_to_messages_response(&json);
     }
@@ -109,10 +111,10 @@ pub async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiErr
     let mut response = (StatusCode::OK, Body::from(bytes)).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert("x-auditgate-entry", header_value(ex.request_seq));
-    h.insert("x-auditgate-response-entry", header_value(response_seq));
+    h.insert("x-auditgate-entry", HeaderValue::from(ex.request_seq));
+    h.insert("x-auditgate-response-entry", HeaderValue::from(response_seq));
     h.insert("x-auditgate-cost", header_value(format!("{cost:.8}")));
-    h.insert("x-generation-id", header_value(&ex.generation_id));
+    h.insert("x-generation-id", header_value(ex.generation_id.clone()));
     Ok(response)
 }
 

@@ -190,7 +190,9 @@ async fn first_events(stream: &mut ByteStream, parser: &mut SseParser) -> Result
 
 fn completion_tokens(delivery: &Delivery) -> u64 {
     match delivery {
-        Delivery::Json(v) => v.pointer("/usage/completion_tokens").and_then(Value::as_u64).unwrap_or(0),
+        Delivery::Json(v) => {
+            v.get("usage").and_then(|u| u.get("completion_tokens")).and_then(Value::as_u64).unwrap_or(0)
+        }
         Delivery::Stream { .. } => 0,
     }
 }

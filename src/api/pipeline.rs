@@ -504,7 +504,8 @@ pub async fn admit_parsed(
     let generation_id = new_generation_id();
     let models = requested_models(&request)?;
     let completion_tokens = completion_estimate(&request, endpoint);
-    let client_wants_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
+    let client_wants_usage =
+        request.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool) == Some(true);
     let routes = match plan_routes(state, &caller, endpoint, request, &cls, stream, &models) {
         Ok(routes) => routes,
         Err(Refusal { error, decision: Some(decision) }) => {

@@ -328,7 +328,7 @@ impl LogStore for SqliteStore {
     fn append_batch(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if let Some(first) = batch.entries.first() {
-            let max: Option<i64> = tx.query_row("SELECT max(seq) FROM entries", [], |r| r.get(0))?;
+            let max: Option<i64> = tx.prepare_cached("SELECT max(seq) FROM entries")?.query_row([], |r| r.get(0))?;
             let size = max.map_or(0, |m| m as u64 + 1);
             if size != first.seq {
                 return Err(StoreError::Corrupt(format!(
@@ -348,12 +348,14 @@ impl LogStore for SqliteStore {
             for (level, index, hash) in &batch.nodes {
                 node.execute(params![stored_position(*level, *index) as i64, level, *index as i64, &hash[..]])?;
             }
-            let mut body = tx.prepare_cached(
-                "INSERT INTO bodies (seq, role, mode, sha256, size, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for b in &batch.bodies {
-                let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b.bytes));
-                body.execute(params![b.seq as i64, b.role, b.mode, digest, b.bytes.len() as i64, b.bytes])?;
+            if !batch.bodies.is_empty() {
+                let mut body = tx.prepare_cached(
+                    "INSERT INTO bodies (seq, role, mode, sha256, size, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for b in &batch.bodies {
+                    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b.bytes));
+                    body.execute(params![b.seq as i64, b.role, b.mode, digest, b.bytes.len() as i64, b.bytes])?;
+                }
             }
         }
         tx.commit()?;

@@ -295,7 +295,9 @@ impl Writer {
         let mut acks = Vec::new();
         for (record, ack) in appends {
             let seq = frontier.size();
-            let time = self.next_time().max(last_time.clone());
+            // Entry times never go backwards, even if the clock does.
+            let now = self.next_time();
+            let time = if now > last_time { now } else { last_time.clone() };
             match encode(seq, &time, &prev, &record) {
                 Ok(bytes) => {
                     let hash = leaf_hash(&bytes);

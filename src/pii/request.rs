@@ -116,12 +116,12 @@ impl Collector {
         }
         if let Some(calls) = m.get("tool_calls").and_then(Value::as_array) {
             for (k, call) in calls.iter().enumerate() {
-                if let Some(args) = call.pointer("/function/arguments").and_then(Value::as_str) {
+                if let Some(args) = field_str(call, "function", "arguments") {
                     self.arguments(args, &format!("{base}.tool_calls[{k}].function.arguments"));
                 }
             }
         }
-        if let Some(args) = m.pointer("/function_call/arguments").and_then(Value::as_str) {
+        if let Some(args) = field_str(m, "function_call", "arguments") {
             self.arguments(args, &format!("{base}.function_call.arguments"));
         }
     }
@@ -130,6 +130,12 @@ impl Collector {
         let special = self.special.into_iter().map(str::to_string).collect();
         Classification::from_parts(self.findings, self.unscannable, special)
     }
+}
+
+/// `v[outer][inner]` as a string. (`Value::pointer` would allocate two strings per path segment,
+/// for every message of every request.)
+fn field_str<'a>(v: &'a Value, outer: &str, inner: &str) -> Option<&'a str> {
+    v.get(outer)?.get(inner)?.as_str()
 }
 
 /// Classify a chat-completions body.
