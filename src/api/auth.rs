@@ -16,7 +16,7 @@ const CACHE_TTL: Duration = Duration::from_secs(2);
 
 pub struct KeyCache {
     store: Arc<dyn AccountStore>,
-    cache: RwLock<HashMap<String, (ApiKey, Instant)>>,
+    cache: RwLock<HashMap<String, (Arc<ApiKey>, Instant)>>,
 }
 
 impl KeyCache {
@@ -24,15 +24,16 @@ impl KeyCache {
         KeyCache { store, cache: RwLock::new(HashMap::new()) }
     }
 
-    /// The key behind `Authorization: Bearer <secret>`, or a 401.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<ApiKey, ApiError> {
+    /// The key behind `Authorization: Bearer <secret>`, or a 401. Shared with the cache: the
+    /// request holds it to its end, and a copy would be a handful of strings per request.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<ApiKey>, ApiError> {
         let secret = bearer(headers).ok_or_else(|| {
             ApiError::unauthorized("missing API key: send it as 'Authorization: Bearer <key>' (or 'x-api-key')")
         })?;
         let hash = hash_secret(secret);
         if let Some((key, at)) = self.cache.read().get(&hash) {
             if at.elapsed() < CACHE_TTL {
-                return Ok(key.clone());
+                return Ok(Arc::clone(key));
             }
         }
         let found =
@@ -40,7 +41,8 @@ impl KeyCache {
         let mut cache = self.cache.write();
         match found {
             Some(key) => {
-                cache.insert(hash, (key.clone(), Instant::now()));
+                let key = Arc::new(key);
+                cache.insert(hash, (Arc::clone(&key), Instant::now()));
                 Ok(key)
             }
             None => {

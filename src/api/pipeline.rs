@@ -59,7 +59,7 @@ pub struct ModelRoute {
 pub struct Exchange {
     pub started: Instant,
     pub generation_id: String,
-    pub key: ApiKey,
+    pub key: Arc<ApiKey>,
     pub endpoint: Endpoint,
     pub stream: bool,
     /// The client asked for usage in the stream (`stream_options.include_usage`); the gateway always
@@ -449,7 +449,7 @@ pub async fn admit(
 /// An authenticated caller whose body has been read.
 pub struct Received<'a> {
     started: Instant,
-    key: ApiKey,
+    key: Arc<ApiKey>,
     peer: SocketAddr,
     headers: &'a HeaderMap,
     body_sha256: String,
