@@ -284,6 +284,28 @@ async fn client_disconnect_cancels_upstream_stream() {
 }
 
 #[tokio::test]
+async fn chat_is_served_under_both_prefixes_and_nothing_between() {
+    let (gw, fake) = one_provider(Behavior::Echo).await;
+    for prefix in ["/v1", "/api/v1"] {
+        let resp = gw
+            .client()
+            .post(format!("{}{prefix}/chat/completions", gw.url))
+            .bearer_auth(&gw.key)
+            .json(&user("hello"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{prefix}");
+    }
+    assert_eq!(fake.hits(), 2);
+    for path in ["/v1", "/api/v1/", "/api/chat/completions", "/v1/v1/chat/completions"] {
+        let resp = gw.client().post(format!("{}{path}", gw.url)).bearer_auth(&gw.key).json(&user("x")).send().await;
+        assert_eq!(resp.unwrap().status(), 404, "{path}");
+    }
+    assert_eq!(fake.hits(), 2);
+}
+
+#[tokio::test]
 async fn models_list_has_openrouter_shape_and_regions() {
     let (gw, _fake) = one_provider(Behavior::Echo).await;
     for prefix in ["/v1", "/api/v1"] {

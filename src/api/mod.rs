@@ -184,19 +184,21 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     })
 }
 
-/// All routes. OpenRouter's `/api/v1/...` prefix is served beside `/v1/...`.
+/// All routes. OpenRouter's `/api/v1/...` prefix is served beside `/v1/...`. The routes are
+/// registered with their full paths rather than nested: axum serves a nested router through a
+/// prefix-stripping layer that rebuilds every request's URI.
 pub fn router(state: AppState) -> Router {
-    let v1 = Router::new()
-        .route("/chat/completions", post(chat::chat_completions))
-        .route("/embeddings", post(embeddings::embeddings))
-        .route("/models", get(info::models))
-        .route("/generation", get(info::generation))
-        .route("/key", get(info::key))
-        .route("/messages", post(messages::messages));
-    Router::new()
-        .nest("/v1", v1.clone())
-        .nest("/api/v1", v1)
-        .route("/health", get(info::health))
+    let mut app = Router::new();
+    for prefix in ["/v1", "/api/v1"] {
+        app = app
+            .route(&format!("{prefix}/chat/completions"), post(chat::chat_completions))
+            .route(&format!("{prefix}/embeddings"), post(embeddings::embeddings))
+            .route(&format!("{prefix}/models"), get(info::models))
+            .route(&format!("{prefix}/generation"), get(info::generation))
+            .route(&format!("{prefix}/key"), get(info::key))
+            .route(&format!("{prefix}/messages"), post(messages::messages));
+    }
+    app.route("/health", get(info::health))
         .fallback(info::not_found)
         // Bodies are read with our own limit so the 413 has the OpenAI error shape.
         .layer(DefaultBodyLimit::disable())
