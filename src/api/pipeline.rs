@@ -558,7 +558,6 @@ pub async fn admit_parsed(
     })
 }
 
-/// Completion tokens a call may use, for the cost estimate: `max_tokens` (256 when not given).
 /// A fresh `gen-` id: a UUIDv7, time-ordered so generation records are inserted at the end of
 /// their index. Its random bits come from the thread's generator: `Uuid::now_v7` asks the kernel
 /// (one `getrandom` system call per call, about 1 % of the gateway's time under load).
@@ -569,6 +568,7 @@ fn new_generation_id() -> String {
     format!("gen-{}", uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid().simple())
 }
 
+/// Completion tokens a call may use, for the cost estimate: `max_tokens` (256 when not given).
 fn completion_estimate(request: &Value, endpoint: Endpoint) -> f64 {
     match endpoint {
         Endpoint::Embeddings => 0.0,
