@@ -56,7 +56,7 @@ impl Failure {
         let kind = match e {
             UpstreamError::Timeout { .. } => ErrorKind::Timeout,
             UpstreamError::Connect { .. } => ErrorKind::Connect,
-            UpstreamError::Other { .. } => ErrorKind::Connect,
+            UpstreamError::Other { .. } | UpstreamError::Config { .. } => ErrorKind::Connect,
         };
         let (status, code) = match kind {
             ErrorKind::Timeout => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),

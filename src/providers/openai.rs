@@ -19,6 +19,8 @@ pub enum UpstreamError {
     Timeout { provider: String },
     #[error("request to {provider} failed: {detail}")]
     Other { provider: String, detail: String },
+    #[error("provider {provider} is misconfigured: {detail}")]
+    Config { provider: String, detail: String },
 }
 
 impl UpstreamError {
@@ -66,7 +68,7 @@ impl Upstream {
             .pool_max_idle_per_host(1024)
             .build()
             .map_err(|e| UpstreamError::from_reqwest(&config.name, e))?;
-        let invalid = |detail: String| UpstreamError::Other { provider: config.name.clone(), detail };
+        let invalid = |detail: String| UpstreamError::Config { provider: config.name.clone(), detail };
         let base_url = base_url.trim_end_matches('/');
         let url = |path: &str| {
             reqwest::Url::parse(&format!("{base_url}{path}"))
@@ -210,7 +212,7 @@ mod tests {
             Upstream::new(config, base.into(), Duration::from_secs(1)).unwrap_err().to_string()
         };
         let error = refused(&provider(ProviderKind::Openai, &[]), "not a url");
-        assert!(error.contains("base_url"), "{error}");
+        assert!(error.contains("base_url") && error.contains("misconfigured"), "{error}");
         let error = refused(&provider(ProviderKind::Openai, &[("bad header", "x")]), "http://127.0.0.1:9/v1");
         assert!(error.contains("bad header"), "{error}");
         let error = refused(&provider(ProviderKind::Openai, &[("x-ok", "line\nbreak")]), "http://127.0.0.1:9/v1");
