@@ -176,9 +176,7 @@ impl IntoResponse for ApiError {
             }
         }
         if let Some(entry) = self.entry {
-            if let Ok(v) = HeaderValue::from_str(&entry.to_string()) {
-                response.headers_mut().insert("x-auditgate-entry", v);
-            }
+            response.headers_mut().insert("x-auditgate-entry", HeaderValue::from(entry));
         }
         response
     }
