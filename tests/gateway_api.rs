@@ -209,6 +209,25 @@ async fn all_providers_failing_gives_normalized_502() {
 }
 
 #[tokio::test]
+async fn upstream_redirect_is_not_followed_with_the_body() {
+    // The EU upstream answers 307 pointing at a host outside the policy's choice; following it
+    // would re-send the IBAN there. The gateway must treat it as a failed attempt instead.
+    let elsewhere = FakeUpstream::start(Behavior::Echo).await;
+    let target = format!("{}/chat/completions", elsewhere.base_url);
+    for stream in [false, true] {
+        let (gw, eu) = one_provider(Behavior::Redirect(target.clone())).await;
+        let mut req = user("Please pay CH93 0076 2011 6238 5295 7 today");
+        req["stream"] = json!(stream);
+        let (status, headers, body) = gw.chat(req).await;
+        assert_eq!(status, 502, "stream {stream}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("307"), "{body}");
+        assert!(headers.contains_key("x-auditgate-entry"));
+        assert_eq!(eu.hits(), 1, "the EU upstream got the request once");
+    }
+    assert_eq!(elsewhere.hits(), 0, "a redirect target must never receive the body");
+}
+
+#[tokio::test]
 async fn upstream_rate_limit_and_client_errors_keep_their_meaning() {
     let (gw, fake) = one_provider(Behavior::Status(429, r#"{"error":{"message":"slow down"}}"#.into())).await;
     let (status, _, body) = gw.chat(user("x")).await;

@@ -62,6 +62,12 @@ impl Upstream {
     /// Build the adapter; `base_url` overrides the configured one (used for demo upstreams).
     pub fn new(config: &ProviderConfig, base_url: String, connect_timeout: Duration) -> Result<Self, UpstreamError> {
         let client = reqwest::Client::builder()
+            // Never follow a redirect: a 307/308 would re-send the body, personal data included, to
+            // whatever host the upstream names, outside the policy's choice of region. A 3xx is an
+            // upstream failure like any other, recorded in the attempt log.
+            .redirect(reqwest::redirect::Policy::none())
+            // Every retry is ours, decided by the routing policy and written to the audit log.
+            .retry(reqwest::retry::never())
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(90))

@@ -29,6 +29,8 @@ pub enum Behavior {
     BrokenStream,
     /// Send these exact SSE content pieces (to test restoring split placeholders).
     Pieces(Vec<String>),
+    /// 307 Temporary Redirect to this URL (a client following it would re-send the body there).
+    Redirect(String),
 }
 
 #[derive(Default)]
@@ -195,6 +197,7 @@ async fn chat(State(state): State<FakeState>, body: Bytes) -> Response {
         Behavior::Status(code, body) => {
             (StatusCode::from_u16(code).unwrap(), [(header::CONTENT_TYPE, "application/json")], body).into_response()
         }
+        Behavior::Redirect(to) => (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response(),
         Behavior::Malformed => {
             (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"choices\": [").into_response()
         }
