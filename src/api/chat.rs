@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 
 use super::forward::{self, Delivery};
 use super::pipeline::{self, Dialect, Endpoint, Exchange, ModelRoute};
+use super::stamp::{self, Facts, Stamp};
 use super::{relay, ApiError, AppState};
-use crate::accounting::cost::{cost_usd, usage_from_json};
 use crate::accounting::Generation;
 use crate::audit::{Attempt, ResponseRecord, Usage};
 use crate::providers::anthropic;
@@ -57,20 +57,45 @@ pub async fn proxy(
 }
 
 /// Finish the upstream answer for the client: our generation id, the public model, the provider,
-/// the cost, and the original values in place of pseudonyms.
-fn finish_answer(ex: &Exchange, route: &ModelRoute, candidate: &Candidate, json: &mut Value) -> (Option<Usage>, f64) {
-    json["id"] = Value::String(ex.generation_id.clone());
-    json["model"] = Value::String(route.model.clone());
-    json["provider"] = Value::String(candidate.provider.name.clone());
-    let usage = json.get("usage").and_then(usage_from_json);
-    let cost = usage.as_ref().map(|u| cost_usd(&candidate.price, u)).unwrap_or(0.0);
-    if let Some(u) = json.get_mut("usage").and_then(Value::as_object_mut) {
-        u.insert("cost".into(), serde_json::json!(cost));
-    }
+/// the cost, the original values in place of pseudonyms, and the client's dialect; serialized.
+fn finish_tree(
+    ex: &Exchange,
+    route: &ModelRoute,
+    candidate: &Candidate,
+    mut json: Value,
+) -> Result<(Vec<u8>, Facts), ApiError> {
+    let (usage, cost) = stamp::stamp_value(&mut json, &stamp_of(ex, route, candidate), &candidate.price);
     if !route.pseudonyms.is_empty() {
-        route.pseudonyms.restore_response(json);
+        route.pseudonyms.restore_response(&mut json);
     }
-    (usage, cost)
+    let finish_reason = stamp::finish_reason_of(&json);
+    if ex.dialect == Dialect::Anthropic {
+        json = anthropic::openai_to_messages_response(&json);
+    }
+    let mut bytes = Vec::with_capacity(1024); // a typical answer; saves the growth from 128 bytes
+    serde_json::to_writer(&mut bytes, &json).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok((bytes, Facts { usage, cost, finish_reason }))
+}
+
+fn stamp_of<'a>(ex: &'a Exchange, route: &'a ModelRoute, candidate: &'a Candidate) -> Stamp<'a> {
+    Stamp { id: &ex.generation_id, model: &route.model, provider: &candidate.provider.name }
+}
+
+/// The answer for the client, stamped without a tree when nothing else in it changes.
+fn finish_answer(
+    ex: &Exchange,
+    route: &ModelRoute,
+    candidate: &Candidate,
+    delivery: Delivery,
+) -> Result<(Vec<u8>, Facts), ApiError> {
+    match delivery {
+        Delivery::Raw(raw) if ex.dialect == Dialect::OpenAi && route.pseudonyms.is_empty() => {
+            Ok(raw.stamp(&stamp_of(ex, route, candidate), &candidate.price))
+        }
+        Delivery::Raw(raw) => finish_tree(ex, route, candidate, raw.into_value()),
+        Delivery::Json(json) => finish_tree(ex, route, candidate, json),
+        Delivery::Stream { .. } => Err(ApiError::internal("a stream answered a non-streaming request")),
+    }
 }
 
 /// A header value taking the string's buffer (no copy); an invalid one becomes empty.
@@ -91,17 +116,8 @@ pub async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiErr
     };
     let upstream_ms = success.sent_at.elapsed().as_secs_f64() * 1000.0;
     let (route, candidate) = (success.route, success.candidate);
-    let Delivery::Json(mut json) = success.delivery else {
-        return Err(ApiError::internal("a stream answered a non-streaming request"));
-    };
-    let (usage, cost) = finish_answer(&ex, route, &candidate, &mut json);
-    let finish_reason =
-        json.get("choices").and_then(|c| c.get(0)?.get("finish_reason")).and_then(Value::as_str).map(str::to_string);
-    if ex.dialect == Dialect::Anthropic {
-        json = anthropic::openai_to_messages_response(&json);
-    }
-    let mut bytes = Vec::with_capacity(1024); // a typical answer; saves the growth from 128 bytes
-    serde_json::to_writer(&mut bytes, &json).map_err(|e| ApiError::internal(e.to_string()))?;
+    let (bytes, facts) = finish_answer(&ex, route, &candidate, success.delivery)?;
+    let Facts { usage, cost, finish_reason } = facts;
     let outcome = Outcome { usage, cost, finish_reason, streamed: false, cancelled: false };
     let sha256 = pipeline::sha256_hex(&bytes);
     let rec = answer_record(&ex, attempts, &candidate.provider.name, &route.model, &outcome, None, sha256);

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::pipeline::{self, Exchange, ModelRoute};
 use super::relay::{SseEvent, SseParser};
+use super::stamp::RawAnswer;
 use super::{ApiError, AppState};
 use crate::audit::Attempt;
 use crate::providers::openai::{body_error, UpstreamApi};
@@ -23,6 +24,8 @@ pub type ByteStream = futures_util::stream::BoxStream<'static, Result<Bytes, req
 
 /// What a successful attempt produced.
 pub enum Delivery {
+    /// An OpenAI-format answer split into its members, to be stamped without a tree.
+    Raw(RawAnswer),
     Json(Value),
     /// An open upstream stream: its first data events, the parser holding any partial rest.
     /// `anthropic` streams carry Messages API events that the relay translates.
@@ -160,6 +163,11 @@ async fn attempt_once(ex: &Exchange, upstream: &Upstream, body: Bytes, timeout: 
             return Ok(Delivery::Stream { stream, parser, first, anthropic: upstream.speaks_anthropic() });
         }
         let bytes = response.bytes().await.map_err(|e| Failure::transport(body_error(provider, e)))?;
+        if !upstream.speaks_anthropic() {
+            if let Some(raw) = RawAnswer::parse(bytes.clone()) {
+                return Ok(Delivery::Raw(raw));
+            }
+        }
         decode_answer(upstream, status, &bytes).map(Delivery::Json)
     };
     match tokio::time::timeout(timeout, work).await {
@@ -190,6 +198,7 @@ async fn first_events(stream: &mut ByteStream, parser: &mut SseParser) -> Result
 
 fn completion_tokens(delivery: &Delivery) -> u64 {
     match delivery {
+        Delivery::Raw(raw) => raw.completion_tokens(),
         Delivery::Json(v) => {
             v.get("usage").and_then(|u| u.get("completion_tokens")).and_then(Value::as_u64).unwrap_or(0)
         }

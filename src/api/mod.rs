@@ -13,6 +13,7 @@ mod info;
 mod messages;
 mod pipeline;
 mod relay;
+mod stamp;
 
 pub use error::ApiError;
 
@@ -22,6 +23,7 @@ pub use error::ApiError;
 pub mod bench {
     pub use super::pipeline::{parse_object, upstream_body};
     pub use super::relay::{SseEvent, SseParser};
+    pub use super::stamp::{stamp_value, RawAnswer, Stamp};
 }
 
 use arc_swap::ArcSwap;

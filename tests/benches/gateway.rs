@@ -1,11 +1,13 @@
 //! Criterion micro-benchmarks of the per-request hot pieces of the gateway that the audit and
 //! routing benches do not cover: parsing a typical 2 KB chat body, the policy decision with the
-//! shipped default policy, serializing the upstream body, and the SSE relay's per-chunk work.
+//! shipped default policy, serializing the upstream body, stamping the upstream's answer, and the
+//! SSE relay's per-chunk work.
 //! Figures go to docs/performance.md (`## Gateway hot path`).
 
-use auditgate::api::bench::{parse_object, upstream_body, SseEvent, SseParser};
+use auditgate::api::bench::{parse_object, stamp_value, upstream_body, RawAnswer, SseEvent, SseParser, Stamp};
 use auditgate::pii::Level;
 use auditgate::policy::{Policy, RequestFacts};
+use auditgate::routing::Price;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -40,6 +42,30 @@ fn bench_parse(c: &mut Criterion) {
     });
     g.bench_function("upstream_body_serialize_stream", |b| {
         b.iter(|| upstream_body(black_box(&template), "gpt-4o-mini", true))
+    });
+    g.finish();
+}
+
+/// The gateway's fields written into the load benchmark's canned answer: as a tree (parse, set,
+/// serialize; pseudonyms and Anthropic clients) and split into raw members (everything else).
+fn bench_answer(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/load/completion.json");
+    let answer = bytes::Bytes::from(std::fs::read(path).expect("tests/load/completion.json"));
+    let stamp = Stamp { id: "gen-01a20a1e392c7f4b936c893f280bd94e", model: "bench/json", provider: "bench-json" };
+    let price = Price { prompt_per_mtok: 0.15, completion_per_mtok: 0.6, cached_prompt_per_mtok: None };
+    let mut g = c.benchmark_group("answer");
+    g.throughput(Throughput::Bytes(answer.len() as u64));
+    g.bench_function("stamp_as_tree", |b| {
+        b.iter(|| {
+            let mut json: Value = serde_json::from_slice(black_box(&answer)).unwrap();
+            let facts = stamp_value(&mut json, &stamp, &price);
+            let mut out = Vec::with_capacity(1024);
+            serde_json::to_writer(&mut out, &json).unwrap();
+            (out, facts)
+        })
+    });
+    g.bench_function("stamp_raw_members", |b| {
+        b.iter(|| RawAnswer::parse(black_box(answer.clone())).map(|raw| raw.stamp(&stamp, &price)))
     });
     g.finish();
 }
@@ -128,5 +154,5 @@ fn bench_sse(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_parse, bench_policy, bench_sse);
+criterion_group!(benches, bench_parse, bench_answer, bench_policy, bench_sse);
 criterion_main!(benches);
