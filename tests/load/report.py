@@ -36,11 +36,21 @@ def cpu_model():
         return "?"
 
 
+def guest_halt_poll():
+    """The guest kernel's halt-polling window: 0 means an idle vCPU halts at once and every wake-up
+    exits to the host, which dominates the 1-connection latency (docs/performance.md)."""
+    try:
+        with open("/sys/module/haltpoll/parameters/guest_halt_poll_ns") as f:
+            return "guest halt-polling %s ns" % f.read().strip()
+    except OSError:
+        return "no guest halt-polling driver"
+
+
 print("# auditgate load benchmark\n")
-print("Date: %s UTC. Machine: %d CPUs (%s), kernel %s. %s s per shape, wrk -t1, wrk and nginx on CPU 0, "
-      "gateway on CPU 1. Request: 2,048-byte chat body; answer: canned completion from nginx.\n" % (
+print("Date: %s UTC. Machine: %d CPUs (%s), kernel %s, %s. %s s per shape, wrk -t1, wrk and nginx on "
+      "CPU 0, gateway on CPU 1. Request: 2,048-byte chat body; answer: canned completion from nginx.\n" % (
           subprocess.run(["date", "-u", "+%Y-%m-%d %H:%M"], capture_output=True, text=True).stdout.strip(),
-          os.cpu_count(), cpu_model(), platform.release(), DURATION))
+          os.cpu_count(), cpu_model(), platform.release(), guest_halt_poll(), DURATION))
 print("| target | conns | RPS | p50 ms | p90 ms | p99 ms | p99.9 ms | non-2xx | socket errors | peak RSS MB "
       "| gateway CPU µs/req |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
