@@ -49,6 +49,12 @@ async fn forwards_parameters_untouched_and_strips_gateway_fields() {
     for field in ["models", "provider"] {
         assert!(sent.get(field).is_none(), "{field} must not go upstream");
     }
+    // The client's field order is kept (the provider's model id first).
+    let order = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let mut expected = order(&request);
+    expected.retain(|k| !["model", "models", "provider"].contains(&k.as_str()));
+    expected.insert(0, "model".into());
+    assert_eq!(order(sent), expected);
     assert_eq!(body["provider"], "fake-eu");
     assert_eq!(body["model"], "test/model");
     assert!(body["id"].as_str().unwrap().starts_with("gen-"));

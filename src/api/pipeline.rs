@@ -173,7 +173,7 @@ const GATEWAY_FIELDS: &[&str] = &["model", "models", "provider", "route", "trans
 fn upstream_template(mut req: Value) -> Value {
     if let Some(obj) = req.as_object_mut() {
         for f in GATEWAY_FIELDS {
-            obj.remove(*f);
+            obj.shift_remove(*f); // `remove` would move the last field into the gap
         }
     }
     req
