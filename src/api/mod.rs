@@ -23,7 +23,7 @@ pub use error::ApiError;
 pub mod bench {
     pub use super::pipeline::{parse_object, upstream_body};
     pub use super::relay::{SseEvent, SseParser};
-    pub use super::stamp::{stamp_value, RawAnswer, Stamp};
+    pub use super::stamp::{stamp_chunk_raw, stamp_value, RawAnswer, Stamp};
 }
 
 use arc_swap::ArcSwap;

@@ -22,8 +22,8 @@ use tokio::sync::mpsc;
 use super::chat::{answer_record, failure_record, settle, Outcome};
 use super::forward::{self, ByteStream, Delivery};
 use super::pipeline::{self, Dialect, Exchange, ModelRoute};
+use super::stamp::{self, ChunkFacts, Stamp};
 use super::{ApiError, AppState};
-use crate::accounting::cost::{cost_usd, usage_from_json};
 use crate::audit::{Attempt, Usage};
 use crate::pii::StreamRestorer;
 use crate::providers::anthropic::{MessagesStreamEncoder, StreamTranslator};
@@ -164,6 +164,9 @@ impl Relay {
         if self.translator.is_none() && data.trim() == "[DONE]" {
             return Step::Done(Vec::new());
         }
+        if let Some(frames) = self.emit_raw(data) {
+            return Step::Frames(frames);
+        }
         let Ok(event) = serde_json::from_str::<Value>(data) else {
             return Step::Failed("malformed event in upstream stream".into());
         };
@@ -189,29 +192,13 @@ impl Relay {
         if let Some(err) = chunk.get("error") {
             self.upstream_error = Some(err.to_string());
         }
-        chunk["id"] = Value::String(self.generation_id.clone());
-        chunk["model"] = Value::String(self.public_model.clone());
-        chunk["provider"] = Value::String(self.provider.clone());
+        let stamp = Stamp { id: &self.generation_id, model: &self.public_model, provider: &self.provider };
+        let facts = stamp::stamp_chunk_value(&mut chunk, &stamp, &self.price, self.client_wants_usage);
         if self.route_has_pseudonyms {
             self.restore_choices(&mut chunk, route);
         }
-        for c in chunk.get("choices").and_then(Value::as_array).into_iter().flatten() {
-            if let Some(f) = c.get("finish_reason").and_then(Value::as_str) {
-                self.finish_reason = Some(f.to_string());
-            }
-        }
-        if let Some(usage) = chunk.get("usage").and_then(usage_from_json) {
-            self.cost = cost_usd(&self.price, &usage);
-            self.usage = Some(usage);
-            if !self.client_wants_usage {
-                let no_choices = chunk.get("choices").and_then(Value::as_array).is_none_or(|c| c.is_empty());
-                if no_choices {
-                    return Vec::new();
-                }
-                chunk.as_object_mut().map(|o| o.remove("usage"));
-            } else if let Some(u) = chunk.get_mut("usage").and_then(Value::as_object_mut) {
-                u.insert("cost".into(), serde_json::json!(self.cost));
-            }
+        if !self.take(facts) {
+            return Vec::new();
         }
         let frames = match &mut self.encoder {
             None => vec![frame(&chunk.to_string())],
@@ -219,6 +206,31 @@ impl Relay {
         };
         self.hash(&frames);
         frames
+    }
+
+    /// An OpenAI chunk passed to an OpenAI client with nothing to restore: stamped without a tree
+    /// (`stamp.rs`); `None` when the chunk needs the tree.
+    fn emit_raw(&mut self, data: &str) -> Option<Vec<Bytes>> {
+        if self.translator.is_some() || self.encoder.is_some() || self.route_has_pseudonyms {
+            return None;
+        }
+        let stamp = Stamp { id: &self.generation_id, model: &self.public_model, provider: &self.provider };
+        let (frame, facts) = stamp::stamp_chunk_raw(data, &stamp, &self.price, self.client_wants_usage)?;
+        let frames = if self.take(facts) { vec![Bytes::from(frame)] } else { Vec::new() };
+        self.hash(&frames);
+        Some(frames)
+    }
+
+    /// Keep what a chunk said about the stream; whether the chunk goes to the client.
+    fn take(&mut self, facts: ChunkFacts) -> bool {
+        if let Some(reason) = facts.finish_reason {
+            self.finish_reason = Some(reason);
+        }
+        if let Some((usage, cost)) = facts.usage {
+            self.usage = Some(usage);
+            self.cost = cost;
+        }
+        facts.send
     }
 
     fn hash(&mut self, frames: &[Bytes]) {

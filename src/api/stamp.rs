@@ -60,49 +60,34 @@ pub fn finish_reason_of(json: &Value) -> Option<String> {
 #[derive(Debug)]
 pub struct RawAnswer {
     bytes: bytes::Bytes,
-    /// (key, value) ranges in order; keys contain no escapes, so the range is the key's text.
-    members: Vec<(Range<usize>, Range<usize>)>,
+    members: Members,
     /// What `usage` says, read when the answer is split (it is needed twice).
     usage: Option<UsageMember>,
     finish_reason: Option<String>,
 }
 
-const STAMPED: [&str; 4] = ["id", "model", "provider", "usage"];
+const STAMPED: [&str; 3] = ["id", "model", "provider"];
 
 impl RawAnswer {
     /// Split `bytes`, or `None` when they are not a JSON object the fast way treats exactly like
     /// the tree (the caller then parses the tree, which also judges malformed answers).
     pub fn parse(bytes: bytes::Bytes) -> Option<RawAnswer> {
         let text = std::str::from_utf8(&bytes).ok()?;
-        let mut de = serde_json::Deserializer::from_str(text);
-        let members = de.deserialize_map(MembersVisitor { base: text.as_ptr() as usize }).ok()?;
-        de.end().ok()?;
-        let mut answer = RawAnswer { members, usage: None, finish_reason: None, bytes: bytes.clone() };
-        for (i, (key, _)) in answer.members.iter().enumerate() {
-            let key = &text[key.clone()];
-            if answer.members[..i].iter().any(|(k, _)| &text[k.clone()] == key) {
-                return None; // duplicate key: the tree keeps the last value at the first place
-            }
-        }
-        if let Some(raw) = answer.member("usage") {
-            answer.usage = Some(UsageMember::read(raw)?);
-        }
-        if let Some(raw) = answer.member("choices") {
-            let first: FirstChoice = serde_json::from_str(raw).ok()?;
-            answer.finish_reason = first.0;
-        }
-        Some(answer)
+        let members = split_members(text)?;
+        let usage = match member(text, &members, "usage") {
+            Some(raw) => Some(UsageMember::read(raw)?),
+            None => None,
+        };
+        let finish_reason = match member(text, &members, "choices") {
+            Some(raw) => read_choices(raw)?.first,
+            None => None,
+        };
+        Some(RawAnswer { members, usage, finish_reason, bytes })
     }
 
     fn text(&self) -> &str {
         // Checked in `parse`.
         std::str::from_utf8(&self.bytes).unwrap_or_default()
-    }
-
-    /// The raw text of a top-level member.
-    pub fn member(&self, key: &str) -> Option<&str> {
-        let text = self.text();
-        self.members.iter().find(|(k, _)| &text[k.clone()] == key).map(|(_, v)| &text[v.clone()])
     }
 
     pub fn completion_tokens(&self) -> u64 {
@@ -120,39 +105,180 @@ impl RawAnswer {
         let usage = self.usage.as_ref().and_then(UsageMember::usage);
         let cost = usage.as_ref().map_or(0.0, |u| cost_usd(price, u));
         let mut out = Vec::with_capacity(self.bytes.len() + 128);
-        out.push(b'{');
-        let mut seen = [false; 3];
-        for (key_range, value_range) in &self.members {
-            let key = &text[key_range.clone()];
-            if out.len() > 1 {
-                out.push(b',');
-            }
-            write_key(&mut out, key);
-            if let Some(i) = STAMPED[..3].iter().position(|k| *k == key) {
-                seen[i] = true;
-                write_str(&mut out, [stamp.id, stamp.model, stamp.provider][i]);
-                continue;
-            }
-            match key {
-                "usage" => match &self.usage {
-                    Some(u) if u.is_object() => u.write_with_cost(&mut out, &text[value_range.clone()], cost),
-                    _ => out.extend_from_slice(text[value_range.clone()].as_bytes()),
-                },
-                _ => out.extend_from_slice(text[value_range.clone()].as_bytes()),
-            }
-        }
-        for ((key, value), done) in STAMPED[..3].iter().zip([stamp.id, stamp.model, stamp.provider]).zip(seen) {
-            if !done {
-                if out.len() > 1 {
-                    out.push(b',');
-                }
-                write_key(&mut out, key);
-                write_str(&mut out, value);
-            }
-        }
-        out.push(b'}');
+        let write = match &self.usage {
+            Some(u) if u.is_object() => UsageWrite::AddCost(u, cost),
+            _ => UsageWrite::Keep,
+        };
+        write_stamped(&mut out, text, &self.members, stamp, write);
         (out, Facts { usage, cost, finish_reason: self.finish_reason.clone() })
     }
+}
+
+/// What one streamed chunk said, and whether it goes to the client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkFacts {
+    /// The last `finish_reason` string among its choices.
+    pub finish_reason: Option<String>,
+    /// Its usage (a stream's last chunk) and the cost of it.
+    pub usage: Option<(Usage, f64)>,
+    /// False when the chunk carried nothing but usage the client did not ask for.
+    pub send: bool,
+}
+
+/// Stamp one streamed chunk held as a tree; its usage gets the cost, or is removed when the
+/// client did not ask for usage (the whole chunk when it has no choices).
+pub fn stamp_chunk_value(chunk: &mut Value, stamp: &Stamp, price: &Price, client_wants_usage: bool) -> ChunkFacts {
+    chunk["id"] = Value::String(stamp.id.to_string());
+    chunk["model"] = Value::String(stamp.model.to_string());
+    chunk["provider"] = Value::String(stamp.provider.to_string());
+    let choices = chunk.get("choices").and_then(Value::as_array);
+    let finish_reason = choices
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("finish_reason").and_then(Value::as_str))
+        .next_back()
+        .map(str::to_string);
+    let no_choices = choices.is_none_or(|c| c.is_empty());
+    let mut facts = ChunkFacts { finish_reason, usage: None, send: true };
+    if let Some(usage) = chunk.get("usage").and_then(usage_from_json) {
+        let cost = cost_usd(price, &usage);
+        facts.usage = Some((usage, cost));
+        if !client_wants_usage {
+            if no_choices {
+                facts.send = false;
+            }
+            chunk.as_object_mut().map(|o| o.shift_remove("usage"));
+        } else if let Some(u) = chunk.get_mut("usage").and_then(Value::as_object_mut) {
+            u.insert("cost".into(), serde_json::json!(cost));
+        }
+    }
+    facts
+}
+
+/// The same for a chunk as the upstream sent it (`data` of one SSE event), written as a complete
+/// SSE frame without building a tree; `None` sends the chunk to the tree (not an object the fast
+/// way treats exactly alike, data on several lines, or an `error` member, whose text the relay
+/// records).
+pub fn stamp_chunk_raw(
+    data: &str,
+    stamp: &Stamp,
+    price: &Price,
+    client_wants_usage: bool,
+) -> Option<(Vec<u8>, ChunkFacts)> {
+    if data.contains(['\n', '\r']) {
+        return None; // multi-line data (pretty JSON) copied raw would break the client's SSE framing
+    }
+    let members = split_members(data)?;
+    if member(data, &members, "error").is_some() {
+        return None;
+    }
+    let choices = match member(data, &members, "choices") {
+        Some(raw) => read_choices(raw)?,
+        None => Choices::default(),
+    };
+    let usage_member = match member(data, &members, "usage") {
+        Some(raw) => Some(UsageMember::read(raw)?),
+        None => None,
+    };
+    let mut facts = ChunkFacts { finish_reason: choices.last, usage: None, send: true };
+    let mut write = UsageWrite::Keep;
+    if let Some(u) = &usage_member {
+        if let Some(usage) = u.usage() {
+            let cost = cost_usd(price, &usage);
+            facts.usage = Some((usage, cost));
+            if !client_wants_usage {
+                facts.send = choices.count > 0;
+                write = UsageWrite::Drop;
+            } else if u.is_object() {
+                write = UsageWrite::AddCost(u, cost);
+            }
+        }
+    }
+    let mut frame = Vec::with_capacity(data.len() + 96);
+    if facts.send {
+        frame.extend_from_slice(b"data: ");
+        write_stamped(&mut frame, data, &members, stamp, write);
+        frame.extend_from_slice(b"\n\n");
+    }
+    Some((frame, facts))
+}
+
+/// Split a JSON object into its top-level members, or `None` when it is not an object the fast
+/// way treats exactly like the tree (not an object, trailing text, a duplicate or escaped key).
+fn split_members(text: &str) -> Option<Members> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let members = de.deserialize_map(MembersVisitor { base: text.as_ptr() as usize }).ok()?;
+    de.end().ok()?;
+    for (i, (key, _)) in members.iter().enumerate() {
+        let key = &text[key.clone()];
+        if members[..i].iter().any(|(k, _)| &text[k.clone()] == key) {
+            return None; // duplicate key: the tree keeps the last value at the first place
+        }
+    }
+    Some(members)
+}
+
+/// (key, value) ranges in order; keys contain no escapes, so a key's range is its text.
+type Members = Vec<(Range<usize>, Range<usize>)>;
+
+/// The raw text of a top-level member.
+fn member<'t>(text: &'t str, members: &Members, key: &str) -> Option<&'t str> {
+    members.iter().find(|(k, _)| &text[k.clone()] == key).map(|(_, v)| &text[v.clone()])
+}
+
+/// What becomes of a `usage` member.
+enum UsageWrite<'a> {
+    /// Copied as it came.
+    Keep,
+    /// With the cost added (or replaced).
+    AddCost(&'a UsageMember, f64),
+    /// Left out (a client that did not ask for usage in its stream).
+    Drop,
+}
+
+/// Write the object with `id`, `model` and `provider` stamped (in place, or appended in that order
+/// as the tree does), `usage` as told, and every other member as it came.
+fn write_stamped(out: &mut Vec<u8>, text: &str, members: &Members, stamp: &Stamp, usage: UsageWrite) {
+    let stamped = [stamp.id, stamp.model, stamp.provider];
+    let mut seen = [false; 3];
+    out.push(b'{');
+    let start = out.len();
+    let separate = |out: &mut Vec<u8>| {
+        if out.len() > start {
+            out.push(b',');
+        }
+    };
+    for (key_range, value_range) in members {
+        let (key, raw) = (&text[key_range.clone()], &text[value_range.clone()]);
+        if let Some(i) = STAMPED.iter().position(|k| *k == key) {
+            seen[i] = true;
+            separate(out);
+            write_key(out, key);
+            write_str(out, stamped[i]);
+            continue;
+        }
+        match (key, &usage) {
+            ("usage", UsageWrite::Drop) => continue,
+            ("usage", UsageWrite::AddCost(u, cost)) => {
+                separate(out);
+                write_key(out, key);
+                u.write_with_cost(out, raw, *cost);
+            }
+            _ => {
+                separate(out);
+                write_key(out, key);
+                out.extend_from_slice(raw.as_bytes());
+            }
+        }
+    }
+    for ((key, value), done) in STAMPED.iter().zip(stamped).zip(seen) {
+        if !done {
+            separate(out);
+            write_key(out, key);
+            write_str(out, value);
+        }
+    }
+    out.push(b'}');
 }
 
 fn write_key(out: &mut Vec<u8>, key: &str) {
@@ -292,28 +418,43 @@ impl MembersVisitor {
     }
 }
 
-/// The `finish_reason` of the first element of `choices`, which must be a list of objects.
-struct FirstChoice(Option<String>);
-
-impl<'de> Deserialize<'de> for FirstChoice {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(FirstChoiceVisitor)
-    }
+/// What `choices` says: the first choice's `finish_reason` (an answer's), the last one given by
+/// any choice (a stream chunk's), and how many choices there are. `None` unless it is a list of
+/// objects.
+fn read_choices(raw: &str) -> Option<Choices> {
+    let mut de = serde_json::Deserializer::from_str(raw);
+    de.deserialize_seq(ChoicesVisitor).ok()
 }
 
-struct FirstChoiceVisitor;
+#[derive(Debug, Default)]
+struct Choices {
+    first: Option<String>,
+    last: Option<String>,
+    count: usize,
+}
 
-impl<'de> Visitor<'de> for FirstChoiceVisitor {
-    type Value = FirstChoice;
+struct ChoicesVisitor;
+
+impl<'de> Visitor<'de> for ChoicesVisitor {
+    type Value = Choices;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of choices")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstChoice, A::Error> {
-        let first = seq.next_element::<ChoiceFinish>()?.and_then(|c| c.finish_reason);
-        while seq.next_element::<ChoiceFinish>()?.is_some() {}
-        Ok(FirstChoice(first.as_ref().and_then(Value::as_str).map(str::to_string)))
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Choices, A::Error> {
+        let mut choices = Choices::default();
+        while let Some(choice) = seq.next_element::<ChoiceFinish>()? {
+            let reason = choice.finish_reason.as_ref().and_then(Value::as_str).map(str::to_string);
+            if choices.count == 0 {
+                choices.first = reason.clone();
+            }
+            if reason.is_some() {
+                choices.last = reason;
+            }
+            choices.count += 1;
+        }
+        Ok(choices)
     }
 }
 
@@ -503,6 +644,49 @@ mod tests {
         (members, any::<bool>())
     }
 
+    /// The tree way for a chunk, as the relay frames it.
+    fn chunk_by_tree(data: &str, wants_usage: bool) -> (Option<Value>, ChunkFacts) {
+        let mut chunk: Value = serde_json::from_str(data).unwrap();
+        let facts = stamp_chunk_value(&mut chunk, &STAMP, &PRICE, wants_usage);
+        (facts.send.then_some(chunk), facts)
+    }
+
+    fn chunk_same(data: &str, wants_usage: bool) -> bool {
+        let Some((frame, facts)) = stamp_chunk_raw(data, &STAMP, &PRICE, wants_usage) else {
+            return false;
+        };
+        let (tree, tree_facts) = chunk_by_tree(data, wants_usage);
+        assert_eq!(facts, tree_facts, "{data}");
+        match tree {
+            None => assert!(frame.is_empty(), "a dropped chunk writes nothing"),
+            Some(tree) => {
+                let text = std::str::from_utf8(&frame).unwrap();
+                let json = text.strip_prefix("data: ").and_then(|t| t.strip_suffix("\n\n")).expect("one SSE frame");
+                assert!(!json.contains('\n'), "a frame's data is one line");
+                let fast: Value = serde_json::from_str(json).unwrap();
+                assert_eq!(fast, tree, "{data}");
+                assert_eq!(keys(&fast), keys(&tree), "member order");
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn usage_chunk_is_dropped_or_priced() {
+        let data = r#"{"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":10,"total_tokens":1010}}"#;
+        assert!(chunk_same(data, true) && chunk_same(data, false));
+        let (frame, facts) = stamp_chunk_raw(data, &STAMP, &PRICE, false).unwrap();
+        assert!(frame.is_empty() && !facts.send);
+        assert_eq!(facts.usage.unwrap().0.prompt_tokens, 1000);
+        let (frame, _) = stamp_chunk_raw(data, &STAMP, &PRICE, true).unwrap();
+        assert!(String::from_utf8(frame).unwrap().contains(r#""total_tokens":1010,"cost":0.00208}"#));
+        let error = r#"{"error":{"message":"overloaded"}}"#;
+        assert!(
+            stamp_chunk_raw(error, &STAMP, &PRICE, true).is_none(),
+            "errors take the tree (their text is recorded)"
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -513,6 +697,14 @@ mod tests {
             // The one refusal a generated answer may earn (its keys are unique and plain).
             let choices_ok = object.get("choices").is_none_or(|c| c.as_array().is_some_and(|l| l.iter().all(Value::is_object)));
             prop_assert_eq!(assert_same(&bytes), choices_ok, "{}", object);
+        }
+
+        #[test]
+        fn chunk_fast_way_equals_tree_way((members, pretty) in answer(), wants_usage in any::<bool>()) {
+            let object = Value::Object(members.into_iter().collect());
+            let data = if pretty { serde_json::to_string_pretty(&object) } else { serde_json::to_string(&object) }.unwrap();
+            let choices_ok = object.get("choices").is_none_or(|c| c.as_array().is_some_and(|l| l.iter().all(Value::is_object)));
+            prop_assert_eq!(chunk_same(&data, wants_usage), choices_ok && !data.contains('\n'), "{}", object);
         }
     }
 }

@@ -4,7 +4,9 @@
 //! SSE relay's per-chunk work.
 //! Figures go to docs/performance.md (`## Gateway hot path`).
 
-use auditgate::api::bench::{parse_object, stamp_value, upstream_body, RawAnswer, SseEvent, SseParser, Stamp};
+use auditgate::api::bench::{
+    parse_object, stamp_chunk_raw, stamp_value, upstream_body, RawAnswer, SseEvent, SseParser, Stamp,
+};
 use auditgate::pii::Level;
 use auditgate::policy::{Policy, RequestFacts};
 use auditgate::routing::Price;
@@ -114,6 +116,7 @@ fn bench_sse(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The tree way, which the relay still takes for pseudonyms and Anthropic clients.
     g.bench_function("relay_one_chunk", |b| {
         b.iter_batched_ref(
             SseParser::default,
@@ -130,6 +133,20 @@ fn bench_sse(c: &mut Criterion) {
                 out.push_str(&text);
                 out.push_str("\n\n");
                 Some(bytes::Bytes::from(out))
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    // What the relay does now for an OpenAI client with nothing to restore (`stamp_chunk_raw`).
+    let stamp = Stamp { id: "gen-0123456789abcdef0123456789abcdef", model: "bench/sse", provider: "bench-sse" };
+    let price = Price { prompt_per_mtok: 0.15, completion_per_mtok: 0.6, cached_prompt_per_mtok: None };
+    g.bench_function("relay_one_chunk_raw", |b| {
+        b.iter_batched_ref(
+            SseParser::default,
+            |p| {
+                p.push(black_box(CHUNK.as_bytes()));
+                let Some(SseEvent::Data(data)) = p.next_event() else { return None };
+                stamp_chunk_raw(&data, &stamp, &price, false).map(|(frame, _)| bytes::Bytes::from(frame))
             },
             BatchSize::SmallInput,
         )
