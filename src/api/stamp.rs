@@ -299,10 +299,12 @@ struct UsageMember {
     object: bool,
     members: usize,
     has_cost: bool,
-    prompt_tokens: Option<Value>,
-    completion_tokens: Option<Value>,
-    total_tokens: Option<Value>,
-    prompt_tokens_details: Option<Value>,
+    /// Each as `Value::as_u64` reads the last value given (`None`: absent or not a `u64`).
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    total_tokens: Option<u64>,
+    /// `prompt_tokens_details.cached_tokens`, read the same way.
+    cached_tokens: Option<u64>,
 }
 
 impl UsageMember {
@@ -320,20 +322,15 @@ impl UsageMember {
     }
 
     fn completion_tokens(&self) -> u64 {
-        self.completion_tokens.as_ref().and_then(Value::as_u64).unwrap_or(0)
+        self.completion_tokens.unwrap_or(0)
     }
 
     /// As `usage_from_json` reads the same object.
     fn usage(&self) -> Option<Usage> {
-        let prompt = self.prompt_tokens.as_ref()?.as_u64()?;
+        let prompt = self.prompt_tokens?;
         let completion = self.completion_tokens();
-        let total = self.total_tokens.as_ref().and_then(Value::as_u64).unwrap_or(prompt + completion);
-        let cached = self
-            .prompt_tokens_details
-            .as_ref()
-            .and_then(|d| d.get("cached_tokens"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
+        let total = self.total_tokens.unwrap_or(prompt + completion);
+        let cached = self.cached_tokens.unwrap_or(0);
         Some(Usage { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total, cached_tokens: cached })
     }
 
@@ -371,18 +368,21 @@ impl<'de> Visitor<'de> for UsageVisitor {
         let mut u = UsageMember { object: true, ..UsageMember::default() };
         while let Some(key) = map.next_key::<&'de str>()? {
             u.members += 1;
-            let slot = match key {
-                "prompt_tokens" => &mut u.prompt_tokens,
-                "completion_tokens" => &mut u.completion_tokens,
-                "total_tokens" => &mut u.total_tokens,
-                "prompt_tokens_details" => &mut u.prompt_tokens_details,
+            let value = match key {
+                "prompt_tokens" | "completion_tokens" | "total_tokens" => map.next_value::<Value>()?.as_u64(),
+                "prompt_tokens_details" => map.next_value::<Value>()?.get("cached_tokens").and_then(Value::as_u64),
                 _ => {
                     u.has_cost |= key == "cost";
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
             };
-            *slot = Some(map.next_value::<Value>()?);
+            match key {
+                "prompt_tokens" => u.prompt_tokens = value,
+                "completion_tokens" => u.completion_tokens = value,
+                "total_tokens" => u.total_tokens = value,
+                _ => u.cached_tokens = value,
+            }
         }
         Ok(u)
     }
