@@ -348,6 +348,20 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
 
+    /// `.cargo/config.toml` builds SQLite without a process-wide page cache, so the audit writer's
+    /// new pages do not evict this store's (docs/performance.md, fifth round).
+    #[test]
+    fn page_caches_are_not_shared() {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut stmt = conn.prepare("PRAGMA compile_options").unwrap();
+        let options: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "SQLite was built with ENABLE_MEMORY_MANAGEMENT: is LIBSQLITE3_FLAGS set in the environment, \
+             overriding .cargo/config.toml? ({options:?})"
+        );
+    }
+
     #[test]
     fn key_life_cycle() {
         let dir = tempfile::tempdir().unwrap();
