@@ -192,8 +192,7 @@ impl Relay {
         if let Some(err) = chunk.get("error") {
             self.upstream_error = Some(err.to_string());
         }
-        let stamp = Stamp { id: &self.generation_id, model: &self.public_model, provider: &self.provider };
-        let facts = stamp::stamp_chunk_value(&mut chunk, &stamp, &self.price, self.client_wants_usage);
+        let facts = stamp::stamp_chunk_value(&mut chunk, &self.stamp(), &self.price, self.client_wants_usage);
         if self.route_has_pseudonyms {
             self.restore_choices(&mut chunk, route);
         }
@@ -214,11 +213,14 @@ impl Relay {
         if self.translator.is_some() || self.encoder.is_some() || self.route_has_pseudonyms {
             return None;
         }
-        let stamp = Stamp { id: &self.generation_id, model: &self.public_model, provider: &self.provider };
-        let (frame, facts) = stamp::stamp_chunk_raw(data, &stamp, &self.price, self.client_wants_usage)?;
+        let (frame, facts) = stamp::stamp_chunk_raw(data, &self.stamp(), &self.price, self.client_wants_usage)?;
         let frames = if self.take(facts) { vec![Bytes::from(frame)] } else { Vec::new() };
         self.hash(&frames);
         Some(frames)
+    }
+
+    fn stamp(&self) -> Stamp<'_> {
+        Stamp { id: &self.generation_id, model: &self.public_model, provider: &self.provider }
     }
 
     /// Keep what a chunk said about the stream; whether the chunk goes to the client.

@@ -1,15 +1,17 @@
-//! Stamping the gateway's fields into an upstream's JSON answer.
+//! Stamping the gateway's fields into an upstream's JSON answers and stream chunks.
 //!
-//! Every answer leaves with our generation `id`, the public `model`, the `provider` and the cost in
-//! `usage`. The straightforward way parses the whole answer into a `serde_json::Value`, sets four
-//! fields and serializes the tree again; for a typical answer that is most of the gateway's JSON
-//! work after the request itself. [`RawAnswer`] instead splits the answer into its top-level
-//! members as raw text (one validating pass, no tree) and writes the answer out again with only
-//! `id`, `model`, `provider` and `usage` replaced: every other member goes through byte for byte.
+//! Every answer and every streamed chunk leaves with our generation `id`, the public `model`, the
+//! `provider` and, where there is usage, its cost. The straightforward way parses the JSON into a
+//! `serde_json::Value`, sets those fields and serializes the tree again; for a typical answer that
+//! is most of the gateway's JSON work after the request itself. The raw way ([`RawAnswer`],
+//! [`stamp_chunk_raw`]) splits the object into its top-level members as raw text (one validating
+//! pass, no tree) and writes it out again with only `id`, `model`, `provider` and `usage` replaced:
+//! every other member goes through byte for byte.
 //!
-//! The two ways give the same answer (property test below): same members in the same order, same
-//! values. Answers the fast way cannot treat exactly as the tree does (duplicate or escaped keys, a
-//! `choices` that is not a list of objects) are left to the tree ([`RawAnswer::parse`] says no).
+//! The two ways give the same result (property tests below): same members in the same order, same
+//! values, same usage, cost and finish reason. JSON the raw way cannot treat exactly as the tree
+//! does (duplicate or escaped keys, a `choices` that is not a list of objects; for chunks also data
+//! on several lines or an `error` member) is left to the tree: the raw functions return `None`.
 
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
