@@ -13,6 +13,7 @@ pub mod context;
 mod dates;
 mod ids;
 mod location;
+mod memo;
 pub mod names;
 mod numbers;
 mod person;
@@ -144,6 +145,12 @@ impl Classification {
         };
         Classification { level, findings, unscannable, special_categories: special }
     }
+}
+
+/// Forget the scans remembered for texts that come back (`memo.rs`); for benchmarks.
+#[doc(hidden)]
+pub fn forget_recent_scans() {
+    memo::forget();
 }
 
 /// Compile every pattern now instead of on the first request.

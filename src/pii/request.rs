@@ -4,7 +4,7 @@
 //! `input[4]`). Tool definitions are not personal data and are skipped; images, audio and files
 //! are listed as unscannable.
 
-use super::{scanner, Classification, Finding};
+use super::{memo, Classification, Finding};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -31,9 +31,9 @@ struct Collector {
 }
 
 impl Collector {
-    /// Scan one text; the path is only built when something was found.
+    /// Scan one text (or reuse its recent scan); the path is only built when something was found.
     fn text(&mut self, text: &str, path: impl FnOnce() -> String) {
-        let scan = scanner::scan(text);
+        let scan = memo::scan(text);
         self.special.extend(scan.special_categories);
         if scan.findings.is_empty() {
             return;

@@ -1,9 +1,9 @@
 //! Criterion benchmarks for the PII scanner: throughput on mixed multilingual prose (the labeled
 //! corpus interleaved with PII-free paragraphs), on PII-free prose, and the classification of a
-//! typical 2 KB chat request. Run: `cargo bench --bench pii`.
+//! typical 2 KB chat request, scanned afresh and seen before. Run: `cargo bench --bench pii`.
 
-use auditgate::pii::{classify_chat, scan_text, warm_up};
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use auditgate::pii::{classify_chat, forget_recent_scans, scan_text, warm_up};
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::{json, Value};
 
 const CORPUS: &str = include_str!("../pii_corpus/corpus.jsonl");
@@ -91,7 +91,12 @@ fn bench(c: &mut Criterion) {
     let size = serde_json::to_string(&body).map(|s| s.len()).unwrap_or(0);
     let mut g = c.benchmark_group("classify");
     g.throughput(Throughput::Bytes(size as u64));
-    g.bench_function(format!("chat_request_{size}B"), |b| b.iter(|| classify_chat(black_box(&body))));
+    // Every text scanned (the gateway's first sight of a conversation).
+    g.bench_function(format!("chat_request_{size}B"), |b| {
+        b.iter_batched(forget_recent_scans, |_| classify_chat(black_box(&body)), BatchSize::PerIteration)
+    });
+    // The same request again: its texts' scans are remembered (the next turn of a chat resends them).
+    g.bench_function(format!("chat_request_{size}B_seen_before"), |b| b.iter(|| classify_chat(black_box(&body))));
     g.finish();
 }
 
