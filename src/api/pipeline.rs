@@ -491,11 +491,11 @@ pub async fn admit_parsed(
     let cls = match endpoint {
         Endpoint::Chat => {
             validate_chat(&request)?;
-            pii::classify_chat(&request)
+            pii::classify_chat_for_key(&request, &key.id)
         }
         Endpoint::Embeddings => {
             validate_embeddings(&request)?;
-            pii::classify_embeddings(&request)
+            pii::classify_embeddings_for_key(&request, &key.id)
         }
     };
     let client_label =

@@ -3,8 +3,10 @@
 //! A chat client sends its system prompt and the whole conversation again with every turn, so most
 //! of a request's text was scanned before. [`scanner::scan`] is a pure function of the text, so its
 //! result can be reused exactly:
-//! - a text is looked up by its SHA-256 (hardware-accelerated, several times cheaper than a scan,
-//!   and with no collision to fear: a wrong hit would be a wrong classification);
+//! - a text is looked up by SHA-256 over its API key and itself (hardware-accelerated, several times
+//!   cheaper than a scan, and with no collision to fear: a wrong hit would be a wrong
+//!   classification); the key is part of it because a hit is faster than a scan, and that must not
+//!   let one key learn whether another sent a given text;
 //! - only the findings' kinds, offsets and scores are kept, never the text or the matched values,
 //!   so no personal data outlives its request here; a hit takes the values from the text at hand;
 //! - short texts are scanned directly (hashing them would cost about as much as the scan);
@@ -39,12 +41,14 @@ struct Memo {
 
 static MEMO: LazyLock<Mutex<Memo>> = LazyLock::new(Mutex::default);
 
-/// [`scanner::scan`], reusing the result for a text scanned recently.
-pub fn scan(text: &str) -> Scan {
-    if text.len() < MIN_LEN {
+/// [`scanner::scan`], reusing the result for a text scanned recently in the same `scope` (an API
+/// key: a hit is faster than a scan, and that must not tell one key what another sent). Without a
+/// scope every text is scanned.
+pub fn scan(text: &str, scope: Option<&str>) -> Scan {
+    let Some(scope) = scope.filter(|_| text.len() >= MIN_LEN) else {
         return scanner::scan(text);
-    }
-    let key: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+    };
+    let key = memo_key(scope, text);
     if let Some(scan) = MEMO.lock().get(&key, text) {
         return scan;
     }
@@ -56,6 +60,15 @@ pub fn scan(text: &str) -> Scan {
 /// Drop every remembered scan (benchmarks measure the scan itself this way).
 pub fn forget() {
     *MEMO.lock() = Memo::default();
+}
+
+/// SHA-256 over the scope's length, the scope and the text (the length keeps scope and text apart).
+fn memo_key(scope: &str, text: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update((scope.len() as u64).to_le_bytes());
+    h.update(scope.as_bytes());
+    h.update(text.as_bytes());
+    h.finalize().into()
 }
 
 impl Memo {
@@ -117,14 +130,16 @@ mod tests {
         assert!(text.len() >= MIN_LEN);
         let direct = scanner::scan(&text);
         assert!(direct.findings.iter().any(|f| f.entity_type == "IBAN_CODE"), "{:?}", direct.findings);
-        assert_same(&scan(&text), &direct);
-        let key: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        assert_same(&scan(&text, Some("key-a")), &direct);
+        let key = memo_key("key-a", &text);
         {
             let memo = MEMO.lock();
             let kept = memo.current.get(&key).or_else(|| memo.previous.get(&key)).expect("remembered");
             assert!(kept.findings.iter().all(|f| f.text.is_empty()), "no matched value is kept");
         }
-        assert_same(&scan(&text), &direct); // the hit
+        assert_same(&scan(&text, Some("key-a")), &direct); // the hit
+        assert!(!MEMO.lock().current.contains_key(&memo_key("key-b", &text)), "another key's scan is its own");
+        assert_same(&scan(&text, Some("key-b")), &direct);
     }
 
     #[test]
@@ -160,7 +175,7 @@ mod tests {
             let text = parts.concat();
             let direct = scanner::scan(&text);
             for _ in 0..2 {
-                let memo = scan(&text);
+                let memo = scan(&text, Some("key-p"));
                 prop_assert_eq!(&memo.findings, &direct.findings);
                 prop_assert_eq!(&memo.special_categories, &direct.special_categories);
             }

@@ -173,10 +173,22 @@ pub fn classify_text(text: &str) -> Classification {
 
 /// Classify an OpenAI chat-completions request body (messages, tools, user, ...).
 pub fn classify_chat(body: &Value) -> Classification {
-    request::classify_chat(body)
+    request::classify_chat(body, None)
 }
 
 /// Classify an embeddings request body (`input` as string, array of strings, or tokens).
 pub fn classify_embeddings(body: &Value) -> Classification {
-    request::classify_embeddings(body)
+    request::classify_embeddings(body, None)
+}
+
+/// [`classify_chat`] for one API key's request: texts this key sent recently are not scanned
+/// again (`memo.rs`). The memo is per key, so how fast a request is classified says nothing about
+/// what other keys sent.
+pub fn classify_chat_for_key(body: &Value, key_id: &str) -> Classification {
+    request::classify_chat(body, Some(key_id))
+}
+
+/// [`classify_embeddings`] for one API key's request, as [`classify_chat_for_key`].
+pub fn classify_embeddings_for_key(body: &Value, key_id: &str) -> Classification {
+    request::classify_embeddings(body, Some(key_id))
 }

@@ -24,16 +24,18 @@ pub fn join_key(path: &str, key: &str) -> String {
 }
 
 #[derive(Default)]
-struct Collector {
+struct Collector<'a> {
+    /// Whose earlier scans may be reused (`memo.rs`); `None`: scan everything.
+    memo_scope: Option<&'a str>,
     findings: Vec<Finding>,
     unscannable: Vec<String>,
     special: BTreeSet<&'static str>,
 }
 
-impl Collector {
+impl Collector<'_> {
     /// Scan one text (or reuse its recent scan); the path is only built when something was found.
     fn text(&mut self, text: &str, path: impl FnOnce() -> String) {
-        let scan = memo::scan(text);
+        let scan = memo::scan(text, self.memo_scope);
         self.special.extend(scan.special_categories);
         if scan.findings.is_empty() {
             return;
@@ -138,9 +140,9 @@ fn field_str<'a>(v: &'a Value, outer: &str, inner: &str) -> Option<&'a str> {
     v.get(outer)?.get(inner)?.as_str()
 }
 
-/// Classify a chat-completions body.
-pub fn classify_chat(body: &Value) -> Classification {
-    let mut c = Collector::default();
+/// Classify a chat-completions body; `memo_scope` names whose earlier scans may be reused.
+pub fn classify_chat(body: &Value, memo_scope: Option<&str>) -> Classification {
+    let mut c = Collector { memo_scope, ..Collector::default() };
     if let Some(messages) = body.get("messages").and_then(Value::as_array) {
         for (i, m) in messages.iter().enumerate() {
             c.message(m, i);
@@ -155,9 +157,9 @@ pub fn classify_chat(body: &Value) -> Classification {
     c.finish()
 }
 
-/// Classify an embeddings body.
-pub fn classify_embeddings(body: &Value) -> Classification {
-    let mut c = Collector::default();
+/// Classify an embeddings body; `memo_scope` as for [`classify_chat`].
+pub fn classify_embeddings(body: &Value, memo_scope: Option<&str>) -> Classification {
+    let mut c = Collector { memo_scope, ..Collector::default() };
     match body.get("input") {
         Some(Value::String(s)) => c.text(s, || "input".to_string()),
         Some(Value::Array(items)) => {

@@ -2,7 +2,7 @@
 //! corpus interleaved with PII-free paragraphs), on PII-free prose, and the classification of a
 //! typical 2 KB chat request, scanned afresh and seen before. Run: `cargo bench --bench pii`.
 
-use auditgate::pii::{classify_chat, forget_recent_scans, scan_text, warm_up};
+use auditgate::pii::{classify_chat_for_key, forget_recent_scans, scan_text, warm_up};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::{json, Value};
 
@@ -93,10 +93,16 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(size as u64));
     // Every text scanned (the gateway's first sight of a conversation).
     g.bench_function(format!("chat_request_{size}B"), |b| {
-        b.iter_batched(forget_recent_scans, |_| classify_chat(black_box(&body)), BatchSize::PerIteration)
+        b.iter_batched(
+            forget_recent_scans,
+            |_| classify_chat_for_key(black_box(&body), "key-1"),
+            BatchSize::PerIteration,
+        )
     });
     // The same request again: its texts' scans are remembered (the next turn of a chat resends them).
-    g.bench_function(format!("chat_request_{size}B_seen_before"), |b| b.iter(|| classify_chat(black_box(&body))));
+    g.bench_function(format!("chat_request_{size}B_seen_before"), |b| {
+        b.iter(|| classify_chat_for_key(black_box(&body), "key-1"))
+    });
     g.finish();
 }
 
