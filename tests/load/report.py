@@ -64,6 +64,11 @@ for p in peers:
         print("| %s | %d | %.0f | %.3f | %.3f | %.3f | %.3f | %d | %d | %s | %s |" % (
             p, c, r["rps"], r["p50"], r["p90"], r["p99"], r["p999"], r["non2xx"], r["sockerr"], rss, cpu))
 
+if any(p == "auditgate-fresh" for p in peers):
+    print("\n`auditgate-fresh`: auditgate with a new number at the start of the last message on every "
+          "call (the next turn of a conversation); the `auditgate` rows resend one request, the best "
+          "case for the scans it remembers of texts it has seen (`src/pii/memo.rs`).")
+
 d1 = rows.get(("direct", 1))
 if d1:
     print("\n## Added latency over the direct call (1 connection)\n")
@@ -102,18 +107,15 @@ if loglat:
 ag = {c: rows.get(("auditgate", c)) for c in shapes}
 if any(ag.values()):
     print("\n## Ratios\n")
-    print("| conns | auditgate / direct RPS |" + "".join(" auditgate / %s RPS |" % p for p in peers
-                                                          if p not in ("direct", "auditgate")))
-    others = [p for p in peers if p not in ("direct", "auditgate")]
+    others = [p for p in peers if p not in ("direct", "auditgate", "auditgate-fresh")]
+    print("| conns | auditgate / direct RPS |" + "".join(" auditgate / %s RPS |" % p for p in others))
     print("|---:|---:|" + "---:|" * len(others))
     for c in shapes:
         a = ag.get(c)
         if not a:
             continue
         cells = []
-        for p in peers:
-            if p in ("direct", "auditgate"):
-                continue
+        for p in others:
             r = rows.get((p, c))
             cells.append("%.1fx" % (a["rps"] / r["rps"]) if r and r["rps"] > 0 else "-")
         d = rows.get(("direct", c))

@@ -305,6 +305,10 @@ for peer in $PEERS; do
             auth="Authorization: Bearer $AG_KEY"
             LOG_DB="$OUT/auditgate/data/log.db" run_shapes auditgate "http://127.0.0.1:$P_AG/v1/chat/completions" \
                 "$(body_for bench/json)" "$AG_PID" "$auth"
+            # The same at 32 connections with a new last message on every call (the next turn of a
+            # conversation): the rows above resend one request, the best case for texts seen before.
+            SHAPES=32 FRESH_LAST_MESSAGE=1 run_shapes auditgate-fresh "http://127.0.0.1:$P_AG/v1/chat/completions" \
+                "$(body_for bench/json)" "$AG_PID" "$auth"
             stream_probe auditgate "http://127.0.0.1:$P_AG/v1/chat/completions" "$(stream_body_for bench/sse)" "$auth"
             if [ "$SLOW_STREAMS" -gt 0 ]; then
                 taskset -c "$LOAD_CPU" python3 "$HERE/slow_upstream.py" $P_SLOW "$SLOW_CHUNKS" 0.25 >"$OUT/slow.log" 2>&1 &
