@@ -81,7 +81,12 @@ impl Memo {
     }
 
     fn insert(&mut self, key: [u8; 32], scan: &Scan) {
-        let findings = scan.findings.iter().map(|f| Finding { text: String::new(), ..f.clone() }).collect();
+        // Built field by field: `..f.clone()` would copy the matched value only to drop it.
+        let findings = scan
+            .findings
+            .iter()
+            .map(|f| Finding { text: String::new(), entity_type: f.entity_type.clone(), path: f.path.clone(), ..*f })
+            .collect();
         self.store(key, Remembered { findings, special_categories: scan.special_categories.clone() });
     }
 
