@@ -69,6 +69,19 @@ if any(p == "auditgate-fresh" for p in peers):
           "call (the next turn of a conversation); the `auditgate` rows resend one request, the best "
           "case for the scans it remembers of texts it has seen (`src/pii/memo.rs`).")
 
+core_rows = [(p, c, rows[(p, c)]) for p in peers for c in shapes if "core_busy" in rows.get((p, c), {})]
+if core_rows:
+    print("\n## The gateway's core during each shape (`/proc/stat`, CPU %s)\n" % os.environ.get("GW_CPU", "1"))
+    print("How the gateway's core spent each shape: `busy` is everything but idle and I/O wait (the "
+          "gateway's threads, the softirq delivery of what it sends over loopback to the peers' sockets, "
+          "the block layer's workers for its fsyncs); `iowait` is the core idle while an fsync is in "
+          "flight, `idle` the core idle otherwise.\n")
+    print("| target | conns | busy % | of which softirq % | iowait % | idle % | core busy µs per request |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for p, c, r in core_rows:
+        print("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.0f |" % (
+            p, c, r["core_busy"], r["core_soft"], r["core_iowait"], r["core_idle"], r["core_us"]))
+
 d1 = rows.get(("direct", 1))
 if d1:
     print("\n## Added latency over the direct call (1 connection)\n")

@@ -39,7 +39,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 mkdir -p "$OUT"
-rm -f "$OUT"/rows.txt "$OUT"/stream.txt "$OUT"/notes.txt "$OUT"/loglat.txt
+rm -f "$OUT"/rows.txt "$OUT"/stream.txt "$OUT"/notes.txt "$OUT"/loglat.txt "$OUT"/slow.txt
 ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 note() { echo "- $*" >>"$OUT/notes.txt"; log "$*"; }
 
@@ -100,6 +100,23 @@ cpu_ticks() {
     echo "$total"
 }
 CLK_TCK=$(getconf CLK_TCK)
+# The gateway core's counters from /proc/stat (user nice system idle iowait irq softirq steal), in
+# clock ticks: how busy the core was (kernel workers for the gateway's I/O included), and how much
+# of the rest was I/O wait (idle with an fsync in flight) rather than plain idle.
+core_ticks() {
+    awk -v c="cpu$GW_CPU" '$1 == c { print $2, $3, $4, $5, $6, $7, $8, $9 }' /proc/stat
+}
+# core_share T0 T1 REQUESTS: "busy=% softirq=% iowait=% idle=% core_us=" between two core_ticks.
+core_share() {
+    awk -v a="$1" -v b="$2" -v n="$3" -v hz="$CLK_TCK" 'BEGIN {
+        split(a, x, " "); split(b, y, " "); t = 0
+        for (i = 1; i <= 8; i++) { d[i] = y[i] - x[i]; t += d[i] }
+        if (t <= 0) t = 1
+        busy = t - d[4] - d[5]
+        printf "core_busy=%.1f core_soft=%.1f core_iowait=%.1f core_idle=%.1f core_us=%.1f",
+            100 * busy / t, 100 * d[7] / t, 100 * d[5] / t, 100 * d[4] / t, (n > 0 ? busy * 1e6 / hz / n : 0)
+    }'
+}
 body_for() { # model -> file
     local f="$OUT/request-${1//\//_}.json"
     sed "s#\"MODEL\"#\"$1\"#" "$HERE/request.json" >"$f"
@@ -116,22 +133,25 @@ stream_body_for() {
 run_shapes() {
     local name=$1 url=$2 body=$3 pid=$4
     shift 4
-    local c line rss t0 t1 n cpu_us seq0 seq1
+    local c line rss t0 t1 n cpu_us seq0 seq1 k0 k1 core
     # warm-up: connections, pools and caches
     taskset -c "$LOAD_CPU" wrk -t1 -c32 -d"$([ "$QUICK" = 1 ] && echo 1 || echo 3)"s --timeout 10s \
         -s "$HERE/report.lua" "$url" -- "$body" "$@" >/dev/null 2>&1
     for c in $SHAPES; do
         seq0=$([ -n "${LOG_DB:-}" ] && python3 "$HERE/log_latency.py" "$LOG_DB" size)
         t0=$([ "$pid" = 0 ] && echo 0 || cpu_ticks "$pid")
+        k0=$(core_ticks)
         line=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"${DURATION}s" --timeout 10s \
             -s "$HERE/report.lua" "$url" -- "$body" "$@" 2>&1 | grep '^RESULT')
+        k1=$(core_ticks)
         rss=$([ "$pid" = 0 ] && echo 0 || mem_kb "$pid" VmHWM)
         # CPU per request: robust against other load on the machine, unlike RPS.
         t1=$([ "$pid" = 0 ] && echo 0 || cpu_ticks "$pid")
         n=$(echo "$line" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
         cpu_us=$(awk -v d=$((t1 - t0)) -v n="${n:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", (n > 0 ? d * 1e6 / hz / n : 0) }')
-        log "$name c=$c $line hwm=${rss}kB cpu_us_per_req=$cpu_us"
-        echo "$name $c ${line#RESULT } hwm_kb=$rss cpu_us=$cpu_us" >>"$OUT/rows.txt"
+        core=$([ "$pid" = 0 ] && echo "" || core_share "$k0" "$k1" "${n:-0}")
+        log "$name c=$c $line hwm=${rss}kB cpu_us_per_req=$cpu_us $core"
+        echo "$name $c ${line#RESULT } hwm_kb=$rss cpu_us=$cpu_us $core" >>"$OUT/rows.txt"
         if [ -n "${LOG_DB:-}" ]; then
             seq1=$(python3 "$HERE/log_latency.py" "$LOG_DB" size)
             line=$(python3 "$HERE/log_latency.py" "$LOG_DB" span "$seq0" "$seq1" | grep '^LOGLAT')
@@ -352,4 +372,4 @@ for peer in $PEERS; do
     esac
 done
 
-python3 "$HERE/report.py" "$OUT" "$DURATION" | tee "$OUT/results.md"
+GW_CPU="$GW_CPU" python3 "$HERE/report.py" "$OUT" "$DURATION" | tee "$OUT/results.md"
