@@ -64,6 +64,11 @@ for p in peers:
         print("| %s | %d | %.0f | %.3f | %.3f | %.3f | %.3f | %d | %d | %s | %s |" % (
             p, c, r["rps"], r["p50"], r["p90"], r["p99"], r["p999"], r["non2xx"], r["sockerr"], rss, cpu))
 
+failed = [(p, c, r) for (p, c), r in rows.items() if r.get("non2xx", 0) > 0 or r.get("sockerr", 0) > 0]
+for p, c, r in sorted(failed):
+    print("\n**%s at %d connections: %d non-2xx answers and %d socket errors in %d requests; its "
+          "figures there include failures.**" % (p, c, r.get("non2xx", 0), r.get("sockerr", 0), r.get("requests", 0)))
+
 if any(p == "auditgate-fresh" for p in peers):
     print("\n`auditgate-fresh`: auditgate with a new number at the start of the last message on every "
           "call (the next turn of a conversation); the `auditgate` rows resend one request, the best "
@@ -75,12 +80,14 @@ if core_rows:
     print("How the gateway's core spent each shape: `busy` is everything but idle and I/O wait (the "
           "gateway's threads, the softirq delivery of what it sends over loopback to the peers' sockets, "
           "the block layer's workers for its fsyncs); `iowait` is the core idle while an fsync is in "
-          "flight, `idle` the core idle otherwise.\n")
-    print("| target | conns | busy % | of which softirq % | iowait % | idle % | core busy µs per request |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          "flight, `idle` the core idle otherwise; `steal` is time the host gave this vCPU's core to "
+          "something else.\n")
+    print("| target | conns | busy % | of which softirq % | iowait % | idle % | steal % | core busy µs per request |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for p, c, r in core_rows:
-        print("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.0f |" % (
-            p, c, r["core_busy"], r["core_soft"], r["core_iowait"], r["core_idle"], r["core_us"]))
+        print("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f |" % (
+            p, c, r["core_busy"], r["core_soft"], r["core_iowait"], r["core_idle"], r.get("core_steal", 0),
+            r["core_us"]))
 
 d1 = rows.get(("direct", 1))
 if d1:

@@ -82,6 +82,14 @@ wait_port() { # port seconds
     done
     return 1
 }
+# A port something else already listens on would make wait_port succeed for the wrong server and
+# the run measure it (a leftover gateway answering 401 looked like 90,000 RPS), so refuse to start.
+for port in $P_JSON $P_SSE $P_SLOW $P_AG $P_LITELLM $P_PORTKEY; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        echo "tests/load/run.sh: port $port on 127.0.0.1 is already in use (a leftover server from an earlier run?); stop it first" >&2
+        exit 2
+    fi
+done
 # Sum of a /proc status field (kB) over a process and its children (LiteLLM and Node may fork).
 mem_kb() { # pid field
     local total=0 p v
@@ -106,15 +114,18 @@ CLK_TCK=$(getconf CLK_TCK)
 core_ticks() {
     awk -v c="cpu$GW_CPU" '$1 == c { print $2, $3, $4, $5, $6, $7, $8, $9 }' /proc/stat
 }
-# core_share T0 T1 REQUESTS: "busy=% softirq=% iowait=% idle=% core_us=" between two core_ticks.
+# core_share T0 T1 REQUESTS: the core_busy, core_soft, core_iowait, core_idle and core_steal shares
+# (%) between two core_ticks, and core_us, the busy time per request. Steal (the host running
+# something else) is not the gateway's work, so busy leaves it out.
 core_share() {
     awk -v a="$1" -v b="$2" -v n="$3" -v hz="$CLK_TCK" 'BEGIN {
         split(a, x, " "); split(b, y, " "); t = 0
         for (i = 1; i <= 8; i++) { d[i] = y[i] - x[i]; t += d[i] }
         if (t <= 0) t = 1
-        busy = t - d[4] - d[5]
-        printf "core_busy=%.1f core_soft=%.1f core_iowait=%.1f core_idle=%.1f core_us=%.1f",
-            100 * busy / t, 100 * d[7] / t, 100 * d[5] / t, 100 * d[4] / t, (n > 0 ? busy * 1e6 / hz / n : 0)
+        busy = t - d[4] - d[5] - d[8]
+        printf "core_busy=%.1f core_soft=%.1f core_iowait=%.1f core_idle=%.1f core_steal=%.1f core_us=%.1f",
+            100 * busy / t, 100 * d[7] / t, 100 * d[5] / t, 100 * d[4] / t, 100 * d[8] / t,
+            (n > 0 ? busy * 1e6 / hz / n : 0)
     }'
 }
 body_for() { # model -> file
