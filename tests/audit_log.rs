@@ -49,6 +49,37 @@ fn concurrent_appends_get_distinct_durable_sequence_numbers() {
 }
 
 #[test]
+fn the_running_writer_checkpoints_its_wal_after_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, wal) = (dir.path().join("log.db"), dir.path().join("log.db-wal"));
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    runtime().block_on(async {
+        let log = AuditLog::open(dir.path(), manual_options()).unwrap();
+        let tasks: Vec<_> = (0..16u64)
+            .map(|t| {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    for i in 0..250 {
+                        log.append(request(t * 1000 + i)).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // Still open: only the writer's own checkpoints can have moved entries into log.db.
+        let entry_bytes = 4_000 * 300;
+        assert!(size(&db) > entry_bytes, "log.db holds {} bytes: no checkpoint ran", size(&db));
+        assert!(size(&wal) < 2 * 1024 * 1024, "the WAL grew to {} bytes", size(&wal));
+        log.shutdown().await.unwrap();
+    });
+    let (code, report) = verify_dir(dir.path(), &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["entries"], 4002);
+}
+
+#[test]
 fn reopening_continues_the_chain() {
     let dir = tempfile::tempdir().unwrap();
     make_log(dir.path(), 5, 0);

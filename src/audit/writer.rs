@@ -208,6 +208,10 @@ impl Writer {
                         let _ = ack.send(result);
                         return;
                     }
+                    // After the answers: the batch's callers go on while this runs.
+                    if let Err(e) = self.store.tidy() {
+                        tracing::warn!(error = %e, "audit WAL checkpoint failed; retried after the next commit");
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
