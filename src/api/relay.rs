@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -343,13 +344,27 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
     if state.config.audit.store_bodies != "none" {
         relay.kept = Some(Vec::new());
     }
-    let opened =
-        Opened { route_index, candidate: success.candidate, attempts, stream, parser, first, t0: success.sent_at };
+    // The first event is relayed here, before the response head is returned: hyper then finds it
+    // ready and writes head and event in one write, instead of the head alone and the event after
+    // the relay task has run.
+    let mut pending: VecDeque<String> = first.into();
+    let (ready, early_end) = relay_received(&mut relay, &mut pending, &ex.routes[route_index]);
+    let opened = Opened {
+        route_index,
+        candidate: success.candidate,
+        attempts,
+        stream,
+        parser,
+        pending,
+        early_end,
+        t0: success.sent_at,
+    };
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     let request_seq = ex.request_seq;
     let generation_id = ex.generation_id.clone();
     tokio::spawn(pump(state, ex, opened, relay, tx));
-    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let body = futures_util::stream::iter(ready.into_iter().map(Ok)).chain(rest);
     let mut response = Response::new(Body::from_stream(body));
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
@@ -369,8 +384,30 @@ struct Opened {
     attempts: Vec<Attempt>,
     stream: ByteStream,
     parser: SseParser,
-    first: Vec<String>,
+    /// Received events not relayed yet.
+    pending: VecDeque<String>,
+    /// Set when the events relayed with the response head already ended the stream.
+    early_end: Option<End>,
     t0: Instant,
+}
+
+/// Relay received events up to the first that gives the client a frame (only that one: each
+/// further event would delay the first byte); the frames, and how the stream ended if one of
+/// these events ended it.
+fn relay_received(relay: &mut Relay, pending: &mut VecDeque<String>, route: &ModelRoute) -> (Vec<Bytes>, Option<End>) {
+    let mut frames = Vec::new();
+    while frames.is_empty() {
+        let Some(data) = pending.pop_front() else { break };
+        match relay.on_data(&data, route) {
+            Step::Frames(f) => frames.extend(f),
+            Step::Done(f) => {
+                frames.extend(f);
+                return (frames, Some(End::Done));
+            }
+            Step::Failed(e) => return (frames, Some(End::UpstreamFailed(e))),
+        }
+    }
+    (frames, None)
 }
 
 /// How the relay loop ended.
@@ -395,41 +432,44 @@ async fn send_all(tx: &Sender, frames: Vec<Bytes>) -> bool {
 }
 
 async fn pump(state: AppState, ex: Exchange, opened: Opened, mut relay: Relay, tx: Sender) {
-    let Opened { route_index, candidate, attempts, stream: mut upstream, mut parser, first, t0 } = opened;
+    let Opened { route_index, candidate, attempts, stream: mut upstream, mut parser, mut pending, early_end, t0 } =
+        opened;
     let route = &ex.routes[route_index];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(state.config.upstream_timeout_secs);
-    let mut pending: std::collections::VecDeque<String> = first.into();
-    let end = 'relay: loop {
-        while let Some(data) = pending.pop_front() {
-            let (frames, done) = match relay.on_data(&data, route) {
-                Step::Frames(f) => (f, false),
-                Step::Done(f) => (f, true),
-                Step::Failed(e) => break 'relay End::UpstreamFailed(e),
-            };
-            if !send_all(&tx, frames).await {
-                break 'relay End::ClientGone;
+    let end = match early_end {
+        Some(end) => end,
+        None => 'relay: loop {
+            while let Some(data) = pending.pop_front() {
+                let (frames, done) = match relay.on_data(&data, route) {
+                    Step::Frames(f) => (f, false),
+                    Step::Done(f) => (f, true),
+                    Step::Failed(e) => break 'relay End::UpstreamFailed(e),
+                };
+                if !send_all(&tx, frames).await {
+                    break 'relay End::ClientGone;
+                }
+                if done {
+                    break 'relay End::Done;
+                }
             }
-            if done {
-                break 'relay End::Done;
+            while let Some(ev) = parser.next_event() {
+                if let SseEvent::Data(d) = ev {
+                    pending.push_back(d);
+                }
             }
-        }
-        while let Some(ev) = parser.next_event() {
-            if let SseEvent::Data(d) = ev {
-                pending.push_back(d);
+            if !pending.is_empty() {
+                continue;
             }
-        }
-        if !pending.is_empty() {
-            continue;
-        }
-        tokio::select! {
-            _ = tx.closed() => break End::ClientGone,
-            _ = tokio::time::sleep_until(deadline) => break End::TimedOut,
-            next = upstream.next() => match next {
-                Some(Ok(bytes)) => parser.push(&bytes),
-                Some(Err(e)) => break End::UpstreamFailed(format!("upstream stream broke: {e}")),
-                None => break End::UpstreamEof,
-            },
-        }
+            tokio::select! {
+                _ = tx.closed() => break End::ClientGone,
+                _ = tokio::time::sleep_until(deadline) => break End::TimedOut,
+                next = upstream.next() => match next {
+                    Some(Ok(bytes)) => parser.push(&bytes),
+                    Some(Err(e)) => break End::UpstreamFailed(format!("upstream stream broke: {e}")),
+                    None => break End::UpstreamEof,
+                },
+            }
+        },
     };
     // Drop the upstream connection now: for a departed client this cancels the upstream request.
     drop(upstream);
