@@ -27,12 +27,12 @@ pub enum Delivery {
     /// An OpenAI-format answer split into its members, to be stamped without a tree.
     Raw(RawAnswer),
     Json(Value),
-    /// An open upstream stream: its first data events, the parser holding any partial rest.
+    /// An open upstream stream: its first data event, the parser holding the rest of what was read.
     /// `anthropic` streams carry Messages API events that the relay translates.
     Stream {
         stream: ByteStream,
         parser: SseParser,
-        first: Vec<String>,
+        first: String,
         anthropic: bool,
     },
 }
@@ -159,7 +159,7 @@ async fn attempt_once(ex: &Exchange, upstream: &Upstream, body: Bytes, timeout: 
         if ex.is_streaming() {
             let mut stream: ByteStream = response.bytes_stream().boxed();
             let mut parser = SseParser::default();
-            let first = first_events(&mut stream, &mut parser).await.map_err(|m| Failure::invalid(status, m))?;
+            let first = first_event(&mut stream, &mut parser).await.map_err(|m| Failure::invalid(status, m))?;
             return Ok(Delivery::Stream { stream, parser, first, anthropic: upstream.speaks_anthropic() });
         }
         let bytes = response.bytes().await.map_err(|e| Failure::transport(body_error(provider, e)))?;
@@ -176,17 +176,15 @@ async fn attempt_once(ex: &Exchange, upstream: &Upstream, body: Bytes, timeout: 
     }
 }
 
-/// Read until the first data event without sending anything to the client.
-async fn first_events(stream: &mut ByteStream, parser: &mut SseParser) -> Result<Vec<String>, String> {
+/// Read until the first data event without sending anything to the client. Only that event is
+/// taken out of the parser: the client's first byte waits for it alone, and the relay takes the
+/// rest of the read from the parser.
+async fn first_event(stream: &mut ByteStream, parser: &mut SseParser) -> Result<String, String> {
     loop {
-        let mut got = Vec::new();
         while let Some(ev) = parser.next_event() {
             if let SseEvent::Data(d) = ev {
-                got.push(d);
+                return Ok(d);
             }
-        }
-        if !got.is_empty() {
-            return Ok(got);
         }
         match stream.next().await {
             Some(Ok(bytes)) => parser.push(&bytes),

@@ -347,7 +347,7 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
     // The first event is relayed here, before the response head is returned: hyper then finds it
     // ready and writes head and event in one write, instead of the head alone and the event after
     // the relay task has run.
-    let mut pending: VecDeque<String> = first.into();
+    let mut pending = VecDeque::from([first]);
     let (ready, early_end) = relay_received(&mut relay, &mut pending, &ex.routes[route_index]);
     let opened = Opened {
         route_index,
