@@ -347,18 +347,9 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
     // The first event is relayed here, before the response head is returned: hyper then finds it
     // ready and writes head and event in one write, instead of the head alone and the event after
     // the relay task has run.
-    let mut pending = VecDeque::from([first]);
-    let (ready, early_end) = relay_received(&mut relay, &mut pending, &ex.routes[route_index]);
-    let opened = Opened {
-        route_index,
-        candidate: success.candidate,
-        attempts,
-        stream,
-        parser,
-        pending,
-        early_end,
-        t0: success.sent_at,
-    };
+    let (ready, early_end) = relay_first(&mut relay, &first, &ex.routes[route_index]);
+    let opened =
+        Opened { route_index, candidate: success.candidate, attempts, stream, parser, early_end, t0: success.sent_at };
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     let request_seq = ex.request_seq;
     let generation_id = ex.generation_id.clone();
@@ -384,30 +375,18 @@ struct Opened {
     attempts: Vec<Attempt>,
     stream: ByteStream,
     parser: SseParser,
-    /// Received events not relayed yet.
-    pending: VecDeque<String>,
-    /// Set when the events relayed with the response head already ended the stream.
+    /// Set when the first event, relayed with the response head, already ended the stream.
     early_end: Option<End>,
     t0: Instant,
 }
 
-/// Relay received events up to the first that gives the client a frame (only that one: each
-/// further event would delay the first byte); the frames, and how the stream ended if one of
-/// these events ended it.
-fn relay_received(relay: &mut Relay, pending: &mut VecDeque<String>, route: &ModelRoute) -> (Vec<Bytes>, Option<End>) {
-    let mut frames = Vec::new();
-    while frames.is_empty() {
-        let Some(data) = pending.pop_front() else { break };
-        match relay.on_data(&data, route) {
-            Step::Frames(f) => frames.extend(f),
-            Step::Done(f) => {
-                frames.extend(f);
-                return (frames, Some(End::Done));
-            }
-            Step::Failed(e) => return (frames, Some(End::UpstreamFailed(e))),
-        }
+/// Relay the upstream's first event: its frames, and how the stream ended if that event ended it.
+fn relay_first(relay: &mut Relay, first: &str, route: &ModelRoute) -> (Vec<Bytes>, Option<End>) {
+    match relay.on_data(first, route) {
+        Step::Frames(frames) => (frames, None),
+        Step::Done(frames) => (frames, Some(End::Done)),
+        Step::Failed(e) => (Vec::new(), Some(End::UpstreamFailed(e))),
     }
-    (frames, None)
 }
 
 /// How the relay loop ended.
@@ -432,8 +411,8 @@ async fn send_all(tx: &Sender, frames: Vec<Bytes>) -> bool {
 }
 
 async fn pump(state: AppState, ex: Exchange, opened: Opened, mut relay: Relay, tx: Sender) {
-    let Opened { route_index, candidate, attempts, stream: mut upstream, mut parser, mut pending, early_end, t0 } =
-        opened;
+    let Opened { route_index, candidate, attempts, stream: mut upstream, mut parser, early_end, t0 } = opened;
+    let mut pending: VecDeque<String> = VecDeque::new();
     let route = &ex.routes[route_index];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(state.config.upstream_timeout_secs);
     let end = match early_end {
