@@ -16,7 +16,6 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -347,7 +346,7 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
     // The first event is relayed here, before the response head is returned: hyper then finds it
     // ready and writes head and event in one write, instead of the head alone and the event after
     // the relay task has run.
-    let (ready, early_end) = relay_first(&mut relay, &first, &ex.routes[route_index]);
+    let (ready, early_end) = relay_event(&mut relay, &first, &ex.routes[route_index]);
     let opened =
         Opened { route_index, candidate: success.candidate, attempts, stream, parser, early_end, t0: success.sent_at };
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
@@ -380,9 +379,9 @@ struct Opened {
     t0: Instant,
 }
 
-/// Relay the upstream's first event: its frames, and how the stream ended if that event ended it.
-fn relay_first(relay: &mut Relay, first: &str, route: &ModelRoute) -> (Vec<Bytes>, Option<End>) {
-    match relay.on_data(first, route) {
+/// Relay one upstream event: its frames, and how the stream ended if that event ended it.
+fn relay_event(relay: &mut Relay, data: &str, route: &ModelRoute) -> (Vec<Bytes>, Option<End>) {
+    match relay.on_data(data, route) {
         Step::Frames(frames) => (frames, None),
         Step::Done(frames) => (frames, Some(End::Done)),
         Step::Failed(e) => (Vec::new(), Some(End::UpstreamFailed(e))),
@@ -412,32 +411,20 @@ async fn send_all(tx: &Sender, frames: Vec<Bytes>) -> bool {
 
 async fn pump(state: AppState, ex: Exchange, opened: Opened, mut relay: Relay, tx: Sender) {
     let Opened { route_index, candidate, attempts, stream: mut upstream, mut parser, early_end, t0 } = opened;
-    let mut pending: VecDeque<String> = VecDeque::new();
     let route = &ex.routes[route_index];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(state.config.upstream_timeout_secs);
     let end = match early_end {
         Some(end) => end,
         None => 'relay: loop {
-            while let Some(data) = pending.pop_front() {
-                let (frames, done) = match relay.on_data(&data, route) {
-                    Step::Frames(f) => (f, false),
-                    Step::Done(f) => (f, true),
-                    Step::Failed(e) => break 'relay End::UpstreamFailed(e),
-                };
+            while let Some(ev) = parser.next_event() {
+                let SseEvent::Data(data) = ev else { continue };
+                let (frames, end) = relay_event(&mut relay, &data, route);
                 if !send_all(&tx, frames).await {
                     break 'relay End::ClientGone;
                 }
-                if done {
-                    break 'relay End::Done;
+                if let Some(end) = end {
+                    break 'relay end;
                 }
-            }
-            while let Some(ev) = parser.next_event() {
-                if let SseEvent::Data(d) = ev {
-                    pending.push_back(d);
-                }
-            }
-            if !pending.is_empty() {
-                continue;
             }
             tokio::select! {
                 _ = tx.closed() => break End::ClientGone,

@@ -3,12 +3,12 @@
 //! SQLite layout (`log.db`): WAL journal, `synchronous=FULL` (a committed batch survives power
 //! loss; the writer copies the WAL into the database in [`LogStore::tidy`], after answering, not
 //! inside a commit), `secure_delete=ON` (erased bodies are overwritten). Tables `entries`,
-//! `tree_hashes` and `checkpoints` carry triggers that abort every UPDATE and DELETE; `bodies`
-//! only allows the one update that erases a body. `tree_hashes` keeps every perfect-subtree hash above the leaves, so
-//! proofs and the frontier never rehash the log. It is keyed by [`stored_position`], so each batch
-//! appends to the last page or two instead of touching one page per tree level: fewer WAL frames
-//! per commit. Logs written with the older `tree_nodes (level, idx)` table are upgraded when the
-//! writer opens them and read as they are by read-only openers.
+//! `tree_hashes` and `checkpoints` carry triggers that abort every UPDATE and DELETE; `bodies` only
+//! allows the one update that erases a body. `tree_hashes` keeps every perfect-subtree hash above
+//! the leaves, so proofs and the frontier never rehash the log. It is keyed by [`stored_position`],
+//! so each batch appends to the last page or two instead of touching one page per tree level: fewer
+//! WAL frames per commit. Logs written with the older `tree_nodes (level, idx)` table are upgraded
+//! when the writer opens them and read as they are by read-only openers.
 
 use super::merkle::{decompose, fold_right, stored_position, Frontier, Hash};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
