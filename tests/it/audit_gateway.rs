@@ -2,7 +2,7 @@
 //! kill -9 under load with a log that verifies and holds every entry a client was told about, and
 //! record every exchange (request before response, with the policy that decided).
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! its file hashes; a broken file never opens the gate, keeps the old policy and is recorded as
 //! rejected.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::Duration;

@@ -9,7 +9,7 @@
 //! request, then checks which upstreams received a body. CI runs 10,000 cases
 //! (`AUDITGATE_INVARIANT_CASES` overrides).
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;

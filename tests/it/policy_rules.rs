@@ -1,6 +1,6 @@
 //! Rule matching for every match field, default deny, traces, explain and the test report.
 
-mod policy_support;
+use crate::policy_support;
 
 use auditgate::pii::Level;
 use auditgate::policy::{explain, run_tests, Outcome, Policy, RedactOperator, RequestFacts, DEFAULT_DENY_RULE};

@@ -1,6 +1,6 @@
 //! Shipped policies, directory loading, versions and `policy check` exit codes.
 
-mod policy_support;
+use crate::policy_support;
 
 use auditgate::pii::Level;
 use auditgate::policy::{check_main, run_tests, test_main, Policy, RequestFacts};

@@ -1,7 +1,7 @@
 //! Library-level behaviour of the audit log: concurrent appends, reopening, failing closed, a
 //! second writer, key rotation, proofs and bundles, and recovery after a writer is killed.
 
-mod audit_support;
+use crate::audit_support;
 
 use audit_support::*;
 use auditgate::audit::bundle;
@@ -324,7 +324,7 @@ fn crash_child_appender() {
 fn killed_writer_leaves_a_log_that_verifies_and_keeps_every_acknowledged_entry() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["crash_child_appender", "--exact", "--nocapture", "--test-threads=1"])
+        .args(["audit_log::crash_child_appender", "--exact", "--nocapture", "--test-threads=1"])
         .env("AUDITGATE_CRASH_CHILD_DIR", dir.path())
         .stdout(std::process::Stdio::piped())
         .spawn()

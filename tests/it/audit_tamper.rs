@@ -2,7 +2,7 @@
 //! would (triggers dropped first) and runs the real `verify-log`, which must exit 1 and name the
 //! entry concerned. Erasing a stored body is the one legitimate change: it still verifies.
 
-mod audit_support;
+use crate::audit_support;
 
 use audit_support::*;
 use auditgate::audit::note::KeyPair;

@@ -1,7 +1,7 @@
 //! OpenAI-format clients served by an Anthropic Messages API upstream: the gateway translates the
 //! request, the answer, the event stream and errors.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

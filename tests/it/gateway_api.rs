@@ -1,7 +1,7 @@
 //! The HTTP surface against fake upstreams: forwarding, streaming, errors, fallbacks, limits,
 //! cancellation and shutdown.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! never reaches the upstream, and the client gets its own values back, in plain and streamed
 //! answers, even when a placeholder is split across chunks.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

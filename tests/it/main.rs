@@ -1,0 +1,27 @@
+//! Every integration test in one crate: one binary to compile and link instead of one per file.
+//! Each file is a module named for its concern; the support modules are shared.
+
+mod audit_support;
+mod common;
+mod policy_support;
+
+mod anthropic_translation;
+mod anthropic_upstream;
+mod audit_gateway;
+mod audit_log;
+mod audit_tamper;
+mod gateway_api;
+mod gateway_props;
+mod pii_cli;
+mod pii_gateway;
+mod pii_props;
+mod pii_quality;
+mod pii_request;
+mod policy_files;
+mod policy_invariant;
+mod policy_reload;
+mod policy_reload_gateway;
+mod policy_rules;
+mod routing_attempts;
+mod routing_flow;
+mod routing_props;
