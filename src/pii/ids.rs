@@ -106,6 +106,13 @@ pub fn scan(ctx: &Context<'_>, starts: &[usize], out: &mut Vec<Candidate>) {
         if p < covered {
             continue;
         }
+        // An IBAN starts two letters (of either case) before its check digits.
+        let country = p.checked_sub(2).filter(|&s| text.as_bytes()[s..p].iter().all(u8::is_ascii_alphabetic));
+        if let Some(c) = country.filter(|&s| s >= covered).and_then(|s| iban_bounded(ctx, s)) {
+            out.push(c);
+            covered = c.end;
+            continue;
+        }
         for s in [letter_start(text, p), Some(p)].into_iter().flatten() {
             if s < covered {
                 continue;
@@ -119,15 +126,20 @@ pub fn scan(ctx: &Context<'_>, starts: &[usize], out: &mut Vec<Candidate>) {
     }
 }
 
+/// [`iban_at`] at a start not glued to a word before it.
+fn iban_bounded(ctx: &Context<'_>, s: usize) -> Option<Candidate> {
+    if super::context::char_before(ctx.text, s).is_some_and(super::context::is_word_char) {
+        return None;
+    }
+    iban_at(ctx, s, &ctx.text[s..])
+}
+
 fn try_at(ctx: &Context<'_>, s: usize) -> Option<Candidate> {
     let text = ctx.text;
     if super::context::char_before(text, s).is_some_and(super::context::is_word_char) {
         return None;
     }
     let rest = &text[s..];
-    if let Some(c) = iban_at(ctx, s, rest) {
-        return Some(c);
-    }
     let mut buf = [0u8; 40];
     for p in PATTERNS.iter() {
         let Some(m) = p.re.find(rest) else { continue };
@@ -142,22 +154,25 @@ fn try_at(ctx: &Context<'_>, s: usize) -> Option<Candidate> {
     None
 }
 
-/// IBAN: country code, check digits, then exactly the country's length of alphanumerics,
-/// optionally grouped by single spaces.
+/// IBAN: country code (either case), check digits, then exactly the country's length of
+/// alphanumerics, optionally grouped by single spaces, dashes or dots (one kind throughout).
 fn iban_at(ctx: &Context<'_>, s: usize, rest: &str) -> Option<Candidate> {
     let b = rest.as_bytes();
-    if b.len() < 15 || !b[0].is_ascii_uppercase() || !b[1].is_ascii_uppercase() {
+    if b.len() < 15 || !b[0].is_ascii_alphabetic() || !b[1].is_ascii_alphabetic() {
         return None;
     }
-    let want = v::iban_length(&b[..2])?;
+    let want = v::iban_length(&[b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()])?;
     let mut buf = [0u8; 40];
     let (mut n, mut i) = (0usize, 0usize);
+    let mut sep = None;
     while n < want && i < b.len() {
         let c = b[i];
-        if c.is_ascii_digit() || c.is_ascii_uppercase() {
-            buf[n] = c;
+        if c.is_ascii_alphanumeric() {
+            buf[n] = c.to_ascii_uppercase();
             n += 1;
-        } else if !(c == b' ' && n >= 4 && i + 1 < b.len() && b[i + 1].is_ascii_alphanumeric() && b[i - 1] != b' ') {
+        } else if is_group_separator(b, i, n) && sep.is_none_or(|s| s == c) {
+            sep = Some(c);
+        } else {
             return None;
         }
         i += 1;
@@ -168,6 +183,14 @@ fn iban_at(ctx: &Context<'_>, s: usize, rest: &str) -> Option<Candidate> {
     }
     let bonus = if ctx.cue_before(s, 48, flag::IBAN) { 0.05 } else { 0.0 };
     Some(Candidate::new(Kind::Iban, s, e, 0.95 + bonus, true))
+}
+
+/// A single space, dash or dot between two alphanumerics of an IBAN, after its first four.
+fn is_group_separator(b: &[u8], i: usize, n: usize) -> bool {
+    matches!(b[i], b' ' | b'-' | b'.')
+        && n >= 4
+        && b.get(i + 1).is_some_and(u8::is_ascii_alphanumeric)
+        && b[i - 1].is_ascii_alphanumeric()
 }
 
 /// Filler words allowed between a document cue and the number.

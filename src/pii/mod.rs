@@ -7,6 +7,7 @@
 //! `request` (walking chat and embeddings bodies), `redact` (operators and pseudonyms) and `cli`
 //! (`auditgate pii scan|redact`). See docs/pii.md.
 
+pub mod canonical;
 pub mod cli;
 mod contact;
 pub mod context;

@@ -205,7 +205,7 @@ fn classify(ctx: &Context<'_>, s: usize, e: usize) -> Option<Candidate> {
     let bonus = |mask: u32, window: usize| if cue(mask, window) { 0.05 } else { 0.0 };
     let c = |kind, score| Some(Candidate::new(kind, s, e, score, true));
 
-    if n == 13 && v::ch_ahv(d) && (span.plain() || span.uniform_sep(b".  ")) {
+    if n == 13 && v::ch_ahv(d) && (span.plain() || span.uniform_sep(b". -")) {
         return c(Kind::Ahv, 0.95 + bonus(flag::AHV, 300));
     }
     if (12..=19).contains(&n) && v::credit_card(d) && card_shape(&span) && !(span.plain() && neg(flag::CARD)) {
@@ -236,7 +236,7 @@ fn classify(ctx: &Context<'_>, s: usize, e: usize) -> Option<Candidate> {
 /// Cards are written ungrouped or in groups with one consistent separator.
 fn card_shape(span: &Span<'_>) -> bool {
     span.plain()
-        || (span.uniform_sep(b" -") && span.ngroups >= 3 && span.groups().iter().all(|&g| (3..=6).contains(&g)))
+        || (span.uniform_sep(b" -.") && span.ngroups >= 3 && span.groups().iter().all(|&g| (3..=6).contains(&g)))
 }
 
 fn nhs_shape(span: &Span<'_>) -> bool {

@@ -4,6 +4,7 @@
 //!
 //! Every pattern is compiled once into a `LazyLock` static; nothing is compiled per request.
 
+use super::canonical::Canonical;
 use super::context::{self, char_at, char_before, is_word_char, Context};
 use super::{contact, dates, ids, location, numbers, person, Finding};
 
@@ -134,11 +135,14 @@ pub fn digit_starts(text: &str) -> Vec<usize> {
     out
 }
 
-/// Scan one text: candidates from every triggered recognizer, overlaps resolved, char offsets.
-pub fn scan(text: &str) -> Scan {
-    if text.is_empty() {
+/// Scan one text: candidates from every triggered recognizer run on its scanning form
+/// (`canonical.rs`), overlaps resolved, spans mapped back to the original and given in char offsets.
+pub fn scan(original: &str) -> Scan {
+    if original.is_empty() {
         return Scan::default();
     }
+    let canonical = Canonical::new(original);
+    let text = canonical.text();
     let ctx = Context::new(text);
     let mut cands: Vec<Candidate> = Vec::new();
     let bytes = text.as_bytes();
@@ -162,8 +166,13 @@ pub fn scan(text: &str) -> Scan {
         }
     }
     person::scan(&ctx, &mut cands);
-    let kept = resolve(cands);
-    Scan { findings: to_findings(text, &kept), special_categories: ctx.special_categories() }
+    let mut kept = resolve(cands);
+    if !canonical.is_identity() {
+        for c in &mut kept {
+            (c.start, c.end) = canonical.original_span(c.start, c.end);
+        }
+    }
+    Scan { findings: to_findings(original, &kept), special_categories: ctx.special_categories() }
 }
 
 /// Keep the best of overlapping candidates: validated first, then longer, then higher score.
@@ -191,15 +200,18 @@ fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
 /// Convert byte spans (sorted by start) into findings with char offsets, in one walk.
 fn to_findings(text: &str, kept: &[Candidate]) -> Vec<Finding> {
     let mut out = Vec::with_capacity(kept.len());
-    let (mut byte, mut chars) = (0usize, 0usize);
+    let (mut byte, mut chars, mut last_end) = (0usize, 0usize, 0usize);
     let advance = |to: usize, byte: &mut usize, chars: &mut usize| {
         *chars += text.get(*byte..to).map(|s| s.chars().count()).unwrap_or(0);
         *byte = to;
     };
     for c in kept {
-        let Some(slice) = text.get(c.start..c.end) else {
+        // Two spans that end and start inside one expanded character (a ligature) both take it
+        // whole; the later one is dropped rather than overlap.
+        let Some(slice) = text.get(c.start..c.end).filter(|_| c.start >= last_end) else {
             continue;
         };
+        last_end = c.end;
         advance(c.start, &mut byte, &mut chars);
         let start = chars;
         let len = slice.chars().count();
