@@ -36,7 +36,26 @@ pub struct Config {
     pub policy_poll_ms: u64,
     pub audit: AuditConfig,
     pub routing: RoutingConfig,
+    pub request: RequestConfig,
     pub providers: Vec<ProviderConfig>,
+}
+
+/// The `[request]` table: how request bodies the schemas do not describe are handled.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestConfig {
+    pub unknown_fields: UnknownFields,
+}
+
+/// What happens to a top-level request field the OpenAI / OpenRouter schemas do not define.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownFields {
+    /// Scanned like any text and forwarded.
+    #[default]
+    Scan,
+    /// Refused with 400, naming the field.
+    Reject,
 }
 
 impl Default for Config {
@@ -51,6 +70,7 @@ impl Default for Config {
             policy_poll_ms: 2_000,
             audit: AuditConfig::default(),
             routing: RoutingConfig::default(),
+            request: RequestConfig::default(),
             providers: default_providers(),
         }
     }

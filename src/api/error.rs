@@ -20,6 +20,8 @@ pub struct ErrorDetail {
     pub kind: &'static str,
     pub code: &'static str,
     pub metadata: Option<Value>,
+    /// The request member the error is about (OpenAI's `param`): `messages[2].content`.
+    pub param: Option<String>,
     /// The audit entry of the request, when one was written before the failure.
     pub entry: Option<u64>,
     /// Extra response headers (Retry-After, X-RateLimit-*).
@@ -34,6 +36,7 @@ impl ApiError {
             kind,
             code,
             metadata: None,
+            param: None,
             entry: None,
             headers: Vec::new(),
         }))
@@ -41,6 +44,11 @@ impl ApiError {
 
     pub fn with_metadata(mut self, metadata: Value) -> Self {
         self.metadata = Some(metadata);
+        self
+    }
+
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.0.param = Some(param.into());
         self
     }
 
@@ -146,7 +154,7 @@ impl ApiError {
 
     /// The JSON body, also used for error events inside a stream.
     pub fn body(&self) -> Value {
-        let mut error = json!({"message": self.message, "type": self.kind, "code": self.code, "param": null});
+        let mut error = json!({"message": self.message, "type": self.kind, "code": self.code, "param": self.param});
         if let Some(m) = &self.metadata {
             error["metadata"] = m.clone();
         }

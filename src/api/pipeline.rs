@@ -15,6 +15,7 @@ use std::time::Instant;
 use super::{ApiError, AppState};
 use crate::accounting::{ApiKey, Reservation};
 use crate::audit::{Attempt, PiiSummary, Record, RequestRecord, ResponseRecord};
+use crate::config::UnknownFields;
 use crate::pii::{self, Classification, Pseudonyms};
 use crate::policy::{Decision, Outcome, RedactOperator, RequestFacts};
 use crate::routing::{self, Candidate, ProviderPrefs};
@@ -166,8 +167,7 @@ fn redact(endpoint: Endpoint, body: &mut Value, cls: &Classification, decision: 
     }
 }
 
-/// Fields of OpenRouter's request that steer the gateway and are not sent upstream.
-const GATEWAY_FIELDS: &[&str] = &["model", "models", "provider", "route", "transforms", "plugins", "usage"];
+use crate::pii::request::{GATEWAY_FIELDS, NON_TEXT_PARAMETERS};
 
 /// The request minus the gateway's own fields; takes the request so nothing is copied.
 fn upstream_template(mut req: Value) -> Value {
@@ -490,11 +490,11 @@ pub async fn admit_parsed(
     };
     let cls = match endpoint {
         Endpoint::Chat => {
-            validate_chat(&request)?;
+            validate_chat(&request, state.config.request.unknown_fields)?;
             pii::classify_chat_for_key(&request, &key.id)
         }
         Endpoint::Embeddings => {
-            validate_embeddings(&request)?;
+            validate_embeddings(&request, state.config.request.unknown_fields)?;
             pii::classify_embeddings_for_key(&request, &key.id)
         }
     };
@@ -592,7 +592,12 @@ fn estimate_cost(body_len: usize, completion: f64, routes: &[ModelRoute]) -> f64
         .fold(0.0, f64::max)
 }
 
-fn validate_chat(req: &Value) -> Result<(), ApiError> {
+/// Check the shapes the chat schema allows, naming the offending member: a message is an object
+/// with a known role, `content` is a string, a list of parts or null, a part is an object whose
+/// `type` and `text` are strings. Anything else would reach the upstream in a shape nobody
+/// classified it in.
+fn validate_chat(req: &Value, unknown: UnknownFields) -> Result<(), ApiError> {
+    refuse_unknown_fields(req, crate::pii::request::CHAT_FIELDS, unknown)?;
     let messages = req
         .get("messages")
         .and_then(Value::as_array)
@@ -601,17 +606,74 @@ fn validate_chat(req: &Value) -> Result<(), ApiError> {
         return Err(ApiError::bad_request("'messages' must not be empty"));
     }
     for (i, m) in messages.iter().enumerate() {
-        if m.get("role").and_then(Value::as_str).is_none() {
-            return Err(ApiError::bad_request(format!("messages[{i}] needs a string 'role'")));
-        }
+        validate_message(m, i)?;
     }
     Ok(())
 }
 
-fn validate_embeddings(req: &Value) -> Result<(), ApiError> {
+fn validate_message(m: &Value, i: usize) -> Result<(), ApiError> {
+    let bad = |what: String| Err(ApiError::bad_request(what).with_param(format!("messages[{i}]")));
+    let Some(m) = m.as_object() else {
+        return bad(format!("messages[{i}] must be an object"));
+    };
+    match m.get("role") {
+        Some(Value::String(r)) if crate::pii::request::ROLES.contains(&r.as_str()) => {}
+        Some(Value::String(r)) => {
+            return bad(format!(
+                "messages[{i}].role: unknown role {r:?} (expected one of {})",
+                crate::pii::request::ROLES.join(", ")
+            ))
+        }
+        _ => return bad(format!("messages[{i}] needs a string 'role'")),
+    }
+    match m.get("content") {
+        None | Some(Value::Null) | Some(Value::String(_)) => Ok(()),
+        Some(Value::Array(parts)) => {
+            for (j, part) in parts.iter().enumerate() {
+                validate_part(part, i, j)?;
+            }
+            Ok(())
+        }
+        Some(_) => bad(format!("messages[{i}].content must be a string, a list of content parts or null")),
+    }
+}
+
+fn validate_part(part: &Value, i: usize, j: usize) -> Result<(), ApiError> {
+    let path = format!("messages[{i}].content[{j}]");
+    let bad = |what: String| Err(ApiError::bad_request(what).with_param(path.clone()));
+    let Some(part) = part.as_object() else {
+        return bad(format!("{path} must be a content part object with a 'type'"));
+    };
+    if !part.get("type").is_some_and(Value::is_string) {
+        return bad(format!("{path} needs a string 'type'"));
+    }
+    if part.get("text").is_some_and(|t| !t.is_string()) {
+        return bad(format!("{path}.text must be a string"));
+    }
+    Ok(())
+}
+
+fn validate_embeddings(req: &Value, unknown: UnknownFields) -> Result<(), ApiError> {
+    refuse_unknown_fields(req, crate::pii::request::EMBEDDINGS_FIELDS, unknown)?;
     match req.get("input") {
         Some(Value::String(_)) | Some(Value::Array(_)) => Ok(()),
         _ => Err(ApiError::bad_request("'input' is required: a string or an array")),
+    }
+}
+
+/// With `[request] unknown_fields = "reject"`, a top-level field no schema defines is a 400.
+fn refuse_unknown_fields(req: &Value, endpoint_fields: &[&str], unknown: UnknownFields) -> Result<(), ApiError> {
+    if unknown == UnknownFields::Scan {
+        return Ok(());
+    }
+    let known =
+        |k: &str| endpoint_fields.contains(&k) || GATEWAY_FIELDS.contains(&k) || NON_TEXT_PARAMETERS.contains(&k);
+    match req.as_object().and_then(|o| o.keys().find(|k| !known(k))) {
+        Some(k) => Err(ApiError::bad_request(format!(
+            "unknown request field {k:?}: this gateway refuses fields the API does not define ([request] unknown_fields = \"reject\")"
+        ))
+        .with_param(k.clone())),
+        None => Ok(()),
     }
 }
 

@@ -20,7 +20,7 @@ mod numbers;
 mod person;
 mod phone;
 pub mod redact;
-mod request;
+pub mod request;
 pub mod scanner;
 pub mod validators;
 
