@@ -13,6 +13,7 @@
 //! still one to the model reading them: each such junction is scanned as well (see
 //! [`Collector::junctions`]), and a finding across it is reported in both parts.
 
+use super::canonical::Canonical;
 use super::{memo, Classification, Finding};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -449,8 +450,8 @@ impl<'a> Collector<'a> {
     }
 
     /// Scan where adjacent flowing texts meet, so that a value cut in two is found: the end of
-    /// one and the start of the next joined by a space, and also with nothing between them when
-    /// both sides are letters or digits of an identifier. A finding across the junction is
+    /// one and the start of the next joined by a space, and also with nothing between them
+    /// (`CH93 00` + `76 2011`, `C` + `H93 …`, `anna` + `@example.ch`). A finding across the junction is
     /// reported in both texts, each with its own part.
     fn junctions(&mut self) {
         let flowing = std::mem::take(&mut self.flowing);
@@ -461,14 +462,14 @@ impl<'a> Collector<'a> {
             }
             let left = tail(a.text, JUNCTION_REACH);
             let right = head(b.text, JUNCTION_REACH);
-            self.junction(a, b, left, right, " ");
-            let glued =
-                left.ends_with(|c: char| c.is_alphanumeric()) && right.starts_with(|c: char| c.is_alphanumeric());
-            if glued
-                && (left.ends_with(|c: char| c.is_ascii_digit()) || right.starts_with(|c: char| c.is_ascii_digit()))
-            {
+            // Where either side already has the space, the two are read as they are.
+            let spaced = left.ends_with(char::is_whitespace) || right.starts_with(char::is_whitespace);
+            if spaced {
                 self.junction(a, b, left, right, "");
+                continue;
             }
+            self.junction(a, b, left, right, " ");
+            self.junction(a, b, left, right, "");
         }
     }
 
@@ -522,7 +523,10 @@ fn carries_no_text(v: &Value) -> bool {
 /// digits or the joiners of numbers and addresses meet there (prose that ends a sentence and
 /// starts the next with a capital does not).
 fn could_continue(a: &str, b: &str) -> bool {
-    let (Some(end), Some(start)) = (a.trim_end().chars().next_back(), b.trim_start().chars().next()) else {
+    // The edges as the scanner reads them: `．` as `.`, `＠` as `@`, zero-width characters gone.
+    let (a, b) = (Canonical::new(tail(a, 8)), Canonical::new(head(b, 8)));
+    let (Some(end), Some(start)) = (a.text().trim_end().chars().next_back(), b.text().trim_start().chars().next())
+    else {
         return false;
     };
     let joiner = |c: char| matches!(c, '@' | '+' | '-' | '_' | '/' | '(' | '.');

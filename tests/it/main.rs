@@ -13,6 +13,7 @@ mod audit_tamper;
 mod gateway_api;
 mod gateway_props;
 mod pii_cli;
+mod pii_disguise;
 mod pii_gateway;
 mod pii_props;
 mod pii_quality;

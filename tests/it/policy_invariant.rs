@@ -26,7 +26,7 @@ use auditgate::api::{build_state, router, AppState};
 use auditgate::config::Config;
 
 /// name, region, country, zdr, data_collection
-const PROVIDERS: &[(&str, &str, &str, bool, bool)] = &[
+pub(crate) const PROVIDERS: &[(&str, &str, &str, bool, bool)] = &[
     ("ch-zdr", "ch", "CH", true, false),
     ("ch-keeps", "ch", "CH", false, false),
     ("eu-zdr", "eu", "DE", true, false),
@@ -37,7 +37,7 @@ const PROVIDERS: &[(&str, &str, &str, bool, bool)] = &[
     ("uk-zdr", "uk", "GB", true, false),
 ];
 
-const MODELS: &[&str] = &["m/alpha", "m/beta", "m/gamma"];
+pub(crate) const MODELS: &[&str] = &["m/alpha", "m/beta", "m/gamma"];
 
 /// Which models each provider serves (by index into MODELS), so fallbacks cross provider sets.
 fn serves(provider: usize) -> Vec<usize> {
@@ -48,13 +48,13 @@ fn serves(provider: usize) -> Vec<usize> {
     }
 }
 
-struct World {
-    runtime: tokio::runtime::Runtime,
-    fakes: Vec<FakeUpstream>,
-    state: AppState,
-    key: String,
+pub(crate) struct World {
+    pub(crate) runtime: tokio::runtime::Runtime,
+    pub(crate) fakes: Vec<FakeUpstream>,
+    pub(crate) state: AppState,
+    pub(crate) key: String,
     /// Cases mutate the shared fakes: one at a time.
-    serial: std::sync::Mutex<()>,
+    pub(crate) serial: std::sync::Mutex<()>,
     _dir: tempfile::TempDir,
 }
 
@@ -84,7 +84,7 @@ fn config_toml(fakes: &[FakeUpstream], dir: &std::path::Path) -> String {
     s
 }
 
-fn world() -> &'static World {
+pub(crate) fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
