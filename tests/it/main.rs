@@ -23,6 +23,7 @@ mod policy_invariant;
 mod policy_reload;
 mod policy_reload_gateway;
 mod policy_rules;
+mod request_shapes;
 mod routing_attempts;
 mod routing_flow;
 mod routing_props;
