@@ -86,23 +86,27 @@ fn config_toml(fakes: &[FakeUpstream], dir: &std::path::Path) -> String {
 
 pub(crate) fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
-    WORLD.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let (fakes, state, key) = runtime.block_on(async {
-            let mut fakes = Vec::new();
-            for _ in PROVIDERS {
-                fakes.push(FakeUpstream::start(Behavior::Echo).await);
-            }
-            let config: Config = toml::from_str(&config_toml(&fakes, dir.path())).unwrap();
-            let accounts = SqliteAccountStore::open(&dir.path().join("data")).unwrap();
-            let new = NewKey { name: "prop".into(), team: "qa".into(), ..Default::default() };
-            let (_, key) = accounts.create_key(&new).unwrap();
-            let state = build_state(config).await.expect("gateway state");
-            (fakes, state, key)
-        });
-        World { runtime, fakes, state, key, serial: std::sync::Mutex::new(()), _dir: dir }
-    })
+    WORLD.get_or_init(new_world)
+}
+
+/// A gateway with its own upstreams and its own provider health, so that the circuits one test's
+/// failures open do not decide another test.
+pub(crate) fn new_world() -> World {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (fakes, state, key) = runtime.block_on(async {
+        let mut fakes = Vec::new();
+        for _ in PROVIDERS {
+            fakes.push(FakeUpstream::start(Behavior::Echo).await);
+        }
+        let config: Config = toml::from_str(&config_toml(&fakes, dir.path())).unwrap();
+        let accounts = SqliteAccountStore::open(&dir.path().join("data")).unwrap();
+        let new = NewKey { name: "prop".into(), team: "qa".into(), ..Default::default() };
+        let (_, key) = accounts.create_key(&new).unwrap();
+        let state = build_state(config).await.expect("gateway state");
+        (fakes, state, key)
+    });
+    World { runtime, fakes, state, key, serial: std::sync::Mutex::new(()), _dir: dir }
 }
 
 /// A request text and whether it carries personal data (ground truth of the generator).
@@ -276,8 +280,7 @@ proptest! {
 /// served, by an allowed provider, and a harmless request may go anywhere.
 #[test]
 fn personal_data_is_still_served_inside_its_regions() {
-    let w = world();
-    let _one_at_a_time = w.serial.lock().unwrap_or_else(|e| e.into_inner());
+    let w = &new_world();
     for (text, stream) in [(2, false), (3, true), (0, false)] {
         let case = Case {
             behaviors: vec![0; PROVIDERS.len()],
