@@ -710,19 +710,28 @@ pub async fn record_response(state: &AppState, rec: ResponseRecord) -> Result<u6
 pub async fn store_body(state: &AppState, seq: u64, role: &str, bytes: &[u8]) -> Result<(), ApiError> {
     let stored = match state.config.audit.store_bodies.as_str() {
         "none" => return Ok(()),
-        "redacted" => {
-            let text = String::from_utf8_lossy(bytes);
-            let findings = pii::scan_text(&text);
-            let mut pseudonyms = Pseudonyms::default();
-            let all = std::collections::BTreeSet::new();
-            pii::redact_text(&text, &findings, &all, pii::Operator::Replace, &mut pseudonyms).into_bytes()
-        }
+        "redacted" => redacted_body(bytes),
         _ => bytes.to_vec(),
     };
     state.audit.store_body(seq, role, stored).await.map_err(|e| {
         tracing::error!(error = %e, "body storage failed");
         ApiError::audit_unavailable()
     })
+}
+
+/// A body with every finding replaced by its type. A JSON body is redacted string by string, as
+/// the classifier reads it (JSON escapes decoded, so an escaped no-break space inside an IBAN does
+/// not hide it); anything else (an event stream) as text.
+fn redacted_body(bytes: &[u8]) -> Vec<u8> {
+    let all = std::collections::BTreeSet::new();
+    if let Ok(mut doc) = serde_json::from_slice::<Value>(bytes) {
+        let cls = pii::classify_chat(&doc);
+        pii::redact_chat(&mut doc, &cls, &all, pii::Operator::Replace);
+        return serde_json::to_vec(&doc).unwrap_or_default();
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let findings = pii::scan_text(&text);
+    pii::redact_text(&text, &findings, &all, pii::Operator::Replace, &mut Pseudonyms::default()).into_bytes()
 }
 
 /// Map an upstream error answer to the client's error, keeping the upstream's message.
@@ -769,7 +778,17 @@ fn upstream_message(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::new_generation_id;
+    use super::{new_generation_id, redacted_body};
+
+    #[test]
+    fn redacted_bodies_decode_json_escapes_before_scanning() {
+        let body = br#"{"messages":[{"role":"user","content":"IBAN CH93\u00a00076\u00a02011\u00a06238\u00a05295\u00a07"}],"metadata":{"k":"anna@example.ch"}}"#;
+        let stored = String::from_utf8(redacted_body(body)).unwrap();
+        assert!(stored.contains("IBAN <IBAN_CODE>"), "{stored}");
+        assert!(stored.contains("<EMAIL_ADDRESS>") && !stored.contains("anna@"), "{stored}");
+        let sse = redacted_body(b"data: {\"x\": 1} anna@example.ch\n\n");
+        assert!(!String::from_utf8_lossy(&sse).contains("anna@"));
+    }
 
     #[test]
     fn generation_ids_are_distinct_version_7_uuids_ordered_by_time() {
