@@ -14,6 +14,7 @@
 //! and in `checkpoints.log`.
 
 pub mod bundle;
+pub mod chain;
 pub mod cli;
 pub mod entry;
 pub mod merkle;
@@ -41,6 +42,8 @@ pub const FILE_PUB: &str = "signing.pub";
 pub const FILE_CHECKPOINTS: &str = "checkpoints.log";
 /// Held locked by the single writer.
 pub const FILE_LOCK: &str = "writer.lock";
+/// The writer's signed record of how far it has verified the log (docs/audit-format.md 6.1).
+pub const FILE_VERIFIED: &str = "verified-state";
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuditError {

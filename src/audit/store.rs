@@ -238,6 +238,11 @@ impl SqliteStore {
         Ok(SqliteStore { conn, wal_frames: None, path: path.to_path_buf(), inode: meta.ino(), leaves_only })
     }
 
+    /// False for a read-only log in the old layout, which keeps no interior tree nodes.
+    pub fn has_tree_hashes(&self) -> bool {
+        !self.leaves_only
+    }
+
     /// The underlying connection (verifier streaming, tests).
     pub fn connection(&self) -> &Connection {
         &self.conn

@@ -125,7 +125,8 @@ fn verification(c: &mut Criterion) {
         }
         log.shutdown().await.expect("shutdown");
     });
-    let args = VerifyLogArgs { data_dir: Some(dir.clone()), ..Default::default() };
+    let args =
+        VerifyLogArgs { data_dir: Some(dir.clone()), public_key: Some(dir.join("signing.pub")), ..Default::default() };
     let mut g = c.benchmark_group("verify_log");
     g.throughput(Throughput::Elements(N + 2));
     g.sample_size(10);

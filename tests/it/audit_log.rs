@@ -6,6 +6,7 @@ use crate::audit_support;
 use audit_support::*;
 use auditgate::audit::bundle;
 use auditgate::audit::merkle::{leaf_hash, verify_inclusion, Hash};
+use auditgate::audit::note::KeyPair;
 use auditgate::audit::store::SqliteStore;
 use auditgate::audit::{rotate_key, AuditLog, Record, SystemRecord};
 use std::collections::BTreeSet;
@@ -278,12 +279,20 @@ fn exported_bundle_verifies_offline_and_detects_edits() {
     let out = dir.path().join("bundle");
     let export = auditgate::audit::AuditCommand::Export { from: 5, to: 12, out: out.clone() };
     assert_eq!(auditgate::audit::audit_main(export, dir.path()), 0);
-    let (code, report) = verify(&["--bundle", out.to_str().unwrap()]);
+    let bundle = out.to_str().unwrap();
+    let (code, report) = verify(&["--bundle", bundle]);
+    assert_eq!(code, 3, "the bundle's own key is not a pinned key: {report}");
+    assert_eq!(report["key_fingerprint"], fingerprint(dir.path()).as_str());
+    let (code, report) = verify(&["--bundle", bundle, "--key-fingerprint", &fingerprint(dir.path())]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["entries"], 8);
+    let stranger = KeyPair::generate("auditgate.local/log").unwrap();
+    let other = auditgate::audit::note::PublicKey::parse(stranger.vkey()).unwrap().fingerprint();
+    let (code, _) = verify(&["--bundle", bundle, "--key-fingerprint", &other]);
+    assert_eq!(code, 1, "a bundle whose key is not the pinned one");
     let entries = std::fs::read_to_string(out.join("entries.jsonl")).unwrap();
     std::fs::write(out.join("entries.jsonl"), entries.replacen("key-9", "key-0", 1)).unwrap();
-    let (code, report) = verify(&["--bundle", out.to_str().unwrap()]);
+    let (code, report) = verify(&["--bundle", bundle, "--key-fingerprint", &fingerprint(dir.path())]);
     assert_eq!(code, 1, "{report}");
     assert_eq!(failing_seq(&report), Some(9));
 }
@@ -293,7 +302,12 @@ fn usage_and_io_errors_exit_2() {
     let (code, _) = verify(&["--db", "/nonexistent/log.db", "--public-key", "/nonexistent/k"]);
     assert_eq!(code, 2);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_verify-log")).arg("--db").arg("x").output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "--db without --public-key is a usage error");
+    assert_eq!(out.status.code(), Some(2), "--db without a pinned key is a usage error");
+    let (code, _) = verify(&["--db", "x.db", "--key-fingerprint", "not-hex"]);
+    assert_eq!(code, 2, "a malformed fingerprint is a usage error");
+    let both = ["--data-dir", "d", "--public-key", "k", "--key-fingerprint", &"0".repeat(64)];
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_verify-log")).args(both).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a key and a fingerprint at once is a usage error");
 }
 
 /// Child half of the crash test: appends concurrently forever, printing each acknowledged seq.
@@ -344,7 +358,9 @@ fn killed_writer_leaves_a_log_that_verifies_and_keeps_every_acknowledged_entry()
     child.wait().unwrap();
     assert!(acked.len() >= 500, "child stopped early");
     let (code, report) = verify_dir(dir.path(), &[]);
-    assert_eq!(code, 0, "{report}");
+    assert_eq!(code, 3, "intact, but nothing after the crash is signed yet: {report}");
+    assert_eq!(report["intact"], true, "{report}");
+    assert!(report["unsigned_tail"].as_u64().unwrap() > 0, "{report}");
     let entries = report["entries"].as_u64().unwrap();
     assert!(acked.iter().all(|s| *s < entries), "an acknowledged entry was lost");
     // The log continues after the crash.
