@@ -29,6 +29,18 @@ pub enum BundleError {
     /// The entry exists but no checkpoint covers it yet (or it does not exist).
     #[error("{0}")]
     NotCovered(String),
+    /// The log failed the writer's check before signing: nothing was signed.
+    #[error("{0}")]
+    Integrity(String),
+}
+
+impl From<super::AuditError> for BundleError {
+    fn from(e: super::AuditError) -> Self {
+        match e {
+            super::AuditError::Integrity { .. } => BundleError::Integrity(e.to_string()),
+            other => BundleError::Invalid(other.to_string()),
+        }
+    }
 }
 
 /// An inclusion proof as printed by `auditgate audit prove` and stored in `proofs.jsonl`.

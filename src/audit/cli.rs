@@ -329,7 +329,7 @@ pub enum AuditCommand {
 pub fn audit_main(cmd: AuditCommand, data_dir: &Path) -> i32 {
     match run_audit(cmd, data_dir) {
         Ok(()) => 0,
-        Err(BundleError::NotCovered(msg)) => {
+        Err(BundleError::NotCovered(msg) | BundleError::Integrity(msg)) => {
             eprintln!("auditgate audit: {msg}");
             1
         }
@@ -367,7 +367,7 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
             println!("exported {n} entries to {}", out.display());
         }
         AuditCommand::RotateKey => {
-            let vkey = super::rotate_key(dir).map_err(|e| BundleError::Invalid(e.to_string()))?;
+            let vkey = super::rotate_key(dir)?;
             println!("new signing key: {vkey}");
         }
         AuditCommand::Erase { entry, role } => {
@@ -379,12 +379,10 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
             }
             println!("erased {n} stored bodies of entry {entry}");
         }
-        AuditCommand::Checkpoint => {
-            match super::checkpoint_offline(dir).map_err(|e| BundleError::Invalid(e.to_string()))? {
-                Some(size) => println!("signed checkpoint for tree size {size}"),
-                None => println!("no new entries since the last checkpoint"),
-            }
-        }
+        AuditCommand::Checkpoint => match super::checkpoint_offline(dir)? {
+            Some(size) => println!("signed checkpoint for tree size {size}"),
+            None => println!("no new entries since the last checkpoint"),
+        },
     }
     Ok(())
 }

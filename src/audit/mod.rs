@@ -21,6 +21,7 @@ pub mod merkle;
 pub mod note;
 pub mod record;
 pub mod store;
+mod verified;
 pub mod verify;
 mod writer;
 
@@ -53,6 +54,9 @@ pub enum AuditError {
     /// The caller passed something the log does not accept.
     #[error("invalid audit request: {0}")]
     Invalid(String),
+    /// The stored log does not check out: nothing is signed and nothing appended.
+    #[error("audit log integrity failure at entry {seq}: {reason}")]
+    Integrity { seq: u64, reason: String },
 }
 
 /// Settings from the `[audit]` table of gateway.toml.

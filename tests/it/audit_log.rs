@@ -368,3 +368,27 @@ fn killed_writer_leaves_a_log_that_verifies_and_keeps_every_acknowledged_entry()
     let (code, report) = verify_dir(dir.path(), &[]);
     assert_eq!(code, 0, "{report}");
 }
+
+#[test]
+fn a_row_altered_while_the_writer_runs_is_never_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let log = AuditLog::open(dir.path(), manual_options()).unwrap();
+        for i in 1..=5 {
+            log.append(request(i)).await.unwrap();
+        }
+        assert_eq!(log.checkpoint().await.unwrap(), Some(6));
+        for i in 6..=8 {
+            log.append(request(i)).await.unwrap();
+        }
+        let c = attacker(dir.path());
+        let bytes = String::from_utf8(entry_bytes(&c, 7)).unwrap().replacen("key-7", "kez-7", 1);
+        c.execute("UPDATE entries SET bytes = ?1 WHERE seq = 7", [bytes.as_bytes()]).unwrap();
+        drop(c);
+        let refused = log.checkpoint().await;
+        assert!(matches!(&refused, Err(auditgate::audit::AuditError::Integrity { seq: 7, .. })), "{refused:?}");
+        assert!(log.append(request(9)).await.is_err(), "no append after an integrity failure");
+    });
+    let notes = std::fs::read_to_string(dir.path().join("checkpoints.log")).unwrap();
+    assert_eq!(auditgate::audit::note::split_notes(&notes).len(), 1, "only the checkpoint before the edit");
+}
