@@ -150,8 +150,10 @@ pub struct SqliteAccountStore {
 
 impl SqliteAccountStore {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)?;
-        let conn = Connection::open(data_dir.join("gateway.db"))?;
+        crate::audit::files::create_private_dir(data_dir)?;
+        let path = data_dir.join("gateway.db");
+        crate::audit::files::precreate_private(&path)?;
+        let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // Spend and generations are conveniences; the audit log is the record of truth.

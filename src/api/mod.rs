@@ -133,7 +133,7 @@ fn load_hash_salt(data_dir: &std::path::Path) -> Result<(), StartError> {
         _ => {
             let mut bytes = vec![0u8; 32];
             rand::thread_rng().fill_bytes(&mut bytes);
-            std::fs::create_dir_all(data_dir).map_err(|e| StartError::Config(e.to_string()))?;
+            crate::audit::files::create_private_dir(data_dir).map_err(|e| StartError::Config(e.to_string()))?;
             write_private(&path, &bytes).map_err(|e| StartError::Config(format!("{}: {e}", path.display())))?;
             bytes
         }

@@ -17,6 +17,7 @@ pub mod bundle;
 pub mod chain;
 pub mod cli;
 pub mod entry;
+pub mod files;
 pub mod merkle;
 pub mod note;
 pub mod record;

@@ -122,10 +122,12 @@ pub fn write_private(path: &Path, contents: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
-/// Replace a file atomically (write, fsync, rename).
+/// Replace a file atomically (write, fsync, rename); created 0600 like every file in the data
+/// directory.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), NoteError> {
     let tmp = tmp_path(path);
-    let mut f = fs::File::create(&tmp)?;
+    let _ = fs::remove_file(&tmp);
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
     f.write_all(contents.as_bytes())?;
     f.sync_all()?;
     fs::rename(&tmp, path)?;

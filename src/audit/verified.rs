@@ -255,6 +255,9 @@ pub(crate) fn check_at_open(store: &SqliteStore, dir: &Path, key: &PublicKey) ->
 /// Continue from a verified state: the stored frontier at its size must hash to its root (then
 /// those stored nodes are the ones verified), and the stored last entry must hash to its leaf.
 fn resume(store: &SqliteStore, state: &VerifiedState) -> Option<ChainCheck> {
+    if state.size == 0 {
+        return None;
+    }
     let frontier = store.frontier_at(state.size).ok()?;
     let last = store.read_range(state.size - 1, state.size).ok()?.pop()?;
     let time = decode(&last.bytes).ok()?.time.to_string();

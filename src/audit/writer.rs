@@ -14,6 +14,7 @@
 
 use super::chain::{ChainCheck, Failure};
 use super::entry::{encode, format_time, kind_of};
+use super::files;
 use super::merkle::{leaf_hash, Frontier, Hash};
 use super::note::{sign_rotation, write_atomic, write_private, Checkpoint, KeyPair, PublicKey};
 use super::record::{Record, SystemRecord};
@@ -23,6 +24,7 @@ use super::{AuditError, AuditOptions, FILE_CHECKPOINTS, FILE_DB, FILE_KEY, FILE_
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -91,11 +93,12 @@ impl Writer {
     /// Open the log in `dir`: lock, key, store, verification of what is stored (refused if it
     /// does not check out), genesis on a new log, key reconciliation.
     pub(crate) fn open(dir: &Path, opts: AuditOptions) -> Result<Writer, AuditError> {
-        fs::create_dir_all(dir).map_err(unavailable)?;
+        files::create_private_dir(dir).map_err(unavailable)?;
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(dir.join(FILE_LOCK))
             .map_err(unavailable)?;
         lock.try_lock().map_err(|_| {
@@ -103,6 +106,7 @@ impl Writer {
         })?;
         let db_path = dir.join(FILE_DB);
         let existed = db_path.exists();
+        files::precreate_private(&db_path).map_err(unavailable)?;
         let store = SqliteStore::open_writer(&db_path).map_err(unavailable)?;
         let size = store.size().map_err(unavailable)?;
         let key = load_key(dir, &opts.origin, existed && size > 0)?;
@@ -507,7 +511,7 @@ pub(crate) fn key_named_by(entry: &StoredEntry) -> Result<String, AuditError> {
 
 /// Append one note to `checkpoints.log` (one empty line between notes) and fsync it.
 fn append_note(path: &Path, note: &str) -> std::io::Result<()> {
-    let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut f = files::open_private_append(path)?;
     let separator = if f.metadata()?.len() > 0 { "\n" } else { "" };
     f.write_all(format!("{separator}{note}").as_bytes())?;
     f.sync_data()

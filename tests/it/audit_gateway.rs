@@ -223,3 +223,28 @@ async fn request_entry_hashes_the_bytes_sent_upstream() {
         }
     }
 }
+
+#[tokio::test]
+async fn data_directory_is_0700_and_every_file_in_it_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let mut gw = GatewayBuilder::default()
+        .extra("[audit]\nstore_bodies = \"full\"")
+        .provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR"))
+        .start();
+    assert_eq!(gw.chat(user("private")).await.0, 200);
+    let data = gw.data_dir();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let while_running: Vec<String> =
+        std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    for name in ["log.db", "log.db-wal", "gateway.db", "signing.key", "signing.pub", "writer.lock", "pii-hash.salt"] {
+        assert!(while_running.iter().any(|n| n == name), "{name} missing from {while_running:?}");
+    }
+    assert!(gw.terminate().success());
+    assert_eq!(mode(&data), 0o700, "data directory");
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{} is {:o}", path.display(), mode(&path));
+    }
+    assert!(while_running.len() >= 7);
+}
