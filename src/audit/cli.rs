@@ -321,8 +321,16 @@ pub enum AuditCommand {
         #[arg(long)]
         role: Option<String>,
     },
-    /// Sign a checkpoint now if the log grew (gateway stopped).
+    /// Sign a checkpoint now if the log grew (gateway stopped), after verifying the log.
     Checkpoint,
+    /// Write a consistent copy for auditors into DIR (log.db, signing.pub, checkpoint.txt), up to
+    /// a freshly signed checkpoint; works while the gateway runs.
+    Snapshot {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Print the signing key's fingerprint (SHA-256 of the public key), to give auditors out of band.
+    Fingerprint,
 }
 
 /// Run one `auditgate audit` command on the log in `data_dir`; returns the exit code.
@@ -340,6 +348,13 @@ pub fn audit_main(cmd: AuditCommand, data_dir: &Path) -> i32 {
     }
 }
 
+/// One line of command output; a closed pipe ends the output quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
     // Every command works on an existing log; never create one by accident.
     if !dir.join(FILE_DB).is_file() {
@@ -350,12 +365,11 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
     match cmd {
         AuditCommand::Prove { entry } => {
             let receipt = bundle::prove(&open()?, &public_key()?, entry)?;
-            println!("{}", serde_json::to_string_pretty(&receipt).map_err(|e| BundleError::Invalid(e.to_string()))?);
+            say!("{}", pretty(&receipt)?);
         }
         AuditCommand::Consistency { old_size } => {
             let proof = bundle::prove_consistency(&open()?, old_size)?;
-            let text = serde_json::to_string_pretty(&proof).map_err(|e| BundleError::Invalid(e.to_string()))?;
-            println!("{text}");
+            say!("{}", pretty(&proof)?);
         }
         AuditCommand::Export { from, to, out } => {
             let store = open()?;
@@ -364,11 +378,12 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
                 let _ = super::checkpoint_offline(dir);
             }
             let n = bundle::export(&store, &public_key()?, from, to, &out)?;
-            println!("exported {n} entries to {}", out.display());
+            say!("exported {n} entries to {}", out.display());
         }
         AuditCommand::RotateKey => {
             let vkey = super::rotate_key(dir)?;
-            println!("new signing key: {vkey}");
+            say!("new signing key: {vkey}");
+            say!("signing key fingerprint: {}", fingerprint_of(&vkey)?);
         }
         AuditCommand::Erase { entry, role } => {
             let mut store = SqliteStore::open_writer(&dir.join(FILE_DB))?;
@@ -377,14 +392,40 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
             if n == 0 {
                 return Err(BundleError::NotCovered(format!("entry {entry} has no stored body to erase")));
             }
-            println!("erased {n} stored bodies of entry {entry}");
+            say!("erased {n} stored bodies of entry {entry}");
         }
-        AuditCommand::Checkpoint => match super::checkpoint_offline(dir)? {
-            Some(size) => println!("signed checkpoint for tree size {size}"),
-            None => println!("no new entries since the last checkpoint"),
-        },
+        AuditCommand::Checkpoint => {
+            match super::checkpoint_offline(dir)? {
+                Some(size) => say!("signed checkpoint for tree size {size}"),
+                None => say!("no new entries since the last checkpoint"),
+            }
+            say!("signing key fingerprint: {}", fingerprint_of(&public_key()?)?);
+        }
+        AuditCommand::Snapshot { out } => {
+            let snap = super::snapshot::snapshot(dir, &out)?;
+            say!("snapshot of {} entries in {}, all covered by its checkpoint.txt", snap.entries, out.display());
+            say!("signing key fingerprint: {}", snap.fingerprint);
+            say!(
+                "auditors check it with: verify-log --data-dir {} --key-fingerprint FINGERPRINT, using the fingerprint \
+                 received from you out of band",
+                out.display()
+            );
+        }
+        AuditCommand::Fingerprint => {
+            let vkey = public_key()?;
+            say!("{}", fingerprint_of(&vkey)?);
+            say!("signing key: {vkey}");
+        }
     }
     Ok(())
+}
+
+fn fingerprint_of(vkey: &str) -> Result<String, BundleError> {
+    PublicKey::parse(vkey).map(|k| k.fingerprint()).map_err(|e| BundleError::Invalid(format!("{FILE_PUB}: {e}")))
+}
+
+fn pretty(value: &impl serde::Serialize) -> Result<String, BundleError> {
+    serde_json::to_string_pretty(value).map_err(|e| BundleError::Invalid(e.to_string()))
 }
 
 #[cfg(test)]

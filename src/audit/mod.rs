@@ -21,6 +21,7 @@ pub mod files;
 pub mod merkle;
 pub mod note;
 pub mod record;
+pub mod snapshot;
 pub mod store;
 mod verified;
 pub mod verify;

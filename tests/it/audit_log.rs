@@ -392,3 +392,46 @@ fn a_row_altered_while_the_writer_runs_is_never_signed() {
     let notes = std::fs::read_to_string(dir.path().join("checkpoints.log")).unwrap();
     assert_eq!(auditgate::audit::note::split_notes(&notes).len(), 1, "only the checkpoint before the edit");
 }
+
+#[test]
+fn snapshot_of_a_stopped_log_is_one_attested_file_with_its_key_and_checkpoint() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    make_log(dir.path(), 40, 0);
+    make_log_continue(dir.path(), 2);
+    let out = dir.path().join("snap");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_auditgate"))
+        .args(["audit", "snapshot", "--out"])
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains(&fingerprint(dir.path())), "{stdout}");
+    let mut files: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files, ["checkpoint.txt", "log.db", "signing.pub"], "one self-contained database, no WAL");
+    for f in &files {
+        assert_eq!(std::fs::metadata(out.join(f)).unwrap().permissions().mode() & 0o777, 0o600, "{f}");
+    }
+    let (code, report) = verify(&[
+        "--db",
+        out.join("log.db").to_str().unwrap(),
+        "--key-fingerprint",
+        &fingerprint(dir.path()),
+        "--checkpoint",
+        out.join("checkpoint.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["entries"], 45, "genesis, 40, stop, 2, stop");
+    assert_eq!(report["consistent_with_checkpoint"], 45);
+    let print = std::process::Command::new(env!("CARGO_BIN_EXE_auditgate"))
+        .args(["audit", "fingerprint", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&print.stdout).lines().next(), Some(fingerprint(dir.path()).as_str()));
+}
