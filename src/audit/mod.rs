@@ -28,7 +28,9 @@ pub mod verify;
 mod writer;
 
 pub use cli::{audit_main, verify_log, verify_log_main, AuditCommand, VerifyLogArgs};
-pub use record::{Attempt, PiiSummary, Record, RequestRecord, ResponseRecord, SystemRecord, Usage};
+pub use record::{
+    Attempt, PiiSummary, Record, RequestRecord, ResponseRecord, SystemRecord, Usage, OUTCOME_GATEWAY_STOPPED,
+};
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;

@@ -17,7 +17,7 @@ use super::entry::{encode, format_time, kind_of};
 use super::files;
 use super::merkle::{leaf_hash, Frontier, Hash};
 use super::note::{sign_rotation, write_atomic, write_private, Checkpoint, KeyPair, PublicKey};
-use super::record::{Record, SystemRecord};
+use super::record::{Record, SystemRecord, OUTCOME_GATEWAY_STOPPED};
 use super::store::{Batch, LogStore, NewBody, SqliteStore, StoredCheckpoint, StoredEntry};
 use super::verified::{self, ScanError, VerifiedState};
 use super::{AuditError, AuditOptions, FILE_CHECKPOINTS, FILE_DB, FILE_KEY, FILE_LOCK, FILE_PUB};
@@ -141,9 +141,59 @@ impl Writer {
         if w.frontier.size() == 0 {
             let genesis = SystemRecord::Genesis { origin: w.origin.clone(), public_key: w.key.vkey().to_string() };
             w.append_now(Record::System(genesis))?;
+        } else if w.not_closed() {
+            w.recover()?;
         }
         write_atomic(&dir.join(FILE_PUB), &format!("{}\n", w.key.vkey())).map_err(unavailable)?;
         Ok(w)
+    }
+
+    /// The previous writer did not close the log: requests wait for an outcome, or the last
+    /// entry is one a running gateway writes (a clean stop ends with `gateway_stop`, and offline
+    /// commands with their own entries).
+    fn not_closed(&self) -> bool {
+        !self.open.is_empty()
+            || matches!(
+                self.last_kind.as_str(),
+                "request" | "response" | "gateway_start" | "policy_loaded" | "policy_rejected"
+            )
+    }
+
+    /// After a crash: one `recovered` entry, then an outcome entry for each request without one.
+    fn recover(&mut self) -> Result<(), AuditError> {
+        let last_seq_before = self.size() - 1;
+        let missing: Vec<u64> = self.open.iter().copied().collect();
+        tracing::warn!(
+            last_seq_before,
+            requests_without_outcome = missing.len(),
+            "the audit log was not closed (crash); recording the requests whose outcome is unknown"
+        );
+        let recovered = SystemRecord::Recovered { last_seq_before, requests_without_outcome: missing.len() as u64 };
+        let mut records = vec![Record::System(recovered)];
+        records.extend(stopped_outcomes(&missing));
+        self.append_many(records)
+    }
+
+    /// Append records in batches of [`MAX_BATCH`], synchronously.
+    fn append_many(&mut self, records: Vec<Record>) -> Result<(), AuditError> {
+        let mut records = records.into_iter().peekable();
+        while records.peek().is_some() {
+            let mut answers = Vec::new();
+            let commands = records
+                .by_ref()
+                .take(MAX_BATCH)
+                .map(|record| {
+                    let (ack, rx) = oneshot::channel();
+                    answers.push(rx);
+                    Command::Append { record: Box::new(record), ack }
+                })
+                .collect();
+            self.process(commands);
+            for rx in answers {
+                answered(rx)?;
+            }
+        }
+        Ok(())
     }
 
     /// Continue from the verified cursor: what is appended next links to what was checked.
@@ -445,10 +495,16 @@ impl Writer {
         Ok(Some(size))
     }
 
-    /// Stop entry, final checkpoint.
+    /// Stop entry, an outcome entry for each request still without one, final checkpoint.
     pub(crate) fn shutdown(&mut self, reason: String) -> Result<(), AuditError> {
         if self.last_kind != "gateway_stop" {
             self.append_now(Record::System(SystemRecord::GatewayStop { reason }))?;
+        }
+        self.catch_up(self.size())?;
+        if !self.open.is_empty() {
+            let open: Vec<u64> = self.open.iter().copied().collect();
+            tracing::warn!(requests = open.len(), "requests without an outcome at shutdown");
+            self.append_many(stopped_outcomes(&open).collect())?;
         }
         self.checkpoint().map(|_| ())
     }
@@ -474,6 +530,13 @@ impl Writer {
         self.checkpoint()?;
         Ok(self.key.vkey().to_string())
     }
+}
+
+/// `outcome` entries for requests cut short by the gateway's stop.
+fn stopped_outcomes(requests: &[u64]) -> impl Iterator<Item = Record> + '_ {
+    requests.iter().map(|&request_seq| {
+        Record::System(SystemRecord::Outcome { request_seq, outcome: OUTCOME_GATEWAY_STOPPED.to_string() })
+    })
 }
 
 fn fail_all(

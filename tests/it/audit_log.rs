@@ -435,3 +435,117 @@ fn snapshot_of_a_stopped_log_is_one_attested_file_with_its_key_and_checkpoint() 
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&print.stdout).lines().next(), Some(fingerprint(dir.path()).as_str()));
 }
+
+/// Child half of the recovery test: exchanges (an allowed request, then its response) from 8
+/// tasks, printing each acknowledged response; some requests are always waiting for theirs.
+#[test]
+fn crash_child_exchanges() {
+    let Ok(dir) = std::env::var("AUDITGATE_CRASH_EXCHANGES_DIR") else {
+        return;
+    };
+    runtime().block_on(async move {
+        let log = AuditLog::open(std::path::Path::new(&dir), manual_options()).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for t in 0..8u64 {
+            let (log, tx) = (log.clone(), tx.clone());
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let request_seq = log.append(allowed_request(t * 1_000_000 + i)).await.unwrap();
+                    tokio::task::yield_now().await;
+                    let response = auditgate::audit::ResponseRecord { request_seq, ..Default::default() };
+                    let seq = log.append(Record::Response(response)).await.unwrap();
+                    let _ = tx.send(seq);
+                }
+            });
+        }
+        while let Some(seq) = rx.recv().await {
+            println!("ACK {seq}");
+        }
+    });
+}
+
+/// Entries of a log as (seq, kind, payload).
+fn log_entries(dir: &std::path::Path) -> Vec<(u64, String, serde_json::Value)> {
+    let c = rusqlite::Connection::open(dir.join("log.db")).unwrap();
+    let mut stmt = c.prepare("SELECT seq, kind, bytes FROM entries ORDER BY seq").unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)))
+        .unwrap();
+    rows.map(|r| {
+        let (seq, kind, bytes) = r.unwrap();
+        (seq, kind, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["payload"].clone())
+    })
+    .collect()
+}
+
+/// Request entries (allowed) that no response or outcome entry names.
+fn without_outcome(entries: &[(u64, String, serde_json::Value)]) -> Vec<u64> {
+    let closed: BTreeSet<u64> = entries
+        .iter()
+        .filter(|(_, k, _)| k == "response" || k == "outcome")
+        .map(|(_, _, p)| p["request_seq"].as_u64().unwrap())
+        .collect();
+    entries
+        .iter()
+        .filter(|(s, k, p)| k == "request" && p["decision"] != "deny" && !closed.contains(s))
+        .map(|(s, _, _)| *s)
+        .collect()
+}
+
+#[test]
+fn reopening_after_a_crash_records_the_recovery_and_an_outcome_for_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["audit_log::crash_child_exchanges", "--exact", "--nocapture", "--test-threads=1"])
+        .env("AUDITGATE_CRASH_EXCHANGES_DIR", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let acked = lines.map_while(Result::ok).filter(|l| l.starts_with("ACK ")).take(300).count();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(acked, 300, "child stopped early");
+    let before = log_entries(dir.path());
+    let missing = without_outcome(&before);
+    assert!(!missing.is_empty(), "the kill should leave requests waiting for their response");
+    drop(AuditLog::open(dir.path(), manual_options()).unwrap());
+    let after = log_entries(dir.path());
+    let n = before.len() as u64;
+    let (seq, kind, recovered) = &after[before.len()];
+    assert_eq!((seq, kind.as_str()), (&n, "recovered"));
+    assert_eq!(recovered["last_seq_before"], n - 1);
+    assert_eq!(recovered["requests_without_outcome"], missing.len() as u64);
+    let outcomes: Vec<u64> = after[before.len() + 1..]
+        .iter()
+        .filter(|(_, k, p)| k == "outcome" && p["outcome"] == "unknown (gateway stopped)")
+        .map(|(_, _, p)| p["request_seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(outcomes, missing);
+    assert!(without_outcome(&after).is_empty());
+    // A clean open and close afterwards adds no second recovery.
+    make_log_continue(dir.path(), 0);
+    let last = log_entries(dir.path());
+    assert_eq!(last.iter().filter(|(_, k, _)| k == "recovered").count(), 1);
+    let (code, report) = verify_dir(dir.path(), &[]);
+    assert_eq!(code, 0, "{report}");
+}
+
+#[test]
+fn requests_still_open_at_shutdown_get_an_outcome_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let log = AuditLog::open(dir.path(), manual_options()).unwrap();
+        let answered = log.append(allowed_request(1)).await.unwrap();
+        let response = auditgate::audit::ResponseRecord { request_seq: answered, ..Default::default() };
+        log.append(Record::Response(response)).await.unwrap();
+        log.append(allowed_request(2)).await.unwrap();
+        log.append(request(3)).await.unwrap();
+        log.shutdown().await.unwrap();
+    });
+    let entries = log_entries(dir.path());
+    let kinds: Vec<&str> = entries.iter().map(|(_, k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["genesis", "request", "response", "request", "request", "gateway_stop", "outcome"]);
+    assert_eq!(entries[6].2["request_seq"], 3);
+    assert!(without_outcome(&entries).is_empty());
+}

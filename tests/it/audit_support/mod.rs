@@ -11,15 +11,26 @@ pub fn manual_options() -> AuditOptions {
     AuditOptions { checkpoint_interval_ms: 3_600_000, checkpoint_every_entries: 1_000_000, ..Default::default() }
 }
 
+/// A request the policy denied: complete on its own (nothing was forwarded, no outcome follows),
+/// so logs built of these need no response entries.
 pub fn request(i: u64) -> Record {
     Record::Request(RequestRecord {
         generation_id: format!("gen-{i}"),
         key_id: format!("key-{i}"),
         endpoint: "/v1/chat/completions".into(),
         models: vec!["demo/echo".into()],
+        decision: "deny".into(),
         body_sha256: format!("{i:064x}"),
         ..Default::default()
     })
+}
+
+/// A request that was allowed, so it is forwarded and waits for an outcome entry.
+pub fn allowed_request(i: u64) -> Record {
+    match request(i) {
+        Record::Request(r) => Record::Request(RequestRecord { decision: "allow".into(), ..r }),
+        other => other,
+    }
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
