@@ -134,6 +134,11 @@ impl AuditLog {
         &self.inner.public_key
     }
 
+    /// The fingerprint of that key (docs/audit-format.md 5), for auditors to pin.
+    pub fn key_fingerprint(&self) -> String {
+        note::PublicKey::parse(&self.inner.public_key).map(|k| k.fingerprint()).unwrap_or_default()
+    }
+
     /// Append one record; returns its sequence number once it is durable on disk.
     pub async fn append(&self, record: Record) -> Result<u64, AuditError> {
         self.call(|ack| Command::Append { record: Box::new(record), ack }).await
@@ -174,6 +179,12 @@ impl AuditLog {
             Err(_) => Err(AuditError::Unavailable("audit log did not confirm the write in time".into())),
         }
     }
+}
+
+/// The fingerprint of the signing key of the log in `dir` (from `signing.pub`), if there is one.
+pub fn signing_key_fingerprint(dir: &Path) -> Option<String> {
+    let vkey = std::fs::read_to_string(dir.join(FILE_PUB)).ok()?;
+    note::PublicKey::parse(&vkey).ok().map(|k| k.fingerprint())
 }
 
 /// Rotate the signing key of the log in `dir` (the gateway must be stopped: the writer lock is
