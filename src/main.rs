@@ -215,6 +215,9 @@ fn keys(command: KeysCommand) -> ExitCode {
                 if let Some(tpm) = k.rate_limit_tpm {
                     println!("rate limit: {tpm} tokens per minute");
                 }
+                if let Some(fp) = auditgate::audit::signing_key_fingerprint(&dir) {
+                    println!("audit log signing key fingerprint (for your auditors): {fp}");
+                }
                 println!("store this secret now; it is not shown again:");
                 println!("{secret}");
             }),
@@ -222,6 +225,9 @@ fn keys(command: KeysCommand) -> ExitCode {
             if json {
                 println!("{}", serde_json::to_string_pretty(&keys).unwrap_or_default());
                 return;
+            }
+            if let Some(fp) = auditgate::audit::signing_key_fingerprint(&dir) {
+                println!("audit log signing key fingerprint: {fp}");
             }
             println!("{:<18} {:<20} {:<14} {:>10} {:>10}  status", "id", "name", "team", "usage", "limit");
             for k in keys {

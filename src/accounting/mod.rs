@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod cost;
 pub mod limits;
+pub mod reconcile;
 pub mod recorder;
 pub mod store;
 

@@ -92,6 +92,10 @@ pub trait AccountStore: Send + Sync {
     fn generation(&self, id: &str) -> Result<Option<Generation>, StoreError>;
     /// Generations created in `[from, to)` (RFC 3339 times), oldest first: the activity log.
     fn generations_between(&self, from: &str, to: &str) -> Result<Vec<Generation>, StoreError>;
+    /// Every response entry of the audit log below this sequence number is settled here (see
+    /// `accounting::reconcile`); 0 when nothing was reconciled yet.
+    fn settled_through(&self) -> Result<u64, StoreError>;
+    fn set_settled_through(&self, seq: u64) -> Result<(), StoreError>;
 }
 
 /// Hex SHA-256 of a secret key, the only form in which keys are stored.
@@ -141,6 +145,11 @@ CREATE TABLE IF NOT EXISTS generations (
     request_entry INTEGER NOT NULL,
     response_entry INTEGER
 ) WITHOUT ROWID;
+-- How far the audit log has been reconciled into this store (one row).
+CREATE TABLE IF NOT EXISTS log_settlement (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    through_seq INTEGER NOT NULL
+);
 ";
 
 /// The embedded store in `<data-dir>/gateway.db`.
@@ -150,8 +159,10 @@ pub struct SqliteAccountStore {
 
 impl SqliteAccountStore {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)?;
-        let conn = Connection::open(data_dir.join("gateway.db"))?;
+        crate::audit::files::create_private_dir(data_dir)?;
+        let path = data_dir.join("gateway.db");
+        crate::audit::files::precreate_private(&path)?;
+        let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // Spend and generations are conveniences; the audit log is the record of truth.
@@ -313,6 +324,22 @@ impl AccountStore for SqliteAccountStore {
         let mut stmt = conn.prepare_cached(&format!("SELECT {GENERATION_COLUMNS} FROM generations WHERE id = ?1"))?;
         let g = stmt.query_row([id], generation_from_row).optional()?;
         Ok(g)
+    }
+
+    fn settled_through(&self) -> Result<u64, StoreError> {
+        let conn = self.conn.lock();
+        let seq: Option<i64> =
+            conn.query_row("SELECT through_seq FROM log_settlement WHERE id = 1", [], |r| r.get(0)).optional()?;
+        Ok(seq.map_or(0, |s| s.max(0) as u64))
+    }
+
+    fn set_settled_through(&self, seq: u64) -> Result<(), StoreError> {
+        self.conn.lock().execute(
+            "INSERT INTO log_settlement (id, through_seq) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET through_seq = excluded.through_seq",
+            [seq as i64],
+        )?;
+        Ok(())
     }
 }
 

@@ -133,7 +133,7 @@ fn load_hash_salt(data_dir: &std::path::Path) -> Result<(), StartError> {
         _ => {
             let mut bytes = vec![0u8; 32];
             rand::thread_rng().fill_bytes(&mut bytes);
-            std::fs::create_dir_all(data_dir).map_err(|e| StartError::Config(e.to_string()))?;
+            crate::audit::files::create_private_dir(data_dir).map_err(|e| StartError::Config(e.to_string()))?;
             write_private(&path, &bytes).map_err(|e| StartError::Config(format!("{}: {e}", path.display())))?;
             bytes
         }
@@ -151,6 +151,20 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(bytes)
 }
 
+/// Rebuild spend and generation records the store lost (a crash) from the audit log, before the
+/// first request is admitted. A failure leaves the store as it is; the next start tries again.
+fn reconcile_accounts(config: &Config, accounts: &dyn AccountStore) {
+    match crate::accounting::reconcile::reconcile(&config.data_dir.join(crate::audit::FILE_DB), accounts) {
+        Ok(done) if done.generations_added > 0 => tracing::warn!(
+            generations = done.generations_added,
+            spend_usd = done.spend_added_usd,
+            "generation records and spend rebuilt from the audit log"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "accounting not reconciled with the audit log"),
+    }
+}
+
 /// Open every dependency of the request path. Fails closed: no policy or no log, no gateway.
 pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     // Compile every PII pattern now, not on the first request.
@@ -161,6 +175,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         AuditLog::open(&config.data_dir, audit_options(&config)).map_err(|e| StartError::Audit(e.to_string()))?;
     let accounts: Arc<dyn AccountStore> =
         Arc::new(SqliteAccountStore::open(&config.data_dir).map_err(|e| StartError::Accounts(e.to_string()))?);
+    reconcile_accounts(&config, accounts.as_ref());
     let upstreams = build_upstreams(&config).await?;
     let catalog = Catalog::from_config(&config);
     let start =
@@ -263,6 +278,8 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let state = build_state(config).await?;
     let local = listener.local_addr().map_err(|source| StartError::Listen { addr: addr.clone(), source })?;
     tracing::info!(listen = %local, models = state.catalog.models().count(), "auditgate listening");
+    // What a firm hands its auditor out of band, so verify-log can pin the key.
+    tracing::info!(fingerprint = %state.audit.key_fingerprint(), "audit log signing key");
     // The line scripts and tests wait for (stdout, flushed).
     println!("auditgate listening on http://{local}");
     let watcher = watch_policy(&state);

@@ -9,7 +9,7 @@ use super::entry::decode;
 use super::merkle::{consistency_proof, inclusion_proof, leaf_hash, verify_inclusion, Hash};
 use super::note::{Checkpoint, PublicKey};
 use super::store::{LogStore, SqliteStore, StoreError, StoredCheckpoint};
-use super::verify::{Failure, Report};
+use super::verify::{Failure, Report, Trust, Verdict};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,18 @@ pub enum BundleError {
     /// The entry exists but no checkpoint covers it yet (or it does not exist).
     #[error("{0}")]
     NotCovered(String),
+    /// The log failed the writer's check before signing: nothing was signed.
+    #[error("{0}")]
+    Integrity(String),
+}
+
+impl From<super::AuditError> for BundleError {
+    fn from(e: super::AuditError) -> Self {
+        match e {
+            super::AuditError::Integrity { .. } => BundleError::Integrity(e.to_string()),
+            other => BundleError::Invalid(other.to_string()),
+        }
+    }
 }
 
 /// An inclusion proof as printed by `auditgate audit prove` and stored in `proofs.jsonl`.
@@ -174,8 +186,9 @@ pub fn export(store: &SqliteStore, public_key: &str, from: u64, to: u64, out: &P
     Ok(to - from + 1)
 }
 
-/// Verify a bundle offline; `key` overrides the bundle's own `signing.pub`.
-pub fn verify_bundle(dir: &Path, key: Option<&PublicKey>) -> Result<Report, BundleError> {
+/// Verify a bundle offline against `trust`: a pinned key or fingerprint, or the bundle's own
+/// `signing.pub` (which can only give "not attested").
+pub fn verify_bundle(dir: &Path, trust: &Trust) -> Result<Report, BundleError> {
     let manifest: Manifest = serde_json::from_str(&fs::read_to_string(dir.join("manifest.json"))?)
         .map_err(|e| BundleError::Invalid(format!("manifest.json: {e}")))?;
     // The manifest is untrusted input: its range must make sense before any arithmetic on it.
@@ -188,9 +201,9 @@ pub fn verify_bundle(dir: &Path, key: Option<&PublicKey>) -> Result<Report, Bund
     if manifest.format != FORMAT {
         return Err(BundleError::Invalid(format!("unknown bundle format {:?}", manifest.format)));
     }
-    let key = match key {
-        Some(k) => k.clone(),
-        None => PublicKey::parse(&fs::read_to_string(dir.join("signing.pub"))?)
+    let key = match trust {
+        Trust::Pinned(k) | Trust::Beside(k) => k.clone(),
+        Trust::Fingerprint(_) => PublicKey::parse(&fs::read_to_string(dir.join("signing.pub"))?)
             .map_err(|e| BundleError::Invalid(format!("signing.pub: {e}")))?,
     };
     let note = fs::read_to_string(dir.join("checkpoint.txt"))?;
@@ -198,7 +211,12 @@ pub fn verify_bundle(dir: &Path, key: Option<&PublicKey>) -> Result<Report, Bund
     let entries = fs::read_to_string(dir.join("entries.jsonl"))?;
     let proofs = fs::read_to_string(dir.join("proofs.jsonl"))?;
     let mut report = Report {
-        ok: true,
+        ok: false,
+        verdict: Verdict::IntegrityFailure,
+        intact: false,
+        key_pinned: trust.pinned(),
+        key_fingerprint: trust.fingerprint(),
+        not_attested: Vec::new(),
         entries: 0,
         root_hash: B64.encode(cp.root),
         origin: Some(cp.origin.clone()),
@@ -211,8 +229,17 @@ pub fn verify_bundle(dir: &Path, key: Option<&PublicKey>) -> Result<Report, Bund
         erased_bodies: Vec::new(),
         failure: None,
     };
-    if key.open_note(&note).is_err() || cp.origin != manifest.origin {
-        let seq = cp.size.saturating_sub(1);
+    let seq = cp.size.saturating_sub(1);
+    if matches!(trust, Trust::Fingerprint(fp) if *fp != key.fingerprint()) {
+        report.failure = Some(Failure {
+            seq,
+            reason: format!(
+                "the bundle's key (fingerprint {}) is not the pinned key {}",
+                key.fingerprint(),
+                trust.fingerprint()
+            ),
+        });
+    } else if key.open_note(&note).is_err() || cp.origin != manifest.origin {
         report.failure =
             Some(Failure { seq, reason: format!("the bundle's checkpoint is not signed by key {}", key.key_id()) });
     } else {
@@ -220,7 +247,8 @@ pub fn verify_bundle(dir: &Path, key: Option<&PublicKey>) -> Result<Report, Bund
         report.signed_size = cp.size;
         report.failure = check_bundle_entries(&manifest, &cp, &entries, &proofs, &mut report.entries);
     }
-    report.ok = report.failure.is_none();
+    // The bundle covers its entries only: they are all under the checkpoint, or it failed.
+    report.conclude();
     Ok(report)
 }
 

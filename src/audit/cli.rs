@@ -1,31 +1,40 @@
 //! Command-line entry points shared by the `verify-log` binary and `auditgate`:
 //! [`VerifyLogArgs`] + [`verify_log_main`], and [`AuditCommand`] + [`audit_main`]
-//! (`prove`, `export`, `rotate-key`, `erase`, `checkpoint`).
+//! (`prove`, `export`, `snapshot`, `rotate-key`, `erase`, `checkpoint`, `fingerprint`).
 //!
-//! Exit codes: 0 success (log intact); 1 integrity failure (verify) or entry not found / not yet
-//! covered by a checkpoint (prove, export); 2 usage or I/O error.
+//! `verify-log` exit codes: 0 intact and attested; 1 integrity failure; 2 usage or I/O error;
+//! 3 intact but not attested (key not pinned, or entries not yet signed). `auditgate audit`: 0
+//! success; 1 entry not found / not yet covered by a checkpoint (prove, export) or the log fails
+//! its check before signing; 2 usage or I/O error. Output to a closed pipe ends quietly.
 
 use super::bundle::{self, BundleError};
-use super::note::PublicKey;
+use super::merkle::stored_position;
+use super::note::{parse_fingerprint, PublicKey};
 use super::store::{LogStore, SqliteStore};
-use super::verify::{Claim, Report, Verifier};
-use super::{FILE_CHECKPOINTS, FILE_DB, FILE_PUB};
-use std::io::IsTerminal;
+use super::verify::{Claim, Failure, Report, Trust, Verifier};
+use super::{FILE_CHECKPOINTS, FILE_DB, FILE_PUB, FILE_VERIFIED};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-/// `verify-log [--data-dir DIR] [--db FILE --public-key FILE] [--checkpoint FILE] [--json] [--bundle DIR]`
+/// `verify-log [--data-dir DIR] [--db FILE] [--public-key FILE | --key-fingerprint HASH]
+/// [--checkpoint FILE] [--json] [--bundle DIR]`
 #[derive(clap::Parser, Debug, Clone, Default)]
 #[command(name = "verify-log", about = "Verify an auditgate audit log using only its public key", version)]
+#[command(group(clap::ArgGroup::new("pin").args(["public_key", "key_fingerprint"]).multiple(false)))]
 pub struct VerifyLogArgs {
     /// Data directory holding log.db, signing.pub and checkpoints.log (default ./audit).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["db", "bundle"])]
     pub data_dir: Option<PathBuf>,
-    /// A log database file to verify (requires --public-key).
-    #[arg(long, value_name = "FILE", requires = "public_key", conflicts_with = "bundle")]
+    /// A log database file to verify (requires --public-key or --key-fingerprint).
+    #[arg(long, value_name = "FILE", requires = "pin", conflicts_with = "bundle")]
     pub db: Option<PathBuf>,
-    /// The trusted public key (signing.pub form); overrides the data directory's copy.
+    /// The public key you trust (signing.pub form), received out of band: pins it.
     #[arg(long, value_name = "FILE")]
     pub public_key: Option<PathBuf>,
+    /// The fingerprint of the key you trust (SHA-256 of the public key, 64 hex digits), received
+    /// out of band: pins whichever key of the log's history has it.
+    #[arg(long, value_name = "HASH")]
+    pub key_fingerprint: Option<String>,
     /// A checkpoint note saved earlier; the log must be a consistent extension of it.
     #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
     pub checkpoint: Option<PathBuf>,
@@ -39,21 +48,18 @@ pub struct VerifyLogArgs {
 
 /// Run `verify-log`; returns the process exit code.
 pub fn verify_log_main(args: VerifyLogArgs) -> i32 {
-    let result = if let Some(dir) = &args.bundle {
-        verify_bundle_cmd(dir, args.public_key.as_deref())
-    } else {
-        verify_log(&args)
-    };
+    let result = if let Some(dir) = &args.bundle { verify_bundle_cmd(dir, &args) } else { verify_log(&args) };
     match result {
         Ok(report) => {
-            print_report(&report, args.json);
-            i32::from(!report.ok)
+            // A closed pipe (`verify-log | head`) is not an error of the log: keep the verdict.
+            let _ = print_report(&mut std::io::stdout().lock(), &report, args.json);
+            report.exit_code()
         }
         Err(msg) => {
             if args.json {
-                println!("{}", serde_json::json!({ "ok": false, "error": msg }));
+                let _ = writeln!(std::io::stdout().lock(), "{}", serde_json::json!({ "ok": false, "error": msg }));
             }
-            eprintln!("verify-log: {msg}");
+            let _ = writeln!(std::io::stderr().lock(), "verify-log: {msg}");
             2
         }
     }
@@ -64,23 +70,36 @@ fn read_key(path: &Path) -> Result<PublicKey, String> {
     PublicKey::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn verify_bundle_cmd(dir: &Path, key: Option<&Path>) -> Result<Report, String> {
-    let key = key.map(read_key).transpose()?;
-    bundle::verify_bundle(dir, key.as_ref()).map_err(|e| format!("{}: {e}", dir.display()))
+/// The key to check against: the one the auditor pinned, else the copy beside the log (which
+/// can only give "not attested").
+fn trust_of(args: &VerifyLogArgs, beside: Option<&Path>) -> Result<Trust, String> {
+    if let Some(path) = &args.public_key {
+        return Ok(Trust::Pinned(read_key(path)?));
+    }
+    if let Some(fp) = &args.key_fingerprint {
+        return parse_fingerprint(fp).map(Trust::Fingerprint).map_err(|e| e.to_string());
+    }
+    match beside {
+        Some(path) => Ok(Trust::Beside(read_key(path)?)),
+        None => Err("give the key you trust: --public-key FILE or --key-fingerprint HASH".into()),
+    }
+}
+
+fn verify_bundle_cmd(dir: &Path, args: &VerifyLogArgs) -> Result<Report, String> {
+    let trust = trust_of(args, Some(&dir.join(FILE_PUB)))?;
+    bundle::verify_bundle(dir, &trust).map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 /// Verify a log directory or database file as `verify-log` does (without `--bundle`), returning
 /// the report instead of printing it. Errors are usage or I/O problems (exit 2).
 pub fn verify_log(args: &VerifyLogArgs) -> Result<Report, String> {
-    let (db, key_path, cp_log) = match (&args.db, &args.data_dir) {
-        (Some(db), _) => (db.clone(), args.public_key.clone().unwrap_or_default(), None),
+    let (db, trust, dir) = match (&args.db, &args.data_dir) {
+        (Some(db), _) => (db.clone(), trust_of(args, None)?, None),
         (None, dir) => {
             let dir = dir.clone().unwrap_or_else(|| PathBuf::from("./audit"));
-            let key = args.public_key.clone().unwrap_or_else(|| dir.join(FILE_PUB));
-            (dir.join(FILE_DB), key, Some(dir.join(FILE_CHECKPOINTS)))
+            (dir.join(FILE_DB), trust_of(args, Some(&dir.join(FILE_PUB)))?, Some(dir))
         }
     };
-    let trusted = read_key(&key_path)?;
     let anchor = match &args.checkpoint {
         Some(p) => Some(std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?),
         None => None,
@@ -92,29 +111,125 @@ pub fn verify_log(args: &VerifyLogArgs) -> Result<Report, String> {
         .into_iter()
         .map(|c| Claim { source: FILE_DB.into(), note: c.note, stated_size: Some(c.size) })
         .collect();
-    if let Some(path) = cp_log.filter(|p| p.exists()) {
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let notes = super::note::split_notes(&text);
-        claims.extend(notes.into_iter().map(|note| Claim { source: FILE_CHECKPOINTS.into(), note, stated_size: None }));
+    if let Some(dir) = &dir {
+        claims.extend(dir_claims(dir)?);
     }
-    let mut verifier = Verifier::new(trusted, claims, anchor.as_deref())?;
+    let mut verifier = Verifier::new(trust, claims, anchor.as_deref())?;
     stream_entries(&store, &mut verifier, !args.json).map_err(|e| format!("reading {}: {e}", db.display()))?;
     let bodies = store.bodies().map_err(|e| e.to_string())?;
     Ok(verifier.finish(&bodies))
 }
 
-/// Feed every row to the verifier, with a progress line on a terminal for big logs.
+/// The notes kept beside the database: every note of `checkpoints.log`, and the writer's
+/// verified-state record (a signed checkpoint of what it last verified).
+fn dir_claims(dir: &Path) -> Result<Vec<Claim>, String> {
+    let read = |path: PathBuf| -> Result<Option<String>, String> {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    };
+    let mut claims = Vec::new();
+    if let Some(text) = read(dir.join(FILE_CHECKPOINTS))? {
+        let notes = super::note::split_notes(&text);
+        claims.extend(notes.into_iter().map(|note| Claim { source: FILE_CHECKPOINTS.into(), note, stated_size: None }));
+    }
+    if let Some(note) = read(dir.join(FILE_VERIFIED))? {
+        claims.push(Claim { source: FILE_VERIFIED.into(), note, stated_size: None });
+    }
+    Ok(claims)
+}
+
+/// The stored `tree_hashes` rows in position order, compared with the nodes the verifier
+/// recomputes as it goes. One row is held back when a node is missing, for the next comparison.
+struct NodeRows<'s> {
+    rows: Option<rusqlite::Rows<'s>>,
+    held: Option<NodeRow>,
+}
+
+/// `(pos, level, idx, hash)` of one `tree_hashes` row.
+type NodeRow = (i64, i64, i64, Vec<u8>);
+
+impl NodeRows<'_> {
+    fn next(&mut self) -> rusqlite::Result<Option<NodeRow>> {
+        if let Some(h) = self.held.take() {
+            return Ok(Some(h));
+        }
+        match self.rows.as_mut() {
+            None => Ok(None),
+            Some(rows) => match rows.next()? {
+                None => Ok(None),
+                Some(r) => Ok(Some((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))),
+            },
+        }
+    }
+
+    /// Compare the nodes the last entry completed with their rows.
+    fn check(&mut self, v: &mut Verifier) -> rusqlite::Result<bool> {
+        if self.rows.is_none() {
+            return Ok(true);
+        }
+        for (level, index, hash) in v.created().to_vec() {
+            let want = stored_position(level, index) as i64;
+            let stored = match self.next()? {
+                Some(row) if row.0 > want => {
+                    self.held = Some(row);
+                    None
+                }
+                Some((pos, ..)) if pos < want => {
+                    let seq = super::chain::node_entry(level, index);
+                    let f = Failure::new(seq, format!("tree_hashes holds a row at position {pos} that no entry creates (expected the node at position {want}): tree_hashes was altered"));
+                    return Ok(v.stop_with(f));
+                }
+                Some((_, l, i, _)) if (l, i) != (i64::from(level), index as i64) => {
+                    let f = Failure::new(super::chain::node_entry(level, index), format!("the stored tree hash row at position {want} names level {l}, index {i} instead of level {level}, index {index}: tree_hashes was altered"));
+                    return Ok(v.stop_with(f));
+                }
+                Some((.., h)) => Some(h),
+                None => None,
+            };
+            if !v.check_stored_node(level, index, &hash, stored.as_deref()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// After the last entry: rows left over describe entries the log does not have.
+    fn finish(&mut self, v: &mut Verifier) -> rusqlite::Result<()> {
+        if let Some((pos, level, index, _)) = self.next()? {
+            let n = v.size();
+            v.stop_with(Failure::new(n, format!("tree_hashes holds a node (level {level}, index {index}, position {pos}) over entries the log does not have: entries after {} were removed", n.saturating_sub(1))));
+        }
+        Ok(())
+    }
+}
+
+/// Feed every row to the verifier with its stored columns and tree nodes, with a progress line
+/// on a terminal for big logs.
 fn stream_entries(store: &SqliteStore, v: &mut Verifier, progress: bool) -> rusqlite::Result<()> {
     let total = store.size().unwrap_or(0);
     let show = progress && total > 200_000 && std::io::stderr().is_terminal();
-    let mut stmt = store.connection().prepare("SELECT seq, leaf_hash, bytes FROM entries ORDER BY seq")?;
+    let conn = store.connection();
+    let mut stmt = conn.prepare("SELECT seq, kind, leaf_hash, bytes FROM entries ORDER BY seq")?;
+    // Old-layout logs (no tree_hashes) keep no interior nodes to compare.
+    let mut node_stmt = if store.has_tree_hashes() {
+        Some(conn.prepare("SELECT pos, level, idx, hash FROM tree_hashes ORDER BY pos")?)
+    } else {
+        None
+    };
+    let mut nodes = NodeRows { rows: node_stmt.as_mut().map(|s| s.query([])).transpose()?, held: None };
     let mut rows = stmt.query([])?;
     let mut n = 0u64;
+    let mut complete = true;
     while let Some(row) = rows.next()? {
         let seq = row.get::<_, i64>(0)?;
-        let recorded = row.get_ref(1)?.as_blob_or_null()?;
-        let bytes = row.get_ref(2)?.as_blob()?;
-        if !v.push(seq.max(0) as u64, recorded, bytes) {
+        let kind = row.get_ref(1)?.as_str_or_null()?;
+        let leaf_hash = row.get_ref(2)?.as_blob_or_null()?;
+        let bytes = row.get_ref(3)?.as_blob()?;
+        if !v.push(super::chain::Row { seq: seq.max(0) as u64, leaf_hash, kind, bytes }) || !nodes.check(v)? {
+            complete = false;
             break;
         }
         n += 1;
@@ -122,49 +237,56 @@ fn stream_entries(store: &SqliteStore, v: &mut Verifier, progress: bool) -> rusq
             eprint!("\rverify-log: {n}/{total} entries ({}%)", n * 100 / total.max(1));
         }
     }
+    if complete {
+        nodes.finish(v)?;
+    }
     if show {
         eprintln!("\rverify-log: {n}/{total} entries checked      ");
     }
     Ok(())
 }
 
-fn print_report(r: &Report, json: bool) {
+fn print_report(out: &mut impl Write, r: &Report, json: bool) -> std::io::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
-        return;
+        return writeln!(out, "{}", serde_json::to_string_pretty(r).unwrap_or_default());
     }
     match &r.failure {
-        None => println!("log intact: {} entries", r.entries),
-        Some(f) => println!("INTEGRITY FAILURE at entry {}: {}", f.seq, f.reason),
+        Some(f) => writeln!(out, "INTEGRITY FAILURE at entry {}: {}", f.seq, f.reason)?,
+        None if r.ok => writeln!(
+            out,
+            "log intact and attested: {} entries, all covered by checkpoints signed by the pinned key (fingerprint {})",
+            r.entries, r.key_fingerprint
+        )?,
+        None => {
+            writeln!(out, "log intact but NOT ATTESTED: {} entries", r.entries)?;
+            for why in &r.not_attested {
+                writeln!(out, "  not attested: {why}")?;
+            }
+        }
     }
     if let Some(origin) = &r.origin {
-        println!("  origin: {origin}");
+        writeln!(out, "  origin: {origin}")?;
     }
-    println!("  root hash of the {} entries verified: {}", r.entries, r.root_hash);
-    println!(
+    writeln!(out, "  root hash of the {} entries verified: {}", r.entries, r.root_hash)?;
+    writeln!(
+        out,
         "  checkpoint notes verified (log.db and checkpoints.log): {}; signed by the trusted key up to tree size {}",
         r.checkpoints_verified, r.signed_size
-    );
-    if r.unsigned_tail > 0 {
-        println!(
-            "  unsigned tail: {} entries ({} to {}) are after the last checkpoint",
-            r.unsigned_tail,
-            r.signed_size,
-            r.entries - 1
-        );
-    }
+    )?;
     if let Some(size) = r.consistent_with_checkpoint {
-        println!("  the log extends the given checkpoint of tree size {size}");
+        writeln!(out, "  the log extends the given checkpoint of tree size {size}")?;
     }
     if r.keys.len() > 1 {
-        println!("  signing keys over time: {}", r.keys.join(" -> "));
+        writeln!(out, "  signing keys over time: {}", r.keys.join(" -> "))?;
     }
     if r.bodies_checked > 0 || !r.erased_bodies.is_empty() {
-        println!("  stored bodies: {} checked, {} erased", r.bodies_checked, r.erased_bodies.len());
+        writeln!(out, "  stored bodies: {} checked, {} erased", r.bodies_checked, r.erased_bodies.len())?;
     }
     for b in &r.erased_bodies {
-        println!("    entry {} {} body erased at {}", b.seq, b.role, b.erased_at.as_deref().unwrap_or("unknown time"));
+        let at = b.erased_at.as_deref().unwrap_or("unknown time");
+        writeln!(out, "    entry {} {} body erased at {at}", b.seq, b.role)?;
     }
+    Ok(())
 }
 
 /// `auditgate audit ...`
@@ -199,15 +321,23 @@ pub enum AuditCommand {
         #[arg(long)]
         role: Option<String>,
     },
-    /// Sign a checkpoint now if the log grew (gateway stopped).
+    /// Sign a checkpoint now if the log grew (gateway stopped), after verifying the log.
     Checkpoint,
+    /// Write a consistent copy for auditors into DIR (log.db, signing.pub, checkpoint.txt), up to
+    /// a freshly signed checkpoint; works while the gateway runs.
+    Snapshot {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Print the signing key's fingerprint (SHA-256 of the public key), to give auditors out of band.
+    Fingerprint,
 }
 
 /// Run one `auditgate audit` command on the log in `data_dir`; returns the exit code.
 pub fn audit_main(cmd: AuditCommand, data_dir: &Path) -> i32 {
     match run_audit(cmd, data_dir) {
         Ok(()) => 0,
-        Err(BundleError::NotCovered(msg)) => {
+        Err(BundleError::NotCovered(msg) | BundleError::Integrity(msg)) => {
             eprintln!("auditgate audit: {msg}");
             1
         }
@@ -216,6 +346,13 @@ pub fn audit_main(cmd: AuditCommand, data_dir: &Path) -> i32 {
             2
         }
     }
+}
+
+/// One line of command output; a closed pipe ends the output quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
 }
 
 fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
@@ -228,12 +365,11 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
     match cmd {
         AuditCommand::Prove { entry } => {
             let receipt = bundle::prove(&open()?, &public_key()?, entry)?;
-            println!("{}", serde_json::to_string_pretty(&receipt).map_err(|e| BundleError::Invalid(e.to_string()))?);
+            say!("{}", pretty(&receipt)?);
         }
         AuditCommand::Consistency { old_size } => {
             let proof = bundle::prove_consistency(&open()?, old_size)?;
-            let text = serde_json::to_string_pretty(&proof).map_err(|e| BundleError::Invalid(e.to_string()))?;
-            println!("{text}");
+            say!("{}", pretty(&proof)?);
         }
         AuditCommand::Export { from, to, out } => {
             let store = open()?;
@@ -242,11 +378,12 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
                 let _ = super::checkpoint_offline(dir);
             }
             let n = bundle::export(&store, &public_key()?, from, to, &out)?;
-            println!("exported {n} entries to {}", out.display());
+            say!("exported {n} entries to {}", out.display());
         }
         AuditCommand::RotateKey => {
-            let vkey = super::rotate_key(dir).map_err(|e| BundleError::Invalid(e.to_string()))?;
-            println!("new signing key: {vkey}");
+            let vkey = super::rotate_key(dir)?;
+            say!("new signing key: {vkey}");
+            say!("signing key fingerprint: {}", fingerprint_of(&vkey)?);
         }
         AuditCommand::Erase { entry, role } => {
             let mut store = SqliteStore::open_writer(&dir.join(FILE_DB))?;
@@ -255,16 +392,40 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
             if n == 0 {
                 return Err(BundleError::NotCovered(format!("entry {entry} has no stored body to erase")));
             }
-            println!("erased {n} stored bodies of entry {entry}");
+            say!("erased {n} stored bodies of entry {entry}");
         }
         AuditCommand::Checkpoint => {
-            match super::checkpoint_offline(dir).map_err(|e| BundleError::Invalid(e.to_string()))? {
-                Some(size) => println!("signed checkpoint for tree size {size}"),
-                None => println!("no new entries since the last checkpoint"),
+            match super::checkpoint_offline(dir)? {
+                Some(size) => say!("signed checkpoint for tree size {size}"),
+                None => say!("no new entries since the last checkpoint"),
             }
+            say!("signing key fingerprint: {}", fingerprint_of(&public_key()?)?);
+        }
+        AuditCommand::Snapshot { out } => {
+            let snap = super::snapshot::snapshot(dir, &out)?;
+            say!("snapshot of {} entries in {}, all covered by its checkpoint.txt", snap.entries, out.display());
+            say!("signing key fingerprint: {}", snap.fingerprint);
+            say!(
+                "auditors check it with: verify-log --data-dir {} --key-fingerprint FINGERPRINT, using the fingerprint \
+                 received from you out of band",
+                out.display()
+            );
+        }
+        AuditCommand::Fingerprint => {
+            let vkey = public_key()?;
+            say!("{}", fingerprint_of(&vkey)?);
+            say!("signing key: {vkey}");
         }
     }
     Ok(())
+}
+
+fn fingerprint_of(vkey: &str) -> Result<String, BundleError> {
+    PublicKey::parse(vkey).map(|k| k.fingerprint()).map_err(|e| BundleError::Invalid(format!("{FILE_PUB}: {e}")))
+}
+
+fn pretty(value: &impl serde::Serialize) -> Result<String, BundleError> {
+    serde_json::to_string_pretty(value).map_err(|e| BundleError::Invalid(e.to_string()))
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub fn kind_of(record: &Record) -> &'static str {
             SystemRecord::PolicyRejected { .. } => "policy_rejected",
             SystemRecord::KeyRotated { .. } => "key_rotated",
             SystemRecord::Checkpoint { .. } => "checkpoint",
+            SystemRecord::Recovered { .. } => "recovered",
+            SystemRecord::Outcome { .. } => "outcome",
         },
     }
 }

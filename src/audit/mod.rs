@@ -14,17 +14,23 @@
 //! and in `checkpoints.log`.
 
 pub mod bundle;
+pub mod chain;
 pub mod cli;
 pub mod entry;
+pub mod files;
 pub mod merkle;
 pub mod note;
 pub mod record;
+pub mod snapshot;
 pub mod store;
+mod verified;
 pub mod verify;
 mod writer;
 
 pub use cli::{audit_main, verify_log, verify_log_main, AuditCommand, VerifyLogArgs};
-pub use record::{Attempt, PiiSummary, Record, RequestRecord, ResponseRecord, SystemRecord, Usage};
+pub use record::{
+    Attempt, PiiSummary, Record, RequestRecord, ResponseRecord, SystemRecord, Usage, OUTCOME_GATEWAY_STOPPED,
+};
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
@@ -41,6 +47,8 @@ pub const FILE_PUB: &str = "signing.pub";
 pub const FILE_CHECKPOINTS: &str = "checkpoints.log";
 /// Held locked by the single writer.
 pub const FILE_LOCK: &str = "writer.lock";
+/// The writer's signed record of how far it has verified the log (docs/audit-format.md 6.1).
+pub const FILE_VERIFIED: &str = "verified-state";
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuditError {
@@ -50,6 +58,9 @@ pub enum AuditError {
     /// The caller passed something the log does not accept.
     #[error("invalid audit request: {0}")]
     Invalid(String),
+    /// The stored log does not check out: nothing is signed and nothing appended.
+    #[error("audit log integrity failure at entry {seq}: {reason}")]
+    Integrity { seq: u64, reason: String },
 }
 
 /// Settings from the `[audit]` table of gateway.toml.
@@ -123,6 +134,11 @@ impl AuditLog {
         &self.inner.public_key
     }
 
+    /// The fingerprint of that key (docs/audit-format.md 5), for auditors to pin.
+    pub fn key_fingerprint(&self) -> String {
+        note::PublicKey::parse(&self.inner.public_key).map(|k| k.fingerprint()).unwrap_or_default()
+    }
+
     /// Append one record; returns its sequence number once it is durable on disk.
     pub async fn append(&self, record: Record) -> Result<u64, AuditError> {
         self.call(|ack| Command::Append { record: Box::new(record), ack }).await
@@ -163,6 +179,12 @@ impl AuditLog {
             Err(_) => Err(AuditError::Unavailable("audit log did not confirm the write in time".into())),
         }
     }
+}
+
+/// The fingerprint of the signing key of the log in `dir` (from `signing.pub`), if there is one.
+pub fn signing_key_fingerprint(dir: &Path) -> Option<String> {
+    let vkey = std::fs::read_to_string(dir.join(FILE_PUB)).ok()?;
+    note::PublicKey::parse(&vkey).ok().map(|k| k.fingerprint())
 }
 
 /// Rotate the signing key of the log in `dir` (the gateway must be stopped: the writer lock is

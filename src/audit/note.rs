@@ -122,10 +122,12 @@ pub fn write_private(path: &Path, contents: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
-/// Replace a file atomically (write, fsync, rename).
+/// Replace a file atomically (write, fsync, rename); created 0600 like every file in the data
+/// directory.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), NoteError> {
     let tmp = tmp_path(path);
-    let mut f = fs::File::create(&tmp)?;
+    let _ = fs::remove_file(&tmp);
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
     f.write_all(contents.as_bytes())?;
     f.sync_all()?;
     fs::rename(&tmp, path)?;
@@ -188,6 +190,15 @@ impl PublicKey {
         self.vkey.split('+').nth(1).unwrap_or("")
     }
 
+    /// The key's fingerprint: SHA-256 of the raw 32-byte Ed25519 public key, 64 lowercase hex
+    /// digits (docs/audit-format.md 5). Unlike the key id it does not depend on the key's name,
+    /// and it is long enough to be compared out of band.
+    pub fn fingerprint(&self) -> String {
+        let raw = self.vkey.splitn(3, '+').nth(2).and_then(|b| B64.decode(b).ok()).unwrap_or_default();
+        // `StandardVerifier::new` accepted the key, so it is 0x01 (Ed25519) and 32 bytes.
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw.get(1..).unwrap_or_default()))
+    }
+
     /// Verify a signed note with this key; returns the signed text.
     pub fn open_note(&self, note: &str) -> Result<String, NoteError> {
         let parsed = Note::from_bytes(note.as_bytes()).map_err(|e| NoteError::Malformed(e.to_string()))?;
@@ -195,6 +206,19 @@ impl PublicKey {
         parsed.verify(&list).map_err(|_| NoteError::BadSignature(format!("{}+{}", self.name(), self.key_id())))?;
         String::from_utf8(parsed.text().to_vec()).map_err(|e| NoteError::Malformed(e.to_string()))
     }
+}
+
+/// A key fingerprint as an auditor types it: 64 hex digits (either case), optionally prefixed
+/// `sha256:`; returned in the canonical lowercase form of [`PublicKey::fingerprint`].
+pub fn parse_fingerprint(text: &str) -> Result<String, NoteError> {
+    let t = text.trim();
+    let t = t.strip_prefix("sha256:").or_else(|| t.strip_prefix("SHA256:")).unwrap_or(t);
+    if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(NoteError::BadKey(format!(
+            "{text:?} is not a key fingerprint (64 hex digits: the SHA-256 of the public key)"
+        )));
+    }
+    Ok(t.to_ascii_lowercase())
 }
 
 /// The body of a C2SP tlog checkpoint.
@@ -322,6 +346,26 @@ mod tests {
         h.update(b"n\n");
         h.update(&raw);
         assert_eq!(pk.key_id(), hex::encode(&h.finalize()[..4]));
+    }
+
+    #[test]
+    fn fingerprint_is_sha256_of_the_raw_public_key() {
+        use sha2::{Digest, Sha256};
+        let kp = KeyPair::generate("n").unwrap();
+        let pk = PublicKey::parse(kp.vkey()).unwrap();
+        let raw = B64.decode(kp.vkey().splitn(3, '+').nth(2).unwrap()).unwrap();
+        assert_eq!(raw.len(), 33);
+        assert_eq!(pk.fingerprint(), hex::encode(Sha256::digest(&raw[1..])));
+        // The same key under another name has the same fingerprint.
+        let seed = B64.decode(kp.skey().splitn(5, '+').nth(4).unwrap()).unwrap();
+        let sk = ed25519_dalek::SigningKey::from_bytes(&seed[1..].try_into().unwrap());
+        let renamed = signed_note::new_ed25519_verifier_key("other", &sk.verifying_key());
+        assert_eq!(PublicKey::parse(&renamed).unwrap().fingerprint(), pk.fingerprint());
+        assert_eq!(
+            parse_fingerprint(&format!("sha256:{}", pk.fingerprint().to_uppercase())).unwrap(),
+            pk.fingerprint()
+        );
+        assert!(parse_fingerprint("abc").is_err());
     }
 
     #[test]

@@ -36,6 +36,14 @@ pub struct StoredEntry {
     pub bytes: Vec<u8>,
 }
 
+/// One `tree_hashes` row as stored (columns unchecked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredNode {
+    pub level: i64,
+    pub index: i64,
+    pub hash: Vec<u8>,
+}
+
 /// A body kept apart from the chain.
 #[derive(Debug, Clone)]
 pub struct NewBody {
@@ -236,6 +244,32 @@ impl SqliteStore {
         }
         let leaves_only = !has_table(&conn, "tree_hashes")?;
         Ok(SqliteStore { conn, wal_frames: None, path: path.to_path_buf(), inode: meta.ino(), leaves_only })
+    }
+
+    /// The stored interior nodes with `from <= pos < to`: `pos -> (level, index, hash)`. The nodes
+    /// completed by entries `a..b` are exactly those between the positions of leaves `a` and `b`.
+    pub fn read_nodes(&self, from: u64, to: u64) -> Result<std::collections::HashMap<u64, StoredNode>, StoreError> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT pos, level, idx, hash FROM tree_hashes WHERE pos >= ?1 AND pos < ?2")?;
+        let rows = stmt.query_map(params![from as i64, to.min(i64::MAX as u64) as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, StoredNode { level: r.get(1)?, index: r.get(2)?, hash: r.get(3)? }))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The frontier of the first `size` entries, from the stored nodes (unverified: the caller
+    /// compares its root with one it trusts).
+    pub fn frontier_at(&self, size: u64) -> Result<Frontier, StoreError> {
+        let hashes = decompose(0, size)
+            .into_iter()
+            .map(|(level, index)| self.node(level, index))
+            .collect::<Result<Vec<_>, _>>()?;
+        Frontier::from_parts(size, hashes).ok_or_else(|| StoreError::Corrupt("frontier shape".into()))
+    }
+
+    /// False for a read-only log in the old layout, which keeps no interior tree nodes.
+    pub fn has_tree_hashes(&self) -> bool {
+        !self.leaves_only
     }
 
     /// The underlying connection (verifier streaming, tests).

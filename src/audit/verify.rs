@@ -1,14 +1,19 @@
-//! The verifier shared by the `verify-log` binary and the library. It trusts nothing but the public
-//! key it is given: it recomputes every leaf hash from the stored bytes, checks every chain link,
-//! sequence number and time, rebuilds the Merkle tree to check every checkpoint's root and
-//! signature, follows key rotations, checks an externally saved checkpoint (`--checkpoint`) and
-//! reports the unsigned tail and erased bodies.
+//! The verifier shared by the `verify-log` binary and the library. It trusts nothing but the key
+//! it is given: it recomputes every leaf hash from the stored bytes ([`super::chain`]), checks every
+//! chain link, sequence number, time and stored column, rebuilds the Merkle tree to check every
+//! checkpoint's root and signature and every stored tree hash, follows key rotations, checks an
+//! externally saved checkpoint (`--checkpoint`) and reports the unsigned tail and erased bodies.
 //!
-//! Entries are streamed through [`Verifier::push`]; the first failure stops the stream, and the
-//! reported failure is the one with the lowest sequence number.
+//! The verdict has three values (docs/audit-format.md 9): attested (intact, and every entry is
+//! covered by checkpoints signed by a key the auditor pinned), integrity failure, and intact but not
+//! attested (the key was only found beside the log, or entries after the last checkpoint are not
+//! yet signed). Entries are streamed through [`Verifier::push`]; the first failure stops the
+//! stream, and the reported failure is the one with the lowest sequence number.
 
-use super::entry::{decode, EntryView};
-use super::merkle::{empty_root, leaf_hash, Frontier, Hash};
+pub use super::chain::Failure;
+use super::chain::{check_node, ChainCheck, Row};
+use super::entry::EntryView;
+use super::merkle::{empty_root, Hash};
 use super::note::{verify_rotation, Checkpoint, PublicKey};
 use super::record::{Record, SystemRecord};
 use super::store::BodyRow;
@@ -18,13 +23,6 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-/// The first integrity failure: the entry it names and why, in plain words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Failure {
-    pub seq: u64,
-    pub reason: String,
-}
-
 /// A body that was erased (GDPR); the chain still verifies.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErasedBody {
@@ -33,10 +31,43 @@ pub struct ErasedBody {
     pub erased_at: Option<String>,
 }
 
+/// What the verification concludes; the exit status follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Intact, and every entry is covered by checkpoints signed by a pinned key (exit 0).
+    Attested,
+    /// An entry, checkpoint, stored column or body does not check out (exit 1).
+    IntegrityFailure,
+    /// Intact, but either the key was not pinned or some entries are not signed yet (exit 3).
+    NotAttested,
+}
+
+impl Verdict {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Attested => 0,
+            Verdict::IntegrityFailure => 1,
+            Verdict::NotAttested => 3,
+        }
+    }
+}
+
 /// What the verifier found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// True only for [`Verdict::Attested`] (exit 0).
     pub ok: bool,
+    pub verdict: Verdict,
+    /// No integrity failure (the chain, the tree, the checkpoints and the bodies check out).
+    pub intact: bool,
+    /// The key the log was checked against was given by the auditor (`--public-key` or
+    /// `--key-fingerprint`), not only found beside the log.
+    pub key_pinned: bool,
+    /// Fingerprint of the key checked against (SHA-256 of the raw public key, hex).
+    pub key_fingerprint: String,
+    /// Why the log is not attested, in plain words (empty when it is, or when it is not intact).
+    pub not_attested: Vec<String>,
     pub entries: u64,
     /// Base64 Merkle root of the entries verified (up to the first failure).
     pub root_hash: String,
@@ -52,6 +83,78 @@ pub struct Report {
     pub bodies_checked: u64,
     pub erased_bodies: Vec<ErasedBody>,
     pub failure: Option<Failure>,
+}
+
+impl Report {
+    pub fn exit_code(&self) -> i32 {
+        self.verdict.exit_code()
+    }
+
+    /// Set `verdict`, `ok`, `intact` and `not_attested` from the other fields.
+    pub fn conclude(&mut self) {
+        self.intact = self.failure.is_none();
+        self.not_attested.clear();
+        if !self.key_pinned {
+            self.not_attested.push(format!(
+                "the signing key was only found beside the log, not pinned: its fingerprint is {}. Compare it with \
+                 the fingerprint the log's operator gave you out of band, then pass --key-fingerprint {}",
+                self.key_fingerprint, self.key_fingerprint
+            ));
+        }
+        if self.unsigned_tail > 0 {
+            let (n, first, last) = (self.unsigned_tail, self.signed_size, self.entries - 1);
+            let which = if n == 1 { format!("1 entry ({first})") } else { format!("{n} entries ({first} to {last})") };
+            self.not_attested
+                .push(format!("entries after tree size {first} are not covered by a signed checkpoint yet: {which}"));
+        }
+        self.verdict = match (self.intact, self.not_attested.is_empty()) {
+            (false, _) => Verdict::IntegrityFailure,
+            (true, true) => Verdict::Attested,
+            (true, false) => Verdict::NotAttested,
+        };
+        if !self.intact {
+            self.not_attested.clear();
+        }
+        self.ok = self.verdict == Verdict::Attested;
+    }
+}
+
+/// The key the log is checked against, and whether the auditor pinned it.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// `--public-key FILE`: this key.
+    Pinned(PublicKey),
+    /// `--key-fingerprint HASH`: whichever key of the log's history has this fingerprint.
+    Fingerprint(String),
+    /// Only the `signing.pub` found beside the log: checked, but not attested.
+    Beside(PublicKey),
+}
+
+impl Trust {
+    fn matches(&self, key: &PublicKey) -> bool {
+        match self {
+            Trust::Pinned(k) | Trust::Beside(k) => k == key,
+            Trust::Fingerprint(f) => key.fingerprint() == *f,
+        }
+    }
+
+    pub fn pinned(&self) -> bool {
+        !matches!(self, Trust::Beside(_))
+    }
+
+    pub fn fingerprint(&self) -> String {
+        match self {
+            Trust::Pinned(k) | Trust::Beside(k) => k.fingerprint(),
+            Trust::Fingerprint(f) => f.clone(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Trust::Pinned(k) | Trust::Beside(k) => format!("{} (fingerprint {})", k.key_id(), k.fingerprint()),
+            Trust::Fingerprint(f) => format!("with fingerprint {f}"),
+        }
+    }
 }
 
 /// A checkpoint note offered for verification and where it came from.
@@ -72,16 +175,16 @@ struct ParsedClaim {
 
 /// Streaming verifier state.
 pub struct Verifier {
-    trusted: PublicKey,
+    trust: Trust,
     /// Keys in the log's history, in order; `trusted_from` marks those endorsed by the trusted key.
     keys: Vec<PublicKey>,
     trusted_from: Option<usize>,
     origin: Option<String>,
     claims: BTreeMap<u64, Vec<ParsedClaim>>,
     anchor: Option<ParsedClaim>,
-    frontier: Frontier,
-    prev: Hash,
-    last_time: String,
+    chain: ChainCheck,
+    /// Interior nodes completed by the last accepted entry, for the caller to compare.
+    created: Vec<(u32, u64, Hash)>,
     verified: u64,
     signed_size: u64,
     anchor_ok: Option<u64>,
@@ -92,7 +195,7 @@ pub struct Verifier {
 impl Verifier {
     /// `claims`: every stored checkpoint; `anchor`: a checkpoint saved earlier that the log must
     /// extend. A malformed anchor is the caller's error, returned as `Err`.
-    pub fn new(trusted: PublicKey, claims: Vec<Claim>, anchor: Option<&str>) -> Result<Verifier, String> {
+    pub fn new(trust: Trust, claims: Vec<Claim>, anchor: Option<&str>) -> Result<Verifier, String> {
         let anchor = match anchor {
             Some(note) => Some(ParsedClaim {
                 source: "--checkpoint".into(),
@@ -103,15 +206,14 @@ impl Verifier {
             None => None,
         };
         let mut v = Verifier {
-            trusted,
+            trust,
             keys: Vec::new(),
             trusted_from: None,
             origin: None,
             claims: BTreeMap::new(),
             anchor,
-            frontier: Frontier::new(),
-            prev: [0; 32],
-            last_time: String::new(),
+            chain: ChainCheck::new(),
+            created: Vec::new(),
             verified: 0,
             signed_size: 0,
             anchor_ok: None,
@@ -154,77 +256,49 @@ impl Verifier {
         }
     }
 
-    fn stop(&mut self, seq: u64, reason: String) -> bool {
-        self.fail(seq, reason);
+    /// Record a failure found by the caller (e.g. in a stored column) and stop.
+    pub fn stop_with(&mut self, failure: Failure) -> bool {
+        self.fail(failure.seq, failure.reason);
         self.stopped = true;
         false
     }
 
     /// Number of entries verified so far.
     pub fn size(&self) -> u64 {
-        self.frontier.size()
+        self.chain.size()
     }
 
-    /// Check the next stored row: its position `row_seq`, the leaf hash recorded when it was
-    /// written (if the store keeps one) and its bytes. Returns false once verification must stop.
-    pub fn push(&mut self, row_seq: u64, recorded_hash: Option<&[u8]>, bytes: &[u8]) -> bool {
+    /// Check the next stored row. Returns false once verification must stop.
+    pub fn push(&mut self, row: Row<'_>) -> bool {
+        self.created.clear();
         if self.stopped {
             return false;
         }
-        let i = self.frontier.size();
-        if row_seq != i {
-            let reason = match i.checked_sub(1) {
-                _ if row_seq < i => format!("entry {row_seq} appears again after entry {}", i - 1),
-                None => format!("entry 0 is missing: the log starts at entry {row_seq}"),
-                Some(last) => format!("entry {i} is missing: the log jumps from entry {last} to entry {row_seq}"),
-            };
-            return self.stop(i.min(row_seq), reason);
-        }
-        let hash = leaf_hash(bytes);
-        let view = match decode(bytes) {
-            Ok(v) => v,
-            Err(e) => return self.stop(i, format!("entry {i} is damaged: {e}")),
+        let checked = match self.chain.check(row) {
+            Ok(c) => c,
+            Err(f) => return self.stop_with(f),
         };
-        if let Err(reason) = self.check_entry(i, hash, recorded_hash, &view) {
-            return self.stop(i, reason);
+        let i = checked.seq;
+        if matches!(checked.view.kind, "genesis" | "key_rotated") {
+            if let Err(reason) = self.key_entry(i, &checked.view) {
+                return self.stop_with(Failure { seq: i, reason });
+            }
         }
-        self.frontier.push(hash);
-        self.prev = hash;
-        self.last_time = view.time.to_string();
+        self.created = self.chain.accept(&checked);
         self.check_claims_at(i + 1);
         !self.stopped
     }
 
-    fn check_entry(&mut self, i: u64, hash: Hash, recorded: Option<&[u8]>, view: &EntryView) -> Result<(), String> {
-        if view.seq != i {
-            return Err(format!("entry {i} is out of place: the entry stored at position {i} says it is entry {} (rows moved or swapped)", view.seq));
-        }
-        if recorded.is_some_and(|r| r != hash) {
-            return Err(format!(
-                "entry {i} was altered after it was written: its bytes no longer match the hash recorded for it"
-            ));
-        }
-        let prev = view.prev_hash().map_err(|e| format!("entry {i} is damaged: {e}"))?;
-        if prev != self.prev {
-            return Err(if i == 0 {
-                "entry 0 must name an all-zero previous hash".to_string()
-            } else {
-                format!("entry {i} does not link to entry {}: it names a different previous hash (inserted, replaced or spliced from another log)", i - 1)
-            });
-        }
-        if view.time < self.last_time.as_str() {
-            return Err(format!(
-                "entry {i} is dated {} which is before entry {} ({})",
-                view.time,
-                i - 1,
-                self.last_time
-            ));
-        }
-        match (i == 0, view.kind) {
-            (true, "genesis") | (false, "key_rotated") => self.key_entry(i, view),
-            (true, _) => Err("entry 0 is not a genesis entry".to_string()),
-            (false, "genesis") => Err(format!("entry {i} is a second genesis entry")),
-            _ => Ok(()),
+    /// The interior tree nodes `(level, index, hash)` the last accepted entry completed.
+    pub fn created(&self) -> &[(u32, u64, Hash)] {
+        &self.created
+    }
+
+    /// Compare a node the last entry completed with its stored copy (`None`: no row).
+    pub fn check_stored_node(&mut self, level: u32, index: u64, computed: &Hash, stored: Option<&[u8]>) -> bool {
+        match check_node(level, index, computed, stored) {
+            Ok(()) => !self.stopped,
+            Err(f) => self.stop_with(f),
         }
     }
 
@@ -249,7 +323,7 @@ impl Verifier {
             _ => return Err(format!("entry {i} is damaged: its payload does not match its kind")),
         };
         let key = PublicKey::parse(&new_key).map_err(|e| format!("entry {i} names an unusable key: {e}"))?;
-        if self.trusted_from.is_none() && key == self.trusted {
+        if self.trusted_from.is_none() && self.trust.matches(&key) {
             self.trusted_from = Some(self.keys.len());
         }
         self.keys.push(key);
@@ -258,7 +332,7 @@ impl Verifier {
 
     /// Verify every checkpoint for tree size `size` now that its root is known.
     fn check_claims_at(&mut self, size: u64) {
-        let root = self.frontier.root();
+        let root = self.chain.root();
         if let Some(claims) = self.claims.remove(&size) {
             for c in claims {
                 self.check_claim(&c, &root);
@@ -305,17 +379,18 @@ impl Verifier {
         }
         if c.source == "--checkpoint" {
             self.anchor_ok = Some(size);
-        } else {
+        } else if c.source != super::FILE_VERIFIED {
+            // The verified-state record is checked like a checkpoint but is not one.
             self.verified += 1;
         }
-        if self.trusted_from.is_some_and(|t| key_index >= t) {
+        if self.trusted_from.is_some_and(|t| key_index >= t) && c.source != super::FILE_VERIFIED {
             self.signed_size = self.signed_size.max(size);
         }
     }
 
-    /// Finish: checkpoints beyond the end (truncation), trust in the key, bodies.
+    /// Finish: checkpoints beyond the end (truncation), trust in the key, bodies, the verdict.
     pub fn finish(mut self, bodies: &[BodyRow]) -> Report {
-        let n = self.frontier.size();
+        let n = self.chain.size();
         if !self.stopped {
             self.check_beyond_end(n);
             if n > 0 && self.trusted_from.is_none() {
@@ -323,18 +398,23 @@ impl Verifier {
                 self.fail(
                     0,
                     format!(
-                        "the public key given ({}) never signed this log (its keys: {})",
-                        self.trusted.key_id(),
+                        "the key {} never signed this log (its keys: {}): this is not the log the key belongs to",
+                        self.trust.describe(),
                         keys.join(", ")
                     ),
                 );
             }
         }
         let (checked, erased) = self.check_bodies(bodies, n);
-        Report {
-            ok: self.failure.is_none(),
+        let mut report = Report {
+            ok: false,
+            verdict: Verdict::IntegrityFailure,
+            intact: false,
+            key_pinned: self.trust.pinned(),
+            key_fingerprint: self.trust.fingerprint(),
+            not_attested: Vec::new(),
             entries: n,
-            root_hash: B64.encode(if n == 0 { empty_root() } else { self.frontier.root() }),
+            root_hash: B64.encode(if n == 0 { empty_root() } else { self.chain.root() }),
             origin: self.origin.clone(),
             checkpoints_verified: self.verified,
             signed_size: self.signed_size,
@@ -344,7 +424,9 @@ impl Verifier {
             bodies_checked: checked,
             erased_bodies: erased,
             failure: self.failure,
-        }
+        };
+        report.conclude();
+        report
     }
 
     fn check_beyond_end(&mut self, n: u64) {
@@ -393,6 +475,7 @@ impl Verifier {
 mod tests {
     use super::*;
     use crate::audit::entry::encode;
+    use crate::audit::merkle::{leaf_hash, Frontier};
     use crate::audit::note::{sign_rotation, KeyPair};
     use crate::audit::record::RequestRecord;
 
@@ -425,9 +508,13 @@ mod tests {
     }
 
     fn run(key: &KeyPair, rows: &[Vec<u8>], claims: Vec<Claim>) -> Report {
-        let mut v = Verifier::new(PublicKey::parse(key.vkey()).unwrap(), claims, None).unwrap();
-        for (i, r) in rows.iter().enumerate() {
-            if !v.push(i as u64, None, r) {
+        run_with(Trust::Pinned(PublicKey::parse(key.vkey()).unwrap()), rows, claims)
+    }
+
+    fn run_with(trust: Trust, rows: &[Vec<u8>], claims: Vec<Claim>) -> Report {
+        let mut v = Verifier::new(trust, claims, None).unwrap();
+        for (i, bytes) in rows.iter().enumerate() {
+            if !v.push(Row { seq: i as u64, leaf_hash: None, kind: None, bytes }) {
                 break;
             }
         }
@@ -446,6 +533,28 @@ mod tests {
         let report = run(&key, &rows, vec![claim(&key, 2, root)]);
         assert!(report.ok, "{:?}", report.failure);
         assert_eq!((report.signed_size, report.unsigned_tail), (2, 0));
+        assert_eq!(report.exit_code(), 0);
+    }
+
+    #[test]
+    fn unpinned_key_or_unsigned_tail_is_intact_but_not_attested() {
+        let key = KeyPair::generate("o").unwrap();
+        let pk = PublicKey::parse(key.vkey()).unwrap();
+        let (rows, root) = chain(&[(genesis(&key), T0), (request(), T1)]);
+        let beside = run_with(Trust::Beside(pk.clone()), &rows, vec![claim(&key, 2, root)]);
+        assert_eq!((beside.verdict, beside.exit_code(), beside.intact), (Verdict::NotAttested, 3, true));
+        assert!(beside.not_attested[0].contains(&pk.fingerprint()), "{:?}", beside.not_attested);
+        let by_fingerprint = run_with(Trust::Fingerprint(pk.fingerprint()), &rows, vec![claim(&key, 2, root)]);
+        assert_eq!(by_fingerprint.exit_code(), 0, "{:?}", by_fingerprint.failure);
+        let (rows, _) = chain(&[(genesis(&key), T0), (request(), T1), (request(), T1)]);
+        let tail = run(&key, &rows, vec![claim(&key, 2, root)]);
+        assert_eq!((tail.exit_code(), tail.signed_size, tail.unsigned_tail), (3, 2, 1));
+        assert!(tail.not_attested[0].contains("after tree size 2"), "{:?}", tail.not_attested);
+        let stranger = KeyPair::generate("o").unwrap();
+        let fp = PublicKey::parse(stranger.vkey()).unwrap().fingerprint();
+        let (rows, root) = chain(&[(genesis(&key), T0), (request(), T1)]);
+        let wrong = run_with(Trust::Fingerprint(fp), &rows, vec![claim(&key, 2, root)]);
+        assert_eq!((wrong.exit_code(), wrong.failure.map(|f| f.seq)), (1, Some(0)));
     }
 
     #[test]

@@ -5,15 +5,26 @@
 //! The writer also signs checkpoints (on an interval, every N entries, on shutdown), rotates the
 //! signing key, and fails closed: a failed health check or write answers every waiting caller with
 //! an error and reloads the tree state from disk before the next batch.
+//!
+//! It never signs a root it has not recomputed from the stored bytes: at open it verifies the log
+//! ([`verified::check_at_open`]), and a cursor ([`ChainCheck`]) re-reads and checks every row it
+//! appended ([`verified::scan`]) in the quiet time after a batch is answered and before every
+//! checkpoint. The root it signs is the cursor's, and it must equal the root of what it wrote.
+//! An integrity failure found at run time stops every append and signature.
 
+use super::chain::{ChainCheck, Failure};
 use super::entry::{encode, format_time, kind_of};
+use super::files;
 use super::merkle::{leaf_hash, Frontier, Hash};
 use super::note::{sign_rotation, write_atomic, write_private, Checkpoint, KeyPair, PublicKey};
-use super::record::{Record, SystemRecord};
+use super::record::{Record, SystemRecord, OUTCOME_GATEWAY_STOPPED};
 use super::store::{Batch, LogStore, NewBody, SqliteStore, StoredCheckpoint, StoredEntry};
+use super::verified::{self, ScanError, VerifiedState};
 use super::{AuditError, AuditOptions, FILE_CHECKPOINTS, FILE_DB, FILE_KEY, FILE_LOCK, FILE_PUB};
+use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -21,6 +32,10 @@ use tokio::sync::oneshot;
 
 /// Upper bound on entries per transaction, to bound latency of one commit.
 const MAX_BATCH: usize = 4096;
+
+/// Unverified entries that make the writer re-read and check them after answering a batch, so
+/// the check before a checkpoint is short and the cost is spread instead of paid in one pause.
+const CATCH_UP_EVERY: u64 = 1024;
 
 /// What callers ask the writer thread to do.
 pub(crate) enum Command {
@@ -58,6 +73,12 @@ pub(crate) struct Writer {
     last_kind: String,
     last_cp_size: u64,
     last_cp_at: Instant,
+    /// The stored rows verified so far (recomputed from their bytes).
+    check: ChainCheck,
+    /// Request entries verified so far that have no outcome entry yet.
+    open: BTreeSet<u64>,
+    /// An integrity failure found in the stored log: nothing more is appended or signed.
+    broken: Option<Failure>,
     /// False after a failed write until the state has been reloaded from disk.
     synced: bool,
     /// Held for the writer's lifetime: a second writer on the same directory fails to open.
@@ -69,13 +90,15 @@ fn unavailable(e: impl std::fmt::Display) -> AuditError {
 }
 
 impl Writer {
-    /// Open the log in `dir`: lock, key, store, genesis on a new log, key reconciliation.
+    /// Open the log in `dir`: lock, key, store, verification of what is stored (refused if it
+    /// does not check out), genesis on a new log, key reconciliation.
     pub(crate) fn open(dir: &Path, opts: AuditOptions) -> Result<Writer, AuditError> {
-        fs::create_dir_all(dir).map_err(unavailable)?;
+        files::create_private_dir(dir).map_err(unavailable)?;
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(dir.join(FILE_LOCK))
             .map_err(unavailable)?;
         lock.try_lock().map_err(|_| {
@@ -83,9 +106,10 @@ impl Writer {
         })?;
         let db_path = dir.join(FILE_DB);
         let existed = db_path.exists();
+        files::precreate_private(&db_path).map_err(unavailable)?;
         let store = SqliteStore::open_writer(&db_path).map_err(unavailable)?;
-        let state = store.tree_state().map_err(unavailable)?;
-        let key = load_key(dir, &opts.origin, existed && state.last.is_some())?;
+        let size = store.size().map_err(unavailable)?;
+        let key = load_key(dir, &opts.origin, existed && size > 0)?;
         let origin = PublicKey::parse(key.vkey()).map_err(unavailable)?.name().to_string();
         let last_cp_size = store.checkpoints().map_err(unavailable)?.last().map_or(0, |c| c.size);
         let mut w = Writer {
@@ -100,41 +124,125 @@ impl Writer {
             last_kind: String::new(),
             last_cp_size,
             last_cp_at: Instant::now(),
-            synced: false,
+            check: ChainCheck::new(),
+            open: BTreeSet::new(),
+            broken: None,
+            synced: true,
             _lock: lock,
         };
-        w.reload()?;
+        if size > 0 {
+            w.reconcile_key()?;
+        }
+        let trusted = PublicKey::parse(w.key.vkey()).map_err(unavailable)?;
+        let started = verified::check_at_open(&w.store, dir, &trusted)?;
+        w.adopt(started.check);
+        w.open = started.open;
+        w.last_kind = started.last_kind.unwrap_or_default();
         if w.frontier.size() == 0 {
             let genesis = SystemRecord::Genesis { origin: w.origin.clone(), public_key: w.key.vkey().to_string() };
             w.append_now(Record::System(genesis))?;
-        } else {
-            w.reconcile_key()?;
+        } else if w.not_closed() {
+            w.recover()?;
         }
         write_atomic(&dir.join(FILE_PUB), &format!("{}\n", w.key.vkey())).map_err(unavailable)?;
         Ok(w)
     }
 
-    /// Reload size, frontier, last hash and time from the store.
-    fn reload(&mut self) -> Result<(), AuditError> {
-        let state = self.store.tree_state().map_err(unavailable)?;
-        self.frontier = state.frontier;
-        match state.last {
-            None => {
-                self.prev = [0; 32];
-                self.last_time = String::new();
-            }
-            Some(last) => {
-                if leaf_hash(&last.bytes) != last.leaf_hash {
-                    return Err(AuditError::Unavailable(format!("entry {} does not match its stored hash", last.seq)));
-                }
-                let view = super::entry::decode(&last.bytes).map_err(unavailable)?;
-                self.last_time = view.time.to_string();
-                self.last_kind = last.kind.clone();
-                self.prev = last.leaf_hash;
+    /// The previous writer did not close the log: requests wait for an outcome, or the last
+    /// entry is one a running gateway writes (a clean stop ends with `gateway_stop`, and offline
+    /// commands with their own entries).
+    fn not_closed(&self) -> bool {
+        !self.open.is_empty()
+            || matches!(
+                self.last_kind.as_str(),
+                "request" | "response" | "gateway_start" | "policy_loaded" | "policy_rejected"
+            )
+    }
+
+    /// After a crash: one `recovered` entry, then an outcome entry for each request without one.
+    fn recover(&mut self) -> Result<(), AuditError> {
+        let last_seq_before = self.size() - 1;
+        let missing: Vec<u64> = self.open.iter().copied().collect();
+        tracing::warn!(
+            last_seq_before,
+            requests_without_outcome = missing.len(),
+            "the audit log was not closed (crash); recording the requests whose outcome is unknown"
+        );
+        let recovered = SystemRecord::Recovered { last_seq_before, requests_without_outcome: missing.len() as u64 };
+        let mut records = vec![Record::System(recovered)];
+        records.extend(stopped_outcomes(&missing));
+        self.append_many(records)
+    }
+
+    /// Append records in batches of [`MAX_BATCH`], synchronously.
+    fn append_many(&mut self, records: Vec<Record>) -> Result<(), AuditError> {
+        let mut records = records.into_iter().peekable();
+        while records.peek().is_some() {
+            let mut answers = Vec::new();
+            let commands = records
+                .by_ref()
+                .take(MAX_BATCH)
+                .map(|record| {
+                    let (ack, rx) = oneshot::channel();
+                    answers.push(rx);
+                    Command::Append { record: Box::new(record), ack }
+                })
+                .collect();
+            self.process(commands);
+            for rx in answers {
+                answered(rx)?;
             }
         }
+        Ok(())
+    }
+
+    /// Continue from the verified cursor: what is appended next links to what was checked.
+    fn adopt(&mut self, check: ChainCheck) {
+        self.frontier = check.frontier().clone();
+        self.prev = check.prev();
+        self.last_time = check.last_time().to_string();
+        self.check = check;
+    }
+
+    /// After a failed write: verify whatever the store now holds beyond the cursor and continue
+    /// from there. A store holding fewer entries than were verified or acknowledged was replaced.
+    fn reload(&mut self) -> Result<(), AuditError> {
+        let n = self.store.size().map_err(unavailable)?;
+        let had = self.frontier.size().max(self.check.size());
+        if n < had {
+            return Err(unavailable(format!(
+                "{} holds {n} entries but {had} were written: the database was replaced or truncated",
+                FILE_DB
+            )));
+        }
+        self.catch_up(n)?;
+        let check = std::mem::take(&mut self.check);
+        self.adopt(check);
         self.synced = true;
         Ok(())
+    }
+
+    /// Verify the stored rows up to `to` (see the module doc). An integrity failure is final.
+    fn catch_up(&mut self, to: u64) -> Result<(), AuditError> {
+        if let Some(f) = &self.broken {
+            return Err(AuditError::Integrity { seq: f.seq, reason: f.reason.clone() });
+        }
+        let (open, last_kind) = (&mut self.open, &mut self.last_kind);
+        let result = verified::scan(&self.store, &mut self.check, to, |_, checked| {
+            verified::track_outcomes(open, checked);
+            last_kind.clear();
+            last_kind.push_str(checked.view.kind);
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(ScanError::Integrity(f)) => {
+                tracing::error!(entry = f.seq, reason = %f.reason, "audit log integrity failure: no more appends or checkpoints");
+                self.broken = Some(f.clone());
+                Err(ScanError::Integrity(f).into())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Make sure `signing.key` is the key the log says is in force; finish an interrupted rotation.
@@ -212,6 +320,11 @@ impl Writer {
                     if let Err(e) = self.store.tidy() {
                         tracing::warn!(error = %e, "audit WAL checkpoint failed; retried after the next commit");
                     }
+                    if self.synced && self.size() >= self.check.size() + CATCH_UP_EVERY {
+                        if let Err(e) = self.catch_up(self.size()) {
+                            tracing::warn!(error = %e, "audit log re-check failed; retried before the next checkpoint");
+                        }
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
@@ -286,7 +399,11 @@ impl Writer {
         appends: Vec<(Record, oneshot::Sender<Result<u64, AuditError>>)>,
         bodies: Vec<(NewBody, oneshot::Sender<Result<(), AuditError>>)>,
     ) {
-        let ready = if self.synced { Ok(()) } else { self.reload() };
+        let ready = match &self.broken {
+            Some(f) => Err(AuditError::Integrity { seq: f.seq, reason: f.reason.clone() }),
+            None if self.synced => Ok(()),
+            None => self.reload(),
+        };
         let ready = ready.and_then(|_| self.store.health_check().map_err(unavailable));
         if let Err(e) = ready {
             fail_all(appends, bodies, &e);
@@ -342,16 +459,27 @@ impl Writer {
         }
     }
 
-    /// Sign and store a checkpoint of the current tree if it grew since the last one.
+    /// Sign and store a checkpoint of the current tree if it grew since the last one, after
+    /// verifying every stored row since the last verified point.
     pub(crate) fn checkpoint(&mut self) -> Result<Option<u64>, AuditError> {
+        if !self.synced {
+            self.reload()?;
+        }
         let size = self.size();
         if size == self.last_cp_size {
             return Ok(None);
         }
-        if !self.synced {
-            self.reload()?;
+        self.catch_up(size)?;
+        let root = self.check.root();
+        if root != self.frontier.root() {
+            let f = Failure::new(
+                size - 1,
+                "the stored entries hash to a different root than the entries this writer appended: log.db was changed behind its back",
+            );
+            self.broken = Some(f.clone());
+            return Err(AuditError::Integrity { seq: f.seq, reason: f.reason });
         }
-        let cp = Checkpoint { origin: self.origin.clone(), size, root: self.frontier.root() };
+        let cp = Checkpoint { origin: self.origin.clone(), size, root };
         let note = self.key.sign_note(&cp.text()).map_err(unavailable)?;
         self.store
             .add_checkpoint(&StoredCheckpoint { size, root: cp.root, note: note.clone() })
@@ -359,13 +487,24 @@ impl Writer {
         append_note(&self.dir.join(FILE_CHECKPOINTS), &note).map_err(unavailable)?;
         self.last_cp_size = size;
         self.last_cp_at = Instant::now();
+        let state = VerifiedState { size, root, last_leaf: self.check.prev(), open: self.open.clone() };
+        if let Err(e) = state.write(&self.dir, &self.key, &self.origin) {
+            // The checkpoint stands; the next one writes the record again.
+            tracing::warn!(error = %e, "verified-state record not written");
+        }
         Ok(Some(size))
     }
 
-    /// Stop entry, final checkpoint.
+    /// Stop entry, an outcome entry for each request still without one, final checkpoint.
     pub(crate) fn shutdown(&mut self, reason: String) -> Result<(), AuditError> {
         if self.last_kind != "gateway_stop" {
             self.append_now(Record::System(SystemRecord::GatewayStop { reason }))?;
+        }
+        self.catch_up(self.size())?;
+        if !self.open.is_empty() {
+            let open: Vec<u64> = self.open.iter().copied().collect();
+            tracing::warn!(requests = open.len(), "requests without an outcome at shutdown");
+            self.append_many(stopped_outcomes(&open).collect())?;
         }
         self.checkpoint().map(|_| ())
     }
@@ -391,6 +530,13 @@ impl Writer {
         self.checkpoint()?;
         Ok(self.key.vkey().to_string())
     }
+}
+
+/// `outcome` entries for requests cut short by the gateway's stop.
+fn stopped_outcomes(requests: &[u64]) -> impl Iterator<Item = Record> + '_ {
+    requests.iter().map(|&request_seq| {
+        Record::System(SystemRecord::Outcome { request_seq, outcome: OUTCOME_GATEWAY_STOPPED.to_string() })
+    })
 }
 
 fn fail_all(
@@ -428,7 +574,7 @@ pub(crate) fn key_named_by(entry: &StoredEntry) -> Result<String, AuditError> {
 
 /// Append one note to `checkpoints.log` (one empty line between notes) and fsync it.
 fn append_note(path: &Path, note: &str) -> std::io::Result<()> {
-    let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut f = files::open_private_append(path)?;
     let separator = if f.metadata()?.len() > 0 { "\n" } else { "" };
     f.write_all(format!("{separator}{note}").as_bytes())?;
     f.sync_data()

@@ -6,6 +6,7 @@ use crate::audit_support;
 use audit_support::*;
 use auditgate::audit::bundle;
 use auditgate::audit::merkle::{leaf_hash, verify_inclusion, Hash};
+use auditgate::audit::note::KeyPair;
 use auditgate::audit::store::SqliteStore;
 use auditgate::audit::{rotate_key, AuditLog, Record, SystemRecord};
 use std::collections::BTreeSet;
@@ -278,12 +279,20 @@ fn exported_bundle_verifies_offline_and_detects_edits() {
     let out = dir.path().join("bundle");
     let export = auditgate::audit::AuditCommand::Export { from: 5, to: 12, out: out.clone() };
     assert_eq!(auditgate::audit::audit_main(export, dir.path()), 0);
-    let (code, report) = verify(&["--bundle", out.to_str().unwrap()]);
+    let bundle = out.to_str().unwrap();
+    let (code, report) = verify(&["--bundle", bundle]);
+    assert_eq!(code, 3, "the bundle's own key is not a pinned key: {report}");
+    assert_eq!(report["key_fingerprint"], fingerprint(dir.path()).as_str());
+    let (code, report) = verify(&["--bundle", bundle, "--key-fingerprint", &fingerprint(dir.path())]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["entries"], 8);
+    let stranger = KeyPair::generate("auditgate.local/log").unwrap();
+    let other = auditgate::audit::note::PublicKey::parse(stranger.vkey()).unwrap().fingerprint();
+    let (code, _) = verify(&["--bundle", bundle, "--key-fingerprint", &other]);
+    assert_eq!(code, 1, "a bundle whose key is not the pinned one");
     let entries = std::fs::read_to_string(out.join("entries.jsonl")).unwrap();
     std::fs::write(out.join("entries.jsonl"), entries.replacen("key-9", "key-0", 1)).unwrap();
-    let (code, report) = verify(&["--bundle", out.to_str().unwrap()]);
+    let (code, report) = verify(&["--bundle", bundle, "--key-fingerprint", &fingerprint(dir.path())]);
     assert_eq!(code, 1, "{report}");
     assert_eq!(failing_seq(&report), Some(9));
 }
@@ -293,7 +302,12 @@ fn usage_and_io_errors_exit_2() {
     let (code, _) = verify(&["--db", "/nonexistent/log.db", "--public-key", "/nonexistent/k"]);
     assert_eq!(code, 2);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_verify-log")).arg("--db").arg("x").output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "--db without --public-key is a usage error");
+    assert_eq!(out.status.code(), Some(2), "--db without a pinned key is a usage error");
+    let (code, _) = verify(&["--db", "x.db", "--key-fingerprint", "not-hex"]);
+    assert_eq!(code, 2, "a malformed fingerprint is a usage error");
+    let both = ["--data-dir", "d", "--public-key", "k", "--key-fingerprint", &"0".repeat(64)];
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_verify-log")).args(both).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a key and a fingerprint at once is a usage error");
 }
 
 /// Child half of the crash test: appends concurrently forever, printing each acknowledged seq.
@@ -344,11 +358,194 @@ fn killed_writer_leaves_a_log_that_verifies_and_keeps_every_acknowledged_entry()
     child.wait().unwrap();
     assert!(acked.len() >= 500, "child stopped early");
     let (code, report) = verify_dir(dir.path(), &[]);
-    assert_eq!(code, 0, "{report}");
+    assert_eq!(code, 3, "intact, but nothing after the crash is signed yet: {report}");
+    assert_eq!(report["intact"], true, "{report}");
+    assert!(report["unsigned_tail"].as_u64().unwrap() > 0, "{report}");
     let entries = report["entries"].as_u64().unwrap();
     assert!(acked.iter().all(|s| *s < entries), "an acknowledged entry was lost");
     // The log continues after the crash.
     make_log_continue(dir.path(), 3);
     let (code, report) = verify_dir(dir.path(), &[]);
     assert_eq!(code, 0, "{report}");
+}
+
+#[test]
+fn a_row_altered_while_the_writer_runs_is_never_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let log = AuditLog::open(dir.path(), manual_options()).unwrap();
+        for i in 1..=5 {
+            log.append(request(i)).await.unwrap();
+        }
+        assert_eq!(log.checkpoint().await.unwrap(), Some(6));
+        for i in 6..=8 {
+            log.append(request(i)).await.unwrap();
+        }
+        let c = attacker(dir.path());
+        let bytes = String::from_utf8(entry_bytes(&c, 7)).unwrap().replacen("key-7", "kez-7", 1);
+        c.execute("UPDATE entries SET bytes = ?1 WHERE seq = 7", [bytes.as_bytes()]).unwrap();
+        drop(c);
+        let refused = log.checkpoint().await;
+        assert!(matches!(&refused, Err(auditgate::audit::AuditError::Integrity { seq: 7, .. })), "{refused:?}");
+        assert!(log.append(request(9)).await.is_err(), "no append after an integrity failure");
+    });
+    let notes = std::fs::read_to_string(dir.path().join("checkpoints.log")).unwrap();
+    assert_eq!(auditgate::audit::note::split_notes(&notes).len(), 1, "only the checkpoint before the edit");
+}
+
+#[test]
+fn snapshot_of_a_stopped_log_is_one_attested_file_with_its_key_and_checkpoint() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    make_log(dir.path(), 40, 0);
+    make_log_continue(dir.path(), 2);
+    let out = dir.path().join("snap");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_auditgate"))
+        .args(["audit", "snapshot", "--out"])
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains(&fingerprint(dir.path())), "{stdout}");
+    let mut files: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files, ["checkpoint.txt", "log.db", "signing.pub"], "one self-contained database, no WAL");
+    for f in &files {
+        assert_eq!(std::fs::metadata(out.join(f)).unwrap().permissions().mode() & 0o777, 0o600, "{f}");
+    }
+    let (code, report) = verify(&[
+        "--db",
+        out.join("log.db").to_str().unwrap(),
+        "--key-fingerprint",
+        &fingerprint(dir.path()),
+        "--checkpoint",
+        out.join("checkpoint.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["entries"], 45, "genesis, 40, stop, 2, stop");
+    assert_eq!(report["consistent_with_checkpoint"], 45);
+    let print = std::process::Command::new(env!("CARGO_BIN_EXE_auditgate"))
+        .args(["audit", "fingerprint", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&print.stdout).lines().next(), Some(fingerprint(dir.path()).as_str()));
+}
+
+/// Child half of the recovery test: exchanges (an allowed request, then its response) from 8
+/// tasks, printing each acknowledged response; some requests are always waiting for theirs.
+#[test]
+fn crash_child_exchanges() {
+    let Ok(dir) = std::env::var("AUDITGATE_CRASH_EXCHANGES_DIR") else {
+        return;
+    };
+    runtime().block_on(async move {
+        let log = AuditLog::open(std::path::Path::new(&dir), manual_options()).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for t in 0..8u64 {
+            let (log, tx) = (log.clone(), tx.clone());
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let request_seq = log.append(allowed_request(t * 1_000_000 + i)).await.unwrap();
+                    tokio::task::yield_now().await;
+                    let response = auditgate::audit::ResponseRecord { request_seq, ..Default::default() };
+                    let seq = log.append(Record::Response(response)).await.unwrap();
+                    let _ = tx.send(seq);
+                }
+            });
+        }
+        while let Some(seq) = rx.recv().await {
+            println!("ACK {seq}");
+        }
+    });
+}
+
+/// Entries of a log as (seq, kind, payload).
+fn log_entries(dir: &std::path::Path) -> Vec<(u64, String, serde_json::Value)> {
+    let c = rusqlite::Connection::open(dir.join("log.db")).unwrap();
+    let mut stmt = c.prepare("SELECT seq, kind, bytes FROM entries ORDER BY seq").unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)))
+        .unwrap();
+    rows.map(|r| {
+        let (seq, kind, bytes) = r.unwrap();
+        (seq, kind, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["payload"].clone())
+    })
+    .collect()
+}
+
+/// Request entries (allowed) that no response or outcome entry names.
+fn without_outcome(entries: &[(u64, String, serde_json::Value)]) -> Vec<u64> {
+    let closed: BTreeSet<u64> = entries
+        .iter()
+        .filter(|(_, k, _)| k == "response" || k == "outcome")
+        .map(|(_, _, p)| p["request_seq"].as_u64().unwrap())
+        .collect();
+    entries
+        .iter()
+        .filter(|(s, k, p)| k == "request" && p["decision"] != "deny" && !closed.contains(s))
+        .map(|(s, _, _)| *s)
+        .collect()
+}
+
+#[test]
+fn reopening_after_a_crash_records_the_recovery_and_an_outcome_for_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["audit_log::crash_child_exchanges", "--exact", "--nocapture", "--test-threads=1"])
+        .env("AUDITGATE_CRASH_EXCHANGES_DIR", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let acked = lines.map_while(Result::ok).filter(|l| l.starts_with("ACK ")).take(300).count();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(acked, 300, "child stopped early");
+    let before = log_entries(dir.path());
+    let missing = without_outcome(&before);
+    assert!(!missing.is_empty(), "the kill should leave requests waiting for their response");
+    drop(AuditLog::open(dir.path(), manual_options()).unwrap());
+    let after = log_entries(dir.path());
+    let n = before.len() as u64;
+    let (seq, kind, recovered) = &after[before.len()];
+    assert_eq!((seq, kind.as_str()), (&n, "recovered"));
+    assert_eq!(recovered["last_seq_before"], n - 1);
+    assert_eq!(recovered["requests_without_outcome"], missing.len() as u64);
+    let outcomes: Vec<u64> = after[before.len() + 1..]
+        .iter()
+        .filter(|(_, k, p)| k == "outcome" && p["outcome"] == "unknown (gateway stopped)")
+        .map(|(_, _, p)| p["request_seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(outcomes, missing);
+    assert!(without_outcome(&after).is_empty());
+    // A clean open and close afterwards adds no second recovery.
+    make_log_continue(dir.path(), 0);
+    let last = log_entries(dir.path());
+    assert_eq!(last.iter().filter(|(_, k, _)| k == "recovered").count(), 1);
+    let (code, report) = verify_dir(dir.path(), &[]);
+    assert_eq!(code, 0, "{report}");
+}
+
+#[test]
+fn requests_still_open_at_shutdown_get_an_outcome_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let log = AuditLog::open(dir.path(), manual_options()).unwrap();
+        let answered = log.append(allowed_request(1)).await.unwrap();
+        let response = auditgate::audit::ResponseRecord { request_seq: answered, ..Default::default() };
+        log.append(Record::Response(response)).await.unwrap();
+        log.append(allowed_request(2)).await.unwrap();
+        log.append(request(3)).await.unwrap();
+        log.shutdown().await.unwrap();
+    });
+    let entries = log_entries(dir.path());
+    let kinds: Vec<&str> = entries.iter().map(|(_, k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["genesis", "request", "response", "request", "request", "gateway_stop", "outcome"]);
+    assert_eq!(entries[6].2["request_seq"], 3);
+    assert!(without_outcome(&entries).is_empty());
 }

@@ -69,9 +69,9 @@ fn truncated_tail_is_caught_with_a_saved_checkpoint() {
     std::fs::write(&saved, checkpoint_note(&c, 31)).unwrap();
     // A careful attacker removes the tail and every trace of the later checkpoints.
     c.execute("DELETE FROM entries WHERE seq >= 21", []).unwrap();
-    c.execute("DELETE FROM checkpoints WHERE tree_size > 21", []).unwrap();
-    let kept = checkpoint_note(&c, 11) + "\n" + &checkpoint_note(&c, 21);
-    std::fs::write(dir.path().join("checkpoints.log"), kept).unwrap();
+    let first_removed = auditgate::audit::merkle::stored_position(0, 21) as i64;
+    c.execute("DELETE FROM tree_hashes WHERE pos >= ?1", [first_removed]).unwrap();
+    drop_checkpoints_after(dir.path(), &c, 21);
     let (code, report) = verify_dir(dir.path(), &[]);
     assert_eq!(code, 0, "without an outside checkpoint the shortened log looks intact: {report}");
     let report = assert_fails_at(dir.path(), &["--checkpoint", saved.to_str().unwrap()], 21);
@@ -154,4 +154,269 @@ fn altered_stored_body_is_named() {
     let dir = log_with_bodies();
     attacker(dir.path()).execute("UPDATE bodies SET body = x'00' WHERE seq = 2", []).unwrap();
     assert_fails_at(dir.path(), &[], 2);
+}
+
+fn assert_not_attested(dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let (code, report) = verify_dir(dir, extra);
+    assert_eq!(code, 3, "expected intact but not attested: {report}");
+    assert_eq!((report["intact"].as_bool(), report["verdict"].as_str()), (Some(true), Some("not_attested")));
+    report
+}
+
+#[test]
+fn rewritten_and_rechained_log_without_any_checkpoint_is_not_attested() {
+    let dir = sample();
+    let saved = dir.path().join("saved-checkpoint.txt");
+    let c = attacker(dir.path());
+    std::fs::write(&saved, checkpoint_note(&c, 11)).unwrap();
+    rewrite_and_rechain(&c, 5, |e| e.replacen("key-5", "kez-5", 1));
+    drop_checkpoints_after(dir.path(), &c, 0);
+    let report = assert_not_attested(dir.path(), &[]);
+    assert_eq!((report["signed_size"].as_u64(), report["unsigned_tail"].as_u64()), (Some(0), Some(32)));
+    assert!(report["not_attested"][0].as_str().unwrap().contains("after tree size 0"), "{report}");
+    // A checkpoint the auditor kept exposes the rewrite.
+    let report = assert_fails_at(dir.path(), &["--checkpoint", saved.to_str().unwrap()], 10);
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("does not extend"), "{report}");
+}
+
+#[test]
+fn rewritten_and_rechained_log_keeping_earlier_checkpoints_is_attested_only_up_to_them() {
+    let dir = sample();
+    let c = attacker(dir.path());
+    rewrite_and_rechain(&c, 15, |e| e.replacen("key-15", "kez-15", 1));
+    drop_checkpoints_after(dir.path(), &c, 11);
+    let report = assert_not_attested(dir.path(), &[]);
+    assert_eq!((report["signed_size"].as_u64(), report["unsigned_tail"].as_u64()), (Some(11), Some(21)));
+    // Keeping a later checkpoint instead gives the rewrite away.
+    let dir = sample();
+    let c = attacker(dir.path());
+    rewrite_and_rechain(&c, 15, |e| e.replacen("key-15", "kez-15", 1));
+    assert_fails_at(dir.path(), &[], 20);
+}
+
+#[test]
+fn edited_kind_column_is_named() {
+    let dir = sample();
+    attacker(dir.path()).execute("UPDATE entries SET kind = 'response' WHERE seq = 5", []).unwrap();
+    let report = assert_fails_at(dir.path(), &[], 5);
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("kind"), "{report}");
+}
+
+#[test]
+fn corrupted_tree_hash_is_named_at_its_last_entry() {
+    use auditgate::audit::merkle::stored_position;
+    let dir = sample();
+    // The node over entries 4..=7 (level 2, index 1).
+    let pos = stored_position(2, 1) as i64;
+    let changed =
+        attacker(dir.path()).execute("UPDATE tree_hashes SET hash = zeroblob(32) WHERE pos = ?1", [pos]).unwrap();
+    assert_eq!(changed, 1);
+    let report = assert_fails_at(dir.path(), &[], 7);
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("tree_hashes"), "{report}");
+    // A missing row is named the same way.
+    let dir = sample();
+    attacker(dir.path()).execute("DELETE FROM tree_hashes WHERE pos = ?1", [pos]).unwrap();
+    assert_fails_at(dir.path(), &[], 7);
+}
+
+#[test]
+fn log_and_key_replaced_together_fail_against_the_pinned_fingerprint() {
+    let dir = sample();
+    let pinned = fingerprint(dir.path());
+    let forged = tempfile::tempdir().unwrap();
+    make_log(forged.path(), 30, 10);
+    for file in ["log.db", "checkpoints.log", "signing.pub"] {
+        std::fs::copy(forged.path().join(file), dir.path().join(file)).unwrap();
+    }
+    let _ = std::fs::remove_file(dir.path().join("verified-state"));
+    let (code, report) = verify_unpinned(dir.path());
+    assert_eq!(code, 3, "the key beside the log proves nothing: {report}");
+    assert_eq!(report["key_pinned"], false);
+    assert_eq!(report["key_fingerprint"].as_str(), Some(fingerprint(forged.path()).as_str()));
+    assert!(report["not_attested"][0].as_str().unwrap().contains("out of band"), "{report}");
+    let report = assert_fails_at(dir.path(), &["--key-fingerprint", &pinned], 0);
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("never signed"), "{report}");
+}
+
+#[test]
+fn forged_entry_after_the_last_checkpoint_is_not_attested() {
+    let dir = sample();
+    let c = attacker(dir.path());
+    assert_eq!(append_forged(&c, &request(99)), 32);
+    let report = assert_not_attested(dir.path(), &["--key-fingerprint", &fingerprint(dir.path())]);
+    assert_eq!((report["entries"].as_u64(), report["signed_size"].as_u64()), (Some(33), Some(32)));
+    assert_eq!(report["unsigned_tail"], 1);
+    assert!(
+        report["not_attested"][0]
+            .as_str()
+            .unwrap()
+            .contains("after tree size 32 are not covered by a signed checkpoint yet: 1 entry (32)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn text_report_states_the_verdict_and_a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    let dir = sample();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_verify-log"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let unpinned = run(&[]);
+    assert_eq!(unpinned.status.code(), Some(3));
+    let text = String::from_utf8(unpinned.stdout).unwrap();
+    assert!(text.starts_with("log intact but NOT ATTESTED"), "{text}");
+    assert!(text.contains(&fingerprint(dir.path())), "{text}");
+    let pinned = run(&["--key-fingerprint", &fingerprint(dir.path())]);
+    assert_eq!(pinned.status.code(), Some(0));
+    assert!(String::from_utf8(pinned.stdout).unwrap().starts_with("log intact and attested"));
+    // `verify-log | head -c 0`: the reader is gone before anything is written.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_verify-log"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "the verdict stands: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// `auditgate audit checkpoint` on `dir`: its exit code and stderr.
+fn offline_checkpoint(dir: &std::path::Path) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auditgate"))
+        .args(["audit", "checkpoint", "--data-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+fn assert_refused_at(dir: &std::path::Path, seq: u64) -> String {
+    let before = std::fs::read_to_string(dir.join("checkpoints.log")).unwrap_or_default();
+    let (code, out) = offline_checkpoint(dir);
+    assert_eq!(code, 1, "the writer must refuse to sign: {out}");
+    assert!(out.contains(&format!("integrity failure at entry {seq}:")), "wrong entry named: {out}");
+    assert_eq!(std::fs::read_to_string(dir.join("checkpoints.log")).unwrap_or_default(), before, "nothing signed");
+    assert!(AuditLog::open(dir, manual_options()).is_err(), "the gateway must refuse to start too");
+    out
+}
+
+#[test]
+fn writer_refuses_to_sign_a_rewritten_log_that_its_verified_state_contradicts() {
+    let dir = sample();
+    let c = attacker(dir.path());
+    rewrite_and_rechain(&c, 5, |e| e.replacen("key-5", "kez-5", 1));
+    let state = std::fs::read(dir.path().join("verified-state")).unwrap();
+    drop_checkpoints_after(dir.path(), &c, 0);
+    std::fs::write(dir.path().join("verified-state"), state).unwrap();
+    let out = assert_refused_at(dir.path(), 31);
+    assert!(out.contains("does not extend the state the gateway verified"), "{out}");
+    // verify-log reads the same record and fails too.
+    assert_fails_at(dir.path(), &[], 31);
+}
+
+#[test]
+fn writer_refuses_a_rewrite_that_keeps_the_earlier_checkpoints() {
+    let dir = sample();
+    let c = attacker(dir.path());
+    rewrite_and_rechain(&c, 15, |e| e.replacen("key-15", "kez-15", 1));
+    drop_checkpoints_after(dir.path(), &c, 11);
+    // Even without the verified-state record: checkpoints.log is gone, but so is every later one;
+    // this is the case only an outside checkpoint or a witness catches.
+    let (code, out) = offline_checkpoint(dir.path());
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(verify_dir(dir.path(), &[]).0, 0, "re-signed with the real key, the forgery looks attested");
+    // With the record kept, the writer refuses.
+    let dir = sample();
+    let c = attacker(dir.path());
+    rewrite_and_rechain(&c, 15, |e| e.replacen("key-15", "kez-15", 1));
+    c.execute("DELETE FROM checkpoints WHERE tree_size > 11", []).unwrap();
+    std::fs::write(dir.path().join("checkpoints.log"), checkpoint_note(&c, 11)).unwrap();
+    assert_refused_at(dir.path(), 31);
+}
+
+#[test]
+fn writer_names_an_edited_kind_or_tree_hash_before_signing() {
+    use auditgate::audit::merkle::stored_position;
+    let dir = sample();
+    let c = attacker(dir.path());
+    c.execute("UPDATE entries SET kind = 'response' WHERE seq = 5", []).unwrap();
+    // Without the record the writer checks from entry 0.
+    std::fs::remove_file(dir.path().join("verified-state")).unwrap();
+    assert_refused_at(dir.path(), 5);
+
+    // The root of the 32 entries (level 5, index 0) is the node the writer resumes from.
+    let dir = sample();
+    let pos = stored_position(5, 0) as i64;
+    attacker(dir.path()).execute("UPDATE tree_hashes SET hash = zeroblob(32) WHERE pos = ?1", [pos]).unwrap();
+    let out = assert_refused_at(dir.path(), 31);
+    assert!(out.contains("tree_hashes"), "{out}");
+}
+
+#[test]
+fn writer_refuses_a_log_whose_last_checkpoint_is_missing_from_log_db() {
+    let dir = sample();
+    attacker(dir.path()).execute("DELETE FROM checkpoints WHERE tree_size = 32", []).unwrap();
+    let out = assert_refused_at(dir.path(), 31);
+    assert!(out.contains("missing from log.db"), "{out}");
+}
+
+/// Copy the log's files (database with its WAL, checkpoints, and with `with_state` the verified
+/// state) over those in `to`.
+fn copy_log(from: &std::path::Path, to: &std::path::Path, with_state: bool) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in ["log.db", "log.db-wal", "checkpoints.log", "verified-state"] {
+        if f == "verified-state" && !with_state {
+            continue;
+        }
+        let _ = std::fs::remove_file(to.join(f));
+        if from.join(f).exists() {
+            std::fs::copy(from.join(f), to.join(f)).unwrap();
+        }
+    }
+    let _ = std::fs::remove_file(to.join("log.db-shm"));
+}
+
+#[test]
+fn rollback_to_an_older_copy_is_refused_while_the_verified_state_remembers() {
+    let dir = tempfile::tempdir().unwrap();
+    make_log(dir.path(), 10, 0); // genesis, 1..=10, stop: 12 entries, checkpoint 12
+    let old = tempfile::tempdir().unwrap();
+    copy_log(dir.path(), old.path(), true);
+    runtime().block_on(async {
+        let log = AuditLog::open(dir.path(), manual_options()).unwrap();
+        for i in 0..20 {
+            log.append(request(100 + i)).await.unwrap();
+        }
+        log.shutdown().await.unwrap();
+    });
+    let saved = dir.path().join("saved-checkpoint.txt");
+    std::fs::write(&saved, checkpoint_note(&attacker(dir.path()), 33)).unwrap();
+
+    // Database and checkpoints rolled back, the newer verified state left in place.
+    copy_log(old.path(), dir.path(), false);
+    let out = assert_refused_at(dir.path(), 12);
+    assert!(out.contains("missing"), "{out}");
+    let report = assert_fails_at(dir.path(), &[], 12);
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("rolled back"), "{report}");
+
+    // Everything rolled back together: locally consistent, so only an outside checkpoint tells.
+    copy_log(old.path(), dir.path(), true);
+    assert_eq!(verify_dir(dir.path(), &[]).0, 0);
+    assert_eq!(offline_checkpoint(dir.path()).0, 0);
+    assert_fails_at(dir.path(), &["--checkpoint", saved.to_str().unwrap()], 12);
 }

@@ -9,6 +9,7 @@ mod anthropic_translation;
 mod anthropic_upstream;
 mod audit_gateway;
 mod audit_log;
+mod audit_recovery;
 mod audit_tamper;
 mod gateway_api;
 mod gateway_props;

@@ -353,7 +353,7 @@ for peer in $PEERS; do
                 stop_pid "$SLOW_PID"
             fi
             # the log the run wrote must verify
-            if "${AUDITGATE_BIN:-$ROOT/target/release/auditgate}" verify-log --data-dir "$OUT/auditgate/data" >"$OUT/verify.log" 2>&1; then
+            if "${AUDITGATE_BIN:-$ROOT/target/release/auditgate}" verify-log --data-dir "$OUT/auditgate/data" --public-key "$OUT/auditgate/data/signing.pub" >"$OUT/verify.log" 2>&1; then
                 note "auditgate: the audit log written during the run verifies ($(grep -c . "$OUT/verify.log") lines of verify-log output, see target/load/verify.log)"
             else
                 note "auditgate: verify-log FAILED on the run's log (target/load/verify.log)"

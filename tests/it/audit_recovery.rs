@@ -1,0 +1,154 @@
+//! Recovery through the gateway: kill -9 under concurrent plain and streamed load, several times,
+//! then every request entry has an outcome entry and spend in the store equals the cost the log
+//! records, key by key; and the honest error when the log fails after the upstream answered.
+
+use crate::common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every entry as (seq, kind, payload), read as an auditor would (read-only, WAL included).
+fn entries(data_dir: &Path) -> Vec<(u64, String, Value)> {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let conn = rusqlite::Connection::open_with_flags(data_dir.join("log.db"), flags).unwrap();
+    let mut stmt = conn.prepare("SELECT seq, kind, bytes FROM entries ORDER BY seq").unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)))
+        .unwrap();
+    rows.map(|r| {
+        let (seq, kind, bytes) = r.unwrap();
+        (seq, kind, serde_json::from_slice::<Value>(&bytes).unwrap()["payload"].clone())
+    })
+    .collect()
+}
+
+/// Forwarded request entries that no response or outcome entry names.
+fn without_outcome(log: &[(u64, String, Value)]) -> Vec<u64> {
+    let closed: BTreeSet<u64> = log
+        .iter()
+        .filter(|(_, k, _)| k == "response" || k == "outcome")
+        .filter_map(|(_, _, p)| p["request_seq"].as_u64())
+        .collect();
+    log.iter()
+        .filter(|(s, k, p)| k == "request" && p["decision"] != "deny" && !closed.contains(s))
+        .map(|(s, _, _)| *s)
+        .collect()
+}
+
+/// Sum of `cost_usd` of the response entries, by the key of their request.
+fn logged_cost(log: &[(u64, String, Value)]) -> BTreeMap<String, f64> {
+    let key_of: BTreeMap<u64, String> = log
+        .iter()
+        .filter(|(_, k, _)| k == "request")
+        .map(|(s, _, p)| (*s, p["key_id"].as_str().unwrap().to_string()))
+        .collect();
+    let mut cost = BTreeMap::new();
+    for (_, _, p) in log.iter().filter(|(_, k, _)| k == "response") {
+        if let Some(c) = p["cost_usd"].as_f64() {
+            *cost.entry(key_of[&p["request_seq"].as_u64().unwrap()].clone()).or_insert(0.0) += c;
+        }
+    }
+    cost
+}
+
+/// Spend per key as the account store has it.
+fn stored_spend(data_dir: &Path) -> BTreeMap<String, f64> {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let conn = rusqlite::Connection::open_with_flags(data_dir.join("gateway.db"), flags).unwrap();
+    let mut stmt = conn.prepare("SELECT id, usage_usd FROM keys").unwrap();
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?))).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+fn assert_spend_matches_log(data_dir: &Path, log: &[(u64, String, Value)], when: &str) {
+    let logged = logged_cost(log);
+    let stored = stored_spend(data_dir);
+    assert!(logged.len() >= 2, "{when}: both keys made calls: {logged:?}");
+    for (key, spend) in &stored {
+        let expected = logged.get(key).copied().unwrap_or(0.0);
+        assert!((spend - expected).abs() < 1e-9, "{when}: key {key} spent {spend} in the store, {expected} in the log");
+    }
+}
+
+/// Concurrent plain and streamed calls with both keys until `stop`.
+fn load(gw: &Gateway, keys: &[String], stop: Arc<AtomicBool>) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..8)
+        .map(|w| {
+            let (client, url) = (gw.client(), format!("{}/v1/chat/completions", gw.url));
+            let key = keys[w % keys.len()].clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let mut req = user(&format!("worker {w} call {i}"));
+                    req["stream"] = json!(i % 2 == 0);
+                    let Ok(resp) = client.post(&url).bearer_auth(&key).json(&req).send().await else { break };
+                    if resp.text().await.is_err() {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Start the gateway again on the same directory and configuration.
+fn restart(gw: &mut Gateway) -> Gateway {
+    let dir = std::mem::replace(&mut gw.dir, tempfile::tempdir().unwrap());
+    let config = dir.path().join("gateway.toml");
+    Gateway::spawn(dir, &config, gw.key.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_under_load_again_and_again_leaves_an_outcome_for_every_request_and_spend_as_logged() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let mut gw = GatewayBuilder::default().provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR")).start();
+    let keys = vec![gw.key.clone(), create_key(&gw.data_dir(), "second", "testers", None)];
+    let mut cut_short = 0;
+    for round in 1..=3 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers = load(&gw, &keys, stop.clone());
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        gw.child.kill().unwrap(); // SIGKILL: no drain, no stop entry, no final checkpoint
+        gw.child.wait().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for w in workers {
+            let _ = w.await;
+        }
+        let before = entries(&gw.data_dir());
+        cut_short += without_outcome(&before).len();
+        let next = restart(&mut gw);
+        gw = next;
+        let log = entries(&gw.data_dir());
+        assert!(log.len() > before.len(), "round {round}: nothing recorded on restart");
+        let recovered: Vec<&Value> = log.iter().filter(|(_, k, _)| k == "recovered").map(|(_, _, p)| p).collect();
+        assert_eq!(recovered.len(), round, "one recovered entry per crash");
+        assert_eq!(recovered[round - 1]["last_seq_before"], before.len() as u64 - 1);
+        assert_eq!(recovered[round - 1]["requests_without_outcome"], without_outcome(&before).len() as u64);
+        assert_eq!(without_outcome(&log), Vec::<u64>::new(), "round {round}: requests without an outcome");
+        assert_spend_matches_log(&gw.data_dir(), &log, &format!("after restart {round}"));
+    }
+    assert!(cut_short > 0, "the kills should have caught requests in flight");
+    assert_eq!(gw.chat(user("after the crashes")).await.0, 200);
+    assert!(gw.terminate().success());
+    let log = entries(&gw.data_dir());
+    assert_eq!(without_outcome(&log), Vec::<u64>::new());
+    assert_spend_matches_log(&gw.data_dir(), &log, "after a clean stop");
+    let fingerprint = {
+        let vkey = std::fs::read_to_string(gw.data_dir().join("signing.pub")).unwrap();
+        auditgate::audit::note::PublicKey::parse(&vkey).unwrap().fingerprint()
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_verify-log"))
+        .args(["--json", "--key-fingerprint", &fingerprint, "--data-dir"])
+        .arg(gw.data_dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
