@@ -256,3 +256,29 @@ async fn log_failing_after_forwarding_withholds_the_answer_and_records_it_once_t
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn the_gateway_refuses_to_start_on_a_log_missing_its_last_checkpoint_and_names_the_entry() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let mut gw = GatewayBuilder::default().provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR")).start();
+    assert_eq!(gw.chat(user("hello")).await.0, 200);
+    assert!(gw.terminate().success());
+    let c = rusqlite::Connection::open(gw.data_dir().join("log.db")).unwrap();
+    c.execute_batch("DROP TRIGGER checkpoints_no_delete").unwrap();
+    let last: i64 = c.query_row("SELECT max(tree_size) FROM checkpoints", [], |r| r.get(0)).unwrap();
+    c.execute("DELETE FROM checkpoints WHERE tree_size = ?1", [last]).unwrap();
+    drop(c);
+    let mut child = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(gw.dir.path().join("gateway.toml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(30)).expect("the gateway should exit, not serve");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("integrity failure at entry {}:", last - 1)), "{stderr}");
+    assert!(stderr.contains("missing from log.db"), "{stderr}");
+}
