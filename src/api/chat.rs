@@ -110,7 +110,7 @@ pub async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiErr
         Ok(s) => s,
         Err(err) => {
             let rec = failure_record(&ex, attempts, &err);
-            pipeline::record_response(state, rec).await?;
+            pipeline::record_response(state, rec, |_| {}).await.map_err(|e| e.with_entry(ex.request_seq))?;
             return Err(err.with_entry(ex.request_seq));
         }
     };
@@ -121,9 +121,13 @@ pub async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiErr
     let outcome = Outcome { usage, cost, finish_reason, streamed: false, cancelled: false };
     let sha256 = pipeline::sha256_hex(&bytes);
     let rec = answer_record(&ex, attempts, &candidate.provider.name, &route.model, &outcome, None, sha256);
-    let response_seq = pipeline::record_response(state, rec).await?;
-    pipeline::store_body(state, ex.request_seq, "response", &bytes).await?;
+    let late = late_settlement(state, &ex, &candidate, &route.model, &outcome, upstream_ms);
+    let response_seq = pipeline::record_response(state, rec, late).await.map_err(|e| e.with_entry(ex.request_seq))?;
+    // Charged as recorded: the response entry with its cost is durable.
     settle(state, &ex, &candidate, &route.model, outcome, upstream_ms, Some(response_seq));
+    pipeline::store_body(state, ex.request_seq, "response", &bytes)
+        .await
+        .map_err(|_| ApiError::audit_unavailable_after_forward(true).with_entry(ex.request_seq))?;
     let mut response = (StatusCode::OK, Body::from(bytes)).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -197,7 +201,7 @@ pub fn settle(
     upstream_ms: f64,
     response_entry: Option<u64>,
 ) {
-    let usage = outcome.usage.unwrap_or_default();
+    let usage = outcome.usage.clone().unwrap_or_default();
     tracing::info!(
         generation = %ex.generation_id, key = %ex.key.id, model, provider = %candidate.provider.name,
         region = %candidate.provider.region, entry = ex.request_seq, streamed = outcome.streamed,
@@ -208,7 +212,20 @@ pub fn settle(
     if let Some(reservation) = ex.reservation.lock().take() {
         reservation.settle(outcome.cost, usage.total_tokens);
     }
-    let generation = Generation {
+    state.recorder.record(generation_of(ex, candidate, model, &outcome, upstream_ms, response_entry));
+}
+
+/// The generation record of a finished exchange.
+fn generation_of(
+    ex: &Exchange,
+    candidate: &Candidate,
+    model: &str,
+    outcome: &Outcome,
+    upstream_ms: f64,
+    response_entry: Option<u64>,
+) -> Generation {
+    let usage = outcome.usage.clone().unwrap_or_default();
+    Generation {
         id: ex.generation_id.clone(),
         key_id: ex.key.id.clone(),
         model: model.to_string(),
@@ -219,11 +236,32 @@ pub fn settle(
         total_cost: outcome.cost,
         latency: ex.started.elapsed().as_secs_f64() * 1000.0,
         generation_time: upstream_ms,
-        finish_reason: outcome.finish_reason,
+        finish_reason: outcome.finish_reason.clone(),
         streamed: outcome.streamed,
         cancelled: outcome.cancelled,
         request_entry: ex.request_seq,
         response_entry,
-    };
-    state.recorder.record(generation);
+    }
+}
+
+/// The charge of an answer whose response entry could not be written in time: run by the audit
+/// writer once the entry, marked as withheld, is durable. The upstream charged for the answer,
+/// so the key is charged what the log records.
+pub fn late_settlement(
+    state: &AppState,
+    ex: &Exchange,
+    candidate: &Candidate,
+    model: &str,
+    outcome: &Outcome,
+    upstream_ms: f64,
+) -> impl FnOnce(u64) + Send + 'static {
+    let mut generation = generation_of(ex, candidate, model, outcome, upstream_ms, None);
+    let recorder = state.recorder.clone();
+    let runtime = tokio::runtime::Handle::current();
+    move |seq| {
+        generation.response_entry = Some(seq);
+        // The writer thread is outside the runtime the recorder queues its work on.
+        let _entered = runtime.enter();
+        recorder.record(generation);
+    }
 }

@@ -112,6 +112,17 @@ impl ApiError {
         )
     }
 
+    /// The log failed after the request went upstream: the outcome is kept and recorded once the
+    /// log recovers, but the answer cannot be given without its record.
+    pub fn audit_unavailable_after_forward(answered: bool) -> Self {
+        let message = if answered {
+            "the upstream answered, but its answer could not be recorded, so it is withheld"
+        } else {
+            "the request was forwarded, but its outcome could not be recorded, so it is withheld"
+        };
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "audit_unavailable_after_forward", message)
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal_error", message)
     }

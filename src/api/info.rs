@@ -126,14 +126,24 @@ pub async fn key(State(state): State<AppState>, headers: HeaderMap) -> Response 
     .into_response()
 }
 
-pub async fn health(State(state): State<AppState>) -> Json<Value> {
+/// 200 while the audit log takes writes; 503 with the reason while it does not (every proxied
+/// call would then be refused, so a load balancer should send traffic elsewhere).
+pub async fn health(State(state): State<AppState>) -> Response {
     let policy = state.policy.load();
-    Json(json!({
+    let mut body = json!({
         "status": "ok",
         "policy_version": policy.version,
         "models": state.catalog.models().count(),
         "providers": state.upstreams.len(),
-    }))
+    });
+    match state.audit.health().await {
+        Ok(()) => Json(body).into_response(),
+        Err(reason) => {
+            body["status"] = json!("audit_log_unavailable");
+            body["reason"] = json!(reason);
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
 }
 
 pub async fn not_found() -> ApiError {

@@ -696,13 +696,30 @@ pub fn attempt(
     }
 }
 
-/// Append the response entry; its failure is logged (the client already has or will get its answer
-/// only if this succeeds for non-streaming calls, see the callers).
-pub async fn record_response(state: &AppState, rec: ResponseRecord) -> Result<u64, ApiError> {
-    state.audit.append(Record::Response(rec)).await.map_err(|e| {
-        tracing::error!(error = %e, "response audit append failed");
-        ApiError::audit_unavailable()
+/// Append the response entry of an exchange that went upstream. If the log cannot take it, the
+/// client gets `audit_unavailable_after_forward` and the entry, marked as withheld, is appended
+/// as soon as the log takes writes again; `settle_late` then charges what the upstream answered.
+pub async fn record_response(
+    state: &AppState,
+    rec: ResponseRecord,
+    settle_late: impl FnOnce(u64) + Send + 'static,
+) -> Result<u64, ApiError> {
+    let answered = rec.provider.is_some();
+    let late = withheld(&rec);
+    state.audit.append_outcome(Record::Response(rec), Record::Response(late), settle_late).await.map_err(|e| {
+        tracing::error!(error = %e, "response audit append failed after forwarding; the outcome is kept for later");
+        ApiError::audit_unavailable_after_forward(answered)
     })
+}
+
+/// The response entry as recorded late: the client got 503 instead of the answer.
+fn withheld(rec: &ResponseRecord) -> ResponseRecord {
+    let note = "withheld from the client (503 audit_unavailable_after_forward): the audit log could not record this outcome in time";
+    let error = match &rec.error {
+        Some(e) => format!("{note}; {e}"),
+        None => note.to_string(),
+    };
+    ResponseRecord { status: 503, error: Some(error), ..rec.clone() }
 }
 
 /// Keep a body beside the log (audit `store_bodies`): as it was (`full`) or with every finding

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-use super::chat::{answer_record, failure_record, settle, Outcome};
+use super::chat::{answer_record, failure_record, late_settlement, settle, Outcome};
 use super::forward::{self, ByteStream, Delivery};
 use super::pipeline::{self, Dialect, Exchange, ModelRoute};
 use super::stamp::{self, ChunkFacts, Stamp};
@@ -331,7 +331,7 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
         Ok(s) => s,
         Err(err) => {
             let rec = failure_record(&ex, attempts, &err);
-            pipeline::record_response(&state, rec).await?;
+            pipeline::record_response(&state, rec, |_| {}).await.map_err(|e| e.with_entry(ex.request_seq))?;
             return Err(err.with_entry(ex.request_seq));
         }
     };
@@ -489,8 +489,11 @@ async fn finish(
     };
     let sha256 = hex::encode(relay.hasher.clone().finalize());
     let rec = answer_record(ex, attempts, &candidate.provider.name, &route.model, &outcome, error, sha256);
-    match pipeline::record_response(&state, rec).await {
+    let late = late_settlement(&state, ex, &candidate, &route.model, &outcome, upstream_ms);
+    match pipeline::record_response(&state, rec, late).await {
         Ok(seq) => {
+            // Charged as recorded: the response entry with its cost is durable.
+            settle(&state, ex, &candidate, &route.model, outcome, upstream_ms, Some(seq));
             if let Some(kept) = relay.kept.take() {
                 // Redaction needs the text whole: a value split over chunks is invisible in frames.
                 let kept = if state.config.audit.store_bodies == "redacted" { assemble_stream(&kept) } else { kept };
@@ -500,7 +503,6 @@ async fn finish(
                 }
             }
             let _ = send_all(&tx, closing).await;
-            settle(&state, ex, &candidate, &route.model, outcome, upstream_ms, Some(seq));
         }
         Err(err) => {
             // The record of this answer could not be made durable: end the stream with an error

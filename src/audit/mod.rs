@@ -79,6 +79,9 @@ pub struct AuditOptions {
 /// errors answer at once; this only bounds a writer stuck in the kernel (e.g. a hung disk).
 pub const APPEND_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Longest `/health` waits for the writer's answer.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl Default for AuditOptions {
     fn default() -> Self {
         AuditOptions {
@@ -142,6 +145,37 @@ impl AuditLog {
     /// Append one record; returns its sequence number once it is durable on disk.
     pub async fn append(&self, record: Record) -> Result<u64, AuditError> {
         self.call(|ack| Command::Append { record: Box::new(record), ack }).await
+    }
+
+    /// Append the outcome of an exchange that went upstream. If the log cannot take it now,
+    /// `late` (the same outcome, saying it was withheld from the client) is kept in a bounded
+    /// queue and appended, before any other entry, as soon as the log takes writes again;
+    /// `on_late` then runs with its sequence number (on the writer thread: keep it short). It
+    /// also runs if the write succeeds after the caller stopped waiting.
+    pub async fn append_outcome(
+        &self,
+        record: Record,
+        late: Record,
+        on_late: impl FnOnce(u64) + Send + 'static,
+    ) -> Result<u64, AuditError> {
+        self.call(|ack| Command::AppendOutcome {
+            record: Box::new(record),
+            late: Box::new(late),
+            on_late: Box::new(on_late),
+            ack,
+        })
+        .await
+    }
+
+    /// Whether the log takes writes now; `Err` says why not, in plain words (for `/health`).
+    pub async fn health(&self) -> Result<(), String> {
+        let (ack, rx) = oneshot::channel();
+        self.inner.tx.send(Command::Health { ack }).map_err(|_| "the audit log is shut down".to_string())?;
+        match tokio::time::timeout(HEALTH_TIMEOUT, rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err("the audit writer stopped".into()),
+            Err(_) => Err("the audit log did not answer in time".into()),
+        }
     }
 
     /// Store a body apart from the chain (when `store_bodies` is not `none`), keyed by entry and

@@ -91,53 +91,23 @@ pub struct ResponseRecord {
 }
 
 /// Gateway life-cycle and configuration events.
+///
+/// `Recovered` is written when a writer opens a log the previous one did not close (a crash): the
+/// last entry before it, and how many request entries had no outcome entry then; one `Outcome`
+/// entry per such request follows. `Outcome` ends an exchange cut short without a response entry
+/// (the gateway stopped in the middle): [`OUTCOME_GATEWAY_STOPPED`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum SystemRecord {
-    Genesis {
-        origin: String,
-        public_key: String,
-    },
-    GatewayStart {
-        version: String,
-        config_sha256: String,
-    },
-    GatewayStop {
-        reason: String,
-    },
-    PolicyLoaded {
-        version: String,
-        files: BTreeMap<String, String>,
-    },
-    PolicyRejected {
-        errors: Vec<String>,
-        files: BTreeMap<String, String>,
-    },
-    KeyRotated {
-        old_public_key: String,
-        new_public_key: String,
-        signature_by_old: String,
-    },
-    Checkpoint {
-        tree_size: u64,
-        root_hash: String,
-        note: String,
-    },
-    /// Written when a writer opens a log the previous one did not close (a crash): the last entry
-    /// before it, and how many request entries had no outcome entry then. One [`Outcome`] entry
-    /// per such request follows.
-    ///
-    /// [`Outcome`]: SystemRecord::Outcome
-    Recovered {
-        last_seq_before: u64,
-        requests_without_outcome: u64,
-    },
-    /// The outcome of a request whose exchange ended without a response entry (the gateway
-    /// stopped, or was stopped, in the middle): [`OUTCOME_GATEWAY_STOPPED`].
-    Outcome {
-        request_seq: u64,
-        outcome: String,
-    },
+    Genesis { origin: String, public_key: String },
+    GatewayStart { version: String, config_sha256: String },
+    GatewayStop { reason: String },
+    PolicyLoaded { version: String, files: BTreeMap<String, String> },
+    PolicyRejected { errors: Vec<String>, files: BTreeMap<String, String> },
+    KeyRotated { old_public_key: String, new_public_key: String, signature_by_old: String },
+    Checkpoint { tree_size: u64, root_hash: String, note: String },
+    Recovered { last_seq_before: u64, requests_without_outcome: u64 },
+    Outcome { request_seq: u64, outcome: String },
 }
 
 /// The outcome of a request cut short by the gateway's stop: whether the upstream answered, and

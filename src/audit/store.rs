@@ -109,6 +109,10 @@ pub trait LogStore: Send {
     fn last_key_entry(&self) -> Result<Option<StoredEntry>, StoreError>;
     /// Cheap check that the store can still take writes (file present, same file, writable).
     fn health_check(&self) -> Result<(), StoreError>;
+    /// Whether a write transaction can start now (not locked, not read-only); writes nothing.
+    fn probe_write(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Housekeeping the writer runs after it has answered a batch's callers, so no append waits
     /// for it (SQLite: copy a grown WAL into the database). Entries are already durable; a
     /// failure here loses nothing.
@@ -509,6 +513,11 @@ impl LogStore for SqliteStore {
         if meta.mode() & 0o222 == 0 {
             return Err(StoreError::Unavailable(format!("{} is read-only", self.path.display())));
         }
+        Ok(())
+    }
+
+    fn probe_write(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
         Ok(())
     }
 

@@ -37,12 +37,36 @@ const MAX_BATCH: usize = 4096;
 /// the check before a checkpoint is short and the cost is spread instead of paid in one pause.
 const CATCH_UP_EVERY: u64 = 1024;
 
+/// Outcomes kept while the log cannot take them. Beyond this the newest is dropped (logged): its
+/// request then counts as without an outcome and gets `unknown (gateway stopped)` at shutdown or
+/// on the next start.
+const MAX_DEFERRED: usize = 10_000;
+
+/// How often the writer retries deferred outcomes when nothing else wakes it.
+const DEFERRED_RETRY: Duration = Duration::from_millis(200);
+
+/// Run with the sequence number once a deferred outcome is durable (on the writer thread: keep
+/// it short).
+pub(crate) type OnLate = Box<dyn FnOnce(u64) + Send>;
+
 /// What callers ask the writer thread to do.
 pub(crate) enum Command {
     Append {
         /// Boxed: commands queue in the channel, records are large.
         record: Box<Record>,
         ack: oneshot::Sender<Result<u64, AuditError>>,
+    },
+    /// The outcome of an exchange that went upstream: if it cannot be written, `late` is kept and
+    /// appended before anything else once the log takes writes again.
+    AppendOutcome {
+        record: Box<Record>,
+        late: Box<Record>,
+        on_late: OnLate,
+        ack: oneshot::Sender<Result<u64, AuditError>>,
+    },
+    /// Can the log take writes now? `Err` says why not.
+    Health {
+        ack: oneshot::Sender<Result<(), String>>,
     },
     Body {
         body: NewBody,
@@ -58,6 +82,16 @@ pub(crate) enum Command {
 }
 
 type ShutdownAck = (oneshot::Sender<Result<(), AuditError>>, Result<(), AuditError>);
+
+/// Who learns the fate of one record in a batch.
+enum Answer {
+    /// A caller waiting for the sequence number.
+    Caller(oneshot::Sender<Result<u64, AuditError>>),
+    /// An outcome after forwarding: on failure its late version joins the deferred queue.
+    Outcome { ack: oneshot::Sender<Result<u64, AuditError>>, late: Box<Record>, on_late: OnLate },
+    /// A deferred outcome: `on_late` runs once it is durable; on failure it stays queued.
+    Deferred(OnLate),
+}
 
 /// The writer's state; usable directly (synchronously) by the CLI, or run on its own thread.
 pub(crate) struct Writer {
@@ -79,6 +113,8 @@ pub(crate) struct Writer {
     open: BTreeSet<u64>,
     /// An integrity failure found in the stored log: nothing more is appended or signed.
     broken: Option<Failure>,
+    /// Outcomes that could not be written yet, oldest first: they go first into every commit.
+    deferred: std::collections::VecDeque<(Record, OnLate)>,
     /// False after a failed write until the state has been reloaded from disk.
     synced: bool,
     /// Held for the writer's lifetime: a second writer on the same directory fails to open.
@@ -127,6 +163,7 @@ impl Writer {
             check: ChainCheck::new(),
             open: BTreeSet::new(),
             broken: None,
+            deferred: std::collections::VecDeque::new(),
             synced: true,
             _lock: lock,
         };
@@ -299,7 +336,10 @@ impl Writer {
         // Commit when the request side yields the core, not on every wake-up (see crate::sched).
         crate::sched::batch_policy(true);
         loop {
-            let wait = self.time_to_checkpoint();
+            let mut wait = self.time_to_checkpoint();
+            if !self.deferred.is_empty() {
+                wait = wait.min(DEFERRED_RETRY);
+            }
             match rx.recv_timeout(wait) {
                 Ok(first) => {
                     let mut batch = vec![first];
@@ -326,7 +366,7 @@ impl Writer {
                         }
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => self.flush_deferred(),
                 Err(RecvTimeoutError::Disconnected) => {
                     let _ = self.checkpoint();
                     return;
@@ -366,7 +406,10 @@ impl Writer {
         let mut control = Vec::new();
         for c in commands {
             match c {
-                Command::Append { record, ack } => appends.push((*record, ack)),
+                Command::Append { record, ack } => appends.push((*record, Answer::Caller(ack))),
+                Command::AppendOutcome { record, late, on_late, ack } => {
+                    appends.push((*record, Answer::Outcome { ack, late, on_late }))
+                }
                 Command::Body { body, ack } => bodies.push((body, ack)),
                 other => control.push(other),
             }
@@ -387,18 +430,26 @@ impl Writer {
                         let _ = ack.send(Ok(()));
                     }
                 }
-                Command::Append { .. } | Command::Body { .. } => {}
+                Command::Health { ack } => {
+                    let _ = ack.send(self.health());
+                }
+                Command::Append { .. } | Command::AppendOutcome { .. } | Command::Body { .. } => {}
             }
         }
         stop
     }
 
-    /// Encode and write appends and bodies in one transaction; answer every caller.
+    /// Encode and write the deferred outcomes, then appends and bodies, in one transaction;
+    /// answer every caller.
     fn commit(
         &mut self,
-        appends: Vec<(Record, oneshot::Sender<Result<u64, AuditError>>)>,
+        appends: Vec<(Record, Answer)>,
         bodies: Vec<(NewBody, oneshot::Sender<Result<(), AuditError>>)>,
     ) {
+        // Deferred outcomes first: nothing recorded after them may overtake them.
+        let mut items: Vec<(Record, Answer)> =
+            self.deferred.drain(..).map(|(record, on_late)| (record, Answer::Deferred(on_late))).collect();
+        items.extend(appends);
         let ready = match &self.broken {
             Some(f) => Err(AuditError::Integrity { seq: f.seq, reason: f.reason.clone() }),
             None if self.synced => Ok(()),
@@ -406,15 +457,15 @@ impl Writer {
         };
         let ready = ready.and_then(|_| self.store.health_check().map_err(unavailable));
         if let Err(e) = ready {
-            fail_all(appends, bodies, &e);
+            self.fail_all(items, bodies, &e);
             return;
         }
         let mut frontier = self.frontier.clone();
         let mut prev = self.prev;
         let mut last_time = self.last_time.clone();
         let mut batch = Batch::default();
-        let mut acks = Vec::new();
-        for (record, ack) in appends {
+        let mut answers = Vec::new();
+        for (record, answer) in items {
             let seq = frontier.size();
             // Entry times never go backwards, even if the clock does.
             let now = self.next_time();
@@ -426,11 +477,10 @@ impl Writer {
                     batch.entries.push(StoredEntry { seq, kind: kind_of(&record).to_string(), leaf_hash: hash, bytes });
                     prev = hash;
                     last_time = time;
-                    acks.push((seq, ack));
+                    answers.push((seq, record, answer));
                 }
-                Err(e) => {
-                    let _ = ack.send(Err(unavailable(format!("cannot encode record: {e}"))));
-                }
+                // A record that cannot be encoded never will be: answered, not kept.
+                Err(e) => answer.fail(&unavailable(format!("cannot encode record: {e}"))),
             }
         }
         let mut body_acks = Vec::new();
@@ -446,17 +496,81 @@ impl Writer {
                 self.frontier = frontier;
                 self.prev = prev;
                 self.last_time = last_time;
-                acks.into_iter().for_each(|(seq, ack)| drop(ack.send(Ok(seq))));
+                answers.into_iter().for_each(|(seq, _, answer)| answer.succeed(seq));
                 body_acks.into_iter().for_each(|ack| drop(ack.send(Ok(()))));
             }
             Err(e) => {
                 tracing::error!(error = %e, "audit append failed");
                 self.synced = false;
                 let err = unavailable(e);
-                acks.into_iter().for_each(|(_, ack)| drop(ack.send(Err(err.clone()))));
+                // Encoded again, with the sequence numbers of the next commit that succeeds.
+                for (_, record, answer) in answers {
+                    self.keep_or_fail(record, answer, &err);
+                }
                 body_acks.into_iter().for_each(|ack| drop(ack.send(Err(err.clone()))));
             }
         }
+    }
+
+    /// A record the log could not take: its caller learns why; an outcome is kept for later.
+    fn keep_or_fail(&mut self, record: Record, answer: Answer, err: &AuditError) {
+        match answer {
+            Answer::Caller(ack) => drop(ack.send(Err(err.clone()))),
+            Answer::Outcome { ack, late, on_late } => {
+                let _ = ack.send(Err(err.clone()));
+                self.defer(*late, on_late);
+            }
+            Answer::Deferred(on_late) => self.defer(record, on_late),
+        }
+    }
+
+    fn defer(&mut self, record: Record, on_late: OnLate) {
+        if self.deferred.len() >= MAX_DEFERRED {
+            tracing::error!(
+                queued = self.deferred.len(),
+                "audit outcome queue full: an outcome is dropped; its request is recorded as stopped later"
+            );
+            return;
+        }
+        self.deferred.push_back((record, on_late));
+    }
+
+    fn fail_all(
+        &mut self,
+        items: Vec<(Record, Answer)>,
+        bodies: Vec<(NewBody, oneshot::Sender<Result<(), AuditError>>)>,
+        e: &AuditError,
+    ) {
+        for (record, answer) in items {
+            self.keep_or_fail(record, answer, e);
+        }
+        bodies.into_iter().for_each(|(_, ack)| drop(ack.send(Err(e.clone()))));
+    }
+
+    /// Try the deferred outcomes again on their own.
+    fn flush_deferred(&mut self) {
+        if !self.deferred.is_empty() {
+            self.commit(Vec::new(), Vec::new());
+            if self.deferred.is_empty() {
+                tracing::info!("the audit log takes writes again; the withheld outcomes are recorded");
+            }
+        }
+    }
+
+    /// Whether the log can take writes now, and if not why, in plain words.
+    fn health(&mut self) -> Result<(), String> {
+        if let Some(f) = &self.broken {
+            return Err(format!("audit log integrity failure at entry {}: {}", f.seq, f.reason));
+        }
+        self.flush_deferred();
+        if !self.deferred.is_empty() {
+            return Err(format!(
+                "the audit log cannot be written: {} outcomes wait to be recorded",
+                self.deferred.len()
+            ));
+        }
+        let writable = self.store.health_check().and_then(|()| self.store.probe_write());
+        writable.map_err(|e| format!("the audit log cannot be written: {e}"))
     }
 
     /// Sign and store a checkpoint of the current tree if it grew since the last one, after
@@ -497,6 +611,7 @@ impl Writer {
 
     /// Stop entry, an outcome entry for each request still without one, final checkpoint.
     pub(crate) fn shutdown(&mut self, reason: String) -> Result<(), AuditError> {
+        self.flush_deferred();
         if self.last_kind != "gateway_stop" {
             self.append_now(Record::System(SystemRecord::GatewayStop { reason }))?;
         }
@@ -539,13 +654,27 @@ fn stopped_outcomes(requests: &[u64]) -> impl Iterator<Item = Record> + '_ {
     })
 }
 
-fn fail_all(
-    appends: Vec<(Record, oneshot::Sender<Result<u64, AuditError>>)>,
-    bodies: Vec<(NewBody, oneshot::Sender<Result<(), AuditError>>)>,
-    e: &AuditError,
-) {
-    appends.into_iter().for_each(|(_, ack)| drop(ack.send(Err(e.clone()))));
-    bodies.into_iter().for_each(|(_, ack)| drop(ack.send(Err(e.clone()))));
+impl Answer {
+    fn succeed(self, seq: u64) {
+        match self {
+            Answer::Caller(ack) => drop(ack.send(Ok(seq))),
+            // A caller that stopped waiting answered its client as if the write had failed, and
+            // left the settling to `on_late`.
+            Answer::Outcome { ack, on_late, .. } => {
+                if ack.send(Ok(seq)).is_err() {
+                    on_late(seq);
+                }
+            }
+            Answer::Deferred(on_late) => on_late(seq),
+        }
+    }
+
+    fn fail(self, e: &AuditError) {
+        match self {
+            Answer::Caller(ack) | Answer::Outcome { ack, .. } => drop(ack.send(Err(e.clone()))),
+            Answer::Deferred(_) => tracing::error!(error = %e, "a withheld outcome cannot be recorded and is dropped"),
+        }
+    }
 }
 
 /// Load `signing.key`, or create it (and `signing.pub`) for a new log.

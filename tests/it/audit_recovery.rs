@@ -152,3 +152,133 @@ async fn kill_9_under_load_again_and_again_leaves_an_outcome_for_every_request_a
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+async fn health(gw: &Gateway) -> (u16, Value) {
+    let resp = gw.client().get(format!("{}/health", gw.url)).send().await.unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Wait until the upstream has received `n` requests.
+async fn until_hits(fake: &FakeUpstream, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fake.hits() < n {
+        assert!(std::time::Instant::now() < deadline, "the request never reached the upstream");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn log_failing_after_forwarding_withholds_the_answer_and_records_it_once_the_log_recovers() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let gw = GatewayBuilder::default().provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR")).start();
+    assert_eq!(gw.chat(user("before")).await.0, 200);
+    assert_eq!(health(&gw).await.0, 200);
+    let db = gw.data_dir().join("log.db");
+
+    // A plain call: the log becomes unwritable while the upstream works on it.
+    fake.set(Behavior::Slow(Duration::from_millis(600)));
+    let call = {
+        let req = gw.post("/v1/chat/completions", &user("answered but not recorded"));
+        tokio::spawn(async move { req.send().await.unwrap() })
+    };
+    until_hits(&fake, 2).await;
+    set_mode(&db, 0o444);
+    let resp = call.await.unwrap();
+    let status = resp.status().as_u16();
+    let plain_seq: u64 = resp.headers()["x-auditgate-entry"].to_str().unwrap().parse().unwrap();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "audit_unavailable_after_forward");
+    assert_eq!(
+        body["error"]["message"],
+        "the upstream answered, but its answer could not be recorded, so it is withheld"
+    );
+
+    // A streamed call: its content went out, its end cannot be confirmed.
+    fake.set(Behavior::SlowStream { chunks: 3, interval: Duration::from_millis(200) });
+    set_mode(&db, 0o644);
+    let mut req = user("streamed but not recorded");
+    req["stream"] = json!(true);
+    let resp = gw.post("/v1/chat/completions", &req).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "the stream opens while the log works");
+    let stream_seq: u64 = resp.headers()["x-auditgate-entry"].to_str().unwrap().parse().unwrap();
+    set_mode(&db, 0o444);
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains("[DONE]"), "{text}");
+    assert!(text.contains("audit_unavailable_after_forward"), "{text}");
+
+    let (code, report) = health(&gw).await;
+    assert_eq!(code, 503, "{report}");
+    assert!(report["reason"].as_str().unwrap().contains("cannot be written"), "{report}");
+    // Nothing new is admitted while the outcomes wait.
+    fake.set(Behavior::Echo);
+    let hits = fake.hits();
+    let (status, _, body) = gw.chat(user("not now")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("audit_unavailable")), "{body}");
+    assert_eq!(fake.hits(), hits, "nothing forwarded while the log is not writable");
+
+    set_mode(&db, 0o644);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while health(&gw).await.0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "the log recovered but /health did not");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, headers, _) = gw.chat(user("after")).await;
+    assert_eq!(status, 200);
+    let after_seq: u64 = headers["x-auditgate-entry"].to_str().unwrap().parse().unwrap();
+
+    let log = entries(&gw.data_dir());
+    for (request_seq, what) in [(plain_seq, "plain"), (stream_seq, "streamed")] {
+        let (seq, _, outcome) = log
+            .iter()
+            .find(|(_, k, p)| k == "response" && p["request_seq"] == request_seq)
+            .unwrap_or_else(|| panic!("no outcome entry for the {what} call {request_seq}"));
+        assert_eq!(outcome["status"], 503, "{what}: {outcome}");
+        assert!(outcome["error"].as_str().unwrap().contains("withheld"), "{what}: {outcome}");
+        assert!(outcome["cost_usd"].as_f64().unwrap() > 0.0, "{what}: the upstream's charge is recorded");
+        assert!(*seq < after_seq, "{what}: the late outcome comes before any later request");
+    }
+    assert_eq!(without_outcome(&log), Vec::<u64>::new());
+    // The withheld answers are charged as the log records them.
+    let logged: f64 = logged_cost(&log).values().sum();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stored: f64 = stored_spend(&gw.data_dir()).values().sum();
+        if (stored - logged).abs() < 1e-9 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "spend {stored} in the store, {logged} in the log");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_gateway_refuses_to_start_on_a_log_missing_its_last_checkpoint_and_names_the_entry() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let mut gw = GatewayBuilder::default().provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR")).start();
+    assert_eq!(gw.chat(user("hello")).await.0, 200);
+    assert!(gw.terminate().success());
+    let c = rusqlite::Connection::open(gw.data_dir().join("log.db")).unwrap();
+    c.execute_batch("DROP TRIGGER checkpoints_no_delete").unwrap();
+    let last: i64 = c.query_row("SELECT max(tree_size) FROM checkpoints", [], |r| r.get(0)).unwrap();
+    c.execute("DELETE FROM checkpoints WHERE tree_size = ?1", [last]).unwrap();
+    drop(c);
+    let mut child = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(gw.dir.path().join("gateway.toml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(30)).expect("the gateway should exit, not serve");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("integrity failure at entry {}:", last - 1)), "{stderr}");
+    assert!(stderr.contains("missing from log.db"), "{stderr}");
+}
