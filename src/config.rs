@@ -86,6 +86,11 @@ pub struct AuditConfig {
     pub checkpoint_every_entries: u64,
     /// `none` | `redacted` | `full`: whether request and response bodies are kept beside the chain.
     pub store_bodies: String,
+    /// Where the master key that wraps the stored bodies' keys lives (default: `body-master.key`
+    /// in the data directory). Keep it off the log's backups to make erasure reach them too.
+    pub body_key_file: Option<std::path::PathBuf>,
+    /// Years a stored body is held before `audit erase` may remove it without `--force`.
+    pub body_hold_years: u32,
 }
 
 impl Default for AuditConfig {
@@ -95,6 +100,8 @@ impl Default for AuditConfig {
             checkpoint_interval_ms: 1000,
             checkpoint_every_entries: 10_000,
             store_bodies: "none".into(),
+            body_key_file: None,
+            body_hold_years: crate::audit::DEFAULT_BODY_HOLD_YEARS,
         }
     }
 }

@@ -120,6 +120,8 @@ fn audit_options(config: &Config) -> AuditOptions {
         checkpoint_interval_ms: config.audit.checkpoint_interval_ms,
         checkpoint_every_entries: config.audit.checkpoint_every_entries,
         store_bodies: config.audit.store_bodies.clone(),
+        body_key_file: config.audit.body_key_file.clone(),
+        body_hold_years: config.audit.body_hold_years,
     }
 }
 

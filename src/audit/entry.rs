@@ -39,6 +39,9 @@ pub fn kind_of(record: &Record) -> &'static str {
             SystemRecord::Checkpoint { .. } => "checkpoint",
             SystemRecord::Recovered { .. } => "recovered",
             SystemRecord::Outcome { .. } => "outcome",
+            SystemRecord::BodyStored { .. } => "body_stored",
+            SystemRecord::BodyErased { .. } => "body_erased",
+            SystemRecord::Access { .. } => "access",
         },
     }
 }

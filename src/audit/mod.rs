@@ -20,7 +20,9 @@ pub mod entry;
 pub mod files;
 pub mod merkle;
 pub mod note;
+pub mod operator;
 pub mod record;
+pub mod sealed;
 pub mod snapshot;
 pub mod store;
 mod verified;
@@ -49,6 +51,10 @@ pub const FILE_CHECKPOINTS: &str = "checkpoints.log";
 pub const FILE_LOCK: &str = "writer.lock";
 /// The writer's signed record of how far it has verified the log (docs/audit-format.md 6.1).
 pub const FILE_VERIFIED: &str = "verified-state";
+/// The master key that wraps the keys of stored bodies (outside `log.db`; see [`sealed`]).
+pub const FILE_BODY_KEY: &str = "body-master.key";
+/// Requests from the command line to a running writer (see [`operator`]).
+pub const DIR_REQUESTS: &str = "requests";
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuditError {
@@ -73,6 +79,11 @@ pub struct AuditOptions {
     pub checkpoint_every_entries: u64,
     /// `none` | `redacted` | `full`.
     pub store_bodies: String,
+    /// The body master key (see [`sealed`]); default `body-master.key` in the data directory.
+    pub body_key_file: Option<PathBuf>,
+    /// Years a stored body is held before it may be erased without `--force` (statutory hold,
+    /// CO art. 958f: 10).
+    pub body_hold_years: u32,
 }
 
 /// Longest a caller waits for the writer's durable acknowledgement before failing closed. Storage
@@ -89,8 +100,18 @@ impl Default for AuditOptions {
             checkpoint_interval_ms: 1000,
             checkpoint_every_entries: 10_000,
             store_bodies: "none".into(),
+            body_key_file: None,
+            body_hold_years: DEFAULT_BODY_HOLD_YEARS,
         }
     }
+}
+
+/// The statutory hold of business records in Switzerland (CO art. 958f): ten years.
+pub const DEFAULT_BODY_HOLD_YEARS: u32 = 10;
+
+/// The file holding the body master key of the log in `dir` under `opts`.
+pub fn body_key_path(dir: &Path, opts: &AuditOptions) -> PathBuf {
+    opts.body_key_file.clone().unwrap_or_else(|| dir.join(FILE_BODY_KEY))
 }
 
 /// A cheap, cloneable handle to the log writer.
@@ -104,6 +125,8 @@ struct Inner {
     dir: PathBuf,
     opts: AuditOptions,
     public_key: String,
+    /// Seals stored bodies; loaded only when bodies are stored.
+    body_key: Option<sealed::MasterKey>,
 }
 
 impl AuditLog {
@@ -118,13 +141,20 @@ impl AuditLog {
             )));
         }
         let writer = Writer::open(dir, opts.clone())?;
+        let body_key = match opts.store_bodies.as_str() {
+            "none" => None,
+            _ => Some(
+                sealed::MasterKey::load_or_create(&body_key_path(dir, &opts))
+                    .map_err(|e| AuditError::Unavailable(e.to_string()))?,
+            ),
+        };
         let public_key = writer.vkey().to_string();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| AuditError::Unavailable(format!("cannot start writer thread: {e}")))?;
-        Ok(AuditLog { inner: Arc::new(Inner { tx, dir: dir.to_path_buf(), opts, public_key }) })
+        Ok(AuditLog { inner: Arc::new(Inner { tx, dir: dir.to_path_buf(), opts, public_key, body_key }) })
     }
 
     /// The data directory.
@@ -180,13 +210,24 @@ impl AuditLog {
 
     /// Store a body apart from the chain (when `store_bodies` is not `none`), keyed by entry and
     /// role (e.g. `request`, `upstream_request`, `response`). In `redacted` mode the caller passes
-    /// the redacted bytes; the log stores what it is given and labels it with the mode.
+    /// the redacted bytes; the log seals what it is given (on the caller's thread), labels it
+    /// with the mode, and commits to the ciphertext with a `body_stored` entry.
     pub async fn store_body(&self, seq: u64, role: &str, bytes: Vec<u8>) -> Result<(), AuditError> {
-        let mode = self.inner.opts.store_bodies.clone();
-        if mode == "none" {
-            return Ok(());
-        }
-        let body = NewBody { seq, role: role.to_string(), mode, bytes };
+        let Some(key) = &self.inner.body_key else { return Ok(()) };
+        let sealed = key.seal(seq, role, &bytes);
+        let retain_until = chrono::Utc::now()
+            .checked_add_months(chrono::Months::new(12 * self.inner.opts.body_hold_years))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+        let body = NewBody {
+            seq,
+            role: role.to_string(),
+            mode: self.inner.opts.store_bodies.clone(),
+            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sealed.ciphertext)),
+            size: bytes.len() as u64,
+            bytes: sealed.ciphertext,
+            wrapped_key: sealed.wrapped_key,
+            retain_until: entry::format_time(retain_until),
+        };
         self.call(|ack| Command::Body { body, ack }).await
     }
 

@@ -99,15 +99,71 @@ pub struct ResponseRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum SystemRecord {
-    Genesis { origin: String, public_key: String },
-    GatewayStart { version: String, config_sha256: String },
-    GatewayStop { reason: String },
-    PolicyLoaded { version: String, files: BTreeMap<String, String> },
-    PolicyRejected { errors: Vec<String>, files: BTreeMap<String, String> },
-    KeyRotated { old_public_key: String, new_public_key: String, signature_by_old: String },
-    Checkpoint { tree_size: u64, root_hash: String, note: String },
-    Recovered { last_seq_before: u64, requests_without_outcome: u64 },
-    Outcome { request_seq: u64, outcome: String },
+    Genesis {
+        origin: String,
+        public_key: String,
+    },
+    GatewayStart {
+        version: String,
+        config_sha256: String,
+    },
+    GatewayStop {
+        reason: String,
+    },
+    PolicyLoaded {
+        version: String,
+        files: BTreeMap<String, String>,
+    },
+    PolicyRejected {
+        errors: Vec<String>,
+        files: BTreeMap<String, String>,
+    },
+    KeyRotated {
+        old_public_key: String,
+        new_public_key: String,
+        signature_by_old: String,
+    },
+    Checkpoint {
+        tree_size: u64,
+        root_hash: String,
+        note: String,
+    },
+    Recovered {
+        last_seq_before: u64,
+        requests_without_outcome: u64,
+    },
+    Outcome {
+        request_seq: u64,
+        outcome: String,
+    },
+    /// A body of entry `seq` was stored sealed: the chain commits to its ciphertext's SHA-256
+    /// (docs/audit-format.md 8), never to the body itself.
+    BodyStored {
+        seq: u64,
+        role: String,
+        mode: String,
+        sha256: String,
+        size: u64,
+        retain_until: String,
+    },
+    /// The stored bodies of entry `seq` were erased (their keys destroyed). `forced` when that
+    /// was before the statutory hold ended.
+    BodyErased {
+        seq: u64,
+        roles: Vec<String>,
+        by: String,
+        reason: String,
+        forced: bool,
+    },
+    /// Someone read audit data (GeBueV art. 8): who, what, which entries, and why if they said.
+    Access {
+        by: String,
+        action: String,
+        from_seq: Option<u64>,
+        to_seq: Option<u64>,
+        detail: Option<String>,
+        reason: Option<String>,
+    },
 }
 
 /// The outcome of a request cut short by the gateway's stop: whether the upstream answered, and
