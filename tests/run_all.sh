@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Runs every test of auditgate: the Rust unit and integration tests, then the real-client tests with
-# the official Python SDKs, which it installs into a venv under target/ on first use.
+# Runs every test of auditgate: the Rust unit and integration tests (the gateway and the verifier
+# crate), then the real-client tests with the official Python SDKs, which it installs into a venv
+# under target/ on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo test --locked
+# The verifier crate's own unit tests (crates/auditlog). Not `--workspace`: both packages build a
+# `verify-log` binary (the gateway's for target/*/verify-log, the crate's for `cargo install`), and
+# cargo warns when one invocation builds both into the same place.
+cargo test --locked -p auditlog
 
 venv=target/pyvenv
 stamp="$venv/.requirements-$(sha256sum tests/python/requirements.txt | cut -c1-16)"

@@ -1,18 +1,19 @@
-//! Self-contained export bundles and inclusion proofs an auditor checks offline.
+//! Writing self-contained export bundles and inclusion proofs, which an auditor checks offline with
+//! `verify-log` ([`auditlog::bundle`] holds the format and the check).
 //!
 //! A bundle directory holds `manifest.json`, `entries.jsonl` (the exact entry bytes, one per
 //! line), `proofs.jsonl` (one RFC 9162 inclusion proof per entry against the bundled checkpoint),
 //! `checkpoint.txt` (a signed checkpoint covering every bundled entry) and `signing.pub` (the key
 //! that signed it). See docs/audit-format.md.
 
-use super::entry::decode;
-use super::merkle::{consistency_proof, inclusion_proof, leaf_hash, verify_inclusion, Hash};
-use super::note::{Checkpoint, PublicKey};
+pub use auditlog::bundle::{verify_bundle, ConsistencyProof, InclusionProof, Manifest, FORMAT};
+
+use super::merkle::{consistency_proof, inclusion_proof, leaf_hash, Hash};
+use super::note::Checkpoint;
 use super::store::{LogStore, SqliteStore, StoreError, StoredCheckpoint};
-use super::verify::{Failure, Report, Trust, Verdict};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
@@ -43,17 +44,6 @@ impl From<super::AuditError> for BundleError {
     }
 }
 
-/// An inclusion proof as printed by `auditgate audit prove` and stored in `proofs.jsonl`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct InclusionProof {
-    pub entry: u64,
-    pub tree_size: u64,
-    /// Hex SHA-256(0x00 || entry bytes).
-    pub leaf_hash: String,
-    /// Hex node hashes, leaf to root, in RFC 9162 PATH order.
-    pub inclusion_proof: Vec<String>,
-}
-
 /// `auditgate audit prove` output: the proof plus everything needed to check it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProofReceipt {
@@ -66,17 +56,6 @@ pub struct ProofReceipt {
     /// The entry's exact bytes (UTF-8 JSON) whose leaf hash is proven.
     pub entry_bytes: String,
 }
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Manifest {
-    format: String,
-    origin: String,
-    from: u64,
-    to: u64,
-    tree_size: u64,
-}
-
-const FORMAT: &str = "auditgate-bundle/1";
 
 fn latest_covering(store: &SqliteStore, seq: u64) -> Result<StoredCheckpoint, BundleError> {
     let size = store.size()?;
@@ -115,21 +94,6 @@ pub fn prove(store: &SqliteStore, public_key: &str, seq: u64) -> Result<ProofRec
         public_key: public_key.to_string(),
         entry_bytes: String::from_utf8_lossy(&entry.bytes).into_owned(),
     })
-}
-
-/// A consistency proof between an older tree size and the latest checkpoint (for witnesses and
-/// auditors holding an older checkpoint).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ConsistencyProof {
-    pub old_size: u64,
-    pub new_size: u64,
-    /// Base64 root of the old size, as the old checkpoint states it.
-    pub old_root_hash: String,
-    /// Base64 root of the latest checkpoint.
-    pub new_root_hash: String,
-    /// Hex node hashes in RFC 9162 PROOF order.
-    pub consistency_proof: Vec<String>,
-    pub checkpoint: String,
 }
 
 /// RFC 9162 consistency proof from `old_size` to the latest checkpoint.
@@ -184,125 +148,4 @@ pub fn export(store: &SqliteStore, public_key: &str, from: u64, to: u64, out: &P
     entries.sync_all()?;
     proofs.sync_all()?;
     Ok(to - from + 1)
-}
-
-/// Verify a bundle offline against `trust`: a pinned key or fingerprint, or the bundle's own
-/// `signing.pub` (which can only give "not attested").
-pub fn verify_bundle(dir: &Path, trust: &Trust) -> Result<Report, BundleError> {
-    let manifest: Manifest = serde_json::from_str(&fs::read_to_string(dir.join("manifest.json"))?)
-        .map_err(|e| BundleError::Invalid(format!("manifest.json: {e}")))?;
-    // The manifest is untrusted input: its range must make sense before any arithmetic on it.
-    if manifest.from > manifest.to || manifest.to >= manifest.tree_size {
-        return Err(BundleError::Invalid(format!(
-            "manifest.json: range {}..={} does not fit tree size {}",
-            manifest.from, manifest.to, manifest.tree_size
-        )));
-    }
-    if manifest.format != FORMAT {
-        return Err(BundleError::Invalid(format!("unknown bundle format {:?}", manifest.format)));
-    }
-    let key = match trust {
-        Trust::Pinned(k) | Trust::Beside(k) => k.clone(),
-        Trust::Fingerprint(_) => PublicKey::parse(&fs::read_to_string(dir.join("signing.pub"))?)
-            .map_err(|e| BundleError::Invalid(format!("signing.pub: {e}")))?,
-    };
-    let note = fs::read_to_string(dir.join("checkpoint.txt"))?;
-    let cp = Checkpoint::parse_note(&note).map_err(|e| BundleError::Invalid(format!("checkpoint.txt: {e}")))?;
-    let entries = fs::read_to_string(dir.join("entries.jsonl"))?;
-    let proofs = fs::read_to_string(dir.join("proofs.jsonl"))?;
-    let mut report = Report {
-        ok: false,
-        verdict: Verdict::IntegrityFailure,
-        intact: false,
-        key_pinned: trust.pinned(),
-        key_fingerprint: trust.fingerprint(),
-        not_attested: Vec::new(),
-        entries: 0,
-        root_hash: B64.encode(cp.root),
-        origin: Some(cp.origin.clone()),
-        checkpoints_verified: 0,
-        signed_size: 0,
-        unsigned_tail: 0,
-        consistent_with_checkpoint: None,
-        keys: vec![key.vkey().to_string()],
-        bodies_checked: 0,
-        erased_bodies: Vec::new(),
-        failure: None,
-    };
-    let seq = cp.size.saturating_sub(1);
-    if matches!(trust, Trust::Fingerprint(fp) if *fp != key.fingerprint()) {
-        report.failure = Some(Failure {
-            seq,
-            reason: format!(
-                "the bundle's key (fingerprint {}) is not the pinned key {}",
-                key.fingerprint(),
-                trust.fingerprint()
-            ),
-        });
-    } else if key.open_note(&note).is_err() || cp.origin != manifest.origin {
-        report.failure =
-            Some(Failure { seq, reason: format!("the bundle's checkpoint is not signed by key {}", key.key_id()) });
-    } else {
-        report.checkpoints_verified = 1;
-        report.signed_size = cp.size;
-        report.failure = check_bundle_entries(&manifest, &cp, &entries, &proofs, &mut report.entries);
-    }
-    // The bundle covers its entries only: they are all under the checkpoint, or it failed.
-    report.conclude();
-    Ok(report)
-}
-
-fn check_bundle_entries(
-    m: &Manifest,
-    cp: &Checkpoint,
-    entries: &str,
-    proofs: &str,
-    count: &mut u64,
-) -> Option<Failure> {
-    let fail = |seq: u64, reason: String| Some(Failure { seq, reason });
-    let mut proofs = proofs.lines();
-    let mut prev: Option<Hash> = None;
-    let mut last_time = String::new();
-    for (k, line) in entries.lines().enumerate() {
-        let seq = m.from + k as u64;
-        let bytes = line.as_bytes();
-        let hash = leaf_hash(bytes);
-        let view = match decode(bytes) {
-            Ok(v) => v,
-            Err(e) => return fail(seq, format!("entry {seq} is damaged: {e}")),
-        };
-        if view.seq != seq {
-            return fail(
-                seq,
-                format!("entry {seq} is out of place: the bundle has entry {} in its position", view.seq),
-            );
-        }
-        if prev.is_some_and(|p| view.prev_hash().ok() != Some(p)) {
-            return fail(seq, format!("entry {seq} does not link to entry {}", seq - 1));
-        }
-        if view.time < last_time.as_str() {
-            return fail(seq, format!("entry {seq} is dated before entry {}", seq - 1));
-        }
-        let proof: Option<InclusionProof> = proofs.next().and_then(|p| serde_json::from_str(p).ok());
-        let Some(proof) = proof.filter(|p| p.entry == seq && p.tree_size == cp.size) else {
-            return fail(seq, format!("entry {seq} has no inclusion proof for tree size {}", cp.size));
-        };
-        let path: Option<Vec<Hash>> =
-            proof.inclusion_proof.iter().map(|h| hex::decode(h).ok().and_then(|v| v.try_into().ok())).collect();
-        let included = path.is_some_and(|p| verify_inclusion(seq, cp.size, &hash, &p, &cp.root).is_ok());
-        if !included {
-            return fail(
-                seq,
-                format!("entry {seq} is not included in the signed checkpoint (its inclusion proof fails)"),
-            );
-        }
-        prev = Some(hash);
-        last_time = view.time.to_string();
-        *count += 1;
-    }
-    let expected = m.to - m.from + 1;
-    if *count != expected {
-        return fail(m.from + *count, format!("the bundle should hold {expected} entries but holds {count}"));
-    }
-    None
 }

@@ -2,10 +2,13 @@
 //! tree whose roots are signed as C2SP checkpoints. The request entry is durable before any byte goes
 //! upstream; if it cannot be written, nothing is forwarded.
 //!
-//! Layout: [`entry`] (the exact bytes hashed and stored), [`merkle`] (RFC 9162 hashing and proofs),
-//! [`note`] (keys, signed notes, checkpoints), [`store`] (the `LogStore` trait and SQLite),
-//! `writer` (single writer thread, group commit, checkpoints), [`verify`] (shared with the
-//! `verify-log` binary), [`bundle`] (offline export), [`cli`] (`verify-log` and `auditgate audit`).
+//! Layout: the log format and the verifier are the `auditlog` crate (crates/auditlog), re-exported
+//! here: [`entry`] (the exact bytes hashed and stored), [`record`], [`merkle`] (RFC 9162 hashing
+//! and proofs), [`note`] (keys, signed notes, checkpoints), [`chain`] (the per-entry checks the
+//! writer shares with the verifier), [`verify`]. The gateway's side: [`store`] (the `LogStore`
+//! trait and SQLite), `writer` (single writer thread, group commit, checkpoints), `verified`
+//! (verify before signing), [`bundle`] (proofs and offline export), [`snapshot`], [`cli`]
+//! (`auditgate audit`, and `verify-log` re-exported).
 //!
 //! System entries: `open` writes the genesis entry on a new log; the gateway appends
 //! `SystemRecord::GatewayStart` (and policy events) itself through [`AuditLog::append`];
@@ -14,20 +17,16 @@
 //! and in `checkpoints.log`.
 
 pub mod bundle;
-pub mod chain;
 pub mod cli;
-pub mod entry;
 pub mod files;
-pub mod merkle;
-pub mod note;
 pub mod operator;
-pub mod record;
 pub mod sealed;
 pub mod snapshot;
 pub mod store;
 mod verified;
-pub mod verify;
 mod writer;
+
+pub use auditlog::{chain, entry, merkle, note, record, verify};
 
 pub use cli::{audit_main, verify_log, verify_log_main, AuditCommand, VerifyLogArgs};
 pub use record::{
@@ -43,14 +42,7 @@ use tokio::sync::oneshot;
 use writer::{Command, Writer};
 
 /// File names under the data directory (see contracts.md).
-pub const FILE_DB: &str = "log.db";
-pub const FILE_KEY: &str = "signing.key";
-pub const FILE_PUB: &str = "signing.pub";
-pub const FILE_CHECKPOINTS: &str = "checkpoints.log";
-/// Held locked by the single writer.
-pub const FILE_LOCK: &str = "writer.lock";
-/// The writer's signed record of how far it has verified the log (docs/audit-format.md 6.1).
-pub const FILE_VERIFIED: &str = "verified-state";
+pub use auditlog::{FILE_CHECKPOINTS, FILE_DB, FILE_KEY, FILE_LOCK, FILE_PUB, FILE_VERIFIED};
 /// The master key that wraps the keys of stored bodies (outside `log.db`; see [`sealed`]).
 pub const FILE_BODY_KEY: &str = "body-master.key";
 /// Requests from the command line to a running writer (see [`operator`]).

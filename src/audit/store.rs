@@ -10,39 +10,14 @@
 //! WAL frames per commit. Logs written with the older `tree_nodes (level, idx)` table are upgraded
 //! when the writer opens them and read as they are by read-only openers.
 
+pub use auditlog::db::{BodyRow, StoreError, StoredCheckpoint, StoredEntry, StoredNode};
+
 use super::merkle::{decompose, fold_right, stored_position, Frontier, Hash};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use auditlog::db::{self, has_table, leaf_hash_column, make_entry, LogDb};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// Storage failures. Anything here makes appends fail closed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("log database unavailable: {0}")]
-    Unavailable(String),
-    #[error("log database inconsistent: {0}")]
-    Corrupt(String),
-}
-
-/// One entry as stored: `leaf_hash` is the hash computed when it was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredEntry {
-    pub seq: u64,
-    pub kind: String,
-    pub leaf_hash: Hash,
-    pub bytes: Vec<u8>,
-}
-
-/// One `tree_hashes` row as stored (columns unchecked).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredNode {
-    pub level: i64,
-    pub index: i64,
-    pub hash: Vec<u8>,
-}
 
 /// A body kept apart from the chain, sealed (see `sealed`): `bytes` is the ciphertext, and the
 /// chain's `body_stored` entry commits to its `sha256`.
@@ -69,29 +44,6 @@ pub struct Erasure {
     pub erased_at: String,
 }
 
-/// A stored body row; `body` is None once erased.
-#[derive(Debug, Clone)]
-pub struct BodyRow {
-    pub seq: u64,
-    pub role: String,
-    pub mode: String,
-    pub sha256: String,
-    pub size: u64,
-    pub body: Option<Vec<u8>>,
-    pub erased_at: Option<String>,
-    /// None for bodies stored in clear by versions before sealing (and once erased).
-    pub wrapped_key: Option<Vec<u8>>,
-    /// None for bodies stored by versions before the chain committed to them.
-    pub retain_until: Option<String>,
-}
-
-impl BodyRow {
-    /// Stored by a version that sealed it and committed to it with a `body_stored` entry.
-    pub fn committed(&self) -> bool {
-        self.retain_until.is_some()
-    }
-}
-
 /// What one group commit writes.
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -100,14 +52,6 @@ pub struct Batch {
     pub nodes: Vec<(u32, u64, Hash)>,
     pub bodies: Vec<NewBody>,
     pub erasures: Vec<Erasure>,
-}
-
-/// A signed checkpoint as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredCheckpoint {
-    pub size: u64,
-    pub root: Hash,
-    pub note: String,
 }
 
 /// Where the log stands, enough for the writer to continue it.
@@ -286,24 +230,10 @@ impl SqliteStore {
         })
     }
 
-    /// Open an existing log read-only (CLI, verifier).
+    /// Open an existing log read-only (offline commands).
     pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
-        let meta = std::fs::metadata(path).map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
-        let conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        conn.busy_timeout(Duration::from_millis(2000))?;
-        if !has_table(&conn, "entries")? {
-            return Err(StoreError::Unavailable(format!("{} is not an audit log (no entries table)", path.display())));
-        }
-        let leaves_only = !has_table(&conn, "tree_hashes")?;
-        Ok(SqliteStore {
-            conn,
-            wal_frames: None,
-            path: path.to_path_buf(),
-            inode: meta.ino(),
-            leaves_only,
-            erased: Default::default(),
-        })
+        let (conn, path, inode, leaves_only) = LogDb::open(path)?.into_parts();
+        Ok(SqliteStore { conn, wal_frames: None, path, inode, leaves_only, erased: Default::default() })
     }
 
     /// The stored interior nodes with `from <= pos < to`: `pos -> (level, index, hash)`. The nodes
@@ -339,56 +269,17 @@ impl SqliteStore {
 
     /// Store size: number of entries (max seq + 1).
     pub fn size(&self) -> Result<u64, StoreError> {
-        let max: Option<i64> = self.conn.query_row("SELECT max(seq) FROM entries", [], |r| r.get(0))?;
-        Ok(max.map_or(0, |m| m as u64 + 1))
+        db::size(&self.conn)
     }
 
     /// Every stored body row, by entry.
     pub fn bodies(&self) -> Result<Vec<BodyRow>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT seq, role, mode, sha256, size, body, erased_at, {} FROM bodies ORDER BY seq, role",
-            if has_column(&self.conn, "bodies", "retain_until")? { "wrapped_key, retain_until" } else { "NULL, NULL" }
-        ))?;
-        let rows = stmt.query_map([], |r| {
-            Ok(BodyRow {
-                seq: r.get::<_, i64>(0)? as u64,
-                role: r.get(1)?,
-                mode: r.get(2)?,
-                sha256: r.get(3)?,
-                size: r.get::<_, i64>(4)? as u64,
-                body: stored_bytes(r.get_ref(5)?),
-                erased_at: r.get(6)?,
-                wrapped_key: r.get(7)?,
-                retain_until: r.get(8)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        db::bodies(&self.conn)
     }
 
     /// The stored bodies of one entry, by role (the writer checks an erasure request against them).
     pub fn bodies_of(&self, seq: u64) -> Result<Vec<BodyRow>, StoreError> {
-        Ok(self.bodies_where(seq)?)
-    }
-
-    fn bodies_where(&self, seq: u64) -> rusqlite::Result<Vec<BodyRow>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, role, mode, sha256, size, body, erased_at, wrapped_key, retain_until FROM bodies \
-             WHERE seq = ?1 ORDER BY role",
-        )?;
-        let rows = stmt.query_map([seq as i64], |r| {
-            Ok(BodyRow {
-                seq: r.get::<_, i64>(0)? as u64,
-                role: r.get(1)?,
-                mode: r.get(2)?,
-                sha256: r.get(3)?,
-                size: r.get::<_, i64>(4)? as u64,
-                body: stored_bytes(r.get_ref(5)?),
-                erased_at: r.get(6)?,
-                wrapped_key: r.get(7)?,
-                retain_until: r.get(8)?,
-            })
-        })?;
-        rows.collect()
+        db::bodies_of(&self.conn, seq)
     }
 
     fn node(&self, level: u32, index: u64) -> Result<Hash, StoreError> {
@@ -428,40 +319,9 @@ impl SqliteStore {
     }
 }
 
-/// The first column of `row` as the leaf hash of entry `seq`.
-fn leaf_hash_column(row: &rusqlite::Row<'_>, seq: u64) -> Result<Hash, StoreError> {
-    row.get::<_, Vec<u8>>(0)?
-        .try_into()
-        .map_err(|_| StoreError::Corrupt(format!("entry {seq}: leaf hash is not 32 bytes")))
-}
-
-fn has_table(conn: &Connection, name: &str) -> Result<bool, StoreError> {
-    let n: i64 =
-        conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |r| r.get(0))?;
-    Ok(n > 0)
-}
-
-/// A stored body column as bytes, whatever type an editor gave it (so a verifier reports the
-/// change instead of failing to read it).
-fn stored_bytes(v: rusqlite::types::ValueRef<'_>) -> Option<Vec<u8>> {
-    use rusqlite::types::ValueRef;
-    match v {
-        ValueRef::Null => None,
-        ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
-        ValueRef::Integer(i) => Some(i.to_string().into_bytes()),
-        ValueRef::Real(f) => Some(f.to_string().into_bytes()),
-    }
-}
-
-fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool, StoreError> {
-    let n: i64 =
-        conn.query_row("SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2", [table, column], |r| r.get(0))?;
-    Ok(n > 0)
-}
-
 /// Logs created before bodies were sealed get the columns for the wrapped key and the hold.
 fn add_sealing_columns(conn: &Connection) -> Result<(), StoreError> {
-    if !has_column(conn, "bodies", "wrapped_key")? {
+    if !db::has_column(conn, "bodies", "wrapped_key")? {
         conn.execute_batch(
             "ALTER TABLE bodies ADD COLUMN wrapped_key BLOB; ALTER TABLE bodies ADD COLUMN retain_until TEXT;",
         )?;
@@ -491,16 +351,6 @@ fn upgrade_tree_table(conn: &mut Connection) -> Result<(), StoreError> {
     tx.commit()?;
     tracing::info!("audit log upgraded: tree nodes now stored in append order (tree_hashes)");
     Ok(())
-}
-
-fn to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, Vec<u8>, Vec<u8>)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-}
-
-fn make_entry((seq, kind, hash, bytes): (i64, String, Vec<u8>, Vec<u8>)) -> Result<StoredEntry, StoreError> {
-    let leaf_hash =
-        hash.try_into().map_err(|_| StoreError::Corrupt(format!("entry {seq}: leaf hash is not 32 bytes")))?;
-    Ok(StoredEntry { seq: seq as u64, kind, leaf_hash, bytes })
 }
 
 impl LogStore for SqliteStore {
@@ -565,11 +415,7 @@ impl LogStore for SqliteStore {
     }
 
     fn read_range(&self, from: u64, to: u64) -> Result<Vec<StoredEntry>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, kind, leaf_hash, bytes FROM entries WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
-        )?;
-        let rows = stmt.query_map(params![from as i64, to.min(i64::MAX as u64) as i64], to_entry)?;
-        rows.map(|r| make_entry(r?)).collect()
+        db::read_range(&self.conn, from, to)
     }
 
     fn tree_state(&self) -> Result<TreeState, StoreError> {
@@ -604,16 +450,7 @@ impl LogStore for SqliteStore {
     }
 
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT tree_size, root_hash, note FROM checkpoints ORDER BY tree_size")?;
-        let rows =
-            stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, String>(2)?)))?;
-        rows.map(|r| {
-            let (size, root, note) = r?;
-            let root =
-                root.try_into().map_err(|_| StoreError::Corrupt(format!("checkpoint {size}: root is not 32 bytes")))?;
-            Ok(StoredCheckpoint { size: size as u64, root, note })
-        })
-        .collect()
+        db::checkpoints(&self.conn)
     }
 
     fn last_key_entry(&self) -> Result<Option<StoredEntry>, StoreError> {
@@ -622,7 +459,7 @@ impl LogStore for SqliteStore {
             .query_row(
                 "SELECT seq, kind, leaf_hash, bytes FROM entries WHERE kind IN ('genesis', 'key_rotated') ORDER BY seq DESC LIMIT 1",
                 [],
-                to_entry,
+                db::entry_columns,
             )
             .optional()?;
         row.map(make_entry).transpose()

@@ -1,9 +1,7 @@
-//! `verify-log`: checks an auditgate audit log (or an export bundle) with nothing but its public
-//! key. Exit 0 intact, 1 integrity failure (naming the first failing entry), 2 usage or I/O error.
-
-use clap::Parser;
+//! `verify-log`, as a binary of the gateway package too, so `cargo build` at the top puts it next
+//! to `auditgate` (target/*/verify-log). The verifier is the `auditlog` crate; an auditor installs
+//! it alone with `cargo install --path crates/auditlog`.
 
 fn main() {
-    let args = auditgate::audit::VerifyLogArgs::parse();
-    std::process::exit(auditgate::audit::verify_log_main(args));
+    std::process::exit(auditlog::cli::main());
 }

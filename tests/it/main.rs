@@ -7,6 +7,7 @@ mod policy_support;
 
 mod anthropic_translation;
 mod anthropic_upstream;
+mod audit_crate;
 mod audit_gateway;
 mod audit_log;
 mod audit_recovery;

@@ -156,7 +156,7 @@ mod tests {
     }
 
     use super::*;
-    use crate::audit::record::RequestRecord;
+    use crate::record::RequestRecord;
 
     #[test]
     fn encode_is_compact_ordered_and_round_trips() {

@@ -182,8 +182,8 @@ pub fn check_node(level: u32, index: u64, computed: &Hash, stored: Option<&[u8]>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::entry::encode;
-    use crate::audit::record::{Record, RequestRecord, SystemRecord};
+    use crate::entry::encode;
+    use crate::record::{Record, RequestRecord, SystemRecord};
 
     const T: &str = "2026-01-01T00:00:00.000000Z";
 

@@ -69,7 +69,7 @@ impl KeyPair {
     }
 
     /// The signer key string (what `signing.key` contains). Never log it.
-    pub(crate) fn skey(&self) -> &str {
+    pub fn skey(&self) -> &str {
         &self.skey
     }
 

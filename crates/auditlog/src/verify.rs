@@ -12,11 +12,11 @@
 
 pub use super::chain::Failure;
 use super::chain::{check_node, ChainCheck, Row};
+use super::db::BodyRow;
 use super::entry::EntryView;
 use super::merkle::{empty_root, Hash};
 use super::note::{verify_rotation, Checkpoint, PublicKey};
 use super::record::{Record, SystemRecord};
-use super::store::BodyRow;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::Serialize;
@@ -424,11 +424,11 @@ impl Verifier {
         }
         if c.source == "--checkpoint" {
             self.anchor_ok = Some(size);
-        } else if c.source != super::FILE_VERIFIED {
+        } else if c.source != crate::FILE_VERIFIED {
             // The verified-state record is checked like a checkpoint but is not one.
             self.verified += 1;
         }
-        if self.trusted_from.is_some_and(|t| key_index >= t) && c.source != super::FILE_VERIFIED {
+        if self.trusted_from.is_some_and(|t| key_index >= t) && c.source != crate::FILE_VERIFIED {
             self.signed_size = self.signed_size.max(size);
         }
     }
@@ -558,10 +558,10 @@ fn check_body_row(b: &BodyRow, c: Option<&BodyCommitment>) -> Result<(), String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::entry::encode;
-    use crate::audit::merkle::{leaf_hash, Frontier};
-    use crate::audit::note::{sign_rotation, KeyPair};
-    use crate::audit::record::RequestRecord;
+    use crate::entry::encode;
+    use crate::merkle::{leaf_hash, Frontier};
+    use crate::note::{sign_rotation, KeyPair};
+    use crate::record::RequestRecord;
 
     const T0: &str = "2026-01-01T00:00:00.000000Z";
     const T1: &str = "2026-01-01T00:00:01.000000Z";
