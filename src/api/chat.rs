@@ -125,7 +125,7 @@ pub async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiErr
     let response_seq = pipeline::record_response(state, rec, late).await.map_err(|e| e.with_entry(ex.request_seq))?;
     // Charged as recorded: the response entry with its cost is durable.
     settle(state, &ex, &candidate, &route.model, outcome, upstream_ms, Some(response_seq));
-    pipeline::store_body(state, ex.request_seq, "response", &bytes)
+    pipeline::store_body(state, ex.request_seq, "response", &bytes, ex.body_hold_years)
         .await
         .map_err(|_| ApiError::audit_unavailable_after_forward(true).with_entry(ex.request_seq))?;
     let mut response = (StatusCode::OK, Body::from(bytes)).into_response();

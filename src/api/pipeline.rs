@@ -74,6 +74,8 @@ pub struct Exchange {
     /// The body of the first planned attempt, encoded once for the request entry's hash and
     /// reused when that attempt is sent.
     pub first_body: Option<EncodedBody>,
+    /// The deciding rule's hold for stored bodies (None: `[audit] body_hold_years`).
+    pub body_hold_years: Option<u32>,
 }
 
 /// A request body in one provider's dialect, with its SHA-256 (hex).
@@ -532,6 +534,7 @@ pub async fn admit_parsed(
     let estimate = estimate_cost(body_len, completion_tokens, &routes);
     let reservation = state.limits.admit(&key, estimate, Instant::now()).map_err(ApiError::limit)?;
     let decision = routes.first().map(|r| &r.decision);
+    let body_hold_years = decision.and_then(|d| d.body_hold_years);
     let mut rec =
         request_record(&generation_id, &key, endpoint, peer, models, stream, &cls, &routes, decision, body_sha256);
     let first_body = first_upstream_body(state, &routes, stream && endpoint == Endpoint::Chat);
@@ -541,7 +544,7 @@ pub async fn admit_parsed(
         ApiError::audit_unavailable()
     })?;
     if let Some(body) = body {
-        store_body(state, request_seq, "request", &body).await?;
+        store_body(state, request_seq, "request", &body, body_hold_years).await?;
     }
     Ok(Exchange {
         started,
@@ -555,6 +558,7 @@ pub async fn admit_parsed(
         dialect,
         reservation: parking_lot::Mutex::new(Some(reservation)),
         first_body,
+        body_hold_years,
     })
 }
 
@@ -724,13 +728,19 @@ fn withheld(rec: &ResponseRecord) -> ResponseRecord {
 
 /// Keep a body beside the log (audit `store_bodies`): as it was (`full`) or with every finding
 /// the scanner makes replaced by its type (`redacted`). Fails closed like the log itself.
-pub async fn store_body(state: &AppState, seq: u64, role: &str, bytes: &[u8]) -> Result<(), ApiError> {
+pub async fn store_body(
+    state: &AppState,
+    seq: u64,
+    role: &str,
+    bytes: &[u8],
+    hold_years: Option<u32>,
+) -> Result<(), ApiError> {
     let stored = match state.config.audit.store_bodies.as_str() {
         "none" => return Ok(()),
         "redacted" => redacted_body(bytes),
         _ => bytes.to_vec(),
     };
-    state.audit.store_body(seq, role, stored).await.map_err(|e| {
+    state.audit.store_body(seq, role, stored, hold_years).await.map_err(|e| {
         tracing::error!(error = %e, "body storage failed");
         ApiError::audit_unavailable()
     })

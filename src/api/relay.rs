@@ -497,7 +497,9 @@ async fn finish(
             if let Some(kept) = relay.kept.take() {
                 // Redaction needs the text whole: a value split over chunks is invisible in frames.
                 let kept = if state.config.audit.store_bodies == "redacted" { assemble_stream(&kept) } else { kept };
-                if let Err(e) = pipeline::store_body(&state, ex.request_seq, "response", &kept).await {
+                if let Err(e) =
+                    pipeline::store_body(&state, ex.request_seq, "response", &kept, ex.body_hold_years).await
+                {
                     let _ = tx.send(Ok(frame(&e.body().to_string()))).await;
                     return;
                 }

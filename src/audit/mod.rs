@@ -204,11 +204,19 @@ impl AuditLog {
     /// role (e.g. `request`, `upstream_request`, `response`). In `redacted` mode the caller passes
     /// the redacted bytes; the log seals what it is given (on the caller's thread), labels it
     /// with the mode, and commits to the ciphertext with a `body_stored` entry.
-    pub async fn store_body(&self, seq: u64, role: &str, bytes: Vec<u8>) -> Result<(), AuditError> {
+    /// `hold_years` overrides `body_hold_years` (a policy rule's own hold).
+    pub async fn store_body(
+        &self,
+        seq: u64,
+        role: &str,
+        bytes: Vec<u8>,
+        hold_years: Option<u32>,
+    ) -> Result<(), AuditError> {
         let Some(key) = &self.inner.body_key else { return Ok(()) };
         let sealed = key.seal(seq, role, &bytes);
+        let years = hold_years.unwrap_or(self.inner.opts.body_hold_years);
         let retain_until = chrono::Utc::now()
-            .checked_add_months(chrono::Months::new(12 * self.inner.opts.body_hold_years))
+            .checked_add_months(chrono::Months::new(12 * years))
             .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
         let body = NewBody {
             seq,

@@ -244,6 +244,8 @@ pub struct Rule {
     pub action: Action,
     pub constraints: RouteConstraints,
     pub max_cost_usd: Option<f64>,
+    /// Years the stored bodies of calls this rule decides are held (overrides `[audit]`).
+    pub body_hold_years: Option<u32>,
 }
 
 impl Rule {
@@ -261,6 +263,7 @@ impl Rule {
             redact,
             constraints: if denied { RouteConstraints::default() } else { self.constraints.clone() },
             max_cost_usd: if denied { None } else { self.max_cost_usd },
+            body_hold_years: self.body_hold_years,
         }
     }
 }
@@ -299,6 +302,7 @@ pub(crate) fn default_deny(version: &str) -> Decision {
         redact: None,
         constraints: RouteConstraints::default(),
         max_cost_usd: None,
+        body_hold_years: None,
     }
 }
 

@@ -59,6 +59,7 @@ pub(crate) struct RawRule {
     pub redact: Option<Spanned<RawRedact>>,
     pub route: Option<Spanned<RawRoute>>,
     pub max_cost_usd: Option<Spanned<f64>>,
+    pub body_hold_years: Option<Spanned<i64>>,
 }
 
 /// `match = { ... }`: every listed condition must hold; a list holds when any entry matches.
@@ -251,6 +252,7 @@ const RULE_SCHEMA: Schema = Schema {
         ("redact", Some(&REDACT_SCHEMA)),
         ("route", Some(&ROUTE_SCHEMA)),
         ("max_cost_usd", None),
+        ("body_hold_years", None),
     ],
 };
 const MATCH_SCHEMA: Schema = Schema {

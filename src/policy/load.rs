@@ -255,6 +255,16 @@ fn compile_rule(ctx: &mut Ctx, raw: &Spanned<RawRule>) -> Option<Rule> {
         Some(c) => Some(*c.get_ref()),
         None => None,
     };
+    let body_hold_years = match &r.body_hold_years {
+        Some(y) => match u32::try_from(*y.get_ref()) {
+            Ok(years) if years <= 100 => Some(years),
+            _ => {
+                ctx.err(y.span(), "body_hold_years must be a whole number of years from 0 to 100");
+                return None;
+            }
+        },
+        None => None,
+    };
     Some(Rule {
         id: id?,
         description: r.description.clone(),
@@ -263,6 +273,7 @@ fn compile_rule(ctx: &mut Ctx, raw: &Spanned<RawRule>) -> Option<Rule> {
         action: action?,
         constraints: constraints?,
         max_cost_usd,
+        body_hold_years,
     })
 }
 

@@ -167,6 +167,9 @@ pub struct Decision {
     pub constraints: RouteConstraints,
     /// Cost ceiling in USD for this call, if any.
     pub max_cost_usd: Option<f64>,
+    /// Years this call's stored bodies are held before erasure needs `--force` (None: the
+    /// `[audit] body_hold_years` default).
+    pub body_hold_years: Option<u32>,
 }
 
 impl Decision {

@@ -204,6 +204,30 @@ async fn redacted_bodies_are_kept_sealed_beside_the_chain_and_can_be_erased() {
     assert!(err.contains("erased"), "{err}");
 }
 
+/// A policy rule sets its own hold: bodies of calls it decides with `body_hold_years = 0` may be
+/// erased at once, without --force, and the erasure is recorded as not forced.
+#[tokio::test]
+async fn a_rules_own_hold_decides_when_its_bodies_may_be_erased() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let mut gw = GatewayBuilder::default()
+        .extra("[audit]\nstore_bodies = \"full\"")
+        .policy("[[rule]]\nid = \"chat-no-hold\"\naction = \"allow\"\nbody_hold_years = 0\n")
+        .provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR"))
+        .start();
+    let (status, headers, _) = gw.chat(user("a note to forget")).await;
+    assert_eq!(status, 200);
+    let seq = headers["x-auditgate-entry"].to_str().unwrap().to_string();
+    assert!(gw.terminate().success());
+    let data = gw.data_dir();
+    let (code, _, err) = audit_cli(&data, &["erase", "--entry", &seq, "--reason", "no longer needed"]);
+    assert_eq!(code, 0, "{err}");
+    let log = entries(&data);
+    let erased = log.values().find(|(k, _)| k == "body_erased").expect("body_erased entry");
+    assert_eq!(erased.1["forced"], false);
+    assert_eq!(erased.1["roles"], json!(["request", "response"]));
+    assert_eq!(verify(&data).0, 0);
+}
+
 /// GeBueV art. 8: every read of audit data appends an `access` entry, also while the gateway
 /// runs (the command hands its record to the gateway's writer and waits for it), and an erasure
 /// while it runs is recorded by the gateway's writer too.

@@ -130,7 +130,8 @@ fn log_with_bodies() -> (tempfile::TempDir, Vec<u64>) {
         let mut seqs = Vec::new();
         for i in 1..=5 {
             let seq = log.append(request(i)).await.unwrap();
-            log.store_body(seq, "request", format!("{{\"secret\":\"patient {i}\"}}").into_bytes()).await.unwrap();
+            let body = format!("{{\"secret\":\"patient {i}\"}}").into_bytes();
+            log.store_body(seq, "request", body, None).await.unwrap();
             seqs.push(seq);
         }
         log.shutdown().await.unwrap();

@@ -108,6 +108,7 @@ action = "redact"
 redact = { entities = ["PERSON"], operator = "pseudonymize" }
 route = { regions = ["ch", "eu"], require_zdr = true }
 max_cost_usd = 0.25
+body_hold_years = 11
 
 [[rule]]
 id = "eea-only"
@@ -128,6 +129,7 @@ fn first_match_decides_and_carries_its_action() {
     assert_eq!(r.operator, RedactOperator::Pseudonymize);
     assert!(r.operator.reversible());
     assert_eq!(d.max_cost_usd, Some(0.25));
+    assert_eq!(d.body_hold_years, Some(11));
     f.stream = true;
     let d = p.decide(&f);
     assert_eq!(d.outcome, Outcome::Deny { reason: "no streaming of special categories".into() });
