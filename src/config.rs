@@ -86,6 +86,21 @@ pub struct AuditConfig {
     pub checkpoint_every_entries: u64,
     /// `none` | `redacted` | `full`: whether request and response bodies are kept beside the chain.
     pub store_bodies: String,
+    /// `[[audit.witnesses]]`: each new checkpoint is sent to these witnesses (C2SP tlog-witness).
+    pub witnesses: Vec<WitnessConfig>,
+    /// How many witnesses must cosign a checkpoint for `/health` to count it as witnessed
+    /// (default: all of them).
+    pub witness_quorum: Option<usize>,
+}
+
+/// One `[[audit.witnesses]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// The witness's base URL; the gateway posts to `{url}/add-checkpoint`.
+    pub url: String,
+    /// Its verifier key, as in the witness's `witness.pub`.
+    pub public_key: String,
 }
 
 impl Default for AuditConfig {
@@ -95,6 +110,8 @@ impl Default for AuditConfig {
             checkpoint_interval_ms: 1000,
             checkpoint_every_entries: 10_000,
             store_bodies: "none".into(),
+            witnesses: Vec::new(),
+            witness_quorum: None,
         }
     }
 }

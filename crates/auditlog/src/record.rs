@@ -99,15 +99,56 @@ pub struct ResponseRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum SystemRecord {
-    Genesis { origin: String, public_key: String },
-    GatewayStart { version: String, config_sha256: String },
-    GatewayStop { reason: String },
-    PolicyLoaded { version: String, files: BTreeMap<String, String> },
-    PolicyRejected { errors: Vec<String>, files: BTreeMap<String, String> },
-    KeyRotated { old_public_key: String, new_public_key: String, signature_by_old: String },
-    Checkpoint { tree_size: u64, root_hash: String, note: String },
-    Recovered { last_seq_before: u64, requests_without_outcome: u64 },
-    Outcome { request_seq: u64, outcome: String },
+    Genesis {
+        origin: String,
+        public_key: String,
+    },
+    GatewayStart {
+        version: String,
+        config_sha256: String,
+    },
+    GatewayStop {
+        reason: String,
+    },
+    PolicyLoaded {
+        version: String,
+        files: BTreeMap<String, String>,
+    },
+    PolicyRejected {
+        errors: Vec<String>,
+        files: BTreeMap<String, String>,
+    },
+    KeyRotated {
+        old_public_key: String,
+        new_public_key: String,
+        signature_by_old: String,
+    },
+    Checkpoint {
+        tree_size: u64,
+        root_hash: String,
+        note: String,
+    },
+    Recovered {
+        last_seq_before: u64,
+        requests_without_outcome: u64,
+    },
+    Outcome {
+        request_seq: u64,
+        outcome: String,
+    },
+    /// A witness refused a checkpoint (docs/audit-format.md 10): `status` is its HTTP answer
+    /// (409 stale or rolled back, 422 failed consistency proof, 403 or 404 not configured for this
+    /// log), `witness_size` the size it said it cosigned last (409), `rolled_back` whether that is
+    /// more than the log holds (the gateway then refuses every call).
+    WitnessRefused {
+        witness: String,
+        url: String,
+        tree_size: u64,
+        status: u16,
+        witness_size: Option<u64>,
+        rolled_back: bool,
+        detail: String,
+    },
 }
 
 /// The outcome of a request cut short by the gateway's stop: whether the upstream answered, and
