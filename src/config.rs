@@ -91,6 +91,11 @@ pub struct AuditConfig {
     /// How many witnesses must cosign a checkpoint for `/health` to count it as witnessed
     /// (default: all of them).
     pub witness_quorum: Option<usize>,
+    /// Where the master key that wraps the stored bodies' keys lives (default: `body-master.key`
+    /// in the data directory). Keep it off the log's backups to make erasure reach them too.
+    pub body_key_file: Option<std::path::PathBuf>,
+    /// Years a stored body is held before `audit erase` may remove it without `--force`.
+    pub body_hold_years: u32,
 }
 
 /// One `[[audit.witnesses]]` entry.
@@ -112,6 +117,8 @@ impl Default for AuditConfig {
             store_bodies: "none".into(),
             witnesses: Vec::new(),
             witness_quorum: None,
+            body_key_file: None,
+            body_hold_years: crate::audit::DEFAULT_BODY_HOLD_YEARS,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use auditgate::accounting::activity::{self, normalize_time, Format};
 use auditgate::accounting::{AccountStore, NewKey, SqliteAccountStore};
 use auditgate::audit::cli::{audit_main, verify_log_main, AuditCommand, VerifyLogArgs};
+use auditgate::audit::operator::{self, operator_name, OperatorRequest};
 use auditgate::config::Config;
 use auditgate::pii::cli::{pii_main, PiiCommand};
 use auditgate::policy::PolicyCommand;
@@ -105,6 +106,9 @@ enum ActivityCommand {
         /// File to write (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Why (recorded in the access entry the export appends to the audit log).
+        #[arg(long)]
+        reason: Option<String>,
         #[command(flatten)]
         dir: DataDir,
     },
@@ -264,11 +268,24 @@ fn keys(command: KeysCommand) -> ExitCode {
 }
 
 fn activity(command: ActivityCommand) -> ExitCode {
-    let ActivityCommand::Export { from, to, format, out, dir } = command;
+    let ActivityCommand::Export { from, to, format, out, reason, dir } = command;
     let (Some(from), Some(to)) = (normalize_time(&from), normalize_time(&to)) else {
         eprintln!("auditgate: --from and --to take a date (2026-11-01) or an RFC 3339 time");
         return ExitCode::from(2);
     };
+    // Rows name audit entries: the read is recorded in the log before anything is written.
+    let access = OperatorRequest::Access {
+        by: operator_name(),
+        action: "activity_export".into(),
+        from_seq: None,
+        to_seq: None,
+        detail: Some(format!("calls created in [{from}, {to})")),
+        reason,
+    };
+    if let Err(e) = operator::submit(&dir.data_dir, &access) {
+        eprintln!("auditgate: the export was not recorded in the audit log, so nothing is exported: {e}");
+        return ExitCode::from(2);
+    }
     let store = match SqliteAccountStore::open(&dir.data_dir) {
         Ok(s) => s,
         Err(e) => {

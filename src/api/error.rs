@@ -112,6 +112,16 @@ impl ApiError {
         )
     }
 
+    /// A read of audit data whose access record cannot be written is refused (GeBueV art. 8).
+    pub fn audit_read_unrecorded() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "audit_unavailable",
+            "the audit log cannot record this read, so nothing is revealed",
+        )
+    }
+
     /// The log failed after the request went upstream: the outcome is kept and recorded once the
     /// log recovers, but the answer cannot be given without its record.
     pub fn audit_unavailable_after_forward(answered: bool) -> Self {

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 use super::{ApiError, AppState};
+use crate::audit::{Record, SystemRecord};
 use crate::providers::ModelInfo;
 
 /// Price per token as OpenRouter writes it: a decimal string.
@@ -86,7 +87,7 @@ pub async fn generation(
     headers: HeaderMap,
     Query(q): Query<GenerationQuery>,
 ) -> Response {
-    let result = (|| {
+    let result = async {
         let key = state.keys.authenticate(&headers)?;
         let id = q.id.ok_or_else(|| ApiError::bad_request("query parameter 'id' is required"))?;
         let g = state
@@ -95,6 +96,16 @@ pub async fn generation(
             .map_err(|e| ApiError::internal(e.to_string()))?
             .filter(|g| g.key_id == key.id)
             .ok_or_else(|| ApiError::not_found(format!("generation {id} not found")))?;
+        // The answer names audit entries: a read of audit data, recorded before it is revealed.
+        let access = SystemRecord::Access {
+            by: format!("key:{} ({})", key.id, key.name),
+            action: "generation".into(),
+            from_seq: Some(g.request_entry),
+            to_seq: Some(g.response_entry.unwrap_or(g.request_entry)),
+            detail: Some(id.clone()),
+            reason: None,
+        };
+        state.audit.append(Record::System(access)).await.map_err(|_| ApiError::audit_read_unrecorded())?;
         Ok::<_, ApiError>(Json(json!({ "data": {
             "id": g.id, "model": g.model, "provider_name": g.provider_name, "created_at": g.created_at,
             "tokens_prompt": g.tokens_prompt, "tokens_completion": g.tokens_completion,
@@ -104,7 +115,8 @@ pub async fn generation(
             "streamed": g.streamed, "cancelled": g.cancelled, "origin": "", "api_type": "completions",
             "audit_request_entry": g.request_entry, "audit_response_entry": g.response_entry,
         }})))
-    })();
+    }
+    .await;
     result.map(IntoResponse::into_response).unwrap_or_else(IntoResponse::into_response)
 }
 

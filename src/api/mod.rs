@@ -127,6 +127,8 @@ fn audit_options(config: &Config) -> AuditOptions {
             .map(|w| WitnessTarget { url: w.url.clone(), public_key: w.public_key.clone() })
             .collect(),
         witness_quorum: config.audit.witness_quorum.unwrap_or(config.audit.witnesses.len()),
+        body_key_file: config.audit.body_key_file.clone(),
+        body_hold_years: config.audit.body_hold_years,
     }
 }
 

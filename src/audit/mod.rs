@@ -19,6 +19,8 @@
 pub mod bundle;
 pub mod cli;
 pub mod files;
+pub mod operator;
+pub mod sealed;
 pub mod snapshot;
 pub mod store;
 mod verified;
@@ -62,6 +64,10 @@ pub struct WitnessTarget {
     /// The witness's verifier key, as in its `witness.pub`.
     pub public_key: String,
 }
+/// The master key that wraps the keys of stored bodies (outside `log.db`; see [`sealed`]).
+pub const FILE_BODY_KEY: &str = "body-master.key";
+/// Requests from the command line to a running writer (see [`operator`]).
+pub const DIR_REQUESTS: &str = "requests";
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuditError {
@@ -90,6 +96,11 @@ pub struct AuditOptions {
     pub witnesses: Vec<WitnessTarget>,
     /// How many of them must cosign a checkpoint for it to count as witnessed (`/health`).
     pub witness_quorum: usize,
+    /// The body master key (see [`sealed`]); default `body-master.key` in the data directory.
+    pub body_key_file: Option<PathBuf>,
+    /// Years a stored body is held before it may be erased without `--force` (statutory hold,
+    /// CO art. 958f: 10).
+    pub body_hold_years: u32,
 }
 
 /// Longest a caller waits for the writer's durable acknowledgement before failing closed. Storage
@@ -108,8 +119,18 @@ impl Default for AuditOptions {
             store_bodies: "none".into(),
             witnesses: Vec::new(),
             witness_quorum: 0,
+            body_key_file: None,
+            body_hold_years: DEFAULT_BODY_HOLD_YEARS,
         }
     }
+}
+
+/// The statutory hold of business records in Switzerland (CO art. 958f): ten years.
+pub const DEFAULT_BODY_HOLD_YEARS: u32 = 10;
+
+/// The file holding the body master key of the log in `dir` under `opts`.
+pub fn body_key_path(dir: &Path, opts: &AuditOptions) -> PathBuf {
+    opts.body_key_file.clone().unwrap_or_else(|| dir.join(FILE_BODY_KEY))
 }
 
 /// A cheap, cloneable handle to the log writer.
@@ -126,6 +147,8 @@ struct Inner {
     /// Why appends were refused from the start (`witness-halt`), if they were.
     halted: Option<String>,
     witnesses: witness_push::Statuses,
+    /// Seals stored bodies; loaded only when bodies are stored.
+    body_key: Option<sealed::MasterKey>,
 }
 
 impl AuditLog {
@@ -141,6 +164,13 @@ impl AuditLog {
         }
         let targets = witness_push::parse_targets(&opts)?;
         let mut writer = Writer::open(dir, opts.clone())?;
+        let body_key = match opts.store_bodies.as_str() {
+            "none" => None,
+            _ => Some(
+                sealed::MasterKey::load_or_create(&body_key_path(dir, &opts))
+                    .map_err(|e| AuditError::Unavailable(e.to_string()))?,
+            ),
+        };
         let public_key = writer.vkey().to_string();
         let halted = writer.halted().map(str::to_string);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -154,8 +184,9 @@ impl AuditLog {
             .spawn(move || writer.run(rx))
             .map_err(|e| AuditError::Unavailable(format!("cannot start writer thread: {e}")))?;
         let witnesses = witness_push::Statuses::new(&targets, opts.witness_quorum);
-        let log =
-            AuditLog { inner: Arc::new(Inner { tx, dir: dir.to_path_buf(), opts, public_key, halted, witnesses }) };
+        let log = AuditLog {
+            inner: Arc::new(Inner { tx, dir: dir.to_path_buf(), opts, public_key, halted, witnesses, body_key }),
+        };
         if let Some(latest) = published {
             witness_push::start(log.clone(), targets, latest)?;
         }
@@ -242,13 +273,24 @@ impl AuditLog {
 
     /// Store a body apart from the chain (when `store_bodies` is not `none`), keyed by entry and
     /// role (e.g. `request`, `upstream_request`, `response`). In `redacted` mode the caller passes
-    /// the redacted bytes; the log stores what it is given and labels it with the mode.
+    /// the redacted bytes; the log seals what it is given (on the caller's thread), labels it
+    /// with the mode, and commits to the ciphertext with a `body_stored` entry.
     pub async fn store_body(&self, seq: u64, role: &str, bytes: Vec<u8>) -> Result<(), AuditError> {
-        let mode = self.inner.opts.store_bodies.clone();
-        if mode == "none" {
-            return Ok(());
-        }
-        let body = NewBody { seq, role: role.to_string(), mode, bytes };
+        let Some(key) = &self.inner.body_key else { return Ok(()) };
+        let sealed = key.seal(seq, role, &bytes);
+        let retain_until = chrono::Utc::now()
+            .checked_add_months(chrono::Months::new(12 * self.inner.opts.body_hold_years))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+        let body = NewBody {
+            seq,
+            role: role.to_string(),
+            mode: self.inner.opts.store_bodies.clone(),
+            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sealed.ciphertext)),
+            size: bytes.len() as u64,
+            bytes: sealed.ciphertext,
+            wrapped_key: sealed.wrapped_key,
+            retain_until: entry::format_time(retain_until),
+        };
         self.call(|ack| Command::Body { body, ack }).await
     }
 

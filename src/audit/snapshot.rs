@@ -18,7 +18,7 @@ use super::merkle::stored_position;
 use super::note::{write_private, PublicKey};
 use super::store::{LogStore, SqliteStore, StoredCheckpoint};
 use super::writer::Writer;
-use super::{files, AuditOptions, FILE_DB, FILE_LOCK, FILE_PUB};
+use super::{files, AuditOptions, FILE_DB, FILE_PUB};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,7 @@ pub fn snapshot(dir: &Path, out: &Path) -> Result<Snapshot, BundleError> {
     }
     let copy = out.join(FILE_DB);
     // Keep the writer (and its lock) until the copy is taken: nothing is appended meanwhile.
-    let (checkpoint, _writer) = if writer_running(dir) {
+    let (checkpoint, _writer) = if super::operator::writer_running(dir) {
         (wait_for_checkpoint(dir)?, None)
     } else {
         let mut writer = Writer::open(dir, AuditOptions::default())?;
@@ -66,14 +66,6 @@ pub fn snapshot(dir: &Path, out: &Path) -> Result<Snapshot, BundleError> {
         .map_err(|e| BundleError::Invalid(e.to_string()))?;
     check_copy(out, &key)?;
     Ok(Snapshot { entries: checkpoint.size, public_key, fingerprint: key.fingerprint() })
-}
-
-/// Whether another process (a running gateway) holds the writer lock.
-fn writer_running(dir: &Path) -> bool {
-    match std::fs::OpenOptions::new().write(true).open(dir.join(FILE_LOCK)) {
-        Ok(f) => f.try_lock().is_err(),
-        Err(_) => false,
-    }
 }
 
 /// The running gateway's first checkpoint that covers every entry present now.
@@ -108,6 +100,10 @@ fn cut_after(copy: &Path, size: u64) -> Result<(), BundleError> {
          DELETE FROM entries WHERE seq >= {size};
          DELETE FROM tree_hashes WHERE pos >= {first_cut};
          DELETE FROM bodies WHERE seq >= {size};
+         DELETE FROM bodies WHERE retain_until IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM entries e WHERE e.kind = 'body_stored'
+                 AND json_extract(e.bytes, '$.payload.seq') = bodies.seq
+                 AND json_extract(e.bytes, '$.payload.role') = bodies.role);
          COMMIT;"
     ))
     .map_err(super::store::StoreError::from)?;

@@ -19,13 +19,29 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A body kept apart from the chain.
+/// A body kept apart from the chain, sealed (see `sealed`): `bytes` is the ciphertext, and the
+/// chain's `body_stored` entry commits to its `sha256`.
 #[derive(Debug, Clone)]
 pub struct NewBody {
     pub seq: u64,
     pub role: String,
     pub mode: String,
     pub bytes: Vec<u8>,
+    /// Hex SHA-256 of `bytes`.
+    pub sha256: String,
+    /// Size of the body before sealing.
+    pub size: u64,
+    pub wrapped_key: Vec<u8>,
+    /// Until when the body must be kept (statutory hold): erasure before then must be forced.
+    pub retain_until: String,
+}
+
+/// Erase the stored bodies of an entry (all roles, or one): ciphertext and wrapped key.
+#[derive(Debug, Clone)]
+pub struct Erasure {
+    pub seq: u64,
+    pub roles: Vec<String>,
+    pub erased_at: String,
 }
 
 /// What one group commit writes.
@@ -35,6 +51,7 @@ pub struct Batch {
     /// Interior nodes `(level >= 1, index, hash)` completed by these entries.
     pub nodes: Vec<(u32, u64, Hash)>,
     pub bodies: Vec<NewBody>,
+    pub erasures: Vec<Erasure>,
 }
 
 /// Where the log stands, enough for the writer to continue it.
@@ -103,6 +120,8 @@ CREATE TABLE IF NOT EXISTS bodies (
     size INTEGER NOT NULL,
     body BLOB,
     erased_at TEXT,
+    wrapped_key BLOB,
+    retain_until TEXT,
     UNIQUE (seq, role)
 );
 CREATE TABLE IF NOT EXISTS cosignatures (
@@ -130,10 +149,18 @@ CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS bodies_no_delete BEFORE DELETE ON bodies
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS bodies_erase_only BEFORE UPDATE ON bodies
+"#;
+
+/// Erasure is the only change a body row takes: ciphertext and wrapped key go, the rest stays.
+/// Kept apart from [`SCHEMA`] so that logs created before sealing get the new rule too.
+const BODIES_ERASE_ONLY: &str = r#"
+DROP TRIGGER IF EXISTS bodies_erase_only;
+CREATE TRIGGER bodies_erase_only BEFORE UPDATE ON bodies
     WHEN NOT (NEW.body IS NULL AND OLD.body IS NOT NULL AND NEW.erased_at IS NOT NULL
+              AND NEW.wrapped_key IS NULL
               AND NEW.seq = OLD.seq AND NEW.role = OLD.role AND NEW.mode = OLD.mode
-              AND NEW.sha256 = OLD.sha256 AND NEW.size = OLD.size)
+              AND NEW.sha256 = OLD.sha256 AND NEW.size = OLD.size
+              AND NEW.retain_until IS OLD.retain_until)
     BEGIN SELECT RAISE(ABORT, 'bodies can only be erased'); END;
 "#;
 
@@ -182,6 +209,8 @@ pub struct SqliteStore {
     inode: u64,
     /// A read-only log in the old layout (no `tree_hashes`): subtree hashes come from the leaves.
     leaves_only: bool,
+    /// A committed batch erased bodies: the next `tidy` empties the WAL.
+    erased: std::cell::Cell<bool>,
 }
 
 impl SqliteStore {
@@ -195,18 +224,27 @@ impl SqliteStore {
         }
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;")?;
         conn.execute_batch(SCHEMA)?;
+        add_sealing_columns(&conn)?;
+        conn.execute_batch(BODIES_ERASE_ONLY)?;
         if has_table(&conn, "tree_nodes")? {
             upgrade_tree_table(&mut conn)?;
         }
         let inode = std::fs::metadata(path).map_err(|e| StoreError::Unavailable(e.to_string()))?.ino();
         let wal_frames = Some(watch_wal(&conn));
-        Ok(SqliteStore { conn, wal_frames, path: path.to_path_buf(), inode, leaves_only: false })
+        Ok(SqliteStore {
+            conn,
+            wal_frames,
+            path: path.to_path_buf(),
+            inode,
+            leaves_only: false,
+            erased: Default::default(),
+        })
     }
 
     /// Open an existing log read-only (offline commands).
     pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
         let (conn, path, inode, leaves_only) = LogDb::open(path)?.into_parts();
-        Ok(SqliteStore { conn, wal_frames: None, path, inode, leaves_only })
+        Ok(SqliteStore { conn, wal_frames: None, path, inode, leaves_only, erased: Default::default() })
     }
 
     /// The stored interior nodes with `from <= pos < to`: `pos -> (level, index, hash)`. The nodes
@@ -264,15 +302,9 @@ impl SqliteStore {
         db::cosignatures(&self.conn)
     }
 
-    /// Erase the stored bodies of one entry (GDPR); returns how many were erased.
-    pub fn erase_bodies(&mut self, seq: u64, role: Option<&str>, now: &str) -> Result<usize, StoreError> {
-        let n = self.conn.execute(
-            "UPDATE bodies SET body = NULL, erased_at = ?1 WHERE seq = ?2 AND body IS NOT NULL AND (?3 IS NULL OR role = ?3)",
-            params![now, seq as i64, role],
-        )?;
-        // Move the scrubbed pages out of the WAL too.
-        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        Ok(n)
+    /// The stored bodies of one entry, by role (the writer checks an erasure request against them).
+    pub fn bodies_of(&self, seq: u64) -> Result<Vec<BodyRow>, StoreError> {
+        db::bodies_of(&self.conn, seq)
     }
 
     fn node(&self, level: u32, index: u64) -> Result<Hash, StoreError> {
@@ -310,6 +342,16 @@ impl SqliteStore {
         }
         Ok(frontier.root())
     }
+}
+
+/// Logs created before bodies were sealed get the columns for the wrapped key and the hold.
+fn add_sealing_columns(conn: &Connection) -> Result<(), StoreError> {
+    if !db::has_column(conn, "bodies", "wrapped_key")? {
+        conn.execute_batch(
+            "ALTER TABLE bodies ADD COLUMN wrapped_key BLOB; ALTER TABLE bodies ADD COLUMN retain_until TEXT;",
+        )?;
+    }
+    Ok(())
 }
 
 /// Move a log from the old `tree_nodes (level, idx)` table to `tree_hashes`, in one transaction.
@@ -362,15 +404,38 @@ impl LogStore for SqliteStore {
             }
             if !batch.bodies.is_empty() {
                 let mut body = tx.prepare_cached(
-                    "INSERT INTO bodies (seq, role, mode, sha256, size, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO bodies (seq, role, mode, sha256, size, body, wrapped_key, retain_until) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?;
                 for b in &batch.bodies {
-                    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b.bytes));
-                    body.execute(params![b.seq as i64, b.role, b.mode, digest, b.bytes.len() as i64, b.bytes])?;
+                    body.execute(params![
+                        b.seq as i64,
+                        b.role,
+                        b.mode,
+                        b.sha256,
+                        b.size as i64,
+                        b.bytes,
+                        b.wrapped_key,
+                        b.retain_until
+                    ])?;
+                }
+            }
+            if !batch.erasures.is_empty() {
+                let mut erase = tx.prepare_cached(
+                    "UPDATE bodies SET body = NULL, wrapped_key = NULL, erased_at = ?1 \
+                     WHERE seq = ?2 AND role = ?3 AND body IS NOT NULL",
+                )?;
+                for e in &batch.erasures {
+                    for role in &e.roles {
+                        erase.execute(params![e.erased_at, e.seq as i64, role])?;
+                    }
                 }
             }
         }
         tx.commit()?;
+        if !batch.erasures.is_empty() {
+            self.erased.set(true);
+        }
         Ok(())
     }
 
@@ -447,6 +512,13 @@ impl LogStore for SqliteStore {
     /// automatic checkpoint does, moved out of the commit.
     fn tidy(&mut self) -> Result<(), StoreError> {
         let Some(frames) = &self.wal_frames else { return Ok(()) };
+        if self.erased.replace(false) {
+            // An erasure: copy the WAL into the database (secure_delete zeroed the freed cells)
+            // and empty it, so the erased bytes leave the disk now, not at the next checkpoint.
+            frames.set(0);
+            self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            return Ok(());
+        }
         if frames.get() < WAL_CHECKPOINT_PAGES {
             return Ok(());
         }
@@ -613,12 +685,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = SqliteStore::open_writer(&dir.path().join("log.db")).unwrap();
         let mut batch = Batch::default();
-        batch.bodies.push(NewBody { seq: 0, role: "request".into(), mode: "full".into(), bytes: b"secret".to_vec() });
+        batch.bodies.push(NewBody {
+            seq: 0,
+            role: "request".into(),
+            mode: "full".into(),
+            bytes: b"sealed".to_vec(),
+            sha256: "00".repeat(32),
+            size: 6,
+            wrapped_key: b"wrapped".to_vec(),
+            retain_until: "2036-01-01T00:00:00.000000Z".into(),
+        });
         store.append_batch(&batch).unwrap();
-        assert!(store.connection().execute("UPDATE bodies SET body = x'00'", []).is_err());
-        assert_eq!(store.erase_bodies(0, None, "2026-01-01T00:00:00.000000Z").unwrap(), 1);
+        let c = store.connection();
+        assert!(c.execute("UPDATE bodies SET body = x'00'", []).is_err());
+        assert!(c.execute("UPDATE bodies SET retain_until = '2020-01-01'", []).is_err());
+        // Erasing the ciphertext but keeping the wrapped key is not an erasure.
+        assert!(c.execute("UPDATE bodies SET body = NULL, erased_at = 'now'", []).is_err());
+        let erase = Erasure { seq: 0, roles: vec!["request".into()], erased_at: "2026-01-01T00:00:00.000000Z".into() };
+        store.append_batch(&Batch { erasures: vec![erase], ..Default::default() }).unwrap();
         let rows = store.bodies().unwrap();
-        assert!(rows[0].body.is_none());
+        assert!(rows[0].body.is_none() && rows[0].wrapped_key.is_none());
         assert_eq!(rows[0].size, 6);
+        assert_eq!(rows[0].erased_at.as_deref(), Some("2026-01-01T00:00:00.000000Z"));
+        assert!(store.connection().execute("DELETE FROM bodies", []).is_err());
     }
 }

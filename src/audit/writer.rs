@@ -17,8 +17,9 @@ use super::entry::{encode, format_time, kind_of};
 use super::files;
 use super::merkle::{leaf_hash, Frontier, Hash};
 use super::note::{sign_rotation, write_atomic, write_private, Checkpoint, KeyPair, PublicKey};
+use super::operator::{self, OperatorRequest};
 use super::record::{Record, SystemRecord, OUTCOME_GATEWAY_STOPPED};
-use super::store::{Batch, LogStore, NewBody, SqliteStore, StoredCheckpoint, StoredEntry};
+use super::store::{Batch, Erasure, LogStore, NewBody, SqliteStore, StoredCheckpoint, StoredEntry};
 use super::verified::{self, ScanError, VerifiedState};
 use super::{AuditError, AuditOptions, FILE_CHECKPOINTS, FILE_DB, FILE_KEY, FILE_LOCK, FILE_PUB};
 use std::collections::BTreeSet;
@@ -95,6 +96,18 @@ pub(crate) enum Command {
 
 type ShutdownAck = (oneshot::Sender<Result<(), AuditError>>, Result<(), AuditError>);
 
+/// The chain's commitment to a stored body.
+fn body_stored(b: &NewBody) -> SystemRecord {
+    SystemRecord::BodyStored {
+        seq: b.seq,
+        role: b.role.clone(),
+        mode: b.mode.clone(),
+        sha256: b.sha256.clone(),
+        size: b.size,
+        retain_until: b.retain_until.clone(),
+    }
+}
+
 /// Who learns the fate of one record in a batch.
 enum Answer {
     /// A caller waiting for the sequence number.
@@ -103,6 +116,8 @@ enum Answer {
     Outcome { ack: oneshot::Sender<Result<u64, AuditError>>, late: Box<Record>, on_late: OnLate },
     /// A deferred outcome: `on_late` runs once it is durable; on failure it stays queued.
     Deferred(OnLate),
+    /// Nobody waits (the `body_stored` entry of a body, whose caller waits on the body).
+    Quiet,
 }
 
 /// The writer's state; usable directly (synchronously) by the CLI, or run on its own thread.
@@ -134,6 +149,8 @@ pub(crate) struct Writer {
     halted: Option<String>,
     /// Where each new checkpoint goes for the witnesses (the newest one only).
     checkpoints_out: Option<tokio::sync::watch::Sender<Option<super::SignedCheckpoint>>>,
+    /// When `requests/` was last looked at (see `operator`).
+    requests_checked: Instant,
     /// Held for the writer's lifetime: a second writer on the same directory fails to open.
     _lock: File,
 }
@@ -184,6 +201,7 @@ impl Writer {
             synced: true,
             halted: read_halt(dir),
             checkpoints_out: None,
+            requests_checked: Instant::now(),
             _lock: lock,
         };
         if size > 0 {
@@ -211,7 +229,7 @@ impl Writer {
         !self.open.is_empty()
             || matches!(
                 self.last_kind.as_str(),
-                "request" | "response" | "gateway_start" | "policy_loaded" | "policy_rejected"
+                "request" | "response" | "gateway_start" | "policy_loaded" | "policy_rejected" | "body_stored"
             )
     }
 
@@ -368,7 +386,7 @@ impl Writer {
         // Commit when the request side yields the core, not on every wake-up (see crate::sched).
         crate::sched::batch_policy(true);
         loop {
-            let mut wait = self.time_to_checkpoint();
+            let mut wait = self.time_to_checkpoint().min(operator::POLL);
             if !self.deferred.is_empty() {
                 wait = wait.min(DEFERRED_RETRY);
             }
@@ -404,6 +422,7 @@ impl Writer {
                     return;
                 }
             }
+            self.take_requests();
             if self.checkpoint_due() {
                 if let Err(e) = self.checkpoint() {
                     tracing::error!(error = %e, "audit checkpoint failed");
@@ -412,6 +431,71 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Apply the operator requests waiting in `requests/` (at most every [`operator::POLL`]).
+    fn take_requests(&mut self) {
+        if self.requests_checked.elapsed() < operator::POLL {
+            return;
+        }
+        self.requests_checked = Instant::now();
+        for path in operator::pending(&self.dir) {
+            let result = match operator::read(&path) {
+                Ok(request) => self.apply(request),
+                Err(e) => Err(AuditError::Invalid(e)),
+            };
+            operator::answer(&path, &result);
+        }
+    }
+
+    /// Apply one operator request (see `operator`); returns the number of the entry recording it.
+    pub(crate) fn apply(&mut self, request: OperatorRequest) -> Result<u64, AuditError> {
+        match request {
+            OperatorRequest::Access { by, action, from_seq, to_seq, detail, reason } => {
+                self.append_now(Record::System(SystemRecord::Access { by, action, from_seq, to_seq, detail, reason }))
+            }
+            OperatorRequest::Erase { by, seq, role, reason, force } => self.erase(by, seq, role, reason, force),
+        }
+    }
+
+    /// Erase the stored bodies of entry `seq` (ciphertext and wrapped key) and record it, in one
+    /// transaction; refused while a body is held, unless forced (and the force is recorded).
+    fn erase(
+        &mut self,
+        by: String,
+        seq: u64,
+        role: Option<String>,
+        reason: String,
+        force: bool,
+    ) -> Result<u64, AuditError> {
+        if reason.trim().is_empty() {
+            return Err(AuditError::Invalid("an erasure needs a reason (--reason)".into()));
+        }
+        let rows = self.store.bodies_of(seq).map_err(unavailable)?;
+        let rows: Vec<_> =
+            rows.into_iter().filter(|b| b.body.is_some() && role.as_ref().is_none_or(|r| *r == b.role)).collect();
+        if rows.is_empty() {
+            return Err(AuditError::Invalid(format!("entry {seq} has no stored body to erase")));
+        }
+        let now = format_time(chrono::Utc::now());
+        let held_until = rows.iter().filter_map(|b| b.retain_until.as_deref()).filter(|u| *u > now.as_str()).max();
+        if let (Some(until), false) = (held_until, force) {
+            return Err(AuditError::Invalid(format!(
+                "the stored bodies of entry {seq} are held until {until} (statutory hold); erasing them before \
+                 then needs --force, and the log records that it was forced"
+            )));
+        }
+        let roles: Vec<String> = rows.iter().map(|b| b.role.clone()).collect();
+        let forced = held_until.is_some();
+        let record = Record::System(SystemRecord::BodyErased { seq, roles: roles.clone(), by, reason, forced });
+        let (ack, rx) = oneshot::channel();
+        self.commit(vec![(record, Answer::Caller(ack))], Vec::new(), vec![Erasure { seq, roles, erased_at: now }]);
+        let entry = answered(rx)?;
+        // The erased bytes leave the WAL now (secure_delete zeroed them in the database).
+        if let Err(e) = self.store.tidy() {
+            tracing::warn!(error = %e, "WAL checkpoint after an erasure failed; retried after the next commit");
+        }
+        Ok(entry)
     }
 
     fn time_to_checkpoint(&self) -> Duration {
@@ -454,7 +538,7 @@ impl Writer {
             }
         }
         if !appends.is_empty() || !bodies.is_empty() {
-            self.commit(appends, bodies);
+            self.commit(appends, bodies, Vec::new());
         }
         for reason in halts {
             self.halt(reason);
@@ -497,11 +581,14 @@ impl Writer {
         &mut self,
         appends: Vec<(Record, Answer)>,
         bodies: Vec<(NewBody, oneshot::Sender<Result<(), AuditError>>)>,
+        erasures: Vec<Erasure>,
     ) {
         // Deferred outcomes first: nothing recorded after them may overtake them.
         let mut items: Vec<(Record, Answer)> =
             self.deferred.drain(..).map(|(record, on_late)| (record, Answer::Deferred(on_late))).collect();
         items.extend(appends);
+        // The chain commits to each stored body's ciphertext, in the same transaction.
+        items.extend(bodies.iter().map(|(b, _)| (Record::System(body_stored(b)), Answer::Quiet)));
         let ready = match (&self.broken, &self.halted) {
             (Some(f), _) => Err(AuditError::Integrity { seq: f.seq, reason: f.reason.clone() }),
             (None, Some(why)) => Err(AuditError::Unavailable(why.clone())),
@@ -541,6 +628,7 @@ impl Writer {
             batch.bodies.push(body);
             body_acks.push(ack);
         }
+        batch.erasures = erasures;
         match self.store.append_batch(&batch) {
             Ok(()) => {
                 if let Some(last) = batch.entries.last() {
@@ -574,6 +662,7 @@ impl Writer {
                 self.defer(*late, on_late);
             }
             Answer::Deferred(on_late) => self.defer(record, on_late),
+            Answer::Quiet => {}
         }
     }
 
@@ -603,7 +692,7 @@ impl Writer {
     /// Try the deferred outcomes again on their own.
     fn flush_deferred(&mut self) {
         if !self.deferred.is_empty() {
-            self.commit(Vec::new(), Vec::new());
+            self.commit(Vec::new(), Vec::new(), Vec::new());
             if self.deferred.is_empty() {
                 tracing::info!("the audit log takes writes again; the withheld outcomes are recorded");
             }
@@ -743,6 +832,7 @@ impl Answer {
                 }
             }
             Answer::Deferred(on_late) => on_late(seq),
+            Answer::Quiet => {}
         }
     }
 
@@ -750,6 +840,7 @@ impl Answer {
         match self {
             Answer::Caller(ack) | Answer::Outcome { ack, .. } => drop(ack.send(Err(e.clone()))),
             Answer::Deferred(_) => tracing::error!(error = %e, "a withheld outcome cannot be recorded and is dropped"),
+            Answer::Quiet => {}
         }
     }
 }

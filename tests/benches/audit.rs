@@ -1,5 +1,6 @@
 //! Audit log benchmarks (criterion): durable appends with 32 concurrent writers, append latency
-//! at low load (p50/p99 printed after the criterion runs), and verification speed.
+//! at low load (p50/p99 printed after the criterion runs), verification speed, and the cost of
+//! opening a large log (the writer verifies before it signs).
 //! Logs are written under `target/audit-bench` (the real disk, so every fsync is real).
 
 use auditgate::audit::{verify_log, AuditLog, AuditOptions, PiiSummary, Record, RequestRecord, VerifyLogArgs};
@@ -138,6 +139,28 @@ fn verification(c: &mut Criterion) {
             assert!(report.ok, "{:?}", report.failure);
         })
     });
+    g.finish();
+    reopening(c, &rt, &dir);
+}
+
+/// Opening the 200,000-entry log and closing it again: what a gateway start costs. `warm` keeps
+/// the writer's verified-state record, so only the entries since the last start are re-read;
+/// `cold` removes it first, so the writer re-verifies the whole log before it signs anything.
+fn reopening(c: &mut Criterion, rt: &tokio::runtime::Runtime, dir: &std::path::Path) {
+    let mut g = c.benchmark_group("audit_open");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(15));
+    for (name, cold) in [("warm_200k", false), ("cold_200k", true)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                if cold {
+                    let _ = std::fs::remove_file(dir.join("verified-state"));
+                }
+                let log = AuditLog::open(dir, AuditOptions::default()).expect("open");
+                rt.block_on(log.shutdown()).expect("shutdown");
+            })
+        });
+    }
     g.finish();
 }
 

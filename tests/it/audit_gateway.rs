@@ -155,8 +155,15 @@ fn stored_bodies(data_dir: &Path) -> Vec<(u64, String, String, Option<Vec<u8>>)>
     rows.map(Result::unwrap).collect()
 }
 
+/// `auditgate audit ARGS --data-dir DIR`: exit code, stdout, stderr.
+fn audit_cli(data_dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin()).arg("audit").args(args).arg("--data-dir").arg(data_dir).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
 #[tokio::test]
-async fn redacted_bodies_are_kept_beside_the_chain_and_can_be_erased() {
+async fn redacted_bodies_are_kept_sealed_beside_the_chain_and_can_be_erased() {
     let fake = FakeUpstream::start(Behavior::Echo).await;
     let mut gw = GatewayBuilder::default()
         .extra("[audit]\nstore_bodies = \"redacted\"")
@@ -171,23 +178,78 @@ async fn redacted_bodies_are_kept_beside_the_chain_and_can_be_erased() {
     assert!(streamed.ends_with("data: [DONE]\n\n"), "{streamed}");
     let seq: u64 = headers["x-auditgate-entry"].to_str().unwrap().parse().unwrap();
     assert!(gw.terminate().success());
-    let bodies = stored_bodies(&gw.data_dir());
+    let data = gw.data_dir();
+    let bodies = stored_bodies(&data);
     assert_eq!(bodies.len(), 4, "request and response of both calls");
-    for (_, role, mode, body) in &bodies {
-        let text = String::from_utf8(body.clone().unwrap()).unwrap();
+    let raw = std::fs::read(data.join("log.db")).unwrap();
+    assert!(!raw.windows(11).any(|w| w == b"<IBAN_CODE>"), "stored bodies are sealed, not in clear");
+    for (seq, role, mode, _) in &bodies {
         assert_eq!(mode, "redacted");
+        let (code, text, err) = audit_cli(&data, &["show-body", "--entry", &seq.to_string(), "--role", role]);
+        assert_eq!(code, 0, "{err}");
         assert!(!text.contains(iban), "{role} body kept the IBAN: {text}");
         assert!(text.contains("<IBAN_CODE>"), "{role}: {text}");
     }
+    let erase = ["erase", "--entry", &seq.to_string(), "--role", "request", "--reason", "art. 17 request"];
+    let (code, _, err) = audit_cli(&data, &erase);
+    assert_eq!(code, 1, "within the 10-year hold an erasure needs --force");
+    assert!(err.contains("held until") && err.contains("--force"), "{err}");
+    let (code, _, err) = audit_cli(&data, &[&erase[..], &["--force"]].concat());
+    assert_eq!(code, 0, "{err}");
+    let (code, report) = verify(&data);
+    assert_eq!(code, 0, "an erased body leaves a log that verifies: {report}");
+    assert_eq!(report["erased_bodies"].as_array().unwrap().len(), 1, "{report}");
+    let (code, _, err) = audit_cli(&data, &["show-body", "--entry", &seq.to_string(), "--role", "request"]);
+    assert_eq!(code, 1, "an erased body cannot be shown");
+    assert!(err.contains("erased"), "{err}");
+}
+
+/// GeBueV art. 8: every read of audit data appends an `access` entry, also while the gateway
+/// runs (the command hands its record to the gateway's writer and waits for it), and an erasure
+/// while it runs is recorded by the gateway's writer too.
+#[tokio::test]
+async fn every_read_of_audit_data_is_recorded_while_the_gateway_runs() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let mut gw = GatewayBuilder::default()
+        .extra("[audit]\nstore_bodies = \"full\"\ncheckpoint_interval_ms = 200")
+        .provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR"))
+        .start();
+    let (status, headers, body) = gw.chat(user("the minutes of the board")).await;
+    assert_eq!(status, 200);
+    let seq = headers["x-auditgate-entry"].to_str().unwrap().to_string();
+    let generation = body["id"].as_str().unwrap().to_string();
+    let data = gw.data_dir();
+    let (code, proof, err) = audit_cli(&data, &["prove", "--entry", &seq, "--reason", "annual review"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(proof.contains("inclusion"), "{proof}");
+    let (code, text, err) = audit_cli(&data, &["show-body", "--entry", &seq, "--reason", "client complaint"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("the minutes of the board"), "{text}");
     let out = Command::new(bin())
-        .args(["audit", "erase", "--entry", &seq.to_string(), "--role", "request", "--data-dir"])
-        .arg(gw.data_dir())
+        .args(["activity", "export", "--from", "2000-01-01", "--to", "2100-01-01", "--data-dir"])
+        .arg(&data)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (code, report) = verify(&gw.data_dir());
-    assert_eq!(code, 0, "an erased body leaves a log that verifies: {report}");
-    assert_eq!(report["erased_bodies"].as_array().unwrap().len(), 1, "{report}");
+    let url = format!("{}/api/v1/generation?id={generation}", gw.url);
+    let looked_up = gw.client().get(url).bearer_auth(&gw.key).send().await.unwrap();
+    assert_eq!(looked_up.status(), 200);
+    let (code, _, err) = audit_cli(&data, &["erase", "--entry", &seq, "--reason", "art. 17", "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(gw.terminate().success());
+    let log = entries(&data);
+    let access: Vec<&Value> = log.values().filter(|(k, _)| k == "access").map(|(_, p)| p).collect();
+    let actions: Vec<&str> = access.iter().map(|p| p["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["prove", "show_body", "activity_export", "generation"], "{access:?}");
+    assert_eq!(access[0]["reason"], "annual review");
+    assert_eq!(access[0]["from_seq"].to_string(), seq);
+    assert!(access[0]["by"].as_str().unwrap().starts_with("operator:"), "{access:?}");
+    assert!(access[3]["by"].as_str().unwrap().starts_with("key:"), "{access:?}");
+    let erased = log.values().find(|(k, _)| k == "body_erased").expect("body_erased entry");
+    assert_eq!((erased.1["seq"].to_string(), erased.1["forced"].as_bool()), (seq.clone(), Some(true)));
+    assert_eq!(std::fs::read_dir(data.join("requests")).unwrap().count(), 0, "every request answered and removed");
+    let (code, report) = verify(&data);
+    assert_eq!(code, 0, "{report}");
 }
 
 /// The request entry's upstream hash is the hash of the bytes actually sent to the first provider,

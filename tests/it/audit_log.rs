@@ -277,7 +277,7 @@ fn exported_bundle_verifies_offline_and_detects_edits() {
     let dir = tempfile::tempdir().unwrap();
     make_log(dir.path(), 20, 0);
     let out = dir.path().join("bundle");
-    let export = auditgate::audit::AuditCommand::Export { from: 5, to: 12, out: out.clone() };
+    let export = auditgate::audit::AuditCommand::Export { from: 5, to: 12, out: out.clone(), reason: None };
     assert_eq!(auditgate::audit::audit_main(export, dir.path()), 0);
     let bundle = out.to_str().unwrap();
     let (code, report) = verify(&["--bundle", bundle]);
@@ -426,8 +426,8 @@ fn snapshot_of_a_stopped_log_is_one_attested_file_with_its_key_and_checkpoint() 
         out.join("checkpoint.txt").to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{report}");
-    assert_eq!(report["entries"], 45, "genesis, 40, stop, 2, stop");
-    assert_eq!(report["consistent_with_checkpoint"], 45);
+    assert_eq!(report["entries"], 46, "genesis, 40, stop, 2, stop, and the snapshot's access entry");
+    assert_eq!(report["consistent_with_checkpoint"], 46);
     let print = std::process::Command::new(env!("CARGO_BIN_EXE_auditgate"))
         .args(["audit", "fingerprint", "--data-dir"])
         .arg(dir.path())

@@ -120,40 +120,123 @@ fn checkpoint_with_altered_size_is_named() {
     assert!(report["failure"]["reason"].as_str().unwrap().contains("tree size 12"));
 }
 
-/// A log whose entries 1..=5 have stored bodies.
-fn log_with_bodies() -> tempfile::TempDir {
+/// A log of five request entries with stored bodies (`patient 1` to `patient 5`), each followed
+/// by the `body_stored` entry committing to it; returns the request entries' numbers.
+fn log_with_bodies() -> (tempfile::TempDir, Vec<u64>) {
     let dir = tempfile::tempdir().unwrap();
     let opts = AuditOptions { store_bodies: "full".into(), ..manual_options() };
-    runtime().block_on(async {
+    let seqs = runtime().block_on(async {
         let log = AuditLog::open(dir.path(), opts).unwrap();
+        let mut seqs = Vec::new();
         for i in 1..=5 {
             let seq = log.append(request(i)).await.unwrap();
             log.store_body(seq, "request", format!("{{\"secret\":\"patient {i}\"}}").into_bytes()).await.unwrap();
+            seqs.push(seq);
         }
         log.shutdown().await.unwrap();
+        seqs
     });
-    dir
+    (dir, seqs)
+}
+
+/// The sealed ciphertext of entry `seq`'s request body, as stored.
+fn ciphertext(dir: &std::path::Path, seq: u64) -> (Vec<u8>, Vec<u8>) {
+    let c = rusqlite::Connection::open(dir.join("log.db")).unwrap();
+    c.query_row("SELECT body, wrapped_key FROM bodies WHERE seq = ?1 AND role = 'request'", [seq as i64], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .unwrap()
+}
+
+fn erase(entry: u64, force: bool) -> AuditCommand {
+    AuditCommand::Erase { entry, role: None, reason: "data subject request 2026-17".into(), force }
 }
 
 #[test]
-fn erased_body_still_verifies_and_is_reported() {
-    let dir = log_with_bodies();
-    let erase = AuditCommand::Erase { entry: 3, role: None };
-    assert_eq!(audit_main(erase, dir.path()), 0);
+fn stored_bodies_never_reach_the_database_in_clear() {
+    let (dir, _) = log_with_bodies();
+    let raw = std::fs::read(dir.path().join("log.db")).unwrap();
+    assert!(!raw.windows(7).any(|w| w == b"patient"), "a stored body is readable in log.db");
+    let (code, report) = verify_dir(dir.path(), &[]);
+    assert_eq!((code, report["bodies_checked"].as_u64()), (0, Some(5)), "{report}");
+}
+
+#[test]
+fn erasure_within_the_statutory_hold_needs_force_and_is_recorded() {
+    let (dir, seqs) = log_with_bodies();
+    let third = seqs[2];
+    assert_eq!(audit_main(erase(third, false), dir.path()), 1, "held for 10 years: refused without --force");
+    assert_eq!(verify_dir(dir.path(), &[]).1["erased_bodies"].as_array().unwrap().len(), 0);
+    let (sealed, wrapped) = ciphertext(dir.path(), third);
+    assert_eq!(audit_main(erase(third, true), dir.path()), 0);
     let (code, report) = verify_dir(dir.path(), &[]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["bodies_checked"], 4);
-    assert_eq!(report["erased_bodies"][0]["seq"], 3);
-    assert_eq!(report["erased_bodies"][0]["role"], "request");
-    let raw = std::fs::read(dir.path().join("log.db")).unwrap();
-    assert!(!raw.windows(9).any(|w| w == b"patient 3"), "erased body still on disk");
+    let erased = &report["erased_bodies"][0];
+    assert_eq!((erased["seq"].as_u64(), erased["role"].as_str()), (Some(third), Some("request")));
+    assert_eq!(erased["reason"], "data subject request 2026-17");
+    let c = rusqlite::Connection::open(dir.path().join("log.db")).unwrap();
+    let entry: Vec<u8> = c
+        .query_row("SELECT bytes FROM entries WHERE seq = ?1", [erased["erasure_entry"].as_i64().unwrap()], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let entry = String::from_utf8(entry).unwrap();
+    assert!(entry.contains("\"event\":\"body_erased\"") && entry.contains("\"forced\":true"), "{entry}");
+    drop(c);
+    // Neither the ciphertext nor the key that opened it survives anywhere in the files.
+    for name in ["log.db", "log.db-wal"] {
+        let raw = std::fs::read(dir.path().join(name)).unwrap_or_default();
+        for (what, bytes) in [("ciphertext", &sealed[8..40]), ("wrapped key", &wrapped[8..40])] {
+            assert!(!raw.windows(bytes.len()).any(|w| w == bytes), "the erased body's {what} is still in {name}");
+        }
+    }
+    assert_eq!(audit_main(erase(third, true), dir.path()), 1, "nothing left to erase");
 }
 
 #[test]
 fn altered_stored_body_is_named() {
-    let dir = log_with_bodies();
-    attacker(dir.path()).execute("UPDATE bodies SET body = x'00' WHERE seq = 2", []).unwrap();
-    assert_fails_at(dir.path(), &[], 2);
+    let (dir, seqs) = log_with_bodies();
+    attacker(dir.path()).execute("UPDATE bodies SET body = x'00' WHERE seq = ?1", [seqs[1]]).unwrap();
+    assert_fails_at(dir.path(), &[], seqs[1]);
+}
+
+#[test]
+fn a_stored_body_and_its_digest_changed_together_are_caught_by_the_chain() {
+    let (dir, seqs) = log_with_bodies();
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"forged"));
+    attacker(dir.path())
+        .execute("UPDATE bodies SET body = 'forged', sha256 = ?1 WHERE seq = ?2", rusqlite::params![digest, seqs[1]])
+        .unwrap();
+    let report = assert_fails_at(dir.path(), &[], seqs[1]);
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("committed to"), "{report}");
+}
+
+#[test]
+fn a_body_erased_behind_the_logs_back_is_named() {
+    let (dir, seqs) = log_with_bodies();
+    attacker(dir.path())
+        .execute("UPDATE bodies SET body = NULL, wrapped_key = NULL, erased_at = 'x' WHERE seq = ?1", [seqs[3]])
+        .unwrap();
+    let report = assert_fails_at(dir.path(), &[], seqs[3]);
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("without a body_erased entry"), "{report}");
+}
+
+#[test]
+fn a_deleted_body_row_is_named_at_the_entry_that_stored_it() {
+    let (dir, seqs) = log_with_bodies();
+    let c = attacker(dir.path());
+    let stored_by: i64 = c
+        .query_row(
+            "SELECT seq FROM entries WHERE kind = 'body_stored' AND json_extract(bytes, '$.payload.seq') = ?1",
+            [seqs[4]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored_by as u64, seqs[4] + 1, "the commitment follows its request entry");
+    c.execute("DELETE FROM bodies WHERE seq = ?1", [seqs[4]]).unwrap();
+    let report = assert_fails_at(dir.path(), &[], stored_by as u64);
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("missing"), "{report}");
 }
 
 fn assert_not_attested(dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {

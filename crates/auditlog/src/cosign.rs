@@ -5,9 +5,11 @@
 //! id `SHA-256(<name> || 0x0A || 0x04 || key)[:4]`. A cosignature is a note signature line
 //! `— <name> base64(key id || u64 big-endian timestamp || Ed25519 signature)`, the signature over
 //!
-//!     cosignature/v1\n
-//!     time <timestamp>\n
-//!     <the checkpoint's note text, its final newline included>
+//! ```text
+//! cosignature/v1\n
+//! time <timestamp>\n
+//! <the checkpoint's note text, its final newline included>
+//! ```
 //!
 //! It states that at that time (POSIX seconds) this was the largest tree the witness had seen for
 //! the origin, consistent with every earlier one it cosigned.

@@ -45,6 +45,17 @@ pub struct BodyRow {
     pub size: u64,
     pub body: Option<Vec<u8>>,
     pub erased_at: Option<String>,
+    /// None for bodies stored in clear by versions before sealing (and once erased).
+    pub wrapped_key: Option<Vec<u8>>,
+    /// None for bodies stored by versions before the chain committed to them.
+    pub retain_until: Option<String>,
+}
+
+impl BodyRow {
+    /// Stored by a version that sealed it and committed to it with a `body_stored` entry.
+    pub fn committed(&self) -> bool {
+        self.retain_until.is_some()
+    }
 }
 
 /// A signed checkpoint as stored.
@@ -150,20 +161,54 @@ pub fn checkpoints(conn: &Connection) -> Result<Vec<StoredCheckpoint>, StoreErro
 
 /// Every stored body row, by entry.
 pub fn bodies(conn: &Connection) -> Result<Vec<BodyRow>, StoreError> {
-    let mut stmt =
-        conn.prepare("SELECT seq, role, mode, sha256, size, body, erased_at FROM bodies ORDER BY seq, role")?;
-    let rows = stmt.query_map([], |r| {
+    bodies_where(conn, None)
+}
+
+/// The stored bodies of one entry, by role.
+pub fn bodies_of(conn: &Connection, seq: u64) -> Result<Vec<BodyRow>, StoreError> {
+    bodies_where(conn, Some(seq))
+}
+
+fn bodies_where(conn: &Connection, seq: Option<u64>) -> Result<Vec<BodyRow>, StoreError> {
+    // Logs written before bodies were sealed lack the last two columns.
+    let sealing = if has_column(conn, "bodies", "retain_until")? { "wrapped_key, retain_until" } else { "NULL, NULL" };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT seq, role, mode, sha256, size, body, erased_at, {sealing} FROM bodies \
+         WHERE ?1 IS NULL OR seq = ?1 ORDER BY seq, role"
+    ))?;
+    let rows = stmt.query_map([seq.map(|s| s as i64)], |r| {
         Ok(BodyRow {
             seq: r.get::<_, i64>(0)? as u64,
             role: r.get(1)?,
             mode: r.get(2)?,
             sha256: r.get(3)?,
             size: r.get::<_, i64>(4)? as u64,
-            body: r.get(5)?,
+            body: stored_bytes(r.get_ref(5)?),
             erased_at: r.get(6)?,
+            wrapped_key: r.get(7)?,
+            retain_until: r.get(8)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A stored body column as bytes, whatever type an editor gave it (so the verifier reports the
+/// change instead of failing to read it).
+fn stored_bytes(v: rusqlite::types::ValueRef<'_>) -> Option<Vec<u8>> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => None,
+        ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
+        ValueRef::Integer(i) => Some(i.to_string().into_bytes()),
+        ValueRef::Real(f) => Some(f.to_string().into_bytes()),
+    }
+}
+
+/// Whether `table` has a column of that name.
+pub fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool, StoreError> {
+    let n: i64 =
+        conn.query_row("SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2", [table, column], |r| r.get(0))?;
+    Ok(n > 0)
 }
 
 /// The columns `seq, kind, leaf_hash, bytes` of an `entries` row, unchecked.

@@ -149,6 +149,34 @@ pub enum SystemRecord {
         rolled_back: bool,
         detail: String,
     },
+    /// A body of entry `seq` was stored sealed: the chain commits to its ciphertext's SHA-256
+    /// (docs/audit-format.md 8), never to the body itself.
+    BodyStored {
+        seq: u64,
+        role: String,
+        mode: String,
+        sha256: String,
+        size: u64,
+        retain_until: String,
+    },
+    /// The stored bodies of entry `seq` were erased (their keys destroyed). `forced` when that
+    /// was before the statutory hold ended.
+    BodyErased {
+        seq: u64,
+        roles: Vec<String>,
+        by: String,
+        reason: String,
+        forced: bool,
+    },
+    /// Someone read audit data (GeBueV art. 8): who, what, which entries, and why if they said.
+    Access {
+        by: String,
+        action: String,
+        from_seq: Option<u64>,
+        to_seq: Option<u64>,
+        detail: Option<String>,
+        reason: Option<String>,
+    },
 }
 
 /// The outcome of a request cut short by the gateway's stop: whether the upstream answered, and

@@ -29,6 +29,9 @@ pub struct ErasedBody {
     pub seq: u64,
     pub role: String,
     pub erased_at: Option<String>,
+    /// The `body_erased` entry that recorded it (None for erasures before such entries existed).
+    pub erasure_entry: Option<u64>,
+    pub reason: Option<String>,
 }
 
 /// What the verification concludes; the exit status follows from it.
@@ -203,6 +206,19 @@ pub struct Verifier {
     anchor_ok: Option<u64>,
     failure: Option<Failure>,
     stopped: bool,
+    /// What the chain says about stored bodies, by (entry, role).
+    bodies: BTreeMap<(u64, String), BodyCommitment>,
+}
+
+/// A `body_stored` entry, and the `body_erased` entry that ended it, if any.
+#[derive(Debug, Clone)]
+struct BodyCommitment {
+    stored_by: u64,
+    mode: String,
+    sha256: String,
+    size: u64,
+    retain_until: String,
+    erased_by: Option<(u64, String)>,
 }
 
 impl Verifier {
@@ -232,6 +248,7 @@ impl Verifier {
             anchor_ok: None,
             failure: None,
             stopped: false,
+            bodies: BTreeMap::new(),
         };
         for claim in claims {
             v.add_claim(claim);
@@ -297,6 +314,11 @@ impl Verifier {
                 return self.stop_with(Failure { seq: i, reason });
             }
         }
+        if matches!(checked.view.kind, "body_stored" | "body_erased") {
+            if let Err(reason) = self.body_entry(i, &checked.view) {
+                return self.stop_with(Failure { seq: i, reason });
+            }
+        }
         self.created = self.chain.accept(&checked);
         self.check_claims_at(i + 1);
         !self.stopped
@@ -340,6 +362,29 @@ impl Verifier {
             self.trusted_from = Some(self.keys.len());
         }
         self.keys.push(key);
+        Ok(())
+    }
+
+    /// Note what a `body_stored` or `body_erased` entry commits to.
+    fn body_entry(&mut self, i: u64, view: &EntryView) -> Result<(), String> {
+        let record = view.record().map_err(|e| format!("entry {i} is damaged: {e}"))?;
+        match record {
+            Record::System(SystemRecord::BodyStored { seq, role, mode, sha256, size, retain_until }) => {
+                let c = BodyCommitment { stored_by: i, mode, sha256, size, retain_until, erased_by: None };
+                if self.bodies.insert((seq, role.clone()), c).is_some() {
+                    return Err(format!("entry {i} stores the {role} body of entry {seq} a second time"));
+                }
+            }
+            Record::System(SystemRecord::BodyErased { seq, roles, reason, .. }) => {
+                for role in roles {
+                    let c = self.bodies.get_mut(&(seq, role.clone())).ok_or_else(|| {
+                        format!("entry {i} erases the {role} body of entry {seq}, which the log never stored")
+                    })?;
+                    c.erased_by = Some((i, reason.clone()));
+                }
+            }
+            _ => return Err(format!("entry {i} is damaged: its payload does not match its kind")),
+        }
         Ok(())
     }
 
@@ -464,24 +509,63 @@ impl Verifier {
         }
     }
 
+    /// Each stored body against what the chain committed to (`body_stored`, `body_erased`);
+    /// bodies stored by versions before that commitment only against their own `sha256`.
     fn check_bodies(&mut self, bodies: &[BodyRow], n: u64) -> (u64, Vec<ErasedBody>) {
         let mut checked = 0;
         let mut erased = Vec::new();
-        for b in bodies {
-            if b.seq >= n {
-                continue;
+        let mut committed = std::mem::take(&mut self.bodies);
+        for b in bodies.iter().filter(|b| b.seq < n) {
+            let what = format!("the stored {} body of entry {}", b.role, b.seq);
+            let commitment = committed.remove(&(b.seq, b.role.clone()));
+            if let Err(reason) = check_body_row(b, commitment.as_ref()) {
+                self.fail(b.seq, format!("{what} {reason}"));
             }
             match &b.body {
-                None => erased.push(ErasedBody { seq: b.seq, role: b.role.clone(), erased_at: b.erased_at.clone() }),
-                Some(bytes) => {
-                    checked += 1;
-                    if hex::encode(Sha256::digest(bytes)) != b.sha256 {
-                        self.fail(b.seq, format!("the stored {} body of entry {} was altered", b.role, b.seq));
-                    }
-                }
+                None => erased.push(ErasedBody {
+                    seq: b.seq,
+                    role: b.role.clone(),
+                    erased_at: b.erased_at.clone(),
+                    erasure_entry: commitment.as_ref().and_then(|c| c.erased_by.as_ref().map(|e| e.0)),
+                    reason: commitment.and_then(|c| c.erased_by.map(|e| e.1)),
+                }),
+                Some(_) => checked += 1,
             }
         }
+        // A committed body whose row is gone (the table is guarded against deletes).
+        if let Some(((seq, role), c)) = committed.into_iter().find(|((seq, _), _)| *seq < n) {
+            self.fail(
+                c.stored_by,
+                format!("the {role} body of entry {seq} that entry {} stored is missing", c.stored_by),
+            );
+        }
         (checked, erased)
+    }
+}
+
+/// One body row against its commitment.
+fn check_body_row(b: &BodyRow, c: Option<&BodyCommitment>) -> Result<(), String> {
+    let Some(c) = c else {
+        if b.committed() {
+            return Err("has no body_stored entry in the log".into());
+        }
+        // Stored before the chain committed to bodies: only its own digest protects it.
+        return match &b.body {
+            Some(bytes) if hex::encode(Sha256::digest(bytes)) != b.sha256 => Err("was altered".into()),
+            _ => Ok(()),
+        };
+    };
+    let (stored_by, mode, size) = (c.stored_by, &c.mode, c.size);
+    if b.sha256 != c.sha256 || b.mode != *mode || b.size != size || b.retain_until.as_deref() != Some(&c.retain_until) {
+        return Err(format!("does not match what entry {stored_by} committed to"));
+    }
+    match (&b.body, &c.erased_by) {
+        (Some(bytes), _) if hex::encode(Sha256::digest(bytes)) != c.sha256 => {
+            Err(format!("was altered (its ciphertext does not hash to what entry {stored_by} committed to)"))
+        }
+        (Some(_), Some((by, _))) => Err(format!("is still stored although entry {by} erased it")),
+        (None, None) => Err("was erased without a body_erased entry in the log".into()),
+        _ => Ok(()),
     }
 }
 
