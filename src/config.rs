@@ -86,11 +86,26 @@ pub struct AuditConfig {
     pub checkpoint_every_entries: u64,
     /// `none` | `redacted` | `full`: whether request and response bodies are kept beside the chain.
     pub store_bodies: String,
+    /// `[[audit.witnesses]]`: each new checkpoint is sent to these witnesses (C2SP tlog-witness).
+    pub witnesses: Vec<WitnessConfig>,
+    /// How many witnesses must cosign a checkpoint for `/health` to count it as witnessed
+    /// (default: all of them).
+    pub witness_quorum: Option<usize>,
     /// Where the master key that wraps the stored bodies' keys lives (default: `body-master.key`
     /// in the data directory). Keep it off the log's backups to make erasure reach them too.
     pub body_key_file: Option<std::path::PathBuf>,
     /// Years a stored body is held before `audit erase` may remove it without `--force`.
     pub body_hold_years: u32,
+}
+
+/// One `[[audit.witnesses]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// The witness's base URL; the gateway posts to `{url}/add-checkpoint`.
+    pub url: String,
+    /// Its verifier key, as in the witness's `witness.pub`.
+    pub public_key: String,
 }
 
 impl Default for AuditConfig {
@@ -100,6 +115,8 @@ impl Default for AuditConfig {
             checkpoint_interval_ms: 1000,
             checkpoint_every_entries: 10_000,
             store_bodies: "none".into(),
+            witnesses: Vec::new(),
+            witness_quorum: None,
             body_key_file: None,
             body_hold_years: crate::audit::DEFAULT_BODY_HOLD_YEARS,
         }

@@ -15,3 +15,4 @@ pub mod policy;
 pub mod providers;
 pub mod routing;
 pub mod sched;
+pub mod witness;

@@ -12,6 +12,7 @@ use auditgate::audit::operator::{self, operator_name, OperatorRequest};
 use auditgate::config::Config;
 use auditgate::pii::cli::{pii_main, PiiCommand};
 use auditgate::policy::PolicyCommand;
+use auditgate::witness::{witness_main, WitnessCommand};
 
 /// jemalloc instead of glibc malloc: the request path allocates many small, short-lived buffers
 /// (JSON values, headers, records), and glibc's malloc/free were ~13 % of the gateway's CPU under
@@ -44,6 +45,11 @@ enum Command {
         dir: DataDir,
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Run a witness that cosigns other gateways' checkpoints (C2SP tlog-witness).
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
     },
     /// Scan or redact text for personal data (reads stdin).
     Pii {
@@ -339,5 +345,9 @@ fn main() -> ExitCode {
         Command::Pii { command } => exit(pii_main(command)),
         Command::VerifyLog(args) => exit(verify_log_main(args)),
         Command::Audit { dir, command } => exit(audit_main(command, &dir.data_dir)),
+        Command::Witness { command } => {
+            init_tracing();
+            exit(witness_main(command))
+        }
     }
 }

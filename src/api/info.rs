@@ -148,6 +148,9 @@ pub async fn health(State(state): State<AppState>) -> Response {
         "models": state.catalog.models().count(),
         "providers": state.upstreams.len(),
     });
+    if let Some(witnesses) = state.audit.witness_status() {
+        body["witnesses"] = witnesses;
+    }
     match state.audit.health().await {
         Ok(()) => Json(body).into_response(),
         Err(reason) => {

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::accounting::{AccountStore, GenerationRecorder, Limits, SqliteAccountStore};
-use crate::audit::{AuditLog, AuditOptions, Record, SystemRecord};
+use crate::audit::{AuditLog, AuditOptions, Record, SystemRecord, WitnessTarget};
 use crate::config::{Config, ProviderKind};
 use crate::policy::reload::{spawn_watcher, PolicyHandle, ReloadEvent};
 use crate::policy::Policy;
@@ -120,6 +120,13 @@ fn audit_options(config: &Config) -> AuditOptions {
         checkpoint_interval_ms: config.audit.checkpoint_interval_ms,
         checkpoint_every_entries: config.audit.checkpoint_every_entries,
         store_bodies: config.audit.store_bodies.clone(),
+        witnesses: config
+            .audit
+            .witnesses
+            .iter()
+            .map(|w| WitnessTarget { url: w.url.clone(), public_key: w.public_key.clone() })
+            .collect(),
+        witness_quorum: config.audit.witness_quorum.unwrap_or(config.audit.witnesses.len()),
         body_key_file: config.audit.body_key_file.clone(),
         body_hold_years: config.audit.body_hold_years,
     }
@@ -180,11 +187,16 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     reconcile_accounts(&config, accounts.as_ref());
     let upstreams = build_upstreams(&config).await?;
     let catalog = Catalog::from_config(&config);
-    let start =
-        SystemRecord::GatewayStart { version: env!("CARGO_PKG_VERSION").to_string(), config_sha256: String::new() };
-    audit.append(Record::System(start)).await.map_err(|e| StartError::Audit(e.to_string()))?;
-    let loaded = SystemRecord::PolicyLoaded { version: policy.version.clone(), files: policy.file_hashes() };
-    audit.append(Record::System(loaded)).await.map_err(|e| StartError::Audit(e.to_string()))?;
+    if let Some(why) = audit.halted() {
+        // Serve, so /health says why every call is refused; record nothing (the log takes nothing).
+        tracing::error!(reason = %why, "the audit log is halted: every call gets 503 until an operator acts");
+    } else {
+        let start =
+            SystemRecord::GatewayStart { version: env!("CARGO_PKG_VERSION").to_string(), config_sha256: String::new() };
+        audit.append(Record::System(start)).await.map_err(|e| StartError::Audit(e.to_string()))?;
+        let loaded = SystemRecord::PolicyLoaded { version: policy.version.clone(), files: policy.file_hashes() };
+        audit.append(Record::System(loaded)).await.map_err(|e| StartError::Audit(e.to_string()))?;
+    }
     let retry = config.retry_policy();
     Ok(AppState {
         inner: Arc::new(Inner {
@@ -272,6 +284,9 @@ fn watch_policy(state: &AppState) -> tokio::task::JoinHandle<()> {
 }
 
 /// Run the gateway until a shutdown signal; returns once drained and the log is closed.
+/// Longest a stopping gateway waits for its witnesses to cosign the final checkpoint.
+const WITNESS_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let addr = config.listen.clone();
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -298,6 +313,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let stop = SystemRecord::GatewayStop { reason: "shutdown signal".into() };
     if let Err(e) = state.audit.append(Record::System(stop)).await {
         tracing::error!(error = %e, "could not record gateway stop");
+    }
+    // Sign the final checkpoint now, while the writer can still store its cosignatures.
+    if let Ok(Some(size)) = state.audit.checkpoint().await {
+        state.audit.settle_witnesses(size, WITNESS_SETTLE).await;
     }
     if let Err(e) = state.audit.shutdown().await {
         tracing::error!(error = %e, "audit log did not close cleanly");

@@ -24,9 +24,10 @@ pub mod sealed;
 pub mod snapshot;
 pub mod store;
 mod verified;
+mod witness_push;
 mod writer;
 
-pub use auditlog::{chain, entry, merkle, note, record, verify};
+pub use auditlog::{chain, cosign, entry, merkle, note, record, verify, witness};
 
 pub use cli::{audit_main, verify_log, verify_log_main, AuditCommand, VerifyLogArgs};
 pub use record::{
@@ -43,6 +44,26 @@ use writer::{Command, Writer};
 
 /// File names under the data directory (see contracts.md).
 pub use auditlog::{FILE_CHECKPOINTS, FILE_DB, FILE_KEY, FILE_LOCK, FILE_PUB, FILE_VERIFIED};
+/// Written when a witness has cosigned a larger log than this one (it was rolled back): every
+/// append is refused, across restarts, until an operator removes it.
+pub const FILE_HALT: &str = "witness-halt";
+pub use witness_push::WitnessStatus;
+
+/// A checkpoint just signed, for the witnesses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    pub size: u64,
+    pub note: String,
+}
+
+/// One `[[audit.witnesses]]` entry: where the witness listens and its verifier key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessTarget {
+    /// Base URL; the gateway posts to `{url}/add-checkpoint`.
+    pub url: String,
+    /// The witness's verifier key, as in its `witness.pub`.
+    pub public_key: String,
+}
 /// The master key that wraps the keys of stored bodies (outside `log.db`; see [`sealed`]).
 pub const FILE_BODY_KEY: &str = "body-master.key";
 /// Requests from the command line to a running writer (see [`operator`]).
@@ -71,6 +92,10 @@ pub struct AuditOptions {
     pub checkpoint_every_entries: u64,
     /// `none` | `redacted` | `full`.
     pub store_bodies: String,
+    /// Witnesses every new checkpoint is sent to (C2SP tlog-witness).
+    pub witnesses: Vec<WitnessTarget>,
+    /// How many of them must cosign a checkpoint for it to count as witnessed (`/health`).
+    pub witness_quorum: usize,
     /// The body master key (see [`sealed`]); default `body-master.key` in the data directory.
     pub body_key_file: Option<PathBuf>,
     /// Years a stored body is held before it may be erased without `--force` (statutory hold,
@@ -92,6 +117,8 @@ impl Default for AuditOptions {
             checkpoint_interval_ms: 1000,
             checkpoint_every_entries: 10_000,
             store_bodies: "none".into(),
+            witnesses: Vec::new(),
+            witness_quorum: 0,
             body_key_file: None,
             body_hold_years: DEFAULT_BODY_HOLD_YEARS,
         }
@@ -117,6 +144,9 @@ struct Inner {
     dir: PathBuf,
     opts: AuditOptions,
     public_key: String,
+    /// Why appends were refused from the start (`witness-halt`), if they were.
+    halted: Option<String>,
+    witnesses: witness_push::Statuses,
     /// Seals stored bodies; loaded only when bodies are stored.
     body_key: Option<sealed::MasterKey>,
 }
@@ -132,7 +162,8 @@ impl AuditLog {
                 opts.store_bodies
             )));
         }
-        let writer = Writer::open(dir, opts.clone())?;
+        let targets = witness_push::parse_targets(&opts)?;
+        let mut writer = Writer::open(dir, opts.clone())?;
         let body_key = match opts.store_bodies.as_str() {
             "none" => None,
             _ => Some(
@@ -141,12 +172,52 @@ impl AuditLog {
             ),
         };
         let public_key = writer.vkey().to_string();
+        let halted = writer.halted().map(str::to_string);
         let (tx, rx) = std::sync::mpsc::channel();
+        let published = (!targets.is_empty()).then(|| {
+            let (out, latest) = tokio::sync::watch::channel(None);
+            writer.publish_checkpoints(out);
+            latest
+        });
         std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| AuditError::Unavailable(format!("cannot start writer thread: {e}")))?;
-        Ok(AuditLog { inner: Arc::new(Inner { tx, dir: dir.to_path_buf(), opts, public_key, body_key }) })
+        let witnesses = witness_push::Statuses::new(&targets, opts.witness_quorum);
+        let log = AuditLog {
+            inner: Arc::new(Inner { tx, dir: dir.to_path_buf(), opts, public_key, halted, witnesses, body_key }),
+        };
+        if let Some(latest) = published {
+            witness_push::start(log.clone(), targets, latest)?;
+        }
+        Ok(log)
+    }
+
+    /// Why the log refused appends from the start (an earlier run halted it), if it did.
+    pub fn halted(&self) -> Option<&str> {
+        self.inner.halted.as_deref()
+    }
+
+    /// What each configured witness last did with our checkpoints (for `/health`).
+    pub fn witness_status(&self) -> Option<serde_json::Value> {
+        self.inner.witnesses.to_json()
+    }
+
+    /// Wait (at most `limit`) until every witness has cosigned the newest checkpoint, refused
+    /// it, or failed to answer: at shutdown, so the final checkpoint leaves cosigned when it can.
+    pub async fn settle_witnesses(&self, size: u64, limit: Duration) {
+        if !self.inner.witnesses.any() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.inner.witnesses.settled(size) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Send a command that nobody waits for (witness client).
+    fn tell(&self, command: Command) {
+        let _ = self.inner.tx.send(command);
     }
 
     /// The data directory.

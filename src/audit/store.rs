@@ -124,6 +124,17 @@ CREATE TABLE IF NOT EXISTS bodies (
     retain_until TEXT,
     UNIQUE (seq, role)
 );
+CREATE TABLE IF NOT EXISTS cosignatures (
+    tree_size INTEGER NOT NULL,
+    witness TEXT NOT NULL,
+    line TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (tree_size, witness)
+);
+CREATE TRIGGER IF NOT EXISTS cosignatures_no_update BEFORE UPDATE ON cosignatures
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS cosignatures_no_delete BEFORE DELETE ON cosignatures
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
@@ -275,6 +286,20 @@ impl SqliteStore {
     /// Every stored body row, by entry.
     pub fn bodies(&self) -> Result<Vec<BodyRow>, StoreError> {
         db::bodies(&self.conn)
+    }
+
+    /// Store a witness's cosignature of the checkpoint of `size` (verified by the caller).
+    pub fn add_cosignature(&mut self, size: u64, witness: &str, line: &str, now: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO cosignatures (tree_size, witness, line, received_at) VALUES (?1, ?2, ?3, ?4)",
+            params![size as i64, witness, line, now],
+        )?;
+        Ok(())
+    }
+
+    /// Every stored cosignature, by size.
+    pub fn cosignatures(&self) -> Result<Vec<auditlog::db::StoredCosignature>, StoreError> {
+        db::cosignatures(&self.conn)
     }
 
     /// The stored bodies of one entry, by role (the writer checks an erasure request against them).

@@ -80,6 +80,18 @@ pub(crate) enum Command {
         reason: String,
         ack: oneshot::Sender<Result<(), AuditError>>,
     },
+    /// A witness's cosignature of the checkpoint of `size`, verified by the witness client.
+    Cosigned {
+        size: u64,
+        witness: String,
+        line: String,
+    },
+    /// A witness refused a checkpoint: append the `witness_refused` entry, then, with `halt`,
+    /// refuse every append from now on (the witness has seen more of this log than it holds).
+    WitnessRefused {
+        record: Box<SystemRecord>,
+        halt: Option<String>,
+    },
 }
 
 type ShutdownAck = (oneshot::Sender<Result<(), AuditError>>, Result<(), AuditError>);
@@ -132,6 +144,11 @@ pub(crate) struct Writer {
     deferred: std::collections::VecDeque<(Record, OnLate)>,
     /// False after a failed write until the state has been reloaded from disk.
     synced: bool,
+    /// Why every append is refused (a witness saw a larger log: it was rolled back), until an
+    /// operator removes `witness-halt` and restarts.
+    halted: Option<String>,
+    /// Where each new checkpoint goes for the witnesses (the newest one only).
+    checkpoints_out: Option<tokio::sync::watch::Sender<Option<super::SignedCheckpoint>>>,
     /// When `requests/` was last looked at (see `operator`).
     requests_checked: Instant,
     /// Held for the writer's lifetime: a second writer on the same directory fails to open.
@@ -182,6 +199,8 @@ impl Writer {
             broken: None,
             deferred: std::collections::VecDeque::new(),
             synced: true,
+            halted: read_halt(dir),
+            checkpoints_out: None,
             requests_checked: Instant::now(),
             _lock: lock,
         };
@@ -328,8 +347,21 @@ impl Writer {
         self.frontier.size()
     }
 
+    /// Send every checkpoint signed from now on (and the newest one now) to `out`.
+    pub(crate) fn publish_checkpoints(&mut self, out: tokio::sync::watch::Sender<Option<super::SignedCheckpoint>>) {
+        if let Ok(Some(cp)) = self.store.checkpoints().map(|mut c| c.pop()) {
+            out.send_replace(Some(super::SignedCheckpoint { size: cp.size, note: cp.note }));
+        }
+        self.checkpoints_out = Some(out);
+    }
+
     pub(crate) fn vkey(&self) -> &str {
         self.key.vkey()
+    }
+
+    /// Why appends are refused (a witness showed the log was rolled back), if they are.
+    pub(crate) fn halted(&self) -> Option<&str> {
+        self.halted.as_deref()
     }
 
     /// Append one record synchronously (genesis, CLI use).
@@ -488,8 +520,15 @@ impl Writer {
         let mut appends = Vec::new();
         let mut bodies = Vec::new();
         let mut control = Vec::new();
+        let mut halts = Vec::new();
         for c in commands {
             match c {
+                Command::WitnessRefused { record, halt } => {
+                    // Nobody waits for this entry: the witness client learns nothing from its seq.
+                    let (ack, _) = oneshot::channel();
+                    appends.push((Record::System(*record), Answer::Caller(ack)));
+                    halts.extend(halt);
+                }
                 Command::Append { record, ack } => appends.push((*record, Answer::Caller(ack))),
                 Command::AppendOutcome { record, late, on_late, ack } => {
                     appends.push((*record, Answer::Outcome { ack, late, on_late }))
@@ -500,6 +539,9 @@ impl Writer {
         }
         if !appends.is_empty() || !bodies.is_empty() {
             self.commit(appends, bodies, Vec::new());
+        }
+        for reason in halts {
+            self.halt(reason);
         }
         let mut stop = None;
         for c in control {
@@ -517,7 +559,17 @@ impl Writer {
                 Command::Health { ack } => {
                     let _ = ack.send(self.health());
                 }
-                Command::Append { .. } | Command::AppendOutcome { .. } | Command::Body { .. } => {}
+                Command::Cosigned { size, witness, line } => {
+                    let now = format_time(chrono::Utc::now());
+                    if let Err(e) = self.store.add_cosignature(size, &witness, &line, &now) {
+                        // The witness keeps its state: it cosigns this size again when asked.
+                        tracing::warn!(error = %e, size, "witness cosignature not stored");
+                    }
+                }
+                Command::Append { .. }
+                | Command::AppendOutcome { .. }
+                | Command::Body { .. }
+                | Command::WitnessRefused { .. } => {}
             }
         }
         stop
@@ -537,10 +589,11 @@ impl Writer {
         items.extend(appends);
         // The chain commits to each stored body's ciphertext, in the same transaction.
         items.extend(bodies.iter().map(|(b, _)| (Record::System(body_stored(b)), Answer::Quiet)));
-        let ready = match &self.broken {
-            Some(f) => Err(AuditError::Integrity { seq: f.seq, reason: f.reason.clone() }),
-            None if self.synced => Ok(()),
-            None => self.reload(),
+        let ready = match (&self.broken, &self.halted) {
+            (Some(f), _) => Err(AuditError::Integrity { seq: f.seq, reason: f.reason.clone() }),
+            (None, Some(why)) => Err(AuditError::Unavailable(why.clone())),
+            (None, None) if self.synced => Ok(()),
+            (None, None) => self.reload(),
         };
         let ready = ready.and_then(|_| self.store.health_check().map_err(unavailable));
         if let Err(e) = ready {
@@ -651,6 +704,9 @@ impl Writer {
         if let Some(f) = &self.broken {
             return Err(format!("audit log integrity failure at entry {}: {}", f.seq, f.reason));
         }
+        if let Some(why) = &self.halted {
+            return Err(why.clone());
+        }
         self.flush_deferred();
         if !self.deferred.is_empty() {
             return Err(format!(
@@ -690,6 +746,9 @@ impl Writer {
         append_note(&self.dir.join(FILE_CHECKPOINTS), &note).map_err(unavailable)?;
         self.last_cp_size = size;
         self.last_cp_at = Instant::now();
+        if let Some(out) = &self.checkpoints_out {
+            out.send_replace(Some(super::SignedCheckpoint { size, note: note.clone() }));
+        }
         let state = VerifiedState { size, root, last_leaf: self.check.prev(), open: self.open.clone() };
         if let Err(e) = state.write(&self.dir, &self.key, &self.origin) {
             // The checkpoint stands; the next one writes the record again.
@@ -734,6 +793,24 @@ impl Writer {
         self.checkpoint()?;
         Ok(self.key.vkey().to_string())
     }
+}
+
+impl Writer {
+    /// Refuse every append from now on, and keep refusing after a restart: `witness-halt` holds
+    /// the reason until an operator has dealt with it and removes the file.
+    fn halt(&mut self, reason: String) {
+        tracing::error!(reason = %reason, "audit log halted: every call is refused");
+        if let Err(e) = write_private(&self.dir.join(super::FILE_HALT), &format!("{reason}\n")) {
+            tracing::error!(error = %e, "witness-halt not written: the halt lasts until the gateway stops");
+        }
+        self.halted = Some(reason);
+    }
+}
+
+/// The reason in `witness-halt`, if an earlier run halted the log.
+fn read_halt(dir: &Path) -> Option<String> {
+    let text = fs::read_to_string(dir.join(super::FILE_HALT)).ok()?;
+    Some(format!("{} (halted earlier; remove {} to resume)", text.trim(), super::FILE_HALT))
 }
 
 /// `outcome` entries for requests cut short by the gateway's stop.

@@ -105,6 +105,7 @@ pub fn verify_bundle(dir: &Path, trust: &Trust) -> Result<Report, BundleError> {
         keys: vec![key.vkey().to_string()],
         bodies_checked: 0,
         erased_bodies: Vec::new(),
+        witnesses: None,
         failure: None,
     };
     let seq = cp.size.saturating_sub(1);

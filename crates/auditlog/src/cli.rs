@@ -4,10 +4,12 @@
 //! attested (key not pinned, or entries not yet signed). Output to a closed pipe ends quietly.
 
 use crate::bundle;
+use crate::cosign::WitnessKey;
 use crate::db::LogDb;
 use crate::merkle::stored_position;
 use crate::note::{parse_fingerprint, PublicKey};
 use crate::verify::{Claim, Failure, Report, Trust, Verifier};
+use crate::witness::{self, WitnessPolicy};
 use crate::{FILE_CHECKPOINTS, FILE_DB, FILE_PUB, FILE_VERIFIED};
 use clap::Parser;
 use std::io::{IsTerminal, Write};
@@ -40,6 +42,14 @@ pub struct VerifyLogArgs {
     /// A checkpoint note saved earlier; the log must be a consistent extension of it.
     #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
     pub checkpoint: Option<PathBuf>,
+    /// A witness's verifier key (the `witness.pub` it published), received out of band; repeat
+    /// for each witness you trust.
+    #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
+    pub witness_key: Vec<PathBuf>,
+    /// How many of the --witness-key witnesses must have cosigned the checkpoint that covers the
+    /// log (default: all of them). Without the quorum the verdict is "not attested" (exit 3).
+    #[arg(long, value_name = "N", requires = "witness_key")]
+    pub witness_quorum: Option<usize>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -119,7 +129,41 @@ pub fn verify_log(args: &VerifyLogArgs) -> Result<Report, String> {
     let mut verifier = Verifier::new(trust, claims, anchor.as_deref())?;
     stream_entries(&store, &mut verifier, !args.json).map_err(|e| format!("reading {}: {e}", db.display()))?;
     let bodies = store.bodies().map_err(|e| e.to_string())?;
-    Ok(verifier.finish(&bodies))
+    let mut report = verifier.finish(&bodies);
+    if let Some(policy) = witness_policy(args)? {
+        let checkpoints = store.checkpoints().map_err(|e| e.to_string())?;
+        let cosignatures = store.cosignatures().map_err(|e| e.to_string())?;
+        match witness::assess(&policy, &checkpoints, &cosignatures) {
+            Ok(summary) => report.witnesses = Some(summary),
+            Err(f) if report.failure.is_none() => report.failure = Some(f),
+            Err(_) => {}
+        }
+        report.conclude();
+    }
+    Ok(report)
+}
+
+/// The pinned witness keys and the quorum, when `--witness-key` is given.
+fn witness_policy(args: &VerifyLogArgs) -> Result<Option<WitnessPolicy>, String> {
+    if args.witness_key.is_empty() {
+        return Ok(None);
+    }
+    let mut keys: Vec<WitnessKey> = Vec::new();
+    for path in &args.witness_key {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let key = WitnessKey::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let quorum = args.witness_quorum.unwrap_or(keys.len());
+    if quorum == 0 || quorum > keys.len() {
+        return Err(format!(
+            "--witness-quorum {quorum} must be between 1 and the {} distinct witness keys given",
+            keys.len()
+        ));
+    }
+    Ok(Some(WitnessPolicy { keys, quorum }))
 }
 
 /// The notes kept beside the database: every note of `checkpoints.log`, and the writer's
@@ -277,6 +321,20 @@ fn print_report(out: &mut impl Write, r: &Report, json: bool) -> std::io::Result
     )?;
     if let Some(size) = r.consistent_with_checkpoint {
         writeln!(out, "  the log extends the given checkpoint of tree size {size}")?;
+    }
+    if let Some(w) = &r.witnesses {
+        writeln!(
+            out,
+            "  witnessed: cosigned by at least {} of {} pinned witnesses up to tree size {} ({} cosignatures verified)",
+            w.quorum,
+            w.keys.len(),
+            w.witnessed_size,
+            w.cosignatures_verified
+        )?;
+        for c in &w.latest {
+            let at = chrono::DateTime::from_timestamp(c.time as i64, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
+            writeln!(out, "    witness {} cosigned tree size {} at {at}", c.witness, c.tree_size)?;
+        }
     }
     if r.keys.len() > 1 {
         writeln!(out, "  signing keys over time: {}", r.keys.join(" -> "))?;

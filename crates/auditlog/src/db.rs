@@ -118,6 +118,11 @@ impl LogDb {
     pub fn bodies(&self) -> Result<Vec<BodyRow>, StoreError> {
         bodies(&self.conn)
     }
+
+    /// Every stored witness cosignature, by size.
+    pub fn cosignatures(&self) -> Result<Vec<StoredCosignature>, StoreError> {
+        cosignatures(&self.conn)
+    }
 }
 
 /// Whether the database has a table of that name.
@@ -223,4 +228,26 @@ pub fn leaf_hash_column(row: &rusqlite::Row<'_>, seq: u64) -> Result<Hash, Store
     row.get::<_, Vec<u8>>(0)?
         .try_into()
         .map_err(|_| StoreError::Corrupt(format!("entry {seq}: leaf hash is not 32 bytes")))
+}
+
+/// A witness cosignature stored with the checkpoint of its size (`cosignatures` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCosignature {
+    pub size: u64,
+    /// The witness's verifier key.
+    pub witness: String,
+    /// The cosignature line (`— <name> <base64>`, no newline).
+    pub line: String,
+}
+
+/// Every stored cosignature, by size (none for a log written before witnesses existed).
+pub fn cosignatures(conn: &Connection) -> Result<Vec<StoredCosignature>, StoreError> {
+    if !has_table(conn, "cosignatures")? {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare("SELECT tree_size, witness, line FROM cosignatures ORDER BY tree_size, witness")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(StoredCosignature { size: r.get::<_, i64>(0)? as u64, witness: r.get(1)?, line: r.get(2)? })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

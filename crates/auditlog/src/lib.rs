@@ -14,12 +14,14 @@
 pub mod bundle;
 pub mod chain;
 pub mod cli;
+pub mod cosign;
 pub mod db;
 pub mod entry;
 pub mod merkle;
 pub mod note;
 pub mod record;
 pub mod verify;
+pub mod witness;
 
 /// File names under the data directory (docs/audit-format.md section 1).
 pub const FILE_DB: &str = "log.db";

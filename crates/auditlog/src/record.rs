@@ -136,6 +136,19 @@ pub enum SystemRecord {
         request_seq: u64,
         outcome: String,
     },
+    /// A witness refused a checkpoint (docs/audit-format.md 10): `status` is its HTTP answer
+    /// (409 stale or rolled back, 422 failed consistency proof, 403 or 404 not configured for this
+    /// log), `witness_size` the size it said it cosigned last (409), `rolled_back` whether that is
+    /// more than the log holds (the gateway then refuses every call).
+    WitnessRefused {
+        witness: String,
+        url: String,
+        tree_size: u64,
+        status: u16,
+        witness_size: Option<u64>,
+        rolled_back: bool,
+        detail: String,
+    },
     /// A body of entry `seq` was stored sealed: the chain commits to its ciphertext's SHA-256
     /// (docs/audit-format.md 8), never to the body itself.
     BodyStored {

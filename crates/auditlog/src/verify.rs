@@ -85,6 +85,9 @@ pub struct Report {
     pub keys: Vec<String>,
     pub bodies_checked: u64,
     pub erased_bodies: Vec<ErasedBody>,
+    /// With `--witness-key`: the pinned witnesses' cosignatures (docs/audit-format.md 10).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witnesses: Option<crate::witness::WitnessSummary>,
     pub failure: Option<Failure>,
 }
 
@@ -109,6 +112,16 @@ impl Report {
             let which = if n == 1 { format!("1 entry ({first})") } else { format!("{n} entries ({first} to {last})") };
             self.not_attested
                 .push(format!("entries after tree size {first} are not covered by a signed checkpoint yet: {which}"));
+        }
+        if let Some(w) = self.witnesses.as_ref().filter(|w| w.witnessed_size < self.entries) {
+            self.not_attested.push(format!(
+                "the witness quorum ({} of {} pinned witnesses) is not met: checkpoints are cosigned by that many up to \
+                 tree size {} only, so the {} entries after it are not witnessed",
+                w.quorum,
+                w.keys.len(),
+                w.witnessed_size,
+                self.entries - w.witnessed_size
+            ));
         }
         self.verdict = match (self.intact, self.not_attested.is_empty()) {
             (false, _) => Verdict::IntegrityFailure,
@@ -468,6 +481,7 @@ impl Verifier {
             keys: self.keys.iter().map(|k| k.vkey().to_string()).collect(),
             bodies_checked: checked,
             erased_bodies: erased,
+            witnesses: None,
             failure: self.failure,
         };
         report.conclude();
