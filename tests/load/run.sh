@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Load benchmark of auditgate against a direct call, the LiteLLM proxy and the Portkey gateway,
-# all in front of the same canned upstream (nginx), on 127.0.0.1 only, in one bounded run.
+# Load benchmark of auditgate against a direct call, a bare Rust reverse proxy (`passthrough`, the
+# floor for any Rust gateway here), the LiteLLM proxy and the Portkey gateway, all in front of the
+# same canned upstream (nginx), on 127.0.0.1 only, in one bounded run. The same run measures the
+# fdatasync latency of the gateway's data directory, the physical floor of a durable log.
 #
 #   tests/load/run.sh              # full run: 15 s per shape (about 6 minutes with all peers)
 #   QUICK=1 tests/load/run.sh      # 3 s per shape, fewer streaming probes
 #   DURATION=30 PEERS="direct auditgate" tests/load/run.sh
 #   AUDITGATE_BIN=path/to/auditgate ...  # measure a given binary instead of building one
+#   PASSTHROUGH_BIN=path/to/passthrough ...  # the same for the passthrough peer
 #
-# Pinning: wrk, nginx and the probe clients on CPU 0, the gateway under test on CPU 1.
+# Pinning: wrk, nginx and the probe clients on CPU 0, the gateway under test (and each peer, and the
+# fdatasync probe) on CPU 1.
 # Output: a markdown report on stdout and in target/load/results.md (logs in target/load/).
 # A peer that cannot be installed or started is reported as skipped; the run goes on.
 set -uo pipefail
@@ -19,14 +23,16 @@ QUICK="${QUICK:-0}"
 if [ "$QUICK" = 1 ]; then DEFAULT_DURATION=3; else DEFAULT_DURATION=15; fi
 DURATION="${DURATION:-$DEFAULT_DURATION}"
 SHAPES="${SHAPES:-1 32 256}"
-PEERS="${PEERS:-direct auditgate litellm portkey}"
+PEERS="${PEERS:-direct passthrough auditgate litellm portkey}"
 TTFB_N="${TTFB_N:-$([ "$QUICK" = 1 ] && echo 100 || echo 500)}"
 SLOW_STREAMS="${SLOW_STREAMS:-1000}"
 SLOW_CHUNKS="${SLOW_CHUNKS:-$([ "$QUICK" = 1 ] && echo 24 || echo 60)}"
+FSYNC_N="${FSYNC_N:-$([ "$QUICK" = 1 ] && echo 500 || echo 2000)}"
+FSYNC_MAX_S="${FSYNC_MAX_S:-30}"
 LOAD_CPU="${LOAD_CPU:-0}"
 GW_CPU="${GW_CPU:-1}"
 
-P_JSON=18081 P_SSE=18082 P_SLOW=18083 P_AG=18090 P_LITELLM=18091 P_PORTKEY=18092
+P_JSON=18081 P_SSE=18082 P_SLOW=18083 P_AG=18090 P_LITELLM=18091 P_PORTKEY=18092 P_PT=18093 P_PT_SSE=18094
 MASTER_KEY="sk-bench-master-key"
 PIDS=()
 
@@ -39,7 +45,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 mkdir -p "$OUT"
-rm -f "$OUT"/rows.txt "$OUT"/stream.txt "$OUT"/notes.txt "$OUT"/loglat.txt "$OUT"/slow.txt
+rm -f "$OUT"/rows.txt "$OUT"/stream.txt "$OUT"/notes.txt "$OUT"/loglat.txt "$OUT"/slow.txt "$OUT"/fsync.txt
 ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 note() { echo "- $*" >>"$OUT/notes.txt"; log "$*"; }
 
@@ -84,7 +90,7 @@ wait_port() { # port seconds
 }
 # A port something else already listens on would make wait_port succeed for the wrong server and
 # the run measure it (a leftover gateway answering 401 looked like 90,000 RPS), so refuse to start.
-for port in $P_JSON $P_SSE $P_SLOW $P_AG $P_LITELLM $P_PORTKEY; do
+for port in $P_JSON $P_SSE $P_SLOW $P_AG $P_LITELLM $P_PORTKEY $P_PT $P_PT_SSE; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         echo "tests/load/run.sh: port $port on 127.0.0.1 is already in use (a leftover server from an earlier run?); stop it first" >&2
         exit 2
@@ -220,6 +226,40 @@ EOF
     wait_port $P_JSON 10 && wait_port $P_SSE 5
 }
 
+# ---- the gateway's data directory: fdatasync latency ---------------------------------------------
+# The durable log's floor on this host: a call's answer waits for its log entries' fdatasync (one
+# flush may carry several calls' entries), so the latency targets are stated in multiples of it. Measured where the gateway's log lives, on the gateway's core.
+DATA_DIR="$OUT/auditgate/data"
+measure_fsync() {
+    local line
+    mkdir -p "$DATA_DIR"
+    line=$(taskset -c "$GW_CPU" python3 "$HERE/fsync_latency.py" "$DATA_DIR" "$FSYNC_N" "$FSYNC_MAX_S" 2>"$OUT/fsync.log" | grep '^FSYNC')
+    [ -n "$line" ] || { note "fdatasync probe failed (see target/load/fsync.log); the targets that need it are n/a"; return 1; }
+    log "data dir $line"
+    echo "${line#FSYNC }" >"$OUT/fsync.txt"
+}
+
+# ---- passthrough: the bare Rust reverse proxy --------------------------------------------------
+# One process, two listeners: P_PT forwards to the JSON upstream, P_PT_SSE to the streaming one
+# (auditgate picks the upstream by model; the passthrough does not read the body).
+start_passthrough() {
+    local d="$OUT/passthrough" bin="${PASSTHROUGH_BIN:-$OUT/passthrough-build/release/passthrough}"
+    mkdir -p "$d"
+    if [ -z "${PASSTHROUGH_BIN:-}" ]; then
+        log "building passthrough (cargo build --release, tests/load/passthrough)"
+        cargo build --release --manifest-path "$HERE/passthrough/Cargo.toml" --target-dir "$OUT/passthrough-build" \
+            >"$d/cargo-build.log" 2>&1 ||
+            { note "passthrough: release build failed (see target/load/passthrough/cargo-build.log); skipped"; return 1; }
+    fi
+    [ -x "$bin" ] || { note "passthrough: no binary at $bin; skipped"; return 1; }
+    taskset -c "$GW_CPU" "$bin" "127.0.0.1:$P_PT=http://127.0.0.1:$P_JSON" "127.0.0.1:$P_PT_SSE=http://127.0.0.1:$P_SSE" \
+        >"$d/serve.log" 2>&1 &
+    PT_PID=$!
+    PIDS+=($PT_PID)
+    wait_port $P_PT 10 && wait_port $P_PT_SSE 2 ||
+        { note "passthrough did not start (see target/load/passthrough/serve.log); skipped"; return 1; }
+}
+
 # ---- auditgate ---------------------------------------------------------------------------------
 AG_KEY=""
 start_auditgate() {
@@ -325,11 +365,19 @@ stop_pid() { kill "$1" 2>/dev/null; sleep 1; kill -9 "$1" 2>/dev/null; }
 # ---- the run -----------------------------------------------------------------------------------
 log "duration ${DURATION}s per shape, shapes: $SHAPES, peers: $PEERS"
 start_nginx || { echo "nginx did not start, see $OUT/nginx/error.log" >&2; exit 1; }
+measure_fsync
 for peer in $PEERS; do
     case $peer in
     direct)
         run_shapes direct "http://127.0.0.1:$P_JSON/v1/chat/completions" "$(body_for gpt-4o-mini)" 0
         stream_probe direct "http://127.0.0.1:$P_SSE/v1/chat/completions" "$(stream_body_for gpt-4o-mini)"
+        ;;
+    passthrough)
+        if start_passthrough; then
+            run_shapes passthrough "http://127.0.0.1:$P_PT/v1/chat/completions" "$(body_for gpt-4o-mini)" "$PT_PID"
+            stream_probe passthrough "http://127.0.0.1:$P_PT_SSE/v1/chat/completions" "$(stream_body_for gpt-4o-mini)"
+            stop_pid "$PT_PID"
+        fi
         ;;
     auditgate)
         if start_auditgate; then
@@ -383,4 +431,4 @@ for peer in $PEERS; do
     esac
 done
 
-GW_CPU="$GW_CPU" python3 "$HERE/report.py" "$OUT" "$DURATION" | tee "$OUT/results.md"
+GW_CPU="$GW_CPU" SLOW_STREAMS="$SLOW_STREAMS" python3 "$HERE/report.py" "$OUT" "$DURATION" | tee "$OUT/results.md"
