@@ -89,26 +89,35 @@ if core_rows:
             p, c, r["core_busy"], r["core_soft"], r["core_iowait"], r["core_idle"], r.get("core_steal", 0),
             r["core_us"]))
 
-d1 = rows.get(("direct", 1))
-if d1:
-    print("\n## Added latency over the direct call (1 connection)\n")
-    print("| target | p50 added ms | p90 added ms | p99 added ms | p99.9 added ms |")
-    print("|---|---:|---:|---:|---:|")
+def added(r, base, key):
+    """r's latency percentile minus the base's, or n/a when the base was not measured."""
+    return "%+.3f" % (r[key] - base[key]) if r and base else "n/a"
+
+
+d1, pt1 = rows.get(("direct", 1)), rows.get(("passthrough", 1))
+if any(rows.get((p, 1)) for p in peers if p not in ("direct", "passthrough")) or (pt1 and d1):
+    print("\n## Added latency at 1 connection, over the direct call and over passthrough\n")
+    print("Over passthrough is the gateway's own cost: the proxying any Rust gateway pays is in both.\n")
+    print("| target | over direct p50 ms | p90 | p99 | p99.9 | over passthrough p50 ms | p99 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for p in peers:
         r = rows.get((p, 1))
         if p != "direct" and r:
-            print("| %s | %+.3f | %+.3f | %+.3f | %+.3f |" % (
-                p, r["p50"] - d1["p50"], r["p90"] - d1["p90"], r["p99"] - d1["p99"], r["p999"] - d1["p999"]))
+            over_pt = ("-", "-") if p == "passthrough" else (added(r, pt1, "p50"), added(r, pt1, "p99"))
+            print("| %s | %s | %s | %s | %s | %s | %s |" % (
+                p, added(r, d1, "p50"), added(r, d1, "p90"), added(r, d1, "p99"), added(r, d1, "p999"), *over_pt))
 
 if streams:
     print("\n## Streaming time to first byte (sequential calls, one keep-alive connection)\n")
-    print("| target | TTFB p50 ms | p90 ms | p99 ms | added p50 ms | added p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    ds = streams.get("direct")
+    print("| target | TTFB p50 ms | p90 ms | p99 ms | added over direct p50 ms | p99 | added over passthrough p50 ms "
+          "| p99 | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    ds, pts = streams.get("direct"), streams.get("passthrough")
     for p, s in streams.items():
-        add50 = "%+.3f" % (s["p50"] - ds["p50"]) if ds and p != "direct" else "-"
-        add99 = "%+.3f" % (s["p99"] - ds["p99"]) if ds and p != "direct" else "-"
-        print("| %s | %.3f | %.3f | %.3f | %s | %s | %d |" % (p, s["p50"], s["p90"], s["p99"], add50, add99, s["errors"]))
+        over_d = ("-", "-") if p == "direct" else (added(s, ds, "p50"), added(s, ds, "p99"))
+        over_pt = ("-", "-") if p in ("direct", "passthrough") else (added(s, pts, "p50"), added(s, pts, "p99"))
+        print("| %s | %.3f | %.3f | %.3f | %s | %s | %s | %s | %d |" % (
+            p, s["p50"], s["p90"], s["p99"], *over_d, *over_pt, s["errors"]))
 
 loglat = {int(line.split()[1]): fields(line.split()[2:]) for line in read("loglat.txt")}
 if loglat:
@@ -124,23 +133,30 @@ if loglat:
             c, g["calls"], g["gw_p50"], g["gw_p90"], g["gw_p99"], g["gw_p999"], g["up_p50"], g["up_p99"],
             "%.3f" % r["p50"] if r else "-", "%.3f" % r["p99"] if r else "-"))
 
-ag = {c: rows.get(("auditgate", c)) for c in shapes}
-if any(ag.values()):
-    print("\n## Ratios\n")
-    others = [p for p in peers if p not in ("direct", "auditgate", "auditgate-fresh")]
-    print("| conns | auditgate / direct RPS |" + "".join(" auditgate / %s RPS |" % p for p in others))
-    print("|---:|---:|" + "---:|" * len(others))
-    for c in shapes:
-        a = ag.get(c)
-        if not a:
-            continue
-        cells = []
-        for p in others:
-            r = rows.get((p, c))
-            cells.append("%.1fx" % (a["rps"] / r["rps"]) if r and r["rps"] > 0 else "-")
-        d = rows.get(("direct", c))
-        direct = "%.3f" % (a["rps"] / d["rps"]) if d and d["rps"] else "-"
-        print("| %d | %s |%s" % (c, direct, "".join(" %s |" % x for x in cells)))
+def rps_ratio(a, peer, c, fmt):
+    """a's RPS over the peer's at c connections, or n/a when the peer was skipped."""
+    r = rows.get((peer, c))
+    return fmt % (a["rps"] / r["rps"]) if r and r["rps"] > 0 else "n/a"
+
+
+def cpu_cell(peer, c):
+    r = rows.get((peer, c))
+    return "%.0f" % r["cpu_us"] if r and "cpu_us" in r else "n/a"
+
+
+RATIO_PEERS = (("direct", "%.3f"), ("passthrough", "%.3f"), ("litellm", "%.1fx"), ("portkey", "%.1fx"))
+gateway_rows = [(p, c, rows[(p, c)]) for p in ("auditgate", "auditgate-fresh") for c in shapes if (p, c) in rows]
+if gateway_rows:
+    print("\n## Per shape: RPS, ratios and CPU per request\n")
+    print("Ratios are auditgate's RPS over the peer's in the same shape; CPU is the process's user + "
+          "system time over the shape divided by its requests. n/a: the peer was skipped.\n")
+    print("| target | conns | RPS |" + "".join(" / %s |" % p for p, _ in RATIO_PEERS) +
+          " CPU µs/req | passthrough CPU µs/req |")
+    print("|---|---:|---:|" + "---:|" * len(RATIO_PEERS) + "---:|---:|")
+    for p, c, a in gateway_rows:
+        cells = [rps_ratio(a, peer, c, fmt) for peer, fmt in RATIO_PEERS]
+        print("| %s | %d | %.0f |%s %s | %s |" % (
+            p, c, a["rps"], "".join(" %s |" % x for x in cells), cpu_cell(p, c), cpu_cell("passthrough", c)))
 
 slow = read("slow.txt")
 if slow:
@@ -151,6 +167,98 @@ if slow:
     print("| %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %.1f |" % (
         s["before"] / 1024, s["open"] / 1024, s["mid"] / 1024, s["end"] / 1024, s["peak"] / 1024,
         s["done"], s["failed"], s["growth_kb_per_mb"]))
+
+fsync = read("fsync.txt")
+# the filesystem type is the one word among the numbers
+kind = next((x.split("=", 1)[1] for x in fsync[0].split() if x.startswith("fs=")), "?") if fsync else "?"
+fs = fields([x for x in fsync[0].split() if not x.startswith("fs=")]) if fsync else None
+if fs:
+    print("\n## fdatasync latency in the gateway's data directory (%s)\n" % kind)
+    print("A 512-byte write then fdatasync, timed together: `append` at the end of a growing file (the "
+          "size changes, so the filesystem commits metadata too), `overwrite` at a fixed offset of a file "
+          "whose blocks are already written. The two alternate call by call.\n")
+    print("| samples | append p50 ms | append p99 ms | overwrite p50 ms | overwrite p99 ms |")
+    print("|---:|---:|---:|---:|---:|")
+    print("| %d | %.3f | %.3f | %.3f | %.3f |" % (
+        fs["n"], fs["append_p50"], fs["append_p99"], fs["overwrite_p50"], fs["overwrite_p99"]))
+
+
+def verdict(ok, detail):
+    return "%s (%s)" % ("met" if ok else "**not met**", detail)
+
+
+def failures(peer, c):
+    """Why auditgate's row cannot count (a fast error answer looks like a fast call), or None."""
+    r = rows.get((peer, c))
+    bad = int(r.get("non2xx", 0) + r.get("sockerr", 0)) if r else 0
+    return "%s had %d failed requests at %d connections" % (peer, bad, c) if bad else None
+
+
+def need(*things):
+    """n/a naming what this run did not measure, or None when everything is there."""
+    missing = [name for name, value in things if not value]
+    return "n/a (not measured: %s)" % ", ".join(missing) if missing else None
+
+
+def target_rps(peer, floor):
+    a, r = rows.get(("auditgate", 32)), rows.get((peer, 32))
+    gap = need(("auditgate at 32 connections", a), ("%s at 32 connections" % peer, r))
+    if gap or not r["rps"]:
+        return gap or "n/a (%s answered nothing at 32 connections)" % peer
+    bad = failures("auditgate", 32)
+    ratio = a["rps"] / r["rps"]
+    detail = "%.0f / %.0f RPS = %.3g" % (a["rps"], r["rps"], ratio)
+    if failures(peer, 32):
+        detail += "; %s's figure includes failures" % peer
+    return "**not met** (%s)" % bad if bad else verdict(ratio >= floor, detail)
+
+
+def target_latency(what, gw, base, fsync_times, bad):
+    """auditgate's p50 over passthrough's against a multiple of the overwrite fdatasync p50; bad(gw)
+    says why auditgate's figure cannot count."""
+    gap = need(("auditgate " + what, gw), ("passthrough " + what, base), ("fdatasync", fs))
+    if gap:
+        return gap
+    if bad(gw):
+        return "**not met** (%s)" % bad(gw)
+    over = gw["p50"] - base["p50"]
+    limit = fsync_times * fs["overwrite_p50"] + 0.1
+    return verdict(over <= limit, "%+.3f ms over passthrough; limit %d x %.3f + 0.1 = %.3f ms" % (
+        over, fsync_times, fs["overwrite_p50"], limit))
+
+
+def target_rss():
+    a = rows.get(("auditgate", 256))
+    if not a:
+        return "n/a (not measured: auditgate at 256 connections)"
+    mb = a["hwm_kb"] / 1024
+    return verdict(mb <= 100, "peak %.1f MB, limit 100 MB" % mb)
+
+
+def target_slow():
+    """Flat: RSS at the end within 5 % of RSS with all streams open, and every stream completed."""
+    lines = read("slow.txt")
+    if not lines:
+        return "n/a (not measured: slow streams)"
+    sl = fields(lines[0].split())
+    growth = (sl["end"] - sl["open"]) / 1024
+    ok = growth <= 0.05 * sl["open"] / 1024 and sl["failed"] == 0
+    return verdict(ok, "%d completed, %d failed; all open %.1f MB, end %.1f MB (%+.1f MB, limit +5 %%), peak %.1f MB" % (
+        sl["done"], sl["failed"], sl["open"] / 1024, sl["end"] / 1024, growth, sl["peak"] / 1024))
+
+
+print("\n## Targets (issue 21), from this run\n")
+print("- at 32 connections, auditgate RPS >= 0.5 x passthrough RPS: %s" % target_rps("passthrough", 0.5))
+print("- 1-connection added p50 over passthrough <= 2 x overwrite fdatasync p50 + 0.1 ms: %s" % target_latency(
+    "at 1 connection", rows.get(("auditgate", 1)), rows.get(("passthrough", 1)), 2,
+    lambda _: failures("auditgate", 1)))
+print("- streaming TTFB p50 added over passthrough <= 1 x overwrite fdatasync p50 + 0.1 ms: %s" % target_latency(
+    "streaming TTFB", streams.get("auditgate"), streams.get("passthrough"), 1,
+    lambda s: "auditgate had %d failed streams" % s["errors"] if s.get("errors") else None))
+print("- at 32 connections, auditgate RPS >= 100 x LiteLLM: %s" % target_rps("litellm", 100))
+print("- at 32 connections, auditgate RPS >= 10 x Portkey: %s" % target_rps("portkey", 10))
+print("- peak RSS <= 100 MB at 256 connections: %s" % target_rss())
+print("- RSS flat under %s slow streams: %s" % (os.environ.get("SLOW_STREAMS", "1,000"), target_slow()))
 
 notes = read("notes.txt")
 if notes:
