@@ -258,7 +258,7 @@ print("- streaming TTFB p50 added over passthrough <= 1 x overwrite fdatasync p5
 print("- at 32 connections, auditgate RPS >= 100 x LiteLLM: %s" % target_rps("litellm", 100))
 print("- at 32 connections, auditgate RPS >= 10 x Portkey: %s" % target_rps("portkey", 10))
 print("- peak RSS <= 100 MB at 256 connections: %s" % target_rss())
-print("- RSS flat under %s slow streams: %s" % (os.environ.get("SLOW_STREAMS", "1,000"), target_slow()))
+print("- RSS flat under {:,} slow streams: {}".format(int(os.environ.get("SLOW_STREAMS") or 1000), target_slow()))
 
 notes = read("notes.txt")
 if notes:
