@@ -6,7 +6,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::providers::ProviderProfile;
+use crate::offer::ProviderProfile;
 
 /// Errors reading or validating gateway.toml.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +18,9 @@ pub enum ConfigError {
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
+
+/// The `config_sha256` of a gateway that ran on the built-in defaults (no configuration file).
+pub const BUILTIN_CONFIG: &str = "builtin";
 
 /// The whole gateway configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -38,6 +41,10 @@ pub struct Config {
     pub routing: RoutingConfig,
     pub request: RequestConfig,
     pub providers: Vec<ProviderConfig>,
+    /// What the gateway ran on, for its `gateway_start` entry: the SHA-256 (hex) of the file it
+    /// read, or `builtin` for the built-in defaults. Not a setting.
+    #[serde(skip)]
+    pub source_sha256: String,
 }
 
 /// The `[request]` table: how request bodies the schemas do not describe are handled.
@@ -72,6 +79,7 @@ impl Default for Config {
             routing: RoutingConfig::default(),
             request: RequestConfig::default(),
             providers: default_providers(),
+            source_sha256: BUILTIN_CONFIG.into(),
         }
     }
 }
@@ -85,7 +93,7 @@ pub struct AuditConfig {
     pub checkpoint_interval_ms: u64,
     pub checkpoint_every_entries: u64,
     /// `none` | `redacted` | `full`: whether request and response bodies are kept beside the chain.
-    pub store_bodies: String,
+    pub store_bodies: crate::audit::BodyStorage,
     /// `[[audit.witnesses]]`: each new checkpoint is sent to these witnesses (C2SP tlog-witness).
     pub witnesses: Vec<WitnessConfig>,
     /// How many witnesses must cosign a checkpoint for `/health` to count it as witnessed
@@ -114,7 +122,7 @@ impl Default for AuditConfig {
             origin: "auditgate.local/log".into(),
             checkpoint_interval_ms: 1000,
             checkpoint_every_entries: 10_000,
-            store_bodies: "none".into(),
+            store_bodies: crate::audit::BodyStorage::None,
             witnesses: Vec::new(),
             witness_quorum: None,
             body_key_file: None,
@@ -328,8 +336,9 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        let config: Config = toml::from_str(&text)
+        let mut config: Config = toml::from_str(&text)
             .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        config.source_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
         config.validate()?;
         Ok(config)
     }
@@ -358,9 +367,6 @@ impl Config {
                     p.name
                 )));
             }
-        }
-        if !matches!(self.audit.store_bodies.as_str(), "none" | "redacted" | "full") {
-            return Err(ConfigError::Invalid("audit.store_bodies must be none, redacted or full".into()));
         }
         Ok(())
     }

@@ -1,7 +1,6 @@
 //! Cost of one call from the provider's prices (USD per million tokens) and the upstream usage.
 
-use crate::audit::Usage;
-use crate::routing::Price;
+use crate::offer::{Price, Usage};
 
 /// USD cost; cached prompt tokens are billed at the cached price when the provider has one.
 pub fn cost_usd(price: &Price, usage: &Usage) -> f64 {

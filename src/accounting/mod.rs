@@ -3,6 +3,7 @@
 //! SQLite (`gateway.db` in the data directory) is the embedded default.
 
 pub mod activity;
+pub mod cli;
 pub mod cost;
 pub mod limits;
 pub mod reconcile;

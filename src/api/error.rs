@@ -99,6 +99,19 @@ impl ApiError {
         Self::new(status, "upstream_error", code, message)
     }
 
+    /// Even the least call at any allowed provider costs more than the deciding rule's
+    /// `max_cost_usd`: refused before anything is forwarded.
+    pub fn over_cost_ceiling(rule: &str, max_cost_usd: f64, minimum_cost_usd: f64) -> Self {
+        Self::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "invalid_request_error",
+            "max_cost_exceeded",
+            format!(
+                "policy rule {rule} allows at most {max_cost_usd} USD per call, and this call costs at least                  {minimum_cost_usd:.6} USD at every provider it may go to; nothing was forwarded"
+            ),
+        )
+    }
+
     pub fn no_provider(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "no_allowed_provider", message)
     }

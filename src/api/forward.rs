@@ -1,5 +1,5 @@
 //! Forwarding with retries and fallbacks: drives the routing module's attempt loop over the
-//! models and providers the pipeline planned (all already allowed by policy), doing the I/O for
+//! models and providers admission planned (all already allowed by policy), doing the I/O for
 //! each attempt. A non-streaming attempt succeeds with a well-formed 2xx JSON body; a streaming one
 //! as soon as its first SSE event arrives, because after that bytes reach the client and there is
 //! no falling back.
@@ -11,14 +11,18 @@ use rand::SeedableRng;
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::pipeline::{self, Exchange, ModelRoute};
-use super::relay::{SseEvent, SseParser};
+use super::exchange::{Endpoint, Exchange, ModelRoute};
+use super::record::{attempt, sha256_hex};
+use super::sse::{SseEvent, SseParser};
 use super::stamp::RawAnswer;
 use super::{ApiError, AppState};
 use crate::audit::Attempt;
+use crate::offer::Candidate;
+use crate::providers::anthropic::StreamTranslator;
 use crate::providers::openai::{body_error, UpstreamApi};
-use crate::providers::{anthropic, Upstream, UpstreamError};
-use crate::routing::{parse_retry_after, AttemptLoop, Candidate, ErrorKind, Next, StopReason};
+use crate::providers::wire::Answer;
+use crate::providers::{Upstream, UpstreamError};
+use crate::routing::{parse_retry_after, AttemptLoop, ErrorKind, Next, StopReason};
 
 pub type ByteStream = futures_util::stream::BoxStream<'static, Result<Bytes, reqwest::Error>>;
 
@@ -27,23 +31,31 @@ pub enum Delivery {
     /// An OpenAI-format answer split into its members, to be stamped without a tree.
     Raw(RawAnswer),
     Json(Value),
-    /// An open upstream stream: its first data event, the parser holding the rest of what was read.
-    /// `anthropic` streams carry Messages API events that the relay translates.
+    /// An open upstream stream: its first data event, the parser holding the rest of what was read,
+    /// and the translator of its events when the provider does not send OpenAI chunks.
     Stream {
         stream: ByteStream,
         parser: SseParser,
         first: String,
-        anthropic: bool,
+        translator: Option<StreamTranslator>,
     },
 }
 
 /// The successful attempt and where it went.
-pub struct Success<'a> {
-    pub route: &'a ModelRoute,
+pub struct Success {
+    /// Which of the exchange's routes (models) answered.
+    pub route_index: usize,
     pub candidate: Candidate,
     pub delivery: Delivery,
     /// When the successful attempt was sent.
     pub sent_at: Instant,
+}
+
+impl Success {
+    /// The route (model) that answered.
+    pub fn route<'e>(&self, ex: &'e Exchange) -> &'e ModelRoute {
+        &ex.routes[self.route_index]
+    }
 }
 
 /// Why one attempt failed.
@@ -78,21 +90,6 @@ impl Failure {
     }
 }
 
-/// The request body in the provider's own dialect.
-fn encode_body(upstream: &Upstream, template: &Value, upstream_model: &str, streaming: bool) -> Result<Bytes, Failure> {
-    if !upstream.speaks_anthropic() {
-        return Ok(pipeline::upstream_body(template, upstream_model, streaming));
-    }
-    let openai = pipeline::upstream_value(template, upstream_model);
-    let translated = anthropic::to_anthropic_request(&openai, upstream_model).map_err(|e| Failure {
-        status: None,
-        kind: ErrorKind::InvalidResponse,
-        retry_after: None,
-        error: ApiError::bad_request(format!("{} cannot take this request: {e}", upstream.name())),
-    })?;
-    Ok(Bytes::from(serde_json::to_vec(&translated).unwrap_or_default()))
-}
-
 /// The body of one attempt and its SHA-256: the one encoded for the request entry when the attempt
 /// is the planned first one, otherwise encoded now.
 fn body_for(
@@ -109,35 +106,44 @@ fn body_for(
             return Ok((first.bytes.clone(), first.sha256.clone()));
         }
     }
-    let body = encode_body(upstream, &route.body, &candidate.upstream_model, ex.is_streaming())?;
-    let sha256 = pipeline::sha256_hex(&body);
+    let body =
+        upstream.encode_request(&route.body, &candidate.upstream_model, ex.is_streaming()).map_err(|e| Failure {
+            status: None,
+            kind: ErrorKind::InvalidResponse,
+            retry_after: None,
+            error: ApiError::bad_request(format!("{} cannot take this request: {e}", upstream.name())),
+        })?;
+    let sha256 = sha256_hex(&body);
     Ok((body, sha256))
 }
 
-/// The body one provider gets, or None when its dialect cannot express the request.
-pub fn encode_for(upstream: &Upstream, template: &Value, upstream_model: &str, streaming: bool) -> Option<Bytes> {
-    encode_body(upstream, template, upstream_model, streaming).ok()
-}
-
-/// A non-streaming answer in OpenAI form.
-fn decode_answer(upstream: &Upstream, status: u16, bytes: &[u8]) -> Result<Value, Failure> {
-    let malformed = || Failure::invalid(status, format!("{} returned a malformed answer", upstream.name()));
-    let json: Value = serde_json::from_slice(bytes).map_err(|_| malformed())?;
-    if !json.is_object() {
-        return Err(malformed());
+/// A non-streaming answer in OpenAI form: split into its members when the provider speaks
+/// OpenAI (stamped without a tree), else the translated tree.
+fn read_answer(upstream: &Upstream, status: u16, bytes: Bytes) -> Result<Delivery, Failure> {
+    match upstream.read_answer(bytes).map_err(|e| Failure::invalid(status, e.to_string()))? {
+        Answer::OpenAi(bytes) => match RawAnswer::parse(bytes.clone()) {
+            Some(raw) => Ok(Delivery::Raw(raw)),
+            None => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(json) if json.is_object() => Ok(Delivery::Json(json)),
+                _ => Err(Failure::invalid(status, format!("{} returned a malformed answer", upstream.name()))),
+            },
+        },
+        Answer::Translated(json) => Ok(Delivery::Json(json)),
     }
-    if upstream.speaks_anthropic() {
-        return anthropic::from_anthropic_response(&json).map_err(|e| Failure::invalid(status, e.to_string()));
-    }
-    Ok(json)
 }
 
 /// Send one attempt and judge its answer.
-async fn attempt_once(ex: &Exchange, upstream: &Upstream, body: Bytes, timeout: Duration) -> Result<Delivery, Failure> {
+async fn attempt_once(
+    ex: &Exchange,
+    route_index: usize,
+    upstream: &Upstream,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<Delivery, Failure> {
     let provider = upstream.name();
     let api = match ex.endpoint {
-        pipeline::Endpoint::Chat => UpstreamApi::Chat,
-        pipeline::Endpoint::Embeddings => UpstreamApi::Embeddings,
+        Endpoint::Chat => UpstreamApi::Chat,
+        Endpoint::Embeddings => UpstreamApi::Embeddings,
     };
     let work = async {
         let response = upstream.post(api, body, None).await.map_err(Failure::transport)?;
@@ -149,26 +155,18 @@ async fn attempt_once(ex: &Exchange, upstream: &Upstream, body: Bytes, timeout: 
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
             let bytes = response.bytes().await.unwrap_or_default();
-            let error = if upstream.speaks_anthropic() {
-                pipeline::upstream_error_text(provider, status, anthropic::error_message(status, &bytes))
-            } else {
-                pipeline::upstream_error(provider, status, &bytes)
-            };
+            let error = upstream_error(provider, status, upstream.error_detail(status, &bytes));
             return Err(Failure { status: Some(status), kind: ErrorKind::Status, retry_after, error });
         }
         if ex.is_streaming() {
             let mut stream: ByteStream = response.bytes_stream().boxed();
             let mut parser = SseParser::default();
             let first = first_event(&mut stream, &mut parser).await.map_err(|m| Failure::invalid(status, m))?;
-            return Ok(Delivery::Stream { stream, parser, first, anthropic: upstream.speaks_anthropic() });
+            let translator = upstream.stream_translator(&ex.routes[route_index].model);
+            return Ok(Delivery::Stream { stream, parser, first, translator });
         }
         let bytes = response.bytes().await.map_err(|e| Failure::transport(body_error(provider, e)))?;
-        if !upstream.speaks_anthropic() {
-            if let Some(raw) = RawAnswer::parse(bytes.clone()) {
-                return Ok(Delivery::Raw(raw));
-            }
-        }
-        decode_answer(upstream, status, &bytes).map(Delivery::Json)
+        read_answer(upstream, status, bytes)
     };
     match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,
@@ -206,18 +204,14 @@ fn completion_tokens(delivery: &Delivery) -> u64 {
 
 /// Try the planned providers, model after model, with retries, until one succeeds.
 /// Every send is appended to `attempts` for the response entry.
-pub async fn forward<'a>(
-    state: &AppState,
-    ex: &'a Exchange,
-    attempts: &mut Vec<Attempt>,
-) -> Result<Success<'a>, ApiError> {
+pub async fn forward(state: &AppState, ex: &Exchange, attempts: &mut Vec<Attempt>) -> Result<Success, ApiError> {
     // Seeded from the thread's generator: no getrandom syscall per request (ThreadRng itself is
     // not Send, and this future is held across awaits).
     let mut rng =
         rand::rngs::StdRng::from_rng(rand::thread_rng()).unwrap_or_else(|_| rand::rngs::StdRng::from_entropy());
     let mut tries = AttemptLoop::new(state.retry.clone(), ex.started);
     let mut last_error: Option<ApiError> = None;
-    for route in &ex.routes {
+    for (route_index, route) in ex.routes.iter().enumerate() {
         tries.start_model(&route.model, route.candidates.clone());
         loop {
             let ticket = match tries.next(&state.health, Instant::now()) {
@@ -245,23 +239,17 @@ pub async fn forward<'a>(
             };
             let sent_at = Instant::now();
             let (body_sha256, sent) = match body_for(ex, upstream, route, candidate) {
-                Ok((body, sha256)) => (sha256, attempt_once(ex, upstream, body, ticket.timeout).await),
-                Err(f) => (pipeline::sha256_hex(b""), Err(f)),
+                Ok((body, sha256)) => (sha256, attempt_once(ex, route_index, upstream, body, ticket.timeout).await),
+                Err(f) => (sha256_hex(b""), Err(f)),
             };
             match sent {
                 Ok(delivery) => {
-                    attempts.push(pipeline::attempt(candidate, sent_at, Some(200), None, body_sha256));
+                    attempts.push(attempt(candidate, sent_at, Some(200), None, body_sha256));
                     tries.succeeded(&state.health, Instant::now(), completion_tokens(&delivery));
-                    return Ok(Success { route, candidate: candidate.clone(), delivery, sent_at });
+                    return Ok(Success { route_index, candidate: candidate.clone(), delivery, sent_at });
                 }
                 Err(f) => {
-                    attempts.push(pipeline::attempt(
-                        candidate,
-                        sent_at,
-                        f.status,
-                        Some(f.error.message.clone()),
-                        body_sha256,
-                    ));
+                    attempts.push(attempt(candidate, sent_at, f.status, Some(f.error.message.clone()), body_sha256));
                     tries.failed(&state.health, Instant::now(), f.status, f.kind, f.retry_after, &mut rng);
                     last_error = Some(f.error);
                 }
@@ -272,4 +260,20 @@ pub async fn forward<'a>(
         Some(e) if tries.any_sent() => e,
         _ => ApiError::no_provider("every allowed provider is unavailable (circuit open); nothing was forwarded"),
     })
+}
+
+/// The client's error for an upstream's error answer, keeping the upstream's message.
+fn upstream_error(provider: &str, status: u16, detail: String) -> ApiError {
+    let message = format!("{provider} answered {status}: {detail}");
+    let (code_status, code) = match status {
+        400 | 422 => (axum::http::StatusCode::BAD_REQUEST, "upstream_bad_request"),
+        413 => (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "upstream_request_too_large"),
+        429 => (axum::http::StatusCode::TOO_MANY_REQUESTS, "upstream_rate_limited"),
+        _ => (axum::http::StatusCode::BAD_GATEWAY, "upstream_error"),
+    };
+    let mut err = ApiError::upstream(code_status, code, message);
+    if code_status == axum::http::StatusCode::BAD_REQUEST {
+        err.kind = "invalid_request_error";
+    }
+    err.with_metadata(serde_json::json!({"provider_name": provider, "upstream_status": status}))
 }

@@ -21,8 +21,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::accounting::cost::{cost_usd, usage_from_json};
-use crate::audit::Usage;
-use crate::routing::Price;
+use crate::offer::{Price, Usage};
 
 /// The values the gateway writes into every answer.
 pub struct Stamp<'a> {

@@ -31,7 +31,8 @@ pub use auditlog::{chain, cosign, entry, merkle, note, record, verify, witness};
 
 pub use cli::{audit_main, verify_log, verify_log_main, AuditCommand, VerifyLogArgs};
 pub use record::{
-    Attempt, PiiSummary, Record, RequestRecord, ResponseRecord, SystemRecord, Usage, OUTCOME_GATEWAY_STOPPED,
+    Attempt, CostCeiling, PiiSummary, Record, RequestRecord, ResponseRecord, SystemRecord, Usage,
+    OUTCOME_GATEWAY_STOPPED,
 };
 
 use std::path::{Path, PathBuf};
@@ -82,6 +83,30 @@ pub enum AuditError {
     Integrity { seq: u64, reason: String },
 }
 
+/// Whether request and response bodies are kept beside the chain (`[audit] store_bodies`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyStorage {
+    /// Only their hashes, in the entries.
+    #[default]
+    None,
+    /// With every finding of the scanner replaced by its type.
+    Redacted,
+    /// As they were sent and answered.
+    Full,
+}
+
+impl BodyStorage {
+    /// The word in gateway.toml and in `body_stored` entries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyStorage::None => "none",
+            BodyStorage::Redacted => "redacted",
+            BodyStorage::Full => "full",
+        }
+    }
+}
+
 /// Settings from the `[audit]` table of gateway.toml.
 #[derive(Debug, Clone)]
 pub struct AuditOptions {
@@ -90,8 +115,7 @@ pub struct AuditOptions {
     pub origin: String,
     pub checkpoint_interval_ms: u64,
     pub checkpoint_every_entries: u64,
-    /// `none` | `redacted` | `full`.
-    pub store_bodies: String,
+    pub store_bodies: BodyStorage,
     /// Witnesses every new checkpoint is sent to (C2SP tlog-witness).
     pub witnesses: Vec<WitnessTarget>,
     /// How many of them must cosign a checkpoint for it to count as witnessed (`/health`).
@@ -116,7 +140,7 @@ impl Default for AuditOptions {
             origin: "auditgate.local/log".into(),
             checkpoint_interval_ms: 1000,
             checkpoint_every_entries: 10_000,
-            store_bodies: "none".into(),
+            store_bodies: BodyStorage::None,
             witnesses: Vec::new(),
             witness_quorum: 0,
             body_key_file: None,
@@ -156,17 +180,11 @@ impl AuditLog {
     /// Fails if another writer holds the directory, the key does not match the log, or the
     /// database cannot be written.
     pub fn open(dir: &Path, opts: AuditOptions) -> Result<AuditLog, AuditError> {
-        if !matches!(opts.store_bodies.as_str(), "none" | "redacted" | "full") {
-            return Err(AuditError::Invalid(format!(
-                "store_bodies must be none, redacted or full, not {:?}",
-                opts.store_bodies
-            )));
-        }
         let targets = witness_push::parse_targets(&opts)?;
         let mut writer = Writer::open(dir, opts.clone())?;
-        let body_key = match opts.store_bodies.as_str() {
-            "none" => None,
-            _ => Some(
+        let body_key = match opts.store_bodies {
+            BodyStorage::None => None,
+            BodyStorage::Redacted | BodyStorage::Full => Some(
                 sealed::MasterKey::load_or_create(&body_key_path(dir, &opts))
                     .map_err(|e| AuditError::Unavailable(e.to_string()))?,
             ),
@@ -292,7 +310,7 @@ impl AuditLog {
         let body = NewBody {
             seq,
             role: role.to_string(),
-            mode: self.inner.opts.store_bodies.clone(),
+            mode: self.inner.opts.store_bodies.as_str().to_string(),
             sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&sealed.ciphertext)),
             size: bytes.len() as u64,
             bytes: sealed.ciphertext,
@@ -302,7 +320,8 @@ impl AuditLog {
         self.call(|ack| Command::Body { body, ack }).await
     }
 
-    /// Sign a checkpoint now if the log grew; returns its tree size.
+    /// Sign a checkpoint now if the log grew; returns the tree size the newest checkpoint covers
+    /// (signed now or earlier; None before the first one).
     pub async fn checkpoint(&self) -> Result<Option<u64>, AuditError> {
         self.call(|ack| Command::Checkpoint { ack }).await
     }

@@ -70,6 +70,8 @@ pub struct WitnessStatus {
     pub cosigned_size: Option<u64>,
     /// Why it is unreachable or refused.
     pub detail: Option<String>,
+    /// The tree size of the checkpoint last sent to it, whatever came of it.
+    pub tried_size: Option<u64>,
 }
 
 /// The witnesses' states, shared with `/health`.
@@ -89,6 +91,7 @@ impl Statuses {
                 state: "pending",
                 cosigned_size: None,
                 detail: None,
+                tried_size: None,
             })
             .collect();
         Statuses { list: Arc::new(Mutex::new(list)), quorum }
@@ -105,10 +108,13 @@ impl Statuses {
         !self.list.lock().is_empty()
     }
 
-    /// Whether every witness has cosigned `size` or refused it (or, having failed to answer
-    /// once, is no longer waited for).
+    /// Whether every witness has cosigned `size`, or refused it or failed to answer when it was
+    /// sent `size` (a failure on an earlier checkpoint still leaves it worth waiting for).
     pub(crate) fn settled(&self, size: u64) -> bool {
-        self.list.lock().iter().all(|s| s.cosigned_size >= Some(size) || matches!(s.state, "refused" | "unreachable"))
+        self.list.lock().iter().all(|s| {
+            s.cosigned_size >= Some(size)
+                || (matches!(s.state, "refused" | "unreachable") && s.tried_size >= Some(size))
+        })
     }
 
     /// `{"quorum", "witnessed_size", "witnesses": [...]}`, or None without witnesses.
@@ -252,7 +258,7 @@ async fn push(
         let sent = client.post(format!("{}/add-checkpoint", peer.target.url)).body(body).send().await;
         let (status, answer) = match sent {
             Ok(resp) => (resp.status().as_u16(), resp.text().await.unwrap_or_default()),
-            Err(e) => return unreachable(statuses, i, &peer.target, e.to_string()),
+            Err(e) => return unreachable(statuses, i, &peer.target, cp.size, e.to_string()),
         };
         match status {
             200 => {
@@ -280,6 +286,7 @@ async fn push(
                     s.state = "ok";
                     s.cosigned_size = Some(cp.size);
                     s.detail = None;
+                    s.tried_size = Some(cp.size);
                 });
                 return Pushed::Cosigned;
             }
@@ -302,7 +309,7 @@ async fn push(
                 peer.old = theirs;
             }
             400 | 403 | 404 | 422 => return refuse(log, i, peer, cp, status, None, false, short(&answer)),
-            _ => return unreachable(statuses, i, &peer.target, format!("HTTP {status}: {}", short(&answer))),
+            _ => return unreachable(statuses, i, &peer.target, cp.size, format!("HTTP {status}: {}", short(&answer))),
         }
     }
     Pushed::Settled
@@ -312,11 +319,12 @@ fn short(text: &str) -> String {
     text.trim().chars().take(DETAIL_MAX).collect()
 }
 
-fn unreachable(statuses: &Statuses, i: usize, target: &Target, why: String) -> Pushed {
+fn unreachable(statuses: &Statuses, i: usize, target: &Target, size: u64, why: String) -> Pushed {
     tracing::warn!(witness = %target.url, error = %why, "witness did not answer; its cosignature is delayed");
     statuses.set(i, |s| {
         s.state = "unreachable";
         s.detail = Some(why);
+        s.tried_size = Some(size);
     });
     Pushed::Retry
 }
@@ -337,6 +345,7 @@ fn refuse(
     log.inner.witnesses.set(i, |s| {
         s.state = "refused";
         s.detail = Some(format!("HTTP {status} for tree size {}: {detail}", cp.size));
+        s.tried_size = Some(cp.size);
     });
     let new_kind = peer.refused.is_none_or(|(st, _)| st != status);
     peer.refused = Some((status, cp.size));

@@ -547,7 +547,8 @@ impl Writer {
         for c in control {
             match c {
                 Command::Checkpoint { ack } => {
-                    let _ = ack.send(self.checkpoint());
+                    // The size the newest checkpoint covers, whether signed now or before.
+                    let _ = ack.send(self.checkpoint().map(|_| Some(self.last_cp_size).filter(|n| *n > 0)));
                 }
                 Command::Shutdown { reason, ack } => {
                     if stop.is_none() {

@@ -5,8 +5,8 @@
 //! Exit codes: 0 success; 1 invalid policy or failing tests; 2 usage or I/O error.
 
 use super::{explain, run_tests, Policy};
+use crate::offer::ProviderProfile;
 use crate::pii::Classification;
-use crate::providers::ProviderProfile;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

@@ -7,8 +7,8 @@
 
 use super::eval::RuleTrace;
 use super::{Decision, Policy, RequestFacts};
+use crate::offer::ProviderProfile;
 use crate::pii::Classification;
-use crate::providers::ProviderProfile;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt;

@@ -347,6 +347,7 @@ description = "d"
 action = "redact"
 reason = "x"
 max_cost_usd = 1.5
+body_hold_years = 12
 match = { keys = ["k"], teams = "t", models = ["*"], level = "none", min_level = "none", max_level = "special", entities = ["PERSON"], client_label = "c", stream = false, endpoint = "chat", unscannable = false }
 redact = { entities = ["PERSON"], operator = "mask" }
 route = { regions = ["ch"], countries = ["CH"], providers = ["p"], require_zdr = true, deny_data_collection = true }

@@ -29,8 +29,8 @@ pub use explain::{explain, facts_for_request, Explanation, ProviderVerdict};
 pub use reload::{spawn_watcher, PolicyHandle, ReloadEvent, ReloadOutcome};
 pub use tests::{run_tests, PolicyTest, TestReport, TestResult};
 
+use crate::offer::ProviderProfile;
 use crate::pii::Level;
-use crate::providers::ProviderProfile;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -113,29 +113,45 @@ fn set_list(s: &BTreeSet<String>) -> String {
     s.iter().cloned().collect::<Vec<_>>().join(", ")
 }
 
+/// Why a rule's route constraints exclude a provider. Its text is what the client and the audit
+/// entry's exclusion list read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Exclusion {
+    #[error("region {region} not in allowed regions [{}]", set_list(.allowed))]
+    Region { region: String, allowed: BTreeSet<String> },
+    #[error("country {country} not in allowed countries [{}]", set_list(.allowed))]
+    Country { country: String, allowed: BTreeSet<String> },
+    #[error("provider {provider} not in allowed providers [{}]", set_list(.allowed))]
+    Provider { provider: String, allowed: BTreeSet<String> },
+    #[error("zero data retention required, provider retains data")]
+    RetainsData,
+    #[error("provider may collect data, and the rule forbids it")]
+    CollectsData,
+}
+
 impl RouteConstraints {
-    /// Ok when the provider satisfies every constraint, else the reason it is excluded.
-    pub fn check(&self, p: &ProviderProfile) -> Result<(), String> {
+    /// Ok when the provider satisfies every constraint, else the first reason it is excluded.
+    pub fn check(&self, p: &ProviderProfile) -> Result<(), Exclusion> {
         if let Some(regions) = &self.regions {
             if !regions.iter().any(|r| vocab::region_covers(r, &p.region)) {
-                return Err(format!("region {} not in allowed regions [{}]", p.region, set_list(regions)));
+                return Err(Exclusion::Region { region: p.region.clone(), allowed: regions.clone() });
             }
         }
         if let Some(countries) = &self.countries {
             if !countries.contains(&p.country) {
-                return Err(format!("country {} not in allowed countries [{}]", p.country, set_list(countries)));
+                return Err(Exclusion::Country { country: p.country.clone(), allowed: countries.clone() });
             }
         }
         if let Some(providers) = &self.providers {
             if !providers.contains(&p.name) {
-                return Err(format!("provider {} not in allowed providers [{}]", p.name, set_list(providers)));
+                return Err(Exclusion::Provider { provider: p.name.clone(), allowed: providers.clone() });
             }
         }
         if self.require_zdr && !p.zdr {
-            return Err("zero data retention required, provider retains data".into());
+            return Err(Exclusion::RetainsData);
         }
         if self.deny_data_collection && p.data_collection {
-            return Err("provider may collect data, and the rule forbids it".into());
+            return Err(Exclusion::CollectsData);
         }
         Ok(())
     }
@@ -190,7 +206,7 @@ impl Decision {
     pub fn check_provider(&self, p: &ProviderProfile) -> Result<(), String> {
         match &self.outcome {
             Outcome::Deny { reason } => Err(format!("rule {} denies: {reason}", self.rule_id)),
-            Outcome::Allow => self.constraints.check(p),
+            Outcome::Allow => self.constraints.check(p).map_err(|e| e.to_string()),
         }
     }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::{Config, ModelConfig, COMMON_PARAMETERS};
-use crate::routing::{Candidate, Price};
+use crate::offer::{Candidate, Price};
 
 /// What /v1/models says about one public model.
 #[derive(Debug, Clone)]

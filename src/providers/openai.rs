@@ -7,8 +7,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{anthropic, ProviderProfile};
+use super::anthropic;
 use crate::config::{ProviderConfig, ProviderKind};
+use crate::offer::ProviderProfile;
 
 /// Why an upstream exchange failed before a status line arrived.
 #[derive(Debug, thiserror::Error)]
@@ -96,10 +97,6 @@ impl Upstream {
 
     pub fn name(&self) -> &str {
         &self.profile.name
-    }
-
-    pub fn speaks_anthropic(&self) -> bool {
-        self.kind == ProviderKind::Anthropic
     }
 
     /// POST a JSON body to the provider's `api` endpoint; `timeout` bounds the time to the response

@@ -22,7 +22,7 @@
 //! For streams, report success or failure only up to the first byte relayed to the client:
 //! after that there is no fallback (OpenRouter ends the stream with an error event).
 
-use crate::routing::candidate::Candidate;
+use crate::offer::Candidate;
 use crate::routing::health::Health;
 use crate::routing::retry::{retry_class, ErrorKind, RetryClass, RetryPolicy, Step};
 use rand::Rng;
@@ -259,8 +259,8 @@ fn millis(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::ProviderProfile;
-    use crate::routing::{HealthConfig, Price};
+    use crate::offer::{Price, ProviderProfile};
+    use crate::routing::HealthConfig;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 

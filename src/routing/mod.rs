@@ -19,7 +19,6 @@
 //! providers the policy allowed.
 
 mod attempts;
-mod candidate;
 mod health;
 mod models;
 mod params;
@@ -28,7 +27,6 @@ mod prefs;
 mod retry;
 
 pub use attempts::{AttemptLoop, AttemptOutcome, AttemptRecord, Next, StopReason, Ticket};
-pub use candidate::{Candidate, Price};
 pub use health::{BreakerState, Health, HealthConfig, ProviderStats};
 pub use models::model_sequence;
 pub use params::request_parameters;

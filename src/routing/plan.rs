@@ -22,7 +22,7 @@
 //! The planner never adds a candidate: its output is a subset of its input, so it cannot widen
 //! what the policy allowed. It does no I/O and allocates a handful of small vectors.
 
-use crate::routing::candidate::Candidate;
+use crate::offer::Candidate;
 use crate::routing::health::{BreakerState, Health};
 use crate::routing::prefs::{ProviderPrefs, Sort, SortPref};
 use rand::Rng;
@@ -231,8 +231,8 @@ fn without_fallbacks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::ProviderProfile;
-    use crate::routing::{ErrorKind, Price};
+    use crate::offer::{Price, ProviderProfile};
+    use crate::routing::ErrorKind;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
     use serde_json::json;

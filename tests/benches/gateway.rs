@@ -7,9 +7,9 @@
 use auditgate::api::bench::{
     parse_object, stamp_chunk_raw, stamp_value, upstream_body, RawAnswer, SseEvent, SseParser, Stamp,
 };
+use auditgate::offer::Price;
 use auditgate::pii::Level;
 use auditgate::policy::{Policy, RequestFacts};
-use auditgate::routing::Price;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -1,8 +1,8 @@
 //! Criterion benchmarks of the routing hot path: planning one model over a handful of
 //! providers (default load balancing, sorted, filtered) and recording health outcomes.
 
-use auditgate::providers::ProviderProfile;
-use auditgate::routing::{plan_at, AttemptLoop, Candidate, ErrorKind, Health, Price, ProviderPrefs, RetryPolicy, Sort};
+use auditgate::offer::{Candidate, Price, ProviderProfile};
+use auditgate::routing::{plan_at, AttemptLoop, ErrorKind, Health, ProviderPrefs, RetryPolicy, Sort};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use rand::rngs::StdRng;
 use rand::SeedableRng;

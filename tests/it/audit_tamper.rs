@@ -6,7 +6,7 @@ use crate::audit_support;
 
 use audit_support::*;
 use auditgate::audit::note::KeyPair;
-use auditgate::audit::{audit_main, AuditCommand, AuditLog, AuditOptions};
+use auditgate::audit::{audit_main, AuditCommand, AuditLog, AuditOptions, BodyStorage};
 use rusqlite::params;
 
 /// Genesis, entries 1..=30, checkpoints at sizes 11, 21, 31, stop entry 31, final checkpoint 32.
@@ -124,7 +124,7 @@ fn checkpoint_with_altered_size_is_named() {
 /// by the `body_stored` entry committing to it; returns the request entries' numbers.
 fn log_with_bodies() -> (tempfile::TempDir, Vec<u64>) {
     let dir = tempfile::tempdir().unwrap();
-    let opts = AuditOptions { store_bodies: "full".into(), ..manual_options() };
+    let opts = AuditOptions { store_bodies: BodyStorage::Full, ..manual_options() };
     let seqs = runtime().block_on(async {
         let log = AuditLog::open(dir.path(), opts).unwrap();
         let mut seqs = Vec::new();

@@ -11,8 +11,9 @@ use std::sync::OnceLock;
 use tower::ServiceExt;
 
 use auditgate::accounting::{AccountStore, NewKey, SqliteAccountStore};
-use auditgate::api::{build_state, router, AppState};
+use auditgate::api::{router, AppState};
 use auditgate::config::Config;
+use auditgate::server::build_state;
 
 struct World {
     runtime: tokio::runtime::Runtime,

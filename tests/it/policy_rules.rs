@@ -276,7 +276,7 @@ fn client_messages_name_rule_and_reasons() {
 
 mod default_policy_properties {
     use super::*;
-    use auditgate::providers::ProviderProfile;
+    use auditgate::offer::ProviderProfile;
     use proptest::prelude::*;
 
     fn level() -> impl Strategy<Value = Level> {

@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 use tower::ServiceExt;
 
 use auditgate::accounting::{AccountStore, NewKey, SqliteAccountStore};
-use auditgate::api::{build_state, router};
+use auditgate::api::router;
 use auditgate::config::{Config, UnknownFields};
+use auditgate::server::build_state;
 
 /// Send one chat body to a fresh in-process gateway (built-in demo upstreams) and return the
 /// status and JSON answer.

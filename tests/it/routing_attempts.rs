@@ -2,10 +2,9 @@
 //! planned providers, respects the per-provider attempt limit, never sends to a provider whose
 //! breaker refused, stops on fatal errors, and always terminates.
 
-use auditgate::providers::ProviderProfile;
+use auditgate::offer::{Candidate, Price, ProviderProfile};
 use auditgate::routing::{
-    AttemptLoop, AttemptOutcome, Candidate, ErrorKind, Health, HealthConfig, Next, Price, RetryClass, RetryPolicy,
-    StopReason,
+    AttemptLoop, AttemptOutcome, ErrorKind, Health, HealthConfig, Next, RetryClass, RetryPolicy, StopReason,
 };
 use proptest::prelude::*;
 use rand::rngs::StdRng;

@@ -3,11 +3,11 @@
 //! scripted upstream. Shows that a policy-excluded provider is never attempted, even when the
 //! client names it in `provider.order`.
 
+use auditgate::offer::{Candidate, Price, ProviderProfile};
 use auditgate::policy::RouteConstraints;
-use auditgate::providers::ProviderProfile;
 use auditgate::routing::{
-    model_sequence, plan_at, request_parameters, split_model_suffix, AttemptLoop, AttemptOutcome, Candidate, ErrorKind,
-    Health, Next, Price, ProviderPrefs, RetryPolicy, StopReason,
+    model_sequence, plan_at, request_parameters, split_model_suffix, AttemptLoop, AttemptOutcome, ErrorKind, Health,
+    Next, ProviderPrefs, RetryPolicy, StopReason,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;

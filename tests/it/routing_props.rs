@@ -2,10 +2,10 @@
 //! histories and random seeds, the plan never widens its input, never violates a filtering
 //! preference, never drops an eligible candidate, and honours `order` and `allow_fallbacks`.
 
-use auditgate::providers::ProviderProfile;
+use auditgate::offer::{Candidate, Price, ProviderProfile};
 use auditgate::routing::{
-    plan_at, BreakerState, Candidate, DataCollection, ErrorKind, Health, HealthConfig, MaxPrice, Plan, Price,
-    ProviderPrefs, Sort, SortPref,
+    plan_at, BreakerState, DataCollection, ErrorKind, Health, HealthConfig, MaxPrice, Plan, ProviderPrefs, Sort,
+    SortPref,
 };
 use proptest::prelude::*;
 use rand::rngs::StdRng;

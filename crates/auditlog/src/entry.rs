@@ -36,7 +36,6 @@ pub fn kind_of(record: &Record) -> &'static str {
             SystemRecord::PolicyLoaded { .. } => "policy_loaded",
             SystemRecord::PolicyRejected { .. } => "policy_rejected",
             SystemRecord::KeyRotated { .. } => "key_rotated",
-            SystemRecord::Checkpoint { .. } => "checkpoint",
             SystemRecord::Recovered { .. } => "recovered",
             SystemRecord::Outcome { .. } => "outcome",
             SystemRecord::WitnessRefused { .. } => "witness_refused",

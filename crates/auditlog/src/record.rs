@@ -48,6 +48,20 @@ pub struct RequestRecord {
     pub body_sha256: String,
     /// SHA-256 of the body sent upstream (after redaction and model rewriting) for the first choice.
     pub upstream_body_sha256: Option<String>,
+    /// The deciding rule's cost ceiling (`max_cost_usd`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_ceiling: Option<CostCeiling>,
+}
+
+/// A policy rule's cost ceiling as applied to one request (docs/policy.md, `max_cost_usd`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostCeiling {
+    pub max_cost_usd: f64,
+    /// The least the call could cost at the cheapest provider it may go to, estimated before
+    /// sending (above `max_cost_usd`: the call was refused).
+    pub minimum_cost_usd: f64,
+    /// The completion limit the gateway set so that no answer costs more, if it lowered it.
+    pub max_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -122,11 +136,6 @@ pub enum SystemRecord {
         old_public_key: String,
         new_public_key: String,
         signature_by_old: String,
-    },
-    Checkpoint {
-        tree_size: u64,
-        root_hash: String,
-        note: String,
     },
     Recovered {
         last_seq_before: u64,

@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
+use auditgate::offer::ProviderProfile;
 use auditgate::pii::{Classification, Finding, Level};
-use auditgate::providers::ProviderProfile;
 
 /// (needle, entity type, level). Crude on purpose: it only has to recognise the test sentences.
 const KEYWORDS: &[(&str, &str, Level)] = &[

@@ -1,11 +1,27 @@
-//! Candidates: one provider able to serve one public model, with its price and capabilities.
-//!
-//! The gateway builds candidates from its catalogue, drops those the policy forbids
-//! (`RouteConstraints::check`), and hands the rest to [`crate::routing::plan`].
+//! What a provider offers, as every layer sees it: who the provider is (its profile, which policy
+//! reads), what one model costs there (its price), one way to serve a public model (a candidate),
+//! and what a call consumed (usage). A leaf: it imports no other module of the gateway, so
+//! `config`, `routing`, `providers` and `accounting` can all use it without importing each other.
 
-use crate::providers::ProviderProfile;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+pub use auditlog::record::Usage;
+
+/// What policy needs to know about an upstream to decide whether data may go there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderProfile {
+    /// Unique provider name, e.g. `mistral`, `demo-ch`.
+    pub name: String,
+    /// Region tag in lower case: `ch`, `eu`, `us`, ...
+    pub region: String,
+    /// ISO 3166-1 alpha-2 country code in upper case, e.g. `CH`, `FR`, `US`.
+    pub country: String,
+    /// The provider keeps no prompt or completion data (zero data retention).
+    pub zdr: bool,
+    /// The provider may use submitted data for training or other collection.
+    pub data_collection: bool,
+}
 
 /// Price of one provider for one model, in USD per one million tokens (OpenRouter quotes per
 /// token in `/models`, but per million everywhere a human types a number, e.g. `max_price`).

@@ -1,4 +1,4 @@
-//! The SSE relay for streaming chat completions.
+//! A streamed answer for the client: the SSE relay.
 //!
 //! Providers are tried in order until one sends its first event: only until then can the gateway
 //! fall back, because after that bytes have reached the client. From then on each upstream event is
@@ -11,7 +11,7 @@
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -19,82 +19,25 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-use super::chat::{answer_record, failure_record, late_settlement, settle, Outcome};
+use super::exchange::{Dialect, Exchange, ModelRoute, Outcome};
 use super::forward::{self, ByteStream, Delivery};
-use super::pipeline::{self, Dialect, Exchange, ModelRoute};
+use super::record::{answer_record, failure_record, record_response, store_body};
+use super::settle::{late_settlement, settle};
+use super::sse::{SseEvent, SseParser};
 use super::stamp::{self, ChunkFacts, Stamp};
 use super::{ApiError, AppState};
-use crate::audit::{Attempt, Usage};
+use crate::audit::{Attempt, BodyStorage};
+use crate::offer::{Candidate, Price, Usage};
 use crate::pii::StreamRestorer;
 use crate::providers::anthropic::{MessagesStreamEncoder, StreamTranslator};
-use crate::routing::{Candidate, ErrorKind};
-
-/// Splits a byte stream into SSE events (separated by a blank line) and yields their `data`.
-#[derive(Default)]
-pub struct SseParser {
-    buf: BytesMut,
-}
-
-/// One parsed server-sent event.
-#[derive(Debug, PartialEq)]
-pub enum SseEvent {
-    Data(String),
-    /// Comment-only or field-less events (keep-alives): nothing to relay.
-    Empty,
-}
-
-impl SseParser {
-    pub fn push(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// The next complete event, if the buffer holds one.
-    pub fn next_event(&mut self) -> Option<SseEvent> {
-        let (end, sep) = find_event_end(&self.buf)?;
-        let raw = self.buf.split_to(end + sep);
-        let text = String::from_utf8_lossy(&raw[..end]);
-        let mut data: Option<String> = None;
-        for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("data:") {
-                let rest = rest.strip_prefix(' ').unwrap_or(rest);
-                match &mut data {
-                    Some(d) => {
-                        d.push('\n');
-                        d.push_str(rest);
-                    }
-                    None => data = Some(rest.to_string()),
-                }
-            }
-        }
-        Some(data.map_or(SseEvent::Empty, SseEvent::Data))
-    }
-
-    /// Bytes of an incomplete event left at end of stream.
-    #[cfg(test)]
-    pub fn leftover(&self) -> bool {
-        !self.buf.iter().all(|b| b.is_ascii_whitespace())
-    }
-}
-
-/// Position of the end of the first event and the length of its separator (`\n\n` or `\r\n\r\n`).
-fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2));
-    // A CRLF separator only wins if it ends by the first LF one: searching further made every event
-    // cost a scan of the whole buffer (quadratic in a burst of chunks).
-    let limit = lf.map_or(buf.len(), |(p, _)| (p + 4).min(buf.len()));
-    let crlf = buf[..limit].windows(4).position(|w| w == b"\r\n\r\n").map(|p| (p, 4));
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
-    }
-}
+use crate::routing::ErrorKind;
 
 /// State carried from the first event to the end of one relayed stream.
 struct Relay {
     generation_id: String,
     public_model: String,
     provider: String,
-    price: crate::routing::Price,
+    price: Price,
     client_wants_usage: bool,
     /// Per (choice index, tool-call index or None for content).
     restorers: HashMap<(u64, Option<u64>), StreamRestorer>,
@@ -134,7 +77,7 @@ enum Step {
 }
 
 impl Relay {
-    fn new(ex: &Exchange, route: &ModelRoute, candidate: &Candidate, anthropic_upstream: bool) -> Self {
+    fn new(ex: &Exchange, route: &ModelRoute, candidate: &Candidate, translator: Option<StreamTranslator>) -> Self {
         let client_wants_usage = ex.client_wants_usage;
         let encoder = match ex.dialect {
             Dialect::Anthropic => Some(MessagesStreamEncoder::new(&route.model, &ex.generation_id)),
@@ -148,7 +91,7 @@ impl Relay {
             client_wants_usage,
             restorers: HashMap::new(),
             route_has_pseudonyms: !route.pseudonyms.is_empty(),
-            translator: anthropic_upstream.then(|| StreamTranslator::new(&route.model)),
+            translator,
             encoder,
             usage: None,
             cost: 0.0,
@@ -331,16 +274,16 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
         Ok(s) => s,
         Err(err) => {
             let rec = failure_record(&ex, attempts, &err);
-            pipeline::record_response(&state, rec, |_| {}).await.map_err(|e| e.with_entry(ex.request_seq))?;
+            record_response(&state, rec, |_| {}).await.map_err(|e| e.with_entry(ex.request_seq))?;
             return Err(err.with_entry(ex.request_seq));
         }
     };
-    let route_index = ex.routes.iter().position(|r| std::ptr::eq(r, success.route)).unwrap_or(0);
-    let Delivery::Stream { stream, parser, first, anthropic } = success.delivery else {
+    let route_index = success.route_index;
+    let Delivery::Stream { stream, parser, first, translator } = success.delivery else {
         return Err(ApiError::internal("a JSON answer arrived for a streaming request"));
     };
-    let mut relay = Relay::new(&ex, &ex.routes[route_index], &success.candidate, anthropic);
-    if state.config.audit.store_bodies != "none" {
+    let mut relay = Relay::new(&ex, &ex.routes[route_index], &success.candidate, translator);
+    if state.config.audit.store_bodies != BodyStorage::None {
         relay.kept = Some(Vec::new());
     }
     // The first event is relayed here, before the response head is returned: hyper then finds it
@@ -490,16 +433,18 @@ async fn finish(
     let sha256 = hex::encode(relay.hasher.clone().finalize());
     let rec = answer_record(ex, attempts, &candidate.provider.name, &route.model, &outcome, error, sha256);
     let late = late_settlement(&state, ex, &candidate, &route.model, &outcome, upstream_ms);
-    match pipeline::record_response(&state, rec, late).await {
+    match record_response(&state, rec, late).await {
         Ok(seq) => {
             // Charged as recorded: the response entry with its cost is durable.
             settle(&state, ex, &candidate, &route.model, outcome, upstream_ms, Some(seq));
             if let Some(kept) = relay.kept.take() {
                 // Redaction needs the text whole: a value split over chunks is invisible in frames.
-                let kept = if state.config.audit.store_bodies == "redacted" { assemble_stream(&kept) } else { kept };
-                if let Err(e) =
-                    pipeline::store_body(&state, ex.request_seq, "response", &kept, ex.body_hold_years).await
-                {
+                let kept = if state.config.audit.store_bodies == BodyStorage::Redacted {
+                    assemble_stream(&kept)
+                } else {
+                    kept
+                };
+                if let Err(e) = store_body(&state, ex.request_seq, "response", &kept, ex.body_hold_years).await {
                     let _ = tx.send(Ok(frame(&e.body().to_string()))).await;
                     return;
                 }
@@ -543,38 +488,4 @@ fn assemble_stream(frames: &[u8]) -> Vec<u8> {
     }
     serde_json::to_vec(&serde_json::json!({"streamed": true, "content": content, "tool_arguments": tools}))
         .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parser_splits_events_across_pushes() {
-        let mut p = SseParser::default();
-        p.push(b"data: {\"a\":1}\n\nda");
-        assert_eq!(p.next_event(), Some(SseEvent::Data("{\"a\":1}".into())));
-        assert_eq!(p.next_event(), None);
-        p.push(b"ta: [DONE]\r\n\r\n: keep-alive\n\n");
-        assert_eq!(p.next_event(), Some(SseEvent::Data("[DONE]".into())));
-        assert_eq!(p.next_event(), Some(SseEvent::Empty));
-        assert!(!p.leftover());
-    }
-
-    #[test]
-    fn crlf_and_lf_events_in_one_burst_come_out_in_order() {
-        let mut p = SseParser::default();
-        p.push(b"data: 1\r\n\r\ndata: 2\n\ndata: 3\r\n\r\ndata: 4\n\n");
-        for want in ["1", "2", "3", "4"] {
-            assert_eq!(p.next_event(), Some(SseEvent::Data(want.into())));
-        }
-        assert_eq!(p.next_event(), None);
-    }
-
-    #[test]
-    fn multi_line_data_is_joined() {
-        let mut p = SseParser::default();
-        p.push(b"event: x\ndata: a\ndata:b\n\n");
-        assert_eq!(p.next_event(), Some(SseEvent::Data("a\nb".into())));
-    }
 }

@@ -1,0 +1,101 @@
+//! The types of one exchange as it passes through the request path: what was asked (endpoint,
+//! dialect), what policy and routing planned for each model, and how it ended. Every step after
+//! admission reads these; none of them is built anywhere but in admission.
+
+use bytes::Bytes;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::accounting::{ApiKey, Reservation};
+use crate::audit::CostCeiling;
+use crate::offer::{Candidate, Usage};
+use crate::pii::Pseudonyms;
+use crate::policy::Decision;
+
+/// Which API a call came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Chat,
+    Embeddings,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "chat",
+            Endpoint::Embeddings => "embeddings",
+        }
+    }
+}
+
+/// The API shape the client speaks; the gateway works in OpenAI's internally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    OpenAi,
+    /// Anthropic Messages (`POST /v1/messages`).
+    Anthropic,
+}
+
+/// One model of the request (the `model`, then each `models` fallback) with what policy decided
+/// for it and the providers it may go to, in the order they will be tried.
+pub struct ModelRoute {
+    pub model: String,
+    pub decision: Decision,
+    pub candidates: Vec<Candidate>,
+    /// The request as it goes upstream for this model, minus the gateway's own fields: shared by
+    /// every route the policy does not redact, a redacted copy for those it does.
+    pub body: Arc<Value>,
+    pub pseudonyms: Pseudonyms,
+    /// The decision's cost ceiling as applied to this model's providers, if it has one.
+    pub ceiling: Option<CostCeiling>,
+}
+
+/// A request that passed authentication, parsing and policy, with its write-ahead entry on disk.
+pub struct Exchange {
+    pub started: Instant,
+    pub generation_id: String,
+    pub key: Arc<ApiKey>,
+    pub endpoint: Endpoint,
+    pub stream: bool,
+    /// The client asked for usage in the stream (`stream_options.include_usage`); the gateway always
+    /// asks the upstream for it, and only passes the usage chunk on when the client asked.
+    pub client_wants_usage: bool,
+    pub routes: Vec<ModelRoute>,
+    pub request_seq: u64,
+    pub dialect: Dialect,
+    /// The credit reserved for this call; settled with the real cost, released if dropped.
+    pub reservation: parking_lot::Mutex<Option<Reservation>>,
+    /// The body of the first planned attempt, encoded once for the request entry's hash and
+    /// reused when that attempt is sent.
+    pub first_body: Option<EncodedBody>,
+    /// The deciding rule's hold for stored bodies (None: `[audit] body_hold_years`).
+    pub body_hold_years: Option<u32>,
+}
+
+/// A request body in one provider's dialect, with its SHA-256 (hex).
+#[derive(Debug, Clone)]
+pub struct EncodedBody {
+    /// The requested model (route) it was encoded for.
+    pub model: String,
+    pub provider: String,
+    pub upstream_model: String,
+    pub bytes: Bytes,
+    pub sha256: String,
+}
+
+impl Exchange {
+    /// A streamed chat answer (embeddings are never streamed).
+    pub fn is_streaming(&self) -> bool {
+        self.stream && self.endpoint == Endpoint::Chat
+    }
+}
+
+/// What a finished exchange cost and how it ended.
+pub struct Outcome {
+    pub usage: Option<Usage>,
+    pub cost: f64,
+    pub finish_reason: Option<String>,
+    pub streamed: bool,
+    pub cancelled: bool,
+}

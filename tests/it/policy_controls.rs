@@ -1,0 +1,77 @@
+//! Every documented policy control has an effect through the gateway: a control that is accepted
+//! and ignored is worse than a missing one.
+
+use crate::common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// The payload of every request entry, in order.
+fn request_entries(data_dir: &Path) -> Vec<Value> {
+    let conn = rusqlite::Connection::open(data_dir.join("log.db")).unwrap();
+    let mut stmt = conn.prepare("SELECT bytes FROM entries WHERE kind = 'request' ORDER BY seq").unwrap();
+    let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0)).unwrap();
+    rows.map(|b| serde_json::from_slice::<Value>(&b.unwrap()).unwrap()["payload"].clone()).collect()
+}
+
+fn ceiling_policy(max_cost_usd: &str) -> String {
+    format!("[[rule]]\nid = \"capped\"\naction = \"allow\"\nmax_cost_usd = {max_cost_usd}\n")
+}
+
+/// `max_cost_usd = 0.0` with priced providers: even the least call costs more, so the call is
+/// refused with 402 naming the rule, nothing reaches the upstream, and the entry records it.
+#[tokio::test]
+async fn a_cost_ceiling_no_call_fits_under_is_refused_before_anything_leaves() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let mut gw = GatewayBuilder::default()
+        .policy(&ceiling_policy("0.0"))
+        .provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR"))
+        .start();
+    let (status, headers, body) = gw.chat(user("a short question")).await;
+    assert_eq!(status, 402, "{body}");
+    assert_eq!(body["error"]["code"], "max_cost_exceeded", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("capped"), "{body}");
+    assert_eq!(body["error"]["metadata"]["rule"], "capped");
+    assert!(headers.contains_key("x-auditgate-entry"), "the refusal is recorded");
+    assert_eq!(fake.hits(), 0, "nothing was forwarded");
+    assert!(gw.terminate().success());
+    let entries = request_entries(&gw.data_dir());
+    let last = entries.last().expect("a request entry");
+    assert_eq!(last["decision"], "deny");
+    assert_eq!(last["policy_rule"], "capped");
+    assert_eq!(last["cost_ceiling"]["max_cost_usd"], 0.0);
+    assert!(last["cost_ceiling"]["minimum_cost_usd"].as_f64().unwrap() > 0.0, "{last}");
+}
+
+/// A ceiling a call fits under: the completion limit sent upstream is lowered so that no answer
+/// can cost more (prompt at 1 USD and completion at 2 USD per million tokens), and the entry
+/// records the cap; a request already asking for less keeps its own limit.
+#[tokio::test]
+async fn a_cost_ceiling_caps_the_completion_so_no_answer_costs_more() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let mut gw = GatewayBuilder::default()
+        .policy(&ceiling_policy("0.001"))
+        .provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR"))
+        .start();
+    let mut ask = user("what is the capital of Switzerland?");
+    ask["max_tokens"] = json!(100_000);
+    let (status, _, body) = gw.chat(ask.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let sent = fake.bodies().last().cloned().unwrap();
+    let cap = sent["max_tokens"].as_u64().expect("a completion limit upstream");
+    assert!(cap > 0 && cap < 500, "{sent}");
+    let body_len = serde_json::to_vec(&ask).unwrap().len() as f64;
+    let worst = ((body_len / 4.0).ceil() * 1.0 + cap as f64 * 2.0) / 1e6;
+    assert!(worst <= 0.001, "the capped call can cost {worst}");
+    ask["max_tokens"] = json!(10);
+    let (status, _, _) = gw.chat(ask).await;
+    assert_eq!(status, 200);
+    assert_eq!(fake.bodies().last().unwrap()["max_tokens"], 10);
+    assert!(gw.terminate().success());
+    let entries = request_entries(&gw.data_dir());
+    let n = entries.len();
+    assert_eq!(entries[n - 2]["cost_ceiling"]["max_tokens"], cap);
+    assert_eq!(entries[n - 2]["decision"], "allow");
+    assert_eq!(entries[n - 1]["cost_ceiling"]["max_tokens"], Value::Null);
+}
