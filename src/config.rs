@@ -271,6 +271,41 @@ impl ProviderConfig {
     }
 }
 
+/// What a model of a provider of `kind` supports when its configuration does not list
+/// `supported_parameters`: what that kind of upstream takes, as the gateway sends it (an
+/// OpenAI-compatible API gets the request as it is; Anthropic's gets what the translation maps,
+/// JSON mode as a forced tool and `reasoning` as a thinking budget).
+pub fn default_parameters(kind: ProviderKind) -> Vec<String> {
+    let list: &[&str] = match kind {
+        ProviderKind::Openai => {
+            &[COMMON_PARAMETERS, &["structured_outputs", "reasoning", "include_reasoning"]].concat()
+        }
+        ProviderKind::Demo => COMMON_PARAMETERS,
+        ProviderKind::Anthropic => ANTHROPIC_PARAMETERS,
+    };
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// What the Anthropic translation carries (src/providers/anthropic/egress.rs).
+const ANTHROPIC_PARAMETERS: &[&str] = &[
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "structured_outputs",
+    "reasoning",
+    "include_reasoning",
+    "stream",
+    "stream_options",
+    "user",
+];
+
 /// The parameters every OpenAI-compatible chat model accepts.
 pub const COMMON_PARAMETERS: &[&str] = &[
     "max_tokens",

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Config, ModelConfig, COMMON_PARAMETERS};
+use crate::config::{default_parameters, Config, ModelConfig};
 use crate::offer::{Candidate, Price};
 
 /// What /v1/models says about one public model.
@@ -35,7 +35,7 @@ fn candidate(provider: &crate::config::ProviderConfig, m: &ModelConfig) -> Candi
         supported_parameters: m
             .supported_parameters
             .clone()
-            .unwrap_or_else(|| COMMON_PARAMETERS.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_else(|| default_parameters(provider.kind))
             .into(),
         context_length: m.context_length,
     }

@@ -75,3 +75,45 @@ async fn a_cost_ceiling_caps_the_completion_so_no_answer_costs_more() {
     assert_eq!(entries[n - 2]["decision"], "allow");
     assert_eq!(entries[n - 1]["cost_ceiling"]["max_tokens"], Value::Null);
 }
+
+/// `provider.require_parameters` with structured outputs and reasoning: an OpenAI-compatible
+/// upstream takes both, so it serves the call (before, the built-in list lacked them and every such
+/// call was 503); `/v1/models` shows each kind's derived `supported_parameters`.
+#[tokio::test]
+async fn require_parameters_keeps_providers_that_take_structured_outputs_and_reasoning() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let claude = FakeUpstream::start(Behavior::Echo).await;
+    let mut claude_spec = ProviderSpec::new("fake-claude", &claude.base_url, "eu", "DE").anthropic();
+    claude_spec.models = vec![("test/claude".into(), "claude-x".into())];
+    let mut gw = GatewayBuilder::default()
+        .provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR"))
+        .provider(claude_spec)
+        .start();
+    let mut ask = user("name a Swiss city");
+    ask["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "c", "schema": {"type": "object"}}});
+    ask["reasoning"] = json!({"effort": "low"});
+    ask["provider"] = json!({"require_parameters": true});
+    let (status, _, body) = gw.chat(ask).await;
+    assert_eq!(status, 200, "{body}");
+    let models: Value = gw
+        .client()
+        .get(format!("{}/v1/models", gw.url))
+        .bearer_auth(&gw.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let params = |id: &str| -> Vec<String> {
+        let m = models["data"].as_array().unwrap().iter().find(|m| m["id"] == id).expect(id);
+        m["supported_parameters"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect()
+    };
+    for p in ["structured_outputs", "reasoning", "response_format"] {
+        assert!(params("test/model").contains(&p.to_string()), "openai kind lacks {p}");
+        assert!(params("test/claude").contains(&p.to_string()), "anthropic kind lacks {p}");
+    }
+    assert!(params("test/claude").contains(&"top_k".to_string()));
+    assert!(!params("test/claude").contains(&"logprobs".to_string()), "Anthropic has no logprobs");
+    assert!(gw.terminate().success());
+}

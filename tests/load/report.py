@@ -260,6 +260,21 @@ print("- at 32 connections, auditgate RPS >= 10 x Portkey: %s" % target_rps("por
 print("- peak RSS <= 100 MB at 256 connections: %s" % target_rss())
 print("- RSS flat under {:,} slow streams: {}".format(int(os.environ.get("SLOW_STREAMS") or 1000), target_slow()))
 
+switches = read("switches.txt")
+if switches:
+    print("\n## Thread switches per request\n")
+    print("Context switches (voluntary + involuntary, from /proc/PID/task/*/status) per request, by thread "
+          "name, during each shape: each is a thread going to sleep or being put off the core, so they count "
+          "the hand-offs and wake-ups a call costs.\n")
+    for line in switches:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        per = sorted(((k, float(v)) for k, v in (p.split("=", 1) for p in parts[2:])), key=lambda kv: -kv[1])
+        total = sum(v for _, v in per)
+        detail = ", ".join("%s %.2f" % (k, v) for k, v in per if v >= 0.01)
+        print("- %s, %s connection(s): %.2f per request (%s)" % (parts[0], parts[1], total, detail))
+
 notes = read("notes.txt")
 if notes:
     print("\n## Notes\n")

@@ -45,7 +45,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 mkdir -p "$OUT"
-rm -f "$OUT"/rows.txt "$OUT"/stream.txt "$OUT"/notes.txt "$OUT"/loglat.txt "$OUT"/slow.txt "$OUT"/fsync.txt
+rm -f "$OUT"/rows.txt "$OUT"/switches.txt "$OUT"/stream.txt "$OUT"/notes.txt "$OUT"/loglat.txt "$OUT"/slow.txt "$OUT"/fsync.txt
 ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 note() { echo "- $*" >>"$OUT/notes.txt"; log "$*"; }
 
@@ -113,6 +113,22 @@ cpu_ticks() {
     done
     echo "$total"
 }
+# Context switches (voluntary + involuntary) of every thread of a process, one "name count" line
+# per thread name (threads of one name summed): each switch is a thread going to sleep or being
+# put off the core, so per request they count the hand-offs and wake-ups a call costs.
+thread_switches() {
+    local t name n
+    for t in /proc/"$1"/task/*; do
+        name=$(tr ' ' '_' <"$t/comm" 2>/dev/null) || continue
+        n=$(awk '/ctxt_switches/ {s += $2} END {print s + 0}' "$t/status" 2>/dev/null)
+        echo "$name ${n:-0}"
+    done | awk '{s[$1] += $2} END {for (k in s) print k, s[k]}' | sort
+}
+# switches_per_request BEFORE AFTER REQUESTS: "name=per_request ..." for each thread name.
+switches_per_request() {
+    join -a2 -e0 -o 0,1.2,2.2 <(echo "$1") <(echo "$2") |
+        awk -v n="$3" '{ if (n > 0) printf "%s=%.2f ", $1, ($3 - $2) / n }'
+}
 CLK_TCK=$(getconf CLK_TCK)
 # The gateway core's counters from /proc/stat (user nice system idle iowait irq softirq steal), in
 # clock ticks: how busy the core was (kernel workers for the gateway's I/O included), and how much
@@ -150,7 +166,7 @@ stream_body_for() {
 run_shapes() {
     local name=$1 url=$2 body=$3 pid=$4
     shift 4
-    local c line rss t0 t1 n cpu_us seq0 seq1 k0 k1 core
+    local c line rss t0 t1 n cpu_us seq0 seq1 k0 k1 core w0 w1
     # warm-up: connections, pools and caches
     taskset -c "$LOAD_CPU" wrk -t1 -c32 -d"$([ "$QUICK" = 1 ] && echo 1 || echo 3)"s --timeout 10s \
         -s "$HERE/report.lua" "$url" -- "$body" "$@" >/dev/null 2>&1
@@ -158,9 +174,11 @@ run_shapes() {
         seq0=$([ -n "${LOG_DB:-}" ] && python3 "$HERE/log_latency.py" "$LOG_DB" size)
         t0=$([ "$pid" = 0 ] && echo 0 || cpu_ticks "$pid")
         k0=$(core_ticks)
+        w0=$([ "$pid" = 0 ] || thread_switches "$pid")
         line=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"${DURATION}s" --timeout 10s \
             -s "$HERE/report.lua" "$url" -- "$body" "$@" 2>&1 | grep '^RESULT')
         k1=$(core_ticks)
+        w1=$([ "$pid" = 0 ] || thread_switches "$pid")
         rss=$([ "$pid" = 0 ] && echo 0 || mem_kb "$pid" VmHWM)
         # CPU per request: robust against other load on the machine, unlike RPS.
         t1=$([ "$pid" = 0 ] && echo 0 || cpu_ticks "$pid")
@@ -169,6 +187,7 @@ run_shapes() {
         core=$([ "$pid" = 0 ] && echo "" || core_share "$k0" "$k1" "${n:-0}")
         log "$name c=$c $line hwm=${rss}kB cpu_us_per_req=$cpu_us $core"
         echo "$name $c ${line#RESULT } hwm_kb=$rss cpu_us=$cpu_us $core" >>"$OUT/rows.txt"
+        [ "$pid" = 0 ] || echo "$name $c $(switches_per_request "$w0" "$w1" "${n:-0}")" >>"$OUT/switches.txt"
         if [ -n "${LOG_DB:-}" ]; then
             seq1=$(python3 "$HERE/log_latency.py" "$LOG_DB" size)
             line=$(python3 "$HERE/log_latency.py" "$LOG_DB" span "$seq0" "$seq1" | grep '^LOGLAT')

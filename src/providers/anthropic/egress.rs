@@ -21,9 +21,11 @@ const MAX_TEMPERATURE: f64 = 1.0;
 /// `upstream_model`.
 ///
 /// Fields without an Anthropic counterpart that do not change the meaning of the answer
-/// (`stream_options`, `logprobs`, `seed`, `response_format`, penalties, ...) are dropped; features
-/// that would silently change the answer (`n` > 1, audio or file parts, non-function tools)
-/// are rejected with [`TranslateError::Unsupported`].
+/// (`stream_options`, `logprobs`, `seed`, penalties, ...) are dropped; features that would
+/// silently change the answer (`n` > 1, audio or file parts, non-function tools) are rejected
+/// with [`TranslateError::Unsupported`]. JSON mode (`response_format` `json_object` or
+/// `json_schema`) becomes a forced tool whose input is the answer ([`JSON_ANSWER_TOOL`]), and
+/// `reasoning` becomes an extended-thinking budget.
 pub fn to_anthropic_request(openai: &Value, upstream_model: &str) -> Result<Value, TranslateError> {
     let req = as_object(openai, "request")?;
     check_n(req)?;
@@ -55,7 +57,92 @@ pub fn to_anthropic_request(openai: &Value, upstream_model: &str) -> Result<Valu
         out.insert("metadata".into(), json!({ "user_id": user }));
     }
     add_tools(req, &mut out)?;
+    add_json_mode(req, &mut out)?;
+    add_thinking(req, &mut out)?;
     Ok(Value::Object(out))
+}
+
+/// The tool a JSON-mode request is forced to call: its input is the answer, and the translation
+/// back turns that call into the message's `content`.
+pub const JSON_ANSWER_TOOL: &str = "auditgate_json_answer";
+
+/// `response_format` of type `json_object` or `json_schema` as a forced tool call whose input
+/// schema is the requested one (Anthropic has no JSON mode; the peers do the same). `text` needs
+/// nothing. A request with its own tools and JSON mode is refused: the forced tool would keep the
+/// model from calling them.
+fn add_json_mode(req: &Map<String, Value>, out: &mut Map<String, Value>) -> Result<(), TranslateError> {
+    let Some(format) = opt(req, "response_format") else {
+        return Ok(());
+    };
+    let format = as_object(format, "response_format")?;
+    let schema = match req_str(format, "type", "response_format.type")? {
+        "text" => return Ok(()),
+        "json_object" => json!({"type": "object"}),
+        "json_schema" => {
+            let spec = as_object(
+                opt(format, "json_schema")
+                    .ok_or_else(|| TranslateError::Missing("response_format.json_schema".into()))?,
+                "response_format.json_schema",
+            )?;
+            opt(spec, "schema").cloned().unwrap_or_else(|| json!({"type": "object"}))
+        }
+        other => return Err(invalid("response_format.type", format!("unknown type {other:?}"))),
+    };
+    if out.contains_key("tools") {
+        return Err(TranslateError::Unsupported(
+            "response_format together with tools (Anthropic has no JSON mode; it is sent as a forced tool)".into(),
+        ));
+    }
+    out.insert(
+        "tools".into(),
+        json!([{
+            "name": JSON_ANSWER_TOOL,
+            "description": "Give the complete answer as this tool's input, as JSON fitting its schema.",
+            "input_schema": schema,
+        }]),
+    );
+    out.insert("tool_choice".into(), json!({"type": "tool", "name": JSON_ANSWER_TOOL}));
+    Ok(())
+}
+
+/// Smallest thinking budget Anthropic accepts.
+const MIN_THINKING_BUDGET: u64 = 1024;
+
+/// OpenRouter's `reasoning` (`max_tokens`, or `effort` as a share of the completion limit:
+/// high 80 %, medium 50 %, low 20 %; `enabled`; `exclude`) as Anthropic's `thinking` budget. The
+/// budget stays below `max_tokens`, which is raised when it leaves no room for it; Anthropic
+/// allows no temperature other than 1 with thinking, so a temperature is dropped.
+fn add_thinking(req: &Map<String, Value>, out: &mut Map<String, Value>) -> Result<(), TranslateError> {
+    let Some(reasoning) = opt(req, "reasoning") else {
+        return Ok(());
+    };
+    let r = as_object(reasoning, "reasoning")?;
+    if opt(r, "enabled").and_then(Value::as_bool) == Some(false) {
+        return Ok(());
+    }
+    let max = out.get("max_tokens").and_then(Value::as_u64).unwrap_or(DEFAULT_MAX_TOKENS);
+    let budget = match (opt(r, "max_tokens"), opt_str(r, "effort", "reasoning.effort")?) {
+        (Some(n), _) => n.as_u64().ok_or_else(|| wrong("reasoning.max_tokens", "a positive integer"))?,
+        (None, Some(effort)) => {
+            let share = match effort {
+                "high" => 0.8,
+                "medium" => 0.5,
+                "low" | "minimal" => 0.2,
+                other => return Err(invalid("reasoning.effort", format!("unknown effort {other:?}"))),
+            };
+            (max as f64 * share) as u64
+        }
+        (None, None) => max / 2,
+    }
+    .max(MIN_THINKING_BUDGET);
+    if budget >= max {
+        out.insert("max_tokens".into(), json!(budget + MIN_THINKING_BUDGET));
+    }
+    out.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": budget}));
+    for key in ["temperature", "top_k", "top_p"] {
+        out.remove(key);
+    }
+    Ok(())
 }
 
 fn check_n(req: &Map<String, Value>) -> Result<(), TranslateError> {
@@ -406,6 +493,10 @@ pub fn from_anthropic_response(resp: &Value) -> Result<Value, TranslateError> {
         .ok_or_else(|| wrong("content", "an array"))?;
     let message = assistant_message(blocks)?;
     let stop_reason = opt_str(r, "stop_reason", "stop_reason")?;
+    // The JSON-mode tool call is the answer itself, not a call for the client to make.
+    let json_answer = blocks.iter().any(|b| b.get("name").and_then(Value::as_str) == Some(JSON_ANSWER_TOOL));
+    let answered = stop_reason == Some("tool_use") && json_answer && message.get("tool_calls").is_none();
+    let finish = stop_reason.map(|s| if answered { "stop" } else { finish_reason(s) });
     Ok(json!({
         "id": opt_str(r, "id", "id")?.unwrap_or(""),
         "object": "chat.completion",
@@ -414,7 +505,7 @@ pub fn from_anthropic_response(resp: &Value) -> Result<Value, TranslateError> {
         "choices": [{
             "index": 0,
             "message": message,
-            "finish_reason": stop_reason.map(finish_reason),
+            "finish_reason": finish,
             "native_finish_reason": stop_reason,
         }],
         "usage": openai_usage(opt(r, "usage"), None),
@@ -433,6 +524,9 @@ fn assistant_message(blocks: &[Value]) -> Result<Value, TranslateError> {
         match req_str(block, "type", &format!("{field}.type"))? {
             "text" => text.push_str(req_str(block, "text", &format!("{field}.text"))?),
             "thinking" => reasoning.push_str(opt_str(block, "thinking", &field)?.unwrap_or("")),
+            "tool_use" if opt_str(block, "name", &field)? == Some(JSON_ANSWER_TOOL) => {
+                text.push_str(&opt(block, "input").cloned().unwrap_or_else(|| json!({})).to_string())
+            }
             "tool_use" => calls.push(openai_tool_call(block, &field)?),
             _ => {}
         }
@@ -548,6 +642,52 @@ mod tests {
             Ok(v) => v,
             Err(e) => panic!("translation failed: {e}"),
         }
+    }
+
+    #[test]
+    fn json_mode_is_a_forced_tool_and_its_call_comes_back_as_the_content() {
+        let schema = json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]});
+        let out = translate(json!({"model": "m", "messages": [{"role": "user", "content": "Where?"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "place", "schema": schema}}}));
+        assert_eq!(out["tools"][0]["name"], JSON_ANSWER_TOOL);
+        assert_eq!(out["tools"][0]["input_schema"], schema);
+        assert_eq!(out["tool_choice"], json!({"type": "tool", "name": JSON_ANSWER_TOOL}));
+        let object = translate(json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+            "response_format": {"type": "json_object"}}));
+        assert_eq!(object["tools"][0]["input_schema"], json!({"type": "object"}));
+        let with_tools = to_anthropic_request(
+            &json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"},
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]}),
+            "claude-x",
+        );
+        assert!(matches!(with_tools, Err(TranslateError::Unsupported(_))), "{with_tools:?}");
+        let answer = from_anthropic_response(&json!({"id": "msg_1", "type": "message", "model": "claude-x",
+            "content": [{"type": "tool_use", "id": "t1", "name": JSON_ANSWER_TOOL, "input": {"city": "Bern"}}],
+            "stop_reason": "tool_use", "usage": {"input_tokens": 5, "output_tokens": 3}}))
+        .unwrap();
+        let message = &answer["choices"][0]["message"];
+        assert_eq!(
+            serde_json::from_str::<Value>(message["content"].as_str().unwrap()).unwrap(),
+            json!({"city": "Bern"})
+        );
+        assert!(message.get("tool_calls").is_none());
+        assert_eq!(answer["choices"][0]["finish_reason"], "stop");
+    }
+
+    #[test]
+    fn reasoning_becomes_a_thinking_budget_below_max_tokens() {
+        let out = translate(json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 4000,
+            "temperature": 0.3, "reasoning": {"effort": "high"}}));
+        assert_eq!(out["thinking"], json!({"type": "enabled", "budget_tokens": 3200}));
+        assert_eq!(out["max_tokens"], 4000);
+        assert!(out.get("temperature").is_none(), "Anthropic takes no temperature with thinking");
+        let small = translate(json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 500,
+            "reasoning": {"max_tokens": 2000}}));
+        assert_eq!(small["thinking"]["budget_tokens"], 2000);
+        assert!(small["max_tokens"].as_u64().unwrap() > 2000);
+        let off = translate(json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+            "reasoning": {"enabled": false}}));
+        assert!(off.get("thinking").is_none());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::egress::{finish_reason, openai_usage, upstream_error};
+use super::egress::{finish_reason, openai_usage, upstream_error, JSON_ANSWER_TOOL};
 use super::{as_object, count, invalid, opt, opt_str, req_str, TranslateError};
 
 /// Per-stream state for translating Anthropic events into OpenAI chunks.
@@ -32,6 +32,8 @@ pub struct StreamTranslator {
     output_tokens: Option<u64>,
     /// Anthropic content block index -> OpenAI tool call index.
     tool_index: HashMap<u64, usize>,
+    /// Content block indexes of the JSON-mode answer tool: their input is the message's content.
+    json_answer: std::collections::HashSet<u64>,
     finished: bool,
 }
 
@@ -45,6 +47,7 @@ impl StreamTranslator {
             start_usage: None,
             output_tokens: None,
             tool_index: HashMap::new(),
+            json_answer: std::collections::HashSet::new(),
             finished: false,
         }
     }
@@ -102,6 +105,10 @@ impl StreamTranslator {
                 let text = opt_str(block, "text", "content_block.text")?.unwrap_or("");
                 Ok(self.text_chunk(text))
             }
+            "tool_use" if opt_str(block, "name", "content_block.name")? == Some(JSON_ANSWER_TOOL) => {
+                self.json_answer.insert(index);
+                Ok(Vec::new())
+            }
             "tool_use" => {
                 let id = req_str(block, "id", "content_block.id")?;
                 let name = req_str(block, "name", "content_block.name")?;
@@ -127,6 +134,9 @@ impl StreamTranslator {
             "text_delta" => Ok(self.text_chunk(req_str(delta, "text", "delta.text")?)),
             "input_json_delta" => {
                 let part = req_str(delta, "partial_json", "delta.partial_json")?;
+                if self.json_answer.contains(&index) {
+                    return Ok(self.text_chunk(part));
+                }
                 self.arguments_chunk(index, part)
             }
             "thinking_delta" => {
@@ -164,7 +174,9 @@ impl StreamTranslator {
         let Some(stop) = stop else {
             return Ok(Vec::new());
         };
-        let mut chunk = self.chunk(json!({}), Some(finish_reason(stop)));
+        // The JSON-mode tool call is the answer itself, not a call for the client to make.
+        let answered = stop == "tool_use" && self.tool_index.is_empty() && !self.json_answer.is_empty();
+        let mut chunk = self.chunk(json!({}), Some(if answered { "stop" } else { finish_reason(stop) }));
         chunk["choices"][0]["native_finish_reason"] = json!(stop);
         Ok(vec![chunk])
     }
@@ -248,6 +260,29 @@ mod tests {
         json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
             "content": [], "model": "claude-x", "stop_reason": null, "stop_sequence": null,
             "usage": {"input_tokens": input, "output_tokens": 1, "cache_read_input_tokens": 4}}})
+    }
+
+    #[test]
+    fn the_json_answer_tool_streams_as_content_and_ends_as_stop() {
+        let mut t = StreamTranslator::new("client-model");
+        let chunks = feed(
+            &mut t,
+            &[
+                start(5),
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "t1",
+                    "name": JSON_ANSWER_TOOL, "input": {}}}),
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "{\"city\""}}),
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": ": \"Bern\"}"}}),
+                json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 4}}),
+                json!({"type": "message_stop"}),
+            ],
+        );
+        let text: String =
+            chunks.iter().filter_map(|c| c.pointer("/choices/0/delta/content").and_then(Value::as_str)).collect();
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), json!({"city": "Bern"}));
+        assert!(chunks.iter().all(|c| c.pointer("/choices/0/delta/tool_calls").is_none()));
+        let finish = chunks.iter().find_map(|c| c.pointer("/choices/0/finish_reason").and_then(Value::as_str));
+        assert_eq!(finish, Some("stop"));
     }
 
     #[test]
