@@ -234,6 +234,9 @@ pub struct ModelConfig {
     /// Request parameters this model supports (OpenRouter's `supported_parameters`).
     #[serde(default)]
     pub supported_parameters: Option<Vec<String>>,
+    /// When the model was added (a date, `2026-11-23`): `/v1/models` shows it as `created`.
+    #[serde(default)]
+    pub created: Option<chrono::NaiveDate>,
 }
 
 impl ModelConfig {
@@ -341,6 +344,8 @@ fn demo_model() -> ModelConfig {
         max_completion_tokens: Some(4_096),
         input_modalities: Some(vec!["text".into(), "image".into()]),
         supported_parameters: None,
+        // The day the demo upstream was first shipped.
+        created: chrono::NaiveDate::from_ymd_opt(2026, 11, 23),
     }
 }
 
@@ -415,6 +420,15 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shipped_configuration_loads_and_dates_its_models() {
+        let c = Config::from_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway.toml")).expect("gateway.toml");
+        let demo = &c.providers[0].models[0];
+        assert_eq!(demo.created, chrono::NaiveDate::from_ymd_opt(2026, 11, 23));
+        assert_eq!(c.source_sha256.len(), 64);
+        assert_eq!(Config::default().source_sha256, BUILTIN_CONFIG);
+    }
 
     #[test]
     fn empty_file_means_demo_defaults() {

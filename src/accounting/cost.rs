@@ -8,7 +8,9 @@ pub fn cost_usd(price: &Price, usage: &Usage) -> f64 {
     let cached_rate = price.cached_prompt_per_mtok.unwrap_or(price.prompt_per_mtok);
     let prompt = (usage.prompt_tokens - cached) as f64 * price.prompt_per_mtok + cached as f64 * cached_rate;
     let completion = usage.completion_tokens as f64 * price.completion_per_mtok;
-    (prompt + completion) / 1_000_000.0
+    // Rounded to a millionth of a micro-dollar: the sum of products is exact to far less than that,
+    // and clients (and the activity export) then read 4.5e-7, not 4.5000000000000003e-7.
+    ((prompt + completion) * 1e6).round() / 1e12
 }
 
 /// Usage read from an OpenAI-shaped `usage` object.
@@ -27,6 +29,15 @@ pub fn usage_from_json(v: &serde_json::Value) -> Option<Usage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn costs_carry_no_float_noise() {
+        let price = Price { prompt_per_mtok: 0.15, completion_per_mtok: 0.6, cached_prompt_per_mtok: None };
+        let usage = Usage { prompt_tokens: 3, completion_tokens: 0, total_tokens: 3, cached_tokens: 0 };
+        assert_eq!(serde_json::to_string(&cost_usd(&price, &usage)).unwrap(), "4.5e-7");
+        let usage = Usage { prompt_tokens: 7, completion_tokens: 11, total_tokens: 18, cached_tokens: 0 };
+        assert_eq!(serde_json::to_string(&cost_usd(&price, &usage)).unwrap(), "7.65e-6");
+    }
 
     #[test]
     fn cached_tokens_use_cached_price() {

@@ -28,12 +28,16 @@ fn per_token(per_mtok: f64) -> String {
 fn model_json(m: &ModelInfo) -> Value {
     let cheapest = m.candidates.iter().min_by(|a, b| a.price.prompt_per_mtok.total_cmp(&b.price.prompt_per_mtok));
     let pricing = cheapest.map(|c| {
-        json!({
+        let mut pricing = json!({
             "prompt": per_token(c.price.prompt_per_mtok),
             "completion": per_token(c.price.completion_per_mtok),
-            "input_cache_read": per_token(c.price.cached_prompt_per_mtok.unwrap_or(c.price.prompt_per_mtok)),
             "request": "0", "image": "0",
-        })
+        });
+        // A cache-read price only where one is configured: none is not "the prompt price".
+        if let Some(cached) = c.price.cached_prompt_per_mtok {
+            pricing["input_cache_read"] = json!(per_token(cached));
+        }
+        pricing
     });
     let params: BTreeSet<&str> =
         m.candidates.iter().flat_map(|c| c.supported_parameters.iter().map(String::as_str)).collect();
@@ -52,7 +56,7 @@ fn model_json(m: &ModelInfo) -> Value {
         "id": m.id,
         "canonical_slug": m.id,
         "name": m.name,
-        "created": 0,
+        "created": m.created,
         "description": format!("{} served by {} provider(s)", m.name, m.candidates.len()),
         "context_length": m.context_length,
         "architecture": {

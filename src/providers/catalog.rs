@@ -14,6 +14,8 @@ pub struct ModelInfo {
     pub max_completion_tokens: Option<u64>,
     pub input_modalities: Vec<String>,
     pub candidates: Vec<Candidate>,
+    /// Unix seconds of the configured `created` date (0 when none is configured).
+    pub created: i64,
 }
 
 /// Public model id -> providers serving it, in configuration order.
@@ -54,7 +56,12 @@ impl Catalog {
                     max_completion_tokens: m.max_completion_tokens,
                     input_modalities: m.input_modalities.clone().unwrap_or_else(|| vec!["text".into()]),
                     candidates: Vec::new(),
+                    created: 0,
                 });
+                // The earliest date any provider's entry gives.
+                if let Some(t) = m.created.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp()) {
+                    info.created = if info.created == 0 { t } else { info.created.min(t) };
+                }
                 info.context_length = info.context_length.max(m.context_length);
                 info.candidates.push(candidate(provider, m));
             }
