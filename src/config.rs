@@ -52,6 +52,20 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct RequestConfig {
     pub unknown_fields: UnknownFields,
+    /// An OpenRouter extra the gateway cannot do (`transforms`, `plugins`, a `route` other than
+    /// `fallback`, the `:online` variant).
+    pub unsupported: Unsupported,
+}
+
+/// What happens to a request parameter the gateway knows but cannot honour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unsupported {
+    /// Refused with 400, naming the parameter.
+    #[default]
+    Refuse,
+    /// Dropped, and named in the answer's `x-auditgate-ignored` header.
+    Ignore,
 }
 
 /// What happens to a top-level request field the OpenAI / OpenRouter schemas do not define.

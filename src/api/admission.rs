@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use super::exchange::{Dialect, EncodedBody, Endpoint, Exchange, ModelRoute};
 use super::record::{request_record, sha256_hex, store_body};
-use super::{ceiling, ApiError, AppState};
+use super::{ceiling, extras, ApiError, AppState};
 use crate::accounting::ApiKey;
 use crate::audit::{BodyStorage, CostCeiling, Record};
 use crate::config::UnknownFields;
@@ -114,8 +114,9 @@ pub async fn admit(
     let generation_id = new_generation_id();
     let models = requested_models(&request)?;
     let completion_tokens = completion_estimate(&request, endpoint);
-    let client_wants_usage =
-        request.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool) == Some(true);
+    let extras = extras::read(&request, &models, state.config.request.unsupported)?;
+    let client_wants_usage = extras.include_usage
+        || request.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool) == Some(true);
     let ask = Ask { endpoint, cls: &cls, stream, models: &models, prompt_tokens: ceiling::prompt_tokens(body_len) };
     let routes = match plan_routes(state, &caller, &ask, request) {
         Ok(routes) => routes,
@@ -164,6 +165,7 @@ pub async fn admit(
         endpoint,
         stream,
         client_wants_usage,
+        ignored: extras.ignored,
         routes,
         request_seq,
         dialect,
@@ -330,6 +332,7 @@ fn plan_routes(state: &AppState, caller: &Caller<'_>, ask: &Ask<'_>, req: Value)
     let mut exclusions: Vec<Value> = Vec::new();
     let mut known = 0;
     for requested in models {
+        let (requested, free) = extras::free_variant(extras::without_online(requested));
         let (model, sort_override) = routing::split_model_suffix(requested);
         let Some(info) = state.catalog.get(model) else {
             continue;
@@ -342,6 +345,10 @@ fn plan_routes(state: &AppState, caller: &Caller<'_>, ask: &Ask<'_>, req: Value)
         }
         let mut allowed = Vec::new();
         for c in info.candidates.iter().filter(|c| state.upstreams.contains_key(&c.provider.name)) {
+            if free && (c.price.prompt_per_mtok != 0.0 || c.price.completion_per_mtok != 0.0) {
+                exclusions.push(exclusion(model, c, "the :free variant", "the provider charges for this model"));
+                continue;
+            }
             match decision.constraints.check(&c.provider) {
                 Ok(()) => allowed.push(c.clone()),
                 Err(why) => {

@@ -61,6 +61,8 @@ pub struct Exchange {
     /// The client asked for usage in the stream (`stream_options.include_usage`); the gateway always
     /// asks the upstream for it, and only passes the usage chunk on when the client asked.
     pub client_wants_usage: bool,
+    /// OpenRouter extras dropped under `[request] unsupported = "ignore"` (`x-auditgate-ignored`).
+    pub ignored: Vec<String>,
     pub routes: Vec<ModelRoute>,
     pub request_seq: u64,
     pub dialect: Dialect,

@@ -9,6 +9,7 @@ mod auth;
 mod ceiling;
 pub mod error;
 mod exchange;
+mod extras;
 mod forward;
 mod info;
 mod proxy;

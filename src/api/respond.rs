@@ -94,5 +94,8 @@ pub async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiErr
     h.insert("x-auditgate-response-entry", HeaderValue::from(response_seq));
     h.insert("x-auditgate-cost", header_value(format!("{cost:.8}")));
     h.insert("x-generation-id", header_value(ex.generation_id.clone()));
+    if !ex.ignored.is_empty() {
+        h.insert("x-auditgate-ignored", header_value(ex.ignored.join(", ")));
+    }
     Ok(response)
 }

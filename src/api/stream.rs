@@ -295,6 +295,7 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     let request_seq = ex.request_seq;
     let generation_id = ex.generation_id.clone();
+    let ignored = ex.ignored.join(", ");
     tokio::spawn(pump(state, ex, opened, relay, tx));
     let rest = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     let body = futures_util::stream::iter(ready.into_iter().map(Ok)).chain(rest);
@@ -306,6 +307,12 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
     h.insert("x-auditgate-entry", HeaderValue::from(request_seq));
     if let Ok(v) = HeaderValue::from_str(&generation_id) {
         h.insert("x-generation-id", v);
+    }
+    match HeaderValue::from_str(&ignored) {
+        Ok(v) if !ignored.is_empty() => {
+            h.insert("x-auditgate-ignored", v);
+        }
+        _ => {}
     }
     Ok(response.into_response())
 }

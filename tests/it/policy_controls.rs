@@ -117,3 +117,45 @@ async fn require_parameters_keeps_providers_that_take_structured_outputs_and_rea
     assert!(!params("test/claude").contains(&"logprobs".to_string()), "Anthropic has no logprobs");
     assert!(gw.terminate().success());
 }
+
+/// OpenRouter's extras: `usage.include` puts usage on the stream; `transforms` and `plugins` are
+/// refused with a 400 naming them, or, with `[request] unsupported = "ignore"`, dropped and named in
+/// `x-auditgate-ignored` (never forwarded); `:free` keeps only providers that charge nothing.
+#[tokio::test]
+async fn openrouter_extras_are_honoured_refused_or_named_never_dropped_silently() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let mut gw = GatewayBuilder::default().provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR")).start();
+    let mut ask = user("hello");
+    ask["transforms"] = json!(["middle-out"]);
+    let (status, _, body) = gw.chat(ask).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["param"], "transforms");
+    let mut ask = user("hello");
+    ask["model"] = json!("test/model:free");
+    let (status, _, body) = gw.chat(ask).await;
+    assert_eq!(status, 503, "the only provider charges: {body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("charges"), "{body}");
+    let mut ask = user("hello");
+    ask["stream"] = json!(true);
+    ask["usage"] = json!({"include": true});
+    let response = gw.post("/v1/chat/completions", &ask).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let usage =
+        sse_data(&text).into_iter().filter(|d| d != "[DONE]").filter_map(|d| serde_json::from_str::<Value>(&d).ok());
+    assert!(usage.into_iter().any(|c| c["usage"]["cost"].is_number()), "no usage chunk: {text}");
+    assert!(gw.terminate().success());
+
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let mut gw = GatewayBuilder::default()
+        .extra("[request]\nunsupported = \"ignore\"")
+        .provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR"))
+        .start();
+    let mut ask = user("hello");
+    ask["plugins"] = json!([{"id": "web"}]);
+    let response = gw.post("/v1/chat/completions", &ask).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-auditgate-ignored"], "plugins");
+    assert!(fake.bodies().last().unwrap().get("plugins").is_none(), "an ignored extra is never forwarded");
+    assert!(gw.terminate().success());
+}
