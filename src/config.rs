@@ -91,6 +91,11 @@ pub struct AuditConfig {
     /// How many witnesses must cosign a checkpoint for `/health` to count it as witnessed
     /// (default: all of them).
     pub witness_quorum: Option<usize>,
+    /// `[[audit.timestamp_authorities]]`: checkpoints are sent to these RFC 3161 time-stamping
+    /// authorities, at most once per `timestamp_interval_ms` each.
+    pub timestamp_authorities: Vec<TimestampAuthorityConfig>,
+    /// Least time between two time stamps from one authority (a new checkpoint waits for it).
+    pub timestamp_interval_ms: u64,
     /// Where the master key that wraps the stored bodies' keys lives (default: `body-master.key`
     /// in the data directory). Keep it off the log's backups to make erasure reach them too.
     pub body_key_file: Option<std::path::PathBuf>,
@@ -108,6 +113,17 @@ pub struct WitnessConfig {
     pub public_key: String,
 }
 
+/// One `[[audit.timestamp_authorities]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimestampAuthorityConfig {
+    /// Where the gateway posts its RFC 3161 requests (`application/timestamp-query`).
+    pub url: String,
+    /// PEM file with the authority's certificate, or the CA certificate that issued it: a reply
+    /// is stored only if its token chains to it.
+    pub certificate: std::path::PathBuf,
+}
+
 impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
@@ -117,6 +133,8 @@ impl Default for AuditConfig {
             store_bodies: "none".into(),
             witnesses: Vec::new(),
             witness_quorum: None,
+            timestamp_authorities: Vec::new(),
+            timestamp_interval_ms: crate::audit::DEFAULT_TIMESTAMP_INTERVAL_MS,
             body_key_file: None,
             body_hold_years: crate::audit::DEFAULT_BODY_HOLD_YEARS,
         }

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::accounting::{AccountStore, GenerationRecorder, Limits, SqliteAccountStore};
-use crate::audit::{AuditLog, AuditOptions, Record, SystemRecord, WitnessTarget};
+use crate::audit::{AuditLog, AuditOptions, Record, SystemRecord, TimestampAuthority, WitnessTarget};
 use crate::config::{Config, ProviderKind};
 use crate::policy::reload::{spawn_watcher, PolicyHandle, ReloadEvent};
 use crate::policy::Policy;
@@ -127,6 +127,13 @@ fn audit_options(config: &Config) -> AuditOptions {
             .map(|w| WitnessTarget { url: w.url.clone(), public_key: w.public_key.clone() })
             .collect(),
         witness_quorum: config.audit.witness_quorum.unwrap_or(config.audit.witnesses.len()),
+        timestamp_authorities: config
+            .audit
+            .timestamp_authorities
+            .iter()
+            .map(|t| TimestampAuthority { url: t.url.clone(), certificate: t.certificate.clone() })
+            .collect(),
+        timestamp_interval_ms: config.audit.timestamp_interval_ms,
         body_key_file: config.audit.body_key_file.clone(),
         body_hold_years: config.audit.body_hold_years,
     }
@@ -284,7 +291,8 @@ fn watch_policy(state: &AppState) -> tokio::task::JoinHandle<()> {
 }
 
 /// Run the gateway until a shutdown signal; returns once drained and the log is closed.
-/// Longest a stopping gateway waits for its witnesses to cosign the final checkpoint.
+/// Longest a stopping gateway waits for its witnesses to cosign the final checkpoint (and its
+/// time-stamping authorities to stamp it).
 const WITNESS_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn serve(config: Config) -> Result<(), StartError> {
@@ -314,9 +322,14 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     if let Err(e) = state.audit.append(Record::System(stop)).await {
         tracing::error!(error = %e, "could not record gateway stop");
     }
-    // Sign the final checkpoint now, while the writer can still store its cosignatures.
+    // Sign the final checkpoint now, while the writer can still store its cosignatures and
+    // time stamps; it is stamped at once, whatever the interval.
+    state.audit.stamp_next_at_once();
     if let Ok(Some(size)) = state.audit.checkpoint().await {
-        state.audit.settle_witnesses(size, WITNESS_SETTLE).await;
+        tokio::join!(
+            state.audit.settle_witnesses(size, WITNESS_SETTLE),
+            state.audit.settle_timestamps(size, WITNESS_SETTLE)
+        );
     }
     if let Err(e) = state.audit.shutdown().await {
         tracing::error!(error = %e, "audit log did not close cleanly");
