@@ -27,6 +27,12 @@ pub(crate) enum Next {
 pub(crate) trait Follower {
     /// Act on the newest checkpoint (possibly one already seen: after a retry or a wait).
     fn on_checkpoint(&mut self, cp: &SignedCheckpoint) -> impl Future<Output = Next> + Send;
+
+    /// Resolves when the follower should look at the newest checkpoint again although none is
+    /// new and no wait is over (never, unless the follower says otherwise).
+    fn woken(&mut self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
 }
 
 /// Feed `f` every new checkpoint until the writer is gone.
@@ -47,12 +53,16 @@ pub(crate) async fn follow(mut latest: watch::Receiver<Option<SignedCheckpoint>>
             Next::Retry => (delay * 2).min(RETRY_LAST),
             _ => RETRY_FIRST,
         };
-        let changed = match wake {
-            None => latest.changed().await,
-            Some(at) => tokio::select! {
-                changed = latest.changed() => changed,
-                _ = tokio::time::sleep_until(at) => Ok(()),
-            },
+        let until = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let changed = tokio::select! {
+            changed = latest.changed() => changed,
+            _ = until => Ok(()),
+            _ = f.woken() => Ok(()),
         };
         if changed.is_err() {
             return;

@@ -169,6 +169,8 @@ struct Inner {
     halted: Option<String>,
     witnesses: witness_push::Statuses,
     stamps: timestamp_push::Statuses,
+    /// The newest signed checkpoint, when witnesses or time-stamping authorities take them.
+    latest: Option<tokio::sync::watch::Receiver<Option<SignedCheckpoint>>>,
     /// Seals stored bodies; loaded only when bodies are stored.
     body_key: Option<sealed::MasterKey>,
 }
@@ -208,7 +210,8 @@ impl AuditLog {
             .map_err(|e| AuditError::Unavailable(format!("cannot start writer thread: {e}")))?;
         let witnesses = witness_push::Statuses::new(&targets, opts.witness_quorum);
         let stamps = timestamp_push::Statuses::new(&authorities, opts.timestamp_interval_ms);
-        let inner = Inner { tx, dir: dir.to_path_buf(), opts, public_key, halted, witnesses, stamps, body_key };
+        let latest = published.clone();
+        let inner = Inner { tx, dir: dir.to_path_buf(), opts, public_key, halted, witnesses, stamps, latest, body_key };
         let log = AuditLog { inner: Arc::new(inner) };
         if let Some(latest) = published {
             if !targets.is_empty() {
@@ -248,9 +251,15 @@ impl AuditLog {
         self.inner.stamps.to_json()
     }
 
-    /// Have the next checkpoint stamped at once, whatever the interval (before the final one).
-    pub fn stamp_next_at_once(&self) {
+    /// Have the newest checkpoint stamped at once from now on, whatever the interval (at
+    /// shutdown, for the final one).
+    pub fn stamp_at_once(&self) {
         self.inner.stamps.hurry();
+    }
+
+    /// The size of the newest checkpoint handed to the witnesses and time-stamping authorities.
+    pub fn newest_checkpoint(&self) -> Option<u64> {
+        self.inner.latest.as_ref().and_then(|l| l.borrow().as_ref().map(|c| c.size))
     }
 
     /// Wait (at most `limit`) until every time-stamping authority has stamped `size`, refused

@@ -68,11 +68,13 @@ pub struct TimestampStatus {
     pub detail: Option<String>,
 }
 
-/// The authorities' states, shared with `/health`, and the shutdown's "stamp the next one now".
-#[derive(Clone, Default)]
+/// The authorities' states, shared with `/health`, and the shutdown's "stamp the newest now".
+#[derive(Clone)]
 pub(crate) struct Statuses {
     list: Arc<Mutex<Vec<TimestampStatus>>>,
     at_once: Arc<AtomicBool>,
+    /// Wakes every client when `at_once` is set.
+    hurried: watch::Sender<()>,
     interval_ms: u64,
 }
 
@@ -88,7 +90,7 @@ impl Statuses {
                 detail: None,
             })
             .collect();
-        Statuses { list: Arc::new(Mutex::new(list)), at_once: Arc::default(), interval_ms }
+        Statuses { list: Arc::new(Mutex::new(list)), at_once: Arc::default(), hurried: watch::Sender::new(()), interval_ms }
     }
 
     fn set(&self, i: usize, update: impl FnOnce(&mut TimestampStatus)) {
@@ -101,9 +103,10 @@ impl Statuses {
         !self.list.lock().is_empty()
     }
 
-    /// From now on, stamp each new checkpoint without waiting for the interval (shutdown).
+    /// From now on, stamp the newest checkpoint without waiting for the interval (shutdown).
     pub(crate) fn hurry(&self) {
         self.at_once.store(true, Ordering::Relaxed);
+        self.hurried.send_replace(());
     }
 
     /// Whether every authority has stamped `size`, refused it, or is not answering.
@@ -146,6 +149,7 @@ pub(crate) fn start(
             stamped: 0,
             next_at: Instant::now(),
             refused: None,
+            hurried: log.inner.stamps.hurried.subscribe(),
         };
         runtime.spawn(run(client, latest.clone()));
     }
@@ -187,6 +191,8 @@ struct Client {
     next_at: Instant,
     /// The refusal last recorded (not repeated until it stamps again).
     refused: Option<(u16, String)>,
+    /// Changes when the shutdown asks for the newest checkpoint to be stamped at once.
+    hurried: watch::Receiver<()>,
 }
 
 impl Follower for Client {
@@ -199,6 +205,12 @@ impl Follower for Client {
             return Next::At(self.next_at);
         }
         self.stamp(cp).await
+    }
+
+    async fn woken(&mut self) {
+        if self.hurried.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
@@ -247,13 +259,15 @@ impl Client {
     fn stamped_now(&mut self, cp: &SignedCheckpoint, stamp: super::timestamp::Stamp) -> Next {
         let gen_time = format_gen_time(stamp.gen_time);
         let stored = StoredTimestamp { size: cp.size, tsa: self.authority.url.clone(), token: stamp.token, gen_time };
+        // Queued for the writer before the status says so: a shutdown that waits for the status
+        // then reaches the writer after the token.
+        self.log.tell(Command::Stamped { stamp: stored.clone() });
         self.statuses().set(self.i, |s| {
             s.state = "ok";
             s.stamped_size = Some(cp.size);
-            s.gen_time = Some(stored.gen_time.clone());
+            s.gen_time = Some(stored.gen_time);
             s.detail = None;
         });
-        self.log.tell(Command::Stamped { stamp: stored });
         self.stamped = cp.size;
         self.refused = None;
         self.next_at = Instant::now() + self.interval;
