@@ -420,6 +420,21 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_gateway_toml_parses_and_so_do_its_commented_examples() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.toml")).unwrap();
+        let c: Config = toml::from_str(&text).unwrap();
+        assert_eq!(c.audit.timestamp_interval_ms, crate::audit::DEFAULT_TIMESTAMP_INTERVAL_MS);
+        // Uncommented, the example array tables belong to [audit] and take no [audit] key away.
+        let mut uncommented = text.clone();
+        for example in ["[[audit.", "url = ", "public_key = ", "certificate = "] {
+            uncommented = uncommented.replace(&format!("# {example}"), example);
+        }
+        let c: Config = toml::from_str(&uncommented).unwrap();
+        assert_eq!((c.audit.witnesses.len(), c.audit.timestamp_authorities.len()), (1, 1));
+        assert_eq!(c.audit.body_hold_years, 10);
+    }
+
+    #[test]
     fn unknown_field_is_an_error() {
         assert!(toml::from_str::<Config>("lisen = 'x'").is_err());
     }

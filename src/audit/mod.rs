@@ -19,11 +19,11 @@
 pub mod bundle;
 pub mod cli;
 pub mod files;
+mod follow;
 pub mod operator;
 pub mod sealed;
 pub mod snapshot;
 pub mod store;
-mod follow;
 mod timestamp_push;
 mod verified;
 mod witness_push;

@@ -44,10 +44,18 @@ pub(crate) fn parse_authorities(opts: &AuditOptions) -> Result<Vec<Authority>, A
             reqwest::Url::parse(&t.url)
                 .map_err(|e| AuditError::Invalid(format!("audit.timestamp_authorities url {:?}: {e}", t.url)))?;
             let pem = std::fs::read(&t.certificate).map_err(|e| {
-                AuditError::Invalid(format!("audit.timestamp_authorities ({}): {}: {e}", t.url, t.certificate.display()))
+                AuditError::Invalid(format!(
+                    "audit.timestamp_authorities ({}): {}: {e}",
+                    t.url,
+                    t.certificate.display()
+                ))
             })?;
             let certs = TrustedCert::load_pem(&pem).map_err(|e| {
-                AuditError::Invalid(format!("audit.timestamp_authorities ({}): {}: {e}", t.url, t.certificate.display()))
+                AuditError::Invalid(format!(
+                    "audit.timestamp_authorities ({}): {}: {e}",
+                    t.url,
+                    t.certificate.display()
+                ))
             })?;
             Ok(Authority { url: t.url.clone(), certs })
         })
@@ -90,7 +98,12 @@ impl Statuses {
                 detail: None,
             })
             .collect();
-        Statuses { list: Arc::new(Mutex::new(list)), at_once: Arc::default(), hurried: watch::Sender::new(()), interval_ms }
+        Statuses {
+            list: Arc::new(Mutex::new(list)),
+            at_once: Arc::default(),
+            hurried: watch::Sender::new(()),
+            interval_ms,
+        }
     }
 
     fn set(&self, i: usize, update: impl FnOnce(&mut TimestampStatus)) {

@@ -14,7 +14,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl (tests/run_all.sh installs it)");
+    let out =
+        Command::new("openssl").args(args).current_dir(dir).output().expect("openssl (tests/run_all.sh installs it)");
     assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -39,8 +40,22 @@ impl Pki {
         openssl(
             dir,
             &[
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-                "-subj", &ca_subject, "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                &ca_subject,
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
                 "keyUsage=critical,keyCertSign",
             ],
         );
@@ -50,8 +65,24 @@ impl Pki {
         openssl(
             dir,
             &[
-                "x509", "-req", "-in", "tsa.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "2", "-days",
-                "2", "-extfile", "ext.cnf", "-extensions", "tsa_cert", "-out", "tsa.pem",
+                "x509",
+                "-req",
+                "-in",
+                "tsa.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                "2",
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+                "-extensions",
+                "tsa_cert",
+                "-out",
+                "tsa.pem",
             ],
         );
         std::fs::write(dir.join("serial"), "01\n").unwrap();
@@ -373,5 +404,9 @@ fn replies_are_checked_before_anything_is_kept() {
         std::fs::read(root.path().join("sha1.tsq")).unwrap()
     };
     let refused = pki.reply(&sha1_query);
-    assert!(matches!(check_reply(&refused, &req, &trusted), Err(TimestampError::NotGranted { .. })), "{:?}", check_reply(&refused, &req, &trusted));
+    assert!(
+        matches!(check_reply(&refused, &req, &trusted), Err(TimestampError::NotGranted { .. })),
+        "{:?}",
+        check_reply(&refused, &req, &trusted)
+    );
 }

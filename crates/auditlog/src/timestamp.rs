@@ -174,7 +174,8 @@ pub fn check_reply(reply: &[u8], req: &Request, trusted: &[TrustedCert]) -> Resu
         let detail = if text.is_empty() { fail } else { format!("{fail}: {text}") };
         return Err(TimestampError::NotGranted { status: format!("{:?}", resp.status.status), detail });
     }
-    let token = resp.time_stamp_token.ok_or_else(|| TimestampError::malformed("TimeStampResp", "granted without a token"))?;
+    let token =
+        resp.time_stamp_token.ok_or_else(|| TimestampError::malformed("TimeStampResp", "granted without a token"))?;
     let token = token.to_der().map_err(|e| TimestampError::malformed("TimeStampToken", e))?;
     let (stamp, tst) = verify(&token, &req.imprint, trusted)?;
     if tst.nonce.as_ref() != Some(&req.nonce) {
@@ -197,7 +198,8 @@ fn verify(token: &[u8], imprint: &Hash, trusted: &[TrustedCert]) -> Result<(Stam
     if sd.encap_content_info.econtent_type != CT_TST_INFO {
         return Err(TimestampError::malformed("TimeStampToken", "its content is not a TSTInfo"));
     }
-    let content = sd.encap_content_info.econtent.as_ref().ok_or_else(|| TimestampError::malformed("SignedData", "no content"))?;
+    let content =
+        sd.encap_content_info.econtent.as_ref().ok_or_else(|| TimestampError::malformed("SignedData", "no content"))?;
     let tst_der = content.decode_as::<OctetString>().map_err(|e| TimestampError::malformed("SignedData content", e))?;
     let tst = TstInfo::from_der(tst_der.as_bytes()).map_err(|e| TimestampError::malformed("TSTInfo", e))?;
     let [signer] = sd.signer_infos.0.as_slice() else {
@@ -265,7 +267,11 @@ fn extension<'c>(c: &'c Certificate, oid: &ObjectIdentifier) -> Option<&'c x509_
 
 /// Walk from `cert` up through issuers (embedded or trusted) until a trusted certificate is
 /// reached, verifying each link's signature. Issuers above the signer must be CAs.
-fn chain_to_trusted(cert: &Certificate, embedded: &[Certificate], trusted: &[TrustedCert]) -> Result<(), TimestampError> {
+fn chain_to_trusted(
+    cert: &Certificate,
+    embedded: &[Certificate],
+    trusted: &[TrustedCert],
+) -> Result<(), TimestampError> {
     let subject = cert.tbs_certificate.subject.to_string();
     let is_trusted = |c: &Certificate| c.to_der().is_ok_and(|d| trusted.iter().any(|t| t.der == d));
     let mut current = cert.clone();
@@ -308,12 +314,14 @@ fn fit_to_stamp(cert: &Certificate, gen_time: u64) -> Result<(), TimestampError>
         why: why.to_string(),
     };
     let eku = extension(cert, &EXT_KEY_USAGE).ok_or_else(|| unfit("it has no extended key usage"))?;
-    let usage = ExtendedKeyUsage::from_der(eku.extn_value.as_bytes()).map_err(|_| unfit("its key usage is malformed"))?;
+    let usage =
+        ExtendedKeyUsage::from_der(eku.extn_value.as_bytes()).map_err(|_| unfit("its key usage is malformed"))?;
     if !eku.critical || usage.0 != [KP_TIME_STAMPING] {
         return Err(unfit("its extended key usage is not timeStamping alone, marked critical"));
     }
     let validity = &cert.tbs_certificate.validity;
-    let (from, to) = (validity.not_before.to_unix_duration().as_secs(), validity.not_after.to_unix_duration().as_secs());
+    let (from, to) =
+        (validity.not_before.to_unix_duration().as_secs(), validity.not_after.to_unix_duration().as_secs());
     if gen_time < from || gen_time > to {
         return Err(unfit("it was not valid at the token's genTime"));
     }
@@ -457,13 +465,8 @@ fn bounds(stamped: &BTreeMap<u64, (u64, &str)>) -> Vec<TimeBound> {
         }
         let (time, tree_size, tsa) = best.expect("set above");
         let from = if i == 0 { 0 } else { sizes[i - 1] };
-        let bound = TimeBound {
-            from,
-            to: size - 1,
-            existed_by: format_gen_time(time),
-            tree_size,
-            tsa: tsa.to_string(),
-        };
+        let bound =
+            TimeBound { from, to: size - 1, existed_by: format_gen_time(time), tree_size, tsa: tsa.to_string() };
         match out.last_mut() {
             Some(next) if next.tree_size == tree_size => next.from = from,
             _ => out.push(bound),
