@@ -1,7 +1,8 @@
 //! `verify-log`: [`VerifyLogArgs`] + [`verify_log_main`], also embedded in `auditgate verify-log`.
 //!
 //! Exit codes: 0 intact and attested; 1 integrity failure; 2 usage or I/O error; 3 intact but not
-//! attested (key not pinned, or entries not yet signed). Output to a closed pipe ends quietly.
+//! attested (key not pinned, entries not yet signed, the witness quorum not met, or entries not
+//! covered by a valid time stamp). Output to a closed pipe ends quietly.
 
 use crate::bundle;
 use crate::cosign::WitnessKey;
@@ -22,7 +23,8 @@ pub fn main() -> i32 {
 }
 
 /// `verify-log [--data-dir DIR] [--db FILE] [--public-key FILE | --key-fingerprint HASH]
-/// [--checkpoint FILE] [--json] [--bundle DIR]`
+/// [--checkpoint FILE] [--witness-key FILE ... [--witness-quorum N]] [--tsa-cert FILE ...]
+/// [--json] [--bundle DIR]`
 #[derive(clap::Parser, Debug, Clone, Default)]
 #[command(name = "verify-log", about = "Verify an auditgate audit log using only its public key", version)]
 #[command(group(clap::ArgGroup::new("pin").args(["public_key", "key_fingerprint"]).multiple(false)))]
