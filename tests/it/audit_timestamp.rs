@@ -1,13 +1,15 @@
 //! Trusted time stamps (RFC 3161) on loopback: a throwaway CA and TSA certificate made with
 //! `openssl req`/`x509`, and `openssl ts -reply` behind a small HTTP handler, stamp the
 //! checkpoints of a real gateway. `verify-log --tsa-cert` passes the log and prints the time
-//! bounds; it fails with a wrong certificate and with a token moved to another checkpoint. A TSA
+//! bounds; it fails with a wrong certificate, with a history rewritten and signed again with the
+//! stolen key that keeps the old tokens, and with a token moved to another checkpoint. A TSA
 //! that is down delays nothing; one whose tokens do not chain to the configured certificate is
 //! refused and nothing of it is stored.
 
-use crate::audit_support::verify_dir;
+use crate::audit_support::{manual_options, request, verify_dir};
 use crate::common::{Gateway, GatewayBuilder};
 use auditgate::audit::timestamp::{check_reply, imprint_of, verify_token, Request, TimestampError, TrustedCert};
+use auditgate::audit::AuditLog;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -289,6 +291,33 @@ async fn a_gateway_stamps_its_checkpoints_and_verify_log_proves_when_entries_exi
     assert!(report["not_attested"].to_string().contains("no time stamp verifies"), "{report}");
     // Without --tsa-cert the verdict does not depend on time stamps.
     assert_eq!(verify_dir(&data, &[]).0, 0);
+
+    // Whoever holds signing.key rewrites the history, signs it again and keeps the old tokens:
+    // they stamp the old roots, so the rewritten checkpoint fails, named.
+    let forged = root.path().join("forged");
+    std::fs::create_dir_all(&forged).unwrap();
+    std::fs::copy(data.join("signing.key"), forged.join("signing.key")).unwrap();
+    let log = AuditLog::open(&forged, manual_options()).unwrap();
+    for i in 0..entries - 2 {
+        log.append(request(i)).await.unwrap();
+    }
+    log.shutdown().await.unwrap();
+    drop(log);
+    assert_eq!(log_size(&forged), entries);
+    assert_eq!(verify_dir(&forged, &["--public-key", path(&data.join("signing.pub"))]).0, 0, "signed anew");
+    {
+        let c = db(&forged);
+        c.execute(&format!("ATTACH '{}' AS honest", path(&data.join("log.db"))), []).unwrap();
+        c.execute("INSERT INTO timestamps SELECT * FROM honest.timestamps WHERE tree_size = ?1", [entries as i64])
+            .unwrap();
+    }
+    let (code, report) = verify_dir(&forged, &["--tsa-cert", path(&pki.ca())]);
+    assert_eq!(code, 1, "{report}");
+    let failure = report["failure"]["reason"].as_str().unwrap();
+    assert!(
+        failure.contains(&format!("checkpoint of tree size {entries}")) && failure.contains("imprint"),
+        "{failure}"
+    );
 
     // A token moved onto another checkpoint stamps another imprint: an integrity failure that
     // names the checkpoint.
