@@ -190,50 +190,69 @@ pub fn verify_token(token: &[u8], imprint: &Hash, trusted: &[TrustedCert]) -> Re
 }
 
 fn verify(token: &[u8], imprint: &Hash, trusted: &[TrustedCert]) -> Result<(Stamp, TstInfo), TimestampError> {
-    let info = ContentInfo::from_der(token).map_err(|e| TimestampError::malformed("TimeStampToken", e))?;
-    if info.content_type != SIGNED_DATA {
-        return Err(TimestampError::malformed("TimeStampToken", "its content is not CMS SignedData"));
-    }
-    let sd: SignedData = info.content.decode_as().map_err(|e| TimestampError::malformed("SignedData", e))?;
-    if sd.encap_content_info.econtent_type != CT_TST_INFO {
-        return Err(TimestampError::malformed("TimeStampToken", "its content is not a TSTInfo"));
-    }
-    let content =
-        sd.encap_content_info.econtent.as_ref().ok_or_else(|| TimestampError::malformed("SignedData", "no content"))?;
-    let tst_der = content.decode_as::<OctetString>().map_err(|e| TimestampError::malformed("SignedData content", e))?;
-    let tst = TstInfo::from_der(tst_der.as_bytes()).map_err(|e| TimestampError::malformed("TSTInfo", e))?;
-    let [signer] = sd.signer_infos.0.as_slice() else {
-        return Err(TimestampError::malformed("SignedData", "not exactly one signer"));
-    };
-    let embedded: Vec<Certificate> = sd
-        .certificates
-        .iter()
-        .flat_map(|set| set.0.iter())
-        .filter_map(|c| match c {
-            cms::cert::CertificateChoices::Certificate(c) => Some(c.clone()),
-            _ => None,
-        })
-        .collect();
-    let gen_time = tst.gen_time.to_unix_duration().as_secs();
+    let parts = Parts::parse(token)?;
+    let gen_time = parts.tst.gen_time.to_unix_duration().as_secs();
     // Who signed, and is that someone the caller trusts?
-    let cert = signer_cert(signer, &embedded, trusted)?;
-    chain_to_trusted(&cert, &embedded, trusted)?;
+    let cert = signer_cert(&parts.signer, &parts.embedded, trusted)?;
+    chain_to_trusted(&cert, &parts.embedded, trusted)?;
     fit_to_stamp(&cert, gen_time)?;
-    // What they signed.
-    check_signed_attributes(signer, tst_der.as_bytes())?;
-    let attrs = signer.signed_attrs.as_ref().expect("checked above");
-    let signed = attrs.to_der().map_err(|e| TimestampError::malformed("signed attributes", e))?;
-    if signer.digest_alg.oid != SHA256 {
-        return Err(TimestampError::Unsupported(format!("digest {}", signer.digest_alg.oid)));
+    // What they signed: the signed attributes, which commit to the TSTInfo.
+    let signed = check_signed_attributes(&parts.signer, &parts.tst_der)?;
+    if parts.signer.digest_alg.oid != SHA256 {
+        return Err(TimestampError::Unsupported(format!("digest {}", parts.signer.digest_alg.oid)));
     }
-    verify_signature(&cert, &signer.signature_algorithm.oid, &signed, signer.signature.as_bytes())?;
+    verify_signature(&cert, &parts.signer.signature_algorithm.oid, &signed, parts.signer.signature.as_bytes())?;
     let ours = sha256_imprint(imprint)?;
-    let theirs = &tst.message_imprint;
+    let theirs = &parts.tst.message_imprint;
     if theirs.hash_algorithm.oid != SHA256 || theirs.hashed_message != ours.hashed_message {
         return Err(TimestampError::ImprintMismatch);
     }
     let signer = cert.tbs_certificate.subject.to_string();
-    Ok((Stamp { token: token.to_vec(), gen_time, signer }, tst))
+    Ok((Stamp { token: token.to_vec(), gen_time, signer }, parts.tst))
+}
+
+/// A token taken apart: its one signer, the certificates it carries, the TSTInfo and its DER.
+struct Parts {
+    signer: SignerInfo,
+    embedded: Vec<Certificate>,
+    tst: TstInfo,
+    tst_der: Vec<u8>,
+}
+
+impl Parts {
+    fn parse(token: &[u8]) -> Result<Parts, TimestampError> {
+        let info = ContentInfo::from_der(token).map_err(|e| TimestampError::malformed("TimeStampToken", e))?;
+        if info.content_type != SIGNED_DATA {
+            return Err(TimestampError::malformed("TimeStampToken", "its content is not CMS SignedData"));
+        }
+        let sd: SignedData = info.content.decode_as().map_err(|e| TimestampError::malformed("SignedData", e))?;
+        if sd.encap_content_info.econtent_type != CT_TST_INFO {
+            return Err(TimestampError::malformed("TimeStampToken", "its content is not a TSTInfo"));
+        }
+        let content = sd
+            .encap_content_info
+            .econtent
+            .as_ref()
+            .ok_or_else(|| TimestampError::malformed("SignedData", "no content"))?;
+        let tst_der = content
+            .decode_as::<OctetString>()
+            .map_err(|e| TimestampError::malformed("SignedData content", e))?
+            .into_bytes();
+        let tst = TstInfo::from_der(&tst_der).map_err(|e| TimestampError::malformed("TSTInfo", e))?;
+        let [signer] = sd.signer_infos.0.as_slice() else {
+            return Err(TimestampError::malformed("SignedData", "not exactly one signer"));
+        };
+        let embedded = sd
+            .certificates
+            .iter()
+            .flat_map(|set| set.0.iter())
+            .filter_map(|c| match c {
+                cms::cert::CertificateChoices::Certificate(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        Ok(Parts { signer: signer.clone(), embedded, tst, tst_der })
+    }
 }
 
 /// The certificate the signer identifier names, among the embedded and the trusted ones.
@@ -329,8 +348,8 @@ fn fit_to_stamp(cert: &Certificate, gen_time: u64) -> Result<(), TimestampError>
 }
 
 /// RFC 5652 5.3 and 11: the signed attributes name the TSTInfo as content type and carry the
-/// SHA-256 of the TSTInfo's DER.
-fn check_signed_attributes(signer: &SignerInfo, tst_der: &[u8]) -> Result<(), TimestampError> {
+/// SHA-256 of the TSTInfo's DER. Returns the bytes the signature covers.
+fn check_signed_attributes(signer: &SignerInfo, tst_der: &[u8]) -> Result<Vec<u8>, TimestampError> {
     let bad = |why: &str| TimestampError::SignedAttributes(why.to_string());
     let attrs = signer.signed_attrs.as_ref().ok_or_else(|| bad("there are none"))?;
     let single = |oid: ObjectIdentifier| -> Result<&Any, TimestampError> {
@@ -350,7 +369,8 @@ fn check_signed_attributes(signer: &SignerInfo, tst_der: &[u8]) -> Result<(), Ti
     if digest.as_bytes() != Sha256::digest(tst_der).as_slice() {
         return Err(bad("the message digest is not the SHA-256 of the TSTInfo"));
     }
-    Ok(())
+    // What the signature covers: the attributes' DER as a SET OF (RFC 5652 5.4), not [0].
+    attrs.to_der().map_err(|e| TimestampError::malformed("signed attributes", e))
 }
 
 /// Verify `sig` over `msg` with the key of `cert`: RSA PKCS #1 v1.5 or ECDSA P-256, SHA-256.
