@@ -228,6 +228,15 @@ fn stop(gw: &mut Gateway) {
     assert!(gw.terminate().success(), "{}", gw.stderr());
 }
 
+fn copy_files(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().map(Result::unwrap) {
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -318,6 +327,19 @@ async fn a_gateway_stamps_its_checkpoints_and_verify_log_proves_when_entries_exi
         failure.contains(&format!("checkpoint of tree size {entries}")) && failure.contains("imprint"),
         "{failure}"
     );
+
+    // The stored copy of genTime is checked against the token (on a copy of the log).
+    let edited = root.path().join("edited");
+    copy_files(&data, &edited);
+    db(&edited)
+        .execute_batch(&format!(
+            "DROP TRIGGER timestamps_no_update;
+             UPDATE timestamps SET gen_time = '2020-01-01T00:00:00Z' WHERE tree_size = {entries};"
+        ))
+        .unwrap();
+    let (code, report) = verify_dir(&edited, &["--tsa-cert", path(&pki.ca())]);
+    assert_eq!(code, 1, "{report}");
+    assert!(report["failure"]["reason"].as_str().unwrap().contains("gen_time"), "{report}");
 
     // A token moved onto another checkpoint stamps another imprint: an integrity failure that
     // names the checkpoint.
