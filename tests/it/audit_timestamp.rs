@@ -109,9 +109,14 @@ impl Pki {
 
     /// `openssl ts -reply` for one query.
     fn reply(&self, query: &[u8]) -> Vec<u8> {
+        self.reply_with("tsa.cnf", query)
+    }
+
+    /// The same with another configuration file beside `tsa.cnf`.
+    fn reply_with(&self, config: &str, query: &[u8]) -> Vec<u8> {
         let mut child = Command::new("openssl")
             .args(["ts", "-reply", "-config"])
-            .arg(self.dir.join("tsa.cnf"))
+            .arg(self.dir.join(config))
             .args(["-queryfile", "/dev/stdin", "-out", "/dev/stdout"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -435,6 +440,14 @@ fn replies_are_checked_before_anything_is_kept() {
     let stamp = check_reply(&reply, &req, &trusted).expect("a good reply");
     assert!(stamp.signer.contains("auditgate test TSA"), "{}", stamp.signer);
     assert!(verify_token(&stamp.token, &imprint, &trusted).is_ok());
+    // A TSA that names its certificate by SHA-1 (ESS signing-certificate v1, openssl's default)
+    // instead of SHA-256 (v2) is accepted too.
+    let v2 = std::fs::read_to_string(pki.dir.join("tsa.cnf")).unwrap();
+    std::fs::write(pki.dir.join("tsa-v1.cnf"), v2.replace("ess_cert_id_alg = sha256", "ess_cert_id_alg = sha1"))
+        .unwrap();
+    let req_v1 = Request::new(&imprint).unwrap();
+    let stamp_v1 = check_reply(&pki.reply_with("tsa-v1.cnf", &req_v1.der), &req_v1, &trusted).expect("a v1 reply");
+    assert_ne!(stamp_v1.token, stamp.token);
 
     // Another request's reply (another nonce), another imprint, another CA.
     let again = Request::new(&imprint).unwrap();

@@ -9,8 +9,9 @@
 //! A token is accepted only if its signer's certificate is one of the trusted certificates or
 //! chains to one (each link's signature verified), the certificate is for time stamping and was
 //! valid at `genTime`, the CMS signature over the signed attributes verifies with its key (RSA
-//! PKCS #1 v1.5 or ECDSA P-256, SHA-256), the signed attributes name the TSTInfo content type and
-//! carry its SHA-256, and the TSTInfo's imprint is the checkpoint's. All ASN.1 is parsed and
+//! PKCS #1 v1.5 or ECDSA P-256, SHA-256), the signed attributes name the TSTInfo content type,
+//! carry its SHA-256 and name the signer's certificate (ESS), and the TSTInfo's imprint is the
+//! checkpoint's. All ASN.1 is parsed and
 //! written by RustCrypto's `der`, `cms`, `x509-cert` and `x509-tsp`.
 
 use crate::cosign::note_text;
@@ -39,6 +40,8 @@ const SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1135
 const CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 const ATTR_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 const ATTR_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const ATTR_SIGNING_CERT: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12");
+const ATTR_SIGNING_CERT_V2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
@@ -196,8 +199,9 @@ fn verify(token: &[u8], imprint: &Hash, trusted: &[TrustedCert]) -> Result<(Stam
     let cert = signer_cert(&parts.signer, &parts.embedded, trusted)?;
     chain_to_trusted(&cert, &parts.embedded, trusted)?;
     fit_to_stamp(&cert, gen_time)?;
-    // What they signed: the signed attributes, which commit to the TSTInfo.
+    // What they signed: the signed attributes, which commit to the TSTInfo and the certificate.
     let signed = check_signed_attributes(&parts.signer, &parts.tst_der)?;
+    check_signing_certificate(&parts.signer, &cert)?;
     if parts.signer.digest_alg.oid != SHA256 {
         return Err(TimestampError::Unsupported(format!("digest {}", parts.signer.digest_alg.oid)));
     }
@@ -282,6 +286,65 @@ fn subject_key_id(c: &Certificate) -> Option<Vec<u8>> {
 
 fn extension<'c>(c: &'c Certificate, oid: &ObjectIdentifier) -> Option<&'c x509_cert::ext::Extension> {
     c.tbs_certificate.extensions.as_ref()?.iter().find(|e| e.extn_id == *oid)
+}
+
+/// ESS `SigningCertificate` (RFC 2634 5.4): the certificate the signer meant, by its SHA-1.
+#[derive(der::Sequence)]
+struct SigningCertificate {
+    certs: Vec<EssCertId>,
+    #[asn1(optional = "true")]
+    policies: Option<Any>,
+}
+
+#[derive(der::Sequence)]
+struct EssCertId {
+    cert_hash: OctetString,
+    #[asn1(optional = "true")]
+    issuer_serial: Option<Any>,
+}
+
+/// ESS `SigningCertificateV2` (RFC 5035 3): the same with a named hash, SHA-256 by default.
+#[derive(der::Sequence)]
+struct SigningCertificateV2 {
+    certs: Vec<EssCertIdV2>,
+    #[asn1(optional = "true")]
+    policies: Option<Any>,
+}
+
+#[derive(der::Sequence)]
+struct EssCertIdV2 {
+    #[asn1(optional = "true")]
+    hash_algorithm: Option<x509_cert::spki::AlgorithmIdentifierOwned>,
+    cert_hash: OctetString,
+    #[asn1(optional = "true")]
+    issuer_serial: Option<Any>,
+}
+
+/// RFC 3161 2.4.2 (with RFC 5816): the signed attributes name the signer's certificate, so
+/// that another certificate for the same key cannot stand in for it.
+fn check_signing_certificate(signer: &SignerInfo, cert: &Certificate) -> Result<(), TimestampError> {
+    let bad = |why: &str| TimestampError::SignedAttributes(why.to_string());
+    let attrs = signer.signed_attrs.as_ref().ok_or_else(|| bad("there are none"))?;
+    let der = cert.to_der().map_err(|e| TimestampError::malformed("certificate", e))?;
+    let value = |oid| attrs.iter().find(|a| a.oid == oid).and_then(|a| a.values.get(0));
+    let named = if let Some(v) = value(ATTR_SIGNING_CERT_V2) {
+        let sc: SigningCertificateV2 = v.decode_as().map_err(|_| bad("the signing-certificate-v2 is malformed"))?;
+        let first = sc.certs.first().ok_or_else(|| bad("the signing-certificate-v2 names no certificate"))?;
+        if first.hash_algorithm.as_ref().is_some_and(|a| a.oid != SHA256) {
+            return Err(TimestampError::Unsupported("a signing-certificate-v2 hash other than SHA-256".into()));
+        }
+        first.cert_hash.as_bytes() == Sha256::digest(&der).as_slice()
+    } else if let Some(v) = value(ATTR_SIGNING_CERT) {
+        let sc: SigningCertificate = v.decode_as().map_err(|_| bad("the signing-certificate is malformed"))?;
+        let first = sc.certs.first().ok_or_else(|| bad("the signing-certificate names no certificate"))?;
+        first.cert_hash.as_bytes() == <sha1::Sha1 as Digest>::digest(&der).as_slice()
+    } else {
+        return Err(bad("no signing-certificate attribute names the TSA's certificate"));
+    };
+    if !named {
+        return Err(bad("the signing-certificate attribute names another certificate than the signer's"));
+    }
+    Ok(())
 }
 
 /// Walk from `cert` up through issuers (embedded or trusted) until a trusted certificate is
