@@ -113,6 +113,11 @@ pub struct AuditConfig {
     /// How many witnesses must cosign a checkpoint for `/health` to count it as witnessed
     /// (default: all of them).
     pub witness_quorum: Option<usize>,
+    /// `[[audit.timestamp_authorities]]`: checkpoints are sent to these RFC 3161 time-stamping
+    /// authorities, at most once per `timestamp_interval_ms` each.
+    pub timestamp_authorities: Vec<TimestampAuthorityConfig>,
+    /// Least time between two time stamps from one authority (a new checkpoint waits for it).
+    pub timestamp_interval_ms: u64,
     /// Where the master key that wraps the stored bodies' keys lives (default: `body-master.key`
     /// in the data directory). Keep it off the log's backups to make erasure reach them too.
     pub body_key_file: Option<std::path::PathBuf>,
@@ -130,6 +135,17 @@ pub struct WitnessConfig {
     pub public_key: String,
 }
 
+/// One `[[audit.timestamp_authorities]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimestampAuthorityConfig {
+    /// Where the gateway posts its RFC 3161 requests (`application/timestamp-query`).
+    pub url: String,
+    /// PEM file with the authority's certificate, or the CA certificate that issued it: a reply
+    /// is stored only if its token chains to it.
+    pub certificate: std::path::PathBuf,
+}
+
 impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
@@ -139,6 +155,8 @@ impl Default for AuditConfig {
             store_bodies: crate::audit::BodyStorage::None,
             witnesses: Vec::new(),
             witness_quorum: None,
+            timestamp_authorities: Vec::new(),
+            timestamp_interval_ms: crate::audit::DEFAULT_TIMESTAMP_INTERVAL_MS,
             body_key_file: None,
             body_hold_years: crate::audit::DEFAULT_BODY_HOLD_YEARS,
         }
@@ -468,6 +486,21 @@ mod tests {
         )
         .unwrap();
         assert!(!c.providers[0].enabled());
+    }
+
+    #[test]
+    fn the_shipped_gateway_toml_parses_and_so_do_its_commented_examples() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.toml")).unwrap();
+        let c: Config = toml::from_str(&text).unwrap();
+        assert_eq!(c.audit.timestamp_interval_ms, crate::audit::DEFAULT_TIMESTAMP_INTERVAL_MS);
+        // Uncommented, the example array tables belong to [audit] and take no [audit] key away.
+        let mut uncommented = text.clone();
+        for example in ["[[audit.", "url = ", "public_key = ", "certificate = "] {
+            uncommented = uncommented.replace(&format!("# {example}"), example);
+        }
+        let c: Config = toml::from_str(&uncommented).unwrap();
+        assert_eq!((c.audit.witnesses.len(), c.audit.timestamp_authorities.len()), (1, 1));
+        assert_eq!(c.audit.body_hold_years, 10);
     }
 
     #[test]

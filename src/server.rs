@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::accounting::{AccountStore, GenerationRecorder, Limits, SqliteAccountStore};
 use crate::api::{router, AppState, Inner, KeyCache};
-use crate::audit::{AuditLog, AuditOptions, Record, SystemRecord, WitnessTarget};
+use crate::audit::{AuditLog, AuditOptions, Record, SystemRecord, TimestampAuthority, WitnessTarget};
 use crate::config::{Config, ProviderKind};
 use crate::policy::reload::{spawn_watcher, PolicyHandle, ReloadEvent};
 use crate::policy::Policy;
@@ -71,6 +71,13 @@ fn audit_options(config: &Config) -> AuditOptions {
             .map(|w| WitnessTarget { url: w.url.clone(), public_key: w.public_key.clone() })
             .collect(),
         witness_quorum: config.audit.witness_quorum.unwrap_or(config.audit.witnesses.len()),
+        timestamp_authorities: config
+            .audit
+            .timestamp_authorities
+            .iter()
+            .map(|t| TimestampAuthority { url: t.url.clone(), certificate: t.certificate.clone() })
+            .collect(),
+        timestamp_interval_ms: config.audit.timestamp_interval_ms,
         body_key_file: config.audit.body_key_file.clone(),
         body_hold_years: config.audit.body_hold_years,
     }
@@ -209,7 +216,8 @@ fn watch_policy(state: &AppState) -> tokio::task::JoinHandle<()> {
 }
 
 /// Run the gateway until a shutdown signal; returns once drained and the log is closed.
-/// Longest a stopping gateway waits for its witnesses to cosign the final checkpoint.
+/// Longest a stopping gateway waits for its witnesses to cosign the final checkpoint (and its
+/// time-stamping authorities to stamp it).
 const WITNESS_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn serve(config: Config) -> Result<(), StartError> {
@@ -239,9 +247,16 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     if let Err(e) = state.audit.append(Record::System(stop)).await {
         tracing::error!(error = %e, "could not record gateway stop");
     }
-    // Sign the final checkpoint now, while the writer can still store its cosignatures.
-    if let Ok(Some(size)) = state.audit.checkpoint().await {
-        state.audit.settle_witnesses(size, WITNESS_SETTLE).await;
+    // Sign the final checkpoint now, while the writer can still store its cosignatures and
+    // time stamps; it is stamped at once, whatever the interval. (The writer may have signed it
+    // on its own interval already: then it is the newest one.)
+    state.audit.stamp_at_once();
+    let signed = state.audit.checkpoint().await.ok().flatten();
+    if let Some(size) = signed.or_else(|| state.audit.newest_checkpoint()) {
+        tokio::join!(
+            state.audit.settle_witnesses(size, WITNESS_SETTLE),
+            state.audit.settle_timestamps(size, WITNESS_SETTLE)
+        );
     }
     if let Err(e) = state.audit.shutdown().await {
         tracing::error!(error = %e, "audit log did not close cleanly");

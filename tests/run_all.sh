@@ -5,6 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The time-stamp tests (tests/it/audit_timestamp.rs) run a throwaway TSA with `openssl ts`.
+if ! command -v openssl >/dev/null; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+fi
+
 cargo test --locked
 # The verifier crate's own unit tests (crates/auditlog). Not `--workspace`: both packages build a
 # `verify-log` binary (the gateway's for target/*/verify-log, the crate's for `cargo install`), and

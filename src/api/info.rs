@@ -155,6 +155,9 @@ pub async fn health(State(state): State<AppState>) -> Response {
     if let Some(witnesses) = state.audit.witness_status() {
         body["witnesses"] = witnesses;
     }
+    if let Some(timestamps) = state.audit.timestamp_status() {
+        body["timestamps"] = timestamps;
+    }
     match state.audit.health().await {
         Ok(()) => Json(body).into_response(),
         Err(reason) => {

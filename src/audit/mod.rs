@@ -19,15 +19,17 @@
 pub mod bundle;
 pub mod cli;
 pub mod files;
+mod follow;
 pub mod operator;
 pub mod sealed;
 pub mod snapshot;
 pub mod store;
+mod timestamp_push;
 mod verified;
 mod witness_push;
 mod writer;
 
-pub use auditlog::{chain, cosign, entry, merkle, note, record, verify, witness};
+pub use auditlog::{chain, cosign, entry, merkle, note, record, timestamp, verify, witness};
 
 pub use cli::{audit_main, verify_log, verify_log_main, AuditCommand, VerifyLogArgs};
 pub use record::{
@@ -48,6 +50,7 @@ pub use auditlog::{FILE_CHECKPOINTS, FILE_DB, FILE_KEY, FILE_LOCK, FILE_PUB, FIL
 /// Written when a witness has cosigned a larger log than this one (it was rolled back): every
 /// append is refused, across restarts, until an operator removes it.
 pub const FILE_HALT: &str = "witness-halt";
+pub use timestamp_push::TimestampStatus;
 pub use witness_push::WitnessStatus;
 
 /// A checkpoint just signed, for the witnesses.
@@ -65,6 +68,18 @@ pub struct WitnessTarget {
     /// The witness's verifier key, as in its `witness.pub`.
     pub public_key: String,
 }
+/// One `[[audit.timestamp_authorities]]` entry: an RFC 3161 time-stamping authority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimestampAuthority {
+    /// Where time-stamp requests are posted.
+    pub url: String,
+    /// PEM file with the authority's certificate or the CA certificate that issued it.
+    pub certificate: PathBuf,
+}
+
+/// Least time between two stamps from one authority, by default: one a minute.
+pub const DEFAULT_TIMESTAMP_INTERVAL_MS: u64 = 60_000;
+
 /// The master key that wraps the keys of stored bodies (outside `log.db`; see [`sealed`]).
 pub const FILE_BODY_KEY: &str = "body-master.key";
 /// Requests from the command line to a running writer (see [`operator`]).
@@ -120,6 +135,10 @@ pub struct AuditOptions {
     pub witnesses: Vec<WitnessTarget>,
     /// How many of them must cosign a checkpoint for it to count as witnessed (`/health`).
     pub witness_quorum: usize,
+    /// RFC 3161 time-stamping authorities the newest checkpoint is sent to.
+    pub timestamp_authorities: Vec<TimestampAuthority>,
+    /// Least time between two stamps from one authority.
+    pub timestamp_interval_ms: u64,
     /// The body master key (see [`sealed`]); default `body-master.key` in the data directory.
     pub body_key_file: Option<PathBuf>,
     /// Years a stored body is held before it may be erased without `--force` (statutory hold,
@@ -143,6 +162,8 @@ impl Default for AuditOptions {
             store_bodies: BodyStorage::None,
             witnesses: Vec::new(),
             witness_quorum: 0,
+            timestamp_authorities: Vec::new(),
+            timestamp_interval_ms: DEFAULT_TIMESTAMP_INTERVAL_MS,
             body_key_file: None,
             body_hold_years: DEFAULT_BODY_HOLD_YEARS,
         }
@@ -171,6 +192,9 @@ struct Inner {
     /// Why appends were refused from the start (`witness-halt`), if they were.
     halted: Option<String>,
     witnesses: witness_push::Statuses,
+    stamps: timestamp_push::Statuses,
+    /// The newest signed checkpoint, when witnesses or time-stamping authorities take them.
+    latest: Option<tokio::sync::watch::Receiver<Option<SignedCheckpoint>>>,
     /// Seals stored bodies; loaded only when bodies are stored.
     body_key: Option<sealed::MasterKey>,
 }
@@ -181,6 +205,7 @@ impl AuditLog {
     /// database cannot be written.
     pub fn open(dir: &Path, opts: AuditOptions) -> Result<AuditLog, AuditError> {
         let targets = witness_push::parse_targets(&opts)?;
+        let authorities = timestamp_push::parse_authorities(&opts)?;
         let mut writer = Writer::open(dir, opts.clone())?;
         let body_key = match opts.store_bodies {
             BodyStorage::None => None,
@@ -192,7 +217,7 @@ impl AuditLog {
         let public_key = writer.vkey().to_string();
         let halted = writer.halted().map(str::to_string);
         let (tx, rx) = std::sync::mpsc::channel();
-        let published = (!targets.is_empty()).then(|| {
+        let published = (!targets.is_empty() || !authorities.is_empty()).then(|| {
             let (out, latest) = tokio::sync::watch::channel(None);
             writer.publish_checkpoints(out);
             latest
@@ -202,11 +227,17 @@ impl AuditLog {
             .spawn(move || writer.run(rx))
             .map_err(|e| AuditError::Unavailable(format!("cannot start writer thread: {e}")))?;
         let witnesses = witness_push::Statuses::new(&targets, opts.witness_quorum);
-        let log = AuditLog {
-            inner: Arc::new(Inner { tx, dir: dir.to_path_buf(), opts, public_key, halted, witnesses, body_key }),
-        };
+        let stamps = timestamp_push::Statuses::new(&authorities, opts.timestamp_interval_ms);
+        let latest = published.clone();
+        let inner = Inner { tx, dir: dir.to_path_buf(), opts, public_key, halted, witnesses, stamps, latest, body_key };
+        let log = AuditLog { inner: Arc::new(inner) };
         if let Some(latest) = published {
-            witness_push::start(log.clone(), targets, latest)?;
+            if !targets.is_empty() {
+                witness_push::start(log.clone(), targets, latest.clone())?;
+            }
+            if !authorities.is_empty() {
+                timestamp_push::start(log.clone(), authorities, latest)?;
+            }
         }
         Ok(log)
     }
@@ -233,7 +264,35 @@ impl AuditLog {
         }
     }
 
-    /// Send a command that nobody waits for (witness client).
+    /// What each time-stamping authority last did with our checkpoints (for `/health`).
+    pub fn timestamp_status(&self) -> Option<serde_json::Value> {
+        self.inner.stamps.to_json()
+    }
+
+    /// Have the newest checkpoint stamped at once from now on, whatever the interval (at
+    /// shutdown, for the final one).
+    pub fn stamp_at_once(&self) {
+        self.inner.stamps.hurry();
+    }
+
+    /// The size of the newest checkpoint handed to the witnesses and time-stamping authorities.
+    pub fn newest_checkpoint(&self) -> Option<u64> {
+        self.inner.latest.as_ref().and_then(|l| l.borrow().as_ref().map(|c| c.size))
+    }
+
+    /// Wait (at most `limit`) until every time-stamping authority has stamped `size`, refused
+    /// it, or failed to answer: at shutdown, so the final checkpoint leaves stamped when it can.
+    pub async fn settle_timestamps(&self, size: u64, limit: Duration) {
+        if !self.inner.stamps.any() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.inner.stamps.settled(size) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Send a command that nobody waits for (witness and time-stamp clients).
     fn tell(&self, command: Command) {
         let _ = self.inner.tx.send(command);
     }

@@ -3,14 +3,14 @@
 //! SQLite layout (`log.db`): WAL journal, `synchronous=FULL` (a committed batch survives power
 //! loss; the writer copies the WAL into the database in [`LogStore::tidy`], after answering, not
 //! inside a commit), `secure_delete=ON` (erased bodies are overwritten). Tables `entries`,
-//! `tree_hashes` and `checkpoints` carry triggers that abort every UPDATE and DELETE; `bodies` only
-//! allows the one update that erases a body. `tree_hashes` keeps every perfect-subtree hash above
+//! `tree_hashes`, `checkpoints`, `cosignatures` and `timestamps` carry triggers that abort every
+//! UPDATE and DELETE; `bodies` only allows the one update that erases a body. `tree_hashes` keeps every perfect-subtree hash above
 //! the leaves, so proofs and the frontier never rehash the log. It is keyed by [`stored_position`],
 //! so each batch appends to the last page or two instead of touching one page per tree level: fewer
 //! WAL frames per commit. Logs written with the older `tree_nodes (level, idx)` table are upgraded
 //! when the writer opens them and read as they are by read-only openers.
 
-pub use auditlog::db::{BodyRow, StoreError, StoredCheckpoint, StoredEntry, StoredNode};
+pub use auditlog::db::{BodyRow, StoreError, StoredCheckpoint, StoredEntry, StoredNode, StoredTimestamp};
 
 use super::merkle::{decompose, fold_right, stored_position, Frontier, Hash};
 use auditlog::db::{self, has_table, leaf_hash_column, make_entry, LogDb};
@@ -134,6 +134,18 @@ CREATE TABLE IF NOT EXISTS cosignatures (
 CREATE TRIGGER IF NOT EXISTS cosignatures_no_update BEFORE UPDATE ON cosignatures
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS cosignatures_no_delete BEFORE DELETE ON cosignatures
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS timestamps (
+    tree_size INTEGER NOT NULL,
+    tsa TEXT NOT NULL,
+    token BLOB NOT NULL,
+    gen_time TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (tree_size, tsa)
+);
+CREATE TRIGGER IF NOT EXISTS timestamps_no_update BEFORE UPDATE ON timestamps
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS timestamps_no_delete BEFORE DELETE ON timestamps
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
@@ -300,6 +312,20 @@ impl SqliteStore {
     /// Every stored cosignature, by size.
     pub fn cosignatures(&self) -> Result<Vec<auditlog::db::StoredCosignature>, StoreError> {
         db::cosignatures(&self.conn)
+    }
+
+    /// Store a time-stamp token on the checkpoint of `size` (verified by the caller).
+    pub fn add_timestamp(&mut self, t: &StoredTimestamp, now: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO timestamps (tree_size, tsa, token, gen_time, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![t.size as i64, t.tsa, t.token, t.gen_time, now],
+        )?;
+        Ok(())
+    }
+
+    /// Every stored time-stamp token, by size.
+    pub fn timestamps(&self) -> Result<Vec<StoredTimestamp>, StoreError> {
+        db::timestamps(&self.conn)
     }
 
     /// The stored bodies of one entry, by role (the writer checks an erasure request against them).

@@ -2,13 +2,15 @@
 //! witness with a consistency proof from the size that witness cosigned last; its cosignature is
 //! stored with the checkpoint (`cosignatures` in log.db).
 //!
-//! A witness that is down only delays its cosignature: the client retries with backoff and
-//! never holds up a request. A refusal (409, 422, 403, 404, 400) is recorded as one
-//! `witness_refused` entry per new kind of refusal and shown by `/health`. A 409 naming a size
-//! larger than this log means the log was rolled back (restored from an old copy): the writer then
-//! refuses every append (`witness-halt`), so every call gets 503, until an operator acts.
+//! A witness that is down only delays its cosignature: the client retries with backoff (the loop
+//! shared with the time-stamp client, `follow`) and never holds up a request. A refusal (409,
+//! 422, 403, 404, 400) is recorded as one `witness_refused` entry per new kind of refusal and
+//! shown by `/health`. A 409 naming a size larger than this log means the log was rolled back
+//! (restored from an old copy): the writer then refuses every append (`witness-halt`), so every
+//! call gets 503, until an operator acts.
 
 use super::cosign::{note_text, WitnessKey};
+use super::follow::{follow, Follower, Next};
 use super::merkle::{consistency_proof, Hash};
 use super::record::SystemRecord;
 use super::store::{LogStore, SqliteStore};
@@ -23,9 +25,6 @@ use tokio::sync::watch;
 
 /// Longest one `add-checkpoint` call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-/// Retry delays for a witness that did not answer: doubling from the first to the last.
-const RETRY_FIRST: Duration = Duration::from_millis(500);
-const RETRY_LAST: Duration = Duration::from_secs(30);
 /// How much of a refusal's body is kept in the entry.
 const DETAIL_MAX: usize = 300;
 
@@ -165,45 +164,46 @@ pub(crate) fn start(
     Ok(())
 }
 
+/// The witnesses as one follower of the checkpoint stream.
+struct Witnesses {
+    log: AuditLog,
+    client: reqwest::Client,
+    db: PathBuf,
+    peers: Vec<Peer>,
+}
+
+impl Follower for Witnesses {
+    async fn on_checkpoint(&mut self, cp: &SignedCheckpoint) -> Next {
+        let mut retry = false;
+        for (i, peer) in self.peers.iter_mut().enumerate() {
+            if peer.old < cp.size && peer.refused.is_none_or(|(_, at)| at < cp.size) {
+                retry |= matches!(push(&self.log, &self.client, &self.db, i, peer, cp).await, Pushed::Retry);
+            }
+        }
+        if retry {
+            Next::Retry
+        } else {
+            Next::Idle
+        }
+    }
+}
+
 async fn run(
     log: AuditLog,
     client: reqwest::Client,
     targets: Vec<Target>,
-    mut latest: watch::Receiver<Option<SignedCheckpoint>>,
+    latest: watch::Receiver<Option<SignedCheckpoint>>,
 ) {
     let db = log.dir().join(FILE_DB);
     let cosigned = last_cosigned(&db, &targets).await;
-    let mut peers: Vec<Peer> =
+    let peers: Vec<Peer> =
         targets.into_iter().zip(cosigned).map(|(target, old)| Peer { target, old, refused: None }).collect();
     for (i, p) in peers.iter().enumerate() {
         if p.old > 0 {
             log.inner.witnesses.set(i, |s| s.cosigned_size = Some(p.old));
         }
     }
-    let mut delay = RETRY_FIRST;
-    loop {
-        let newest = latest.borrow_and_update().clone();
-        let mut retry = false;
-        if let Some(cp) = newest {
-            for (i, peer) in peers.iter_mut().enumerate() {
-                if peer.old < cp.size && peer.refused.is_none_or(|(_, at)| at < cp.size) {
-                    retry |= matches!(push(&log, &client, &db, i, peer, &cp).await, Pushed::Retry);
-                }
-            }
-        }
-        if retry {
-            tokio::select! {
-                changed = latest.changed() => if changed.is_err() { return },
-                _ = tokio::time::sleep(delay) => {}
-            }
-            delay = (delay * 2).min(RETRY_LAST);
-        } else {
-            delay = RETRY_FIRST;
-            if latest.changed().await.is_err() {
-                return;
-            }
-        }
-    }
+    follow(latest, Witnesses { log, client, db, peers }).await;
 }
 
 /// The size each witness cosigned last, from the stored cosignatures (0: none).

@@ -19,7 +19,7 @@ use super::merkle::{leaf_hash, Frontier, Hash};
 use super::note::{sign_rotation, write_atomic, write_private, Checkpoint, KeyPair, PublicKey};
 use super::operator::{self, OperatorRequest};
 use super::record::{Record, SystemRecord, OUTCOME_GATEWAY_STOPPED};
-use super::store::{Batch, Erasure, LogStore, NewBody, SqliteStore, StoredCheckpoint, StoredEntry};
+use super::store::{Batch, Erasure, LogStore, NewBody, SqliteStore, StoredCheckpoint, StoredEntry, StoredTimestamp};
 use super::verified::{self, ScanError, VerifiedState};
 use super::{AuditError, AuditOptions, FILE_CHECKPOINTS, FILE_DB, FILE_KEY, FILE_LOCK, FILE_PUB};
 use std::collections::BTreeSet;
@@ -85,6 +85,16 @@ pub(crate) enum Command {
         size: u64,
         witness: String,
         line: String,
+    },
+    /// A time-stamping authority's token on the checkpoint of its size, verified by the
+    /// time-stamp client.
+    Stamped {
+        stamp: StoredTimestamp,
+    },
+    /// A time-stamping authority refused a checkpoint or sent a bad token: append the
+    /// `timestamp_refused` entry.
+    TimestampRefused {
+        record: Box<SystemRecord>,
     },
     /// A witness refused a checkpoint: append the `witness_refused` entry, then, with `halt`,
     /// refuse every append from now on (the witness has seen more of this log than it holds).
@@ -229,7 +239,13 @@ impl Writer {
         !self.open.is_empty()
             || matches!(
                 self.last_kind.as_str(),
-                "request" | "response" | "gateway_start" | "policy_loaded" | "policy_rejected" | "body_stored"
+                "request"
+                    | "response"
+                    | "gateway_start"
+                    | "policy_loaded"
+                    | "policy_rejected"
+                    | "body_stored"
+                    | "timestamp_refused"
             )
     }
 
@@ -529,6 +545,10 @@ impl Writer {
                     appends.push((Record::System(*record), Answer::Caller(ack)));
                     halts.extend(halt);
                 }
+                Command::TimestampRefused { record } => {
+                    let (ack, _) = oneshot::channel();
+                    appends.push((Record::System(*record), Answer::Caller(ack)));
+                }
                 Command::Append { record, ack } => appends.push((*record, Answer::Caller(ack))),
                 Command::AppendOutcome { record, late, on_late, ack } => {
                     appends.push((*record, Answer::Outcome { ack, late, on_late }))
@@ -567,10 +587,18 @@ impl Writer {
                         tracing::warn!(error = %e, size, "witness cosignature not stored");
                     }
                 }
+                Command::Stamped { stamp } => {
+                    let now = format_time(chrono::Utc::now());
+                    if let Err(e) = self.store.add_timestamp(&stamp, &now) {
+                        // The client asks for a new stamp at its next interval.
+                        tracing::warn!(error = %e, size = stamp.size, "time stamp not stored");
+                    }
+                }
                 Command::Append { .. }
                 | Command::AppendOutcome { .. }
                 | Command::Body { .. }
-                | Command::WitnessRefused { .. } => {}
+                | Command::WitnessRefused { .. }
+                | Command::TimestampRefused { .. } => {}
             }
         }
         stop

@@ -12,6 +12,7 @@ mod audit_gateway;
 mod audit_log;
 mod audit_recovery;
 mod audit_tamper;
+mod audit_timestamp;
 mod audit_witness;
 mod gateway_api;
 mod gateway_props;

@@ -106,6 +106,7 @@ pub fn verify_bundle(dir: &Path, trust: &Trust) -> Result<Report, BundleError> {
         bodies_checked: 0,
         erased_bodies: Vec::new(),
         witnesses: None,
+        timestamps: None,
         failure: None,
     };
     let seq = cp.size.saturating_sub(1);

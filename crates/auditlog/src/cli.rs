@@ -1,13 +1,15 @@
 //! `verify-log`: [`VerifyLogArgs`] + [`verify_log_main`], also embedded in `auditgate verify-log`.
 //!
 //! Exit codes: 0 intact and attested; 1 integrity failure; 2 usage or I/O error; 3 intact but not
-//! attested (key not pinned, or entries not yet signed). Output to a closed pipe ends quietly.
+//! attested (key not pinned, entries not yet signed, the witness quorum not met, or entries not
+//! covered by a valid time stamp). Output to a closed pipe ends quietly.
 
 use crate::bundle;
 use crate::cosign::WitnessKey;
 use crate::db::LogDb;
 use crate::merkle::stored_position;
 use crate::note::{parse_fingerprint, PublicKey};
+use crate::timestamp::{self, TrustedCert};
 use crate::verify::{Claim, Failure, Report, Trust, Verifier};
 use crate::witness::{self, WitnessPolicy};
 use crate::{FILE_CHECKPOINTS, FILE_DB, FILE_PUB, FILE_VERIFIED};
@@ -21,7 +23,8 @@ pub fn main() -> i32 {
 }
 
 /// `verify-log [--data-dir DIR] [--db FILE] [--public-key FILE | --key-fingerprint HASH]
-/// [--checkpoint FILE] [--json] [--bundle DIR]`
+/// [--checkpoint FILE] [--witness-key FILE ... [--witness-quorum N]] [--tsa-cert FILE ...]
+/// [--json] [--bundle DIR]`
 #[derive(clap::Parser, Debug, Clone, Default)]
 #[command(name = "verify-log", about = "Verify an auditgate audit log using only its public key", version)]
 #[command(group(clap::ArgGroup::new("pin").args(["public_key", "key_fingerprint"]).multiple(false)))]
@@ -50,6 +53,12 @@ pub struct VerifyLogArgs {
     /// log (default: all of them). Without the quorum the verdict is "not attested" (exit 3).
     #[arg(long, value_name = "N", requires = "witness_key")]
     pub witness_quorum: Option<usize>,
+    /// A time-stamping authority's certificate (PEM: the TSA's own, or the CA that issued it),
+    /// received out of band; repeat for each TSA you trust. Every stored RFC 3161 token is
+    /// checked, the time each entry is proven to have existed by is printed, and a log not
+    /// covered by a valid token is "not attested" (exit 3).
+    #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
+    pub tsa_cert: Vec<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -140,7 +149,30 @@ pub fn verify_log(args: &VerifyLogArgs) -> Result<Report, String> {
         }
         report.conclude();
     }
+    if let Some(certs) = tsa_certs(args)? {
+        let checkpoints = store.checkpoints().map_err(|e| e.to_string())?;
+        let rows = store.timestamps().map_err(|e| e.to_string())?;
+        match timestamp::assess(&certs, &checkpoints, &rows) {
+            Ok(summary) => report.timestamps = Some(summary),
+            Err(f) if report.failure.as_ref().is_none_or(|g| f.seq < g.seq) => report.failure = Some(f),
+            Err(_) => {}
+        }
+        report.conclude();
+    }
     Ok(report)
+}
+
+/// The certificates of `--tsa-cert`, when given.
+fn tsa_certs(args: &VerifyLogArgs) -> Result<Option<Vec<TrustedCert>>, String> {
+    if args.tsa_cert.is_empty() {
+        return Ok(None);
+    }
+    let mut certs = Vec::new();
+    for path in &args.tsa_cert {
+        let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        certs.extend(TrustedCert::load_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?);
+    }
+    Ok(Some(certs))
 }
 
 /// The pinned witness keys and the quorum, when `--witness-key` is given.
@@ -336,6 +368,9 @@ fn print_report(out: &mut impl Write, r: &Report, json: bool) -> std::io::Result
             writeln!(out, "    witness {} cosigned tree size {} at {at}", c.witness, c.tree_size)?;
         }
     }
+    if let Some(t) = &r.timestamps {
+        print_timestamps(out, t)?;
+    }
     if r.keys.len() > 1 {
         writeln!(out, "  signing keys over time: {}", r.keys.join(" -> "))?;
     }
@@ -345,6 +380,26 @@ fn print_report(out: &mut impl Write, r: &Report, json: bool) -> std::io::Result
     for b in &r.erased_bodies {
         let at = b.erased_at.as_deref().unwrap_or("unknown time");
         writeln!(out, "    entry {} {} body erased at {at}", b.seq, b.role)?;
+    }
+    Ok(())
+}
+
+/// The time bounds, one line per range of entries.
+fn print_timestamps(out: &mut impl Write, t: &timestamp::TimestampSummary) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "  time-stamped: {} tokens verified (certificates: {}), up to tree size {}{}",
+        t.tokens_verified,
+        t.certificates.join("; "),
+        t.stamped_size,
+        if t.tokens_other > 0 { format!("; {} tokens by other TSAs skipped", t.tokens_other) } else { String::new() }
+    )?;
+    for b in &t.bounds {
+        writeln!(
+            out,
+            "    entries {}..{} existed by {} (time stamp on tree size {} from {})",
+            b.from, b.to, b.existed_by, b.tree_size, b.tsa
+        )?;
     }
     Ok(())
 }

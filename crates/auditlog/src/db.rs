@@ -123,6 +123,11 @@ impl LogDb {
     pub fn cosignatures(&self) -> Result<Vec<StoredCosignature>, StoreError> {
         cosignatures(&self.conn)
     }
+
+    /// Every stored time-stamp token, by size.
+    pub fn timestamps(&self) -> Result<Vec<StoredTimestamp>, StoreError> {
+        timestamps(&self.conn)
+    }
 }
 
 /// Whether the database has a table of that name.
@@ -248,6 +253,35 @@ pub fn cosignatures(conn: &Connection) -> Result<Vec<StoredCosignature>, StoreEr
     let mut stmt = conn.prepare("SELECT tree_size, witness, line FROM cosignatures ORDER BY tree_size, witness")?;
     let rows = stmt.query_map([], |r| {
         Ok(StoredCosignature { size: r.get::<_, i64>(0)? as u64, witness: r.get(1)?, line: r.get(2)? })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// An RFC 3161 time-stamp token stored with the checkpoint of its size (`timestamps` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTimestamp {
+    pub size: u64,
+    /// The TSA's URL, as configured when the token was received.
+    pub tsa: String,
+    /// The TimeStampToken, DER.
+    pub token: Vec<u8>,
+    /// The token's genTime (RFC 3339, UTC, seconds): a copy, checked against the token.
+    pub gen_time: String,
+}
+
+/// Every stored time-stamp token, by size (none for a log written before time stamps existed).
+pub fn timestamps(conn: &Connection) -> Result<Vec<StoredTimestamp>, StoreError> {
+    if !has_table(conn, "timestamps")? {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare("SELECT tree_size, tsa, token, gen_time FROM timestamps ORDER BY tree_size, tsa")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(StoredTimestamp {
+            size: r.get::<_, i64>(0)? as u64,
+            tsa: r.get(1)?,
+            token: stored_bytes(r.get_ref(2)?).unwrap_or_default(),
+            gen_time: r.get(3)?,
+        })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -39,6 +39,7 @@ pub fn kind_of(record: &Record) -> &'static str {
             SystemRecord::Recovered { .. } => "recovered",
             SystemRecord::Outcome { .. } => "outcome",
             SystemRecord::WitnessRefused { .. } => "witness_refused",
+            SystemRecord::TimestampRefused { .. } => "timestamp_refused",
             SystemRecord::BodyStored { .. } => "body_stored",
             SystemRecord::BodyErased { .. } => "body_erased",
             SystemRecord::Access { .. } => "access",

@@ -4,7 +4,8 @@
 //! Layout: [`entry`] (the exact bytes hashed and stored) and [`record`] (what entries carry),
 //! [`merkle`] (RFC 9162 hashing and proofs), [`note`] (keys, C2SP signed notes, checkpoints),
 //! [`chain`] (the per-entry checks the gateway's writer shares), [`db`] (reading `log.db`),
-//! [`verify`] (the verifier over a stream of rows), [`bundle`] (export bundle format and its
+//! [`verify`] (the verifier over a stream of rows), [`witness`] and [`cosign`] (witness
+//! cosignatures), [`timestamp`] (RFC 3161 time stamps), [`bundle`] (export bundle format and its
 //! check), [`cli`] (`verify-log`).
 //!
 //! The gateway (`auditgate`) depends on this crate for the format and writes the log; this crate
@@ -20,6 +21,7 @@ pub mod entry;
 pub mod merkle;
 pub mod note;
 pub mod record;
+pub mod timestamp;
 pub mod verify;
 pub mod witness;
 

@@ -158,6 +158,16 @@ pub enum SystemRecord {
         rolled_back: bool,
         detail: String,
     },
+    /// A time-stamping authority refused to stamp a checkpoint, or answered with a token that
+    /// did not check out (docs/audit-format.md 11.2): `status` is its HTTP answer (200 when the
+    /// reply itself said no, or its token was bad), `detail` says what was wrong. Nothing it sent
+    /// was stored.
+    TimestampRefused {
+        url: String,
+        tree_size: u64,
+        status: u16,
+        detail: String,
+    },
     /// A body of entry `seq` was stored sealed: the chain commits to its ciphertext's SHA-256
     /// (docs/audit-format.md 8), never to the body itself.
     BodyStored {

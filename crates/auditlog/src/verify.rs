@@ -88,6 +88,10 @@ pub struct Report {
     /// With `--witness-key`: the pinned witnesses' cosignatures (docs/audit-format.md 10).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub witnesses: Option<crate::witness::WitnessSummary>,
+    /// With `--tsa-cert`: the verified RFC 3161 time stamps and the time bounds they prove
+    /// (docs/audit-format.md 11).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamps: Option<crate::timestamp::TimestampSummary>,
     pub failure: Option<Failure>,
 }
 
@@ -121,6 +125,21 @@ impl Report {
                 w.keys.len(),
                 w.witnessed_size,
                 self.entries - w.witnessed_size
+            ));
+        }
+        if let Some(t) = self.timestamps.as_ref().filter(|t| t.stamped_size < self.entries) {
+            let why = if t.tokens_verified == 0 {
+                format!(
+                    "no time stamp verifies with the --tsa-cert given ({} stored tokens are by other TSAs)",
+                    t.tokens_other
+                )
+            } else {
+                format!("entries from {} on are not time-stamped yet", t.stamped_size)
+            };
+            self.not_attested.push(format!(
+                "{why}: the {} entries after tree size {} have no proven time",
+                self.entries - t.stamped_size,
+                t.stamped_size
             ));
         }
         self.verdict = match (self.intact, self.not_attested.is_empty()) {
@@ -482,6 +501,7 @@ impl Verifier {
             bodies_checked: checked,
             erased_bodies: erased,
             witnesses: None,
+            timestamps: None,
             failure: self.failure,
         };
         report.conclude();
