@@ -144,8 +144,29 @@ fn policy(config: Option<PathBuf>, command: PolicyCommand) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let profiles: Vec<_> = config.providers.iter().map(|p| p.profile()).collect();
+    // Only the providers this environment enables (an API key set): the gateway serves with
+    // those, so explain must not list the others as reachable.
+    let profiles: Vec<_> = config.enabled_providers().map(|p| p.profile()).collect();
+    let command = match command {
+        PolicyCommand::Explain { key_name: Some(name), team: None, request, label, model, policy, json } => {
+            // The key's own team, as the gateway would see it.
+            let team = key_team(&config, &name);
+            PolicyCommand::Explain { key_name: Some(name), team, request, label, model, policy, json }
+        }
+        other => other,
+    };
     exit(command.run_with_scanner(&profiles))
+}
+
+/// The team of the active key named `name` in the configuration's key store, if there is one.
+fn key_team(config: &Config, name: &str) -> Option<String> {
+    use auditgate::accounting::{AccountStore, SqliteAccountStore};
+    if !config.data_dir.join("gateway.db").exists() {
+        return None;
+    }
+    let store = SqliteAccountStore::open(&config.data_dir).ok()?;
+    let keys = store.list_keys().ok()?;
+    keys.into_iter().find(|k| k.name == name && k.revoked_at.is_none()).map(|k| k.team)
 }
 
 fn main() -> ExitCode {

@@ -159,3 +159,44 @@ async fn openrouter_extras_are_honoured_refused_or_named_never_dropped_silently(
     assert!(fake.bodies().last().unwrap().get("plugins").is_none(), "an ignored extra is never forwarded");
     assert!(gw.terminate().success());
 }
+
+/// `policy explain` gives the gateway's view: a provider this environment does not enable (its
+/// API key variable unset) is not listed as reachable, and `--key-name` takes that key's team.
+#[test]
+fn policy_explain_lists_only_enabled_providers_and_takes_the_keys_team() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+    std::fs::write(
+        dir.path().join("policies/p.toml"),
+        "[[rule]]\nid = \"team-finance\"\naction = \"allow\"\nmatch = { teams = [\"finance\"] }\n\n[[rule]]\nid = \"others\"\naction = \"deny\"\nreason = \"not finance\"\n",
+    )
+    .unwrap();
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\npolicy_dir = {:?}\n\n[[providers]]\nname = \"demo-ch\"\nkind = \"demo\"\nregion = \"ch\"\ncountry = \"CH\"\nzdr = true\n[[providers.models]]\nid = \"demo/echo\"\nupstream = \"echo\"\n\n[[providers]]\nname = \"keyless\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key_env = \"AUDITGATE_TEST_SURELY_UNSET_VARIABLE\"\nregion = \"eu\"\ncountry = \"FR\"\n[[providers.models]]\nid = \"demo/echo\"\nupstream = \"echo\"\n",
+            data,
+            dir.path().join("policies")
+        ),
+    )
+    .unwrap();
+    create_key(&data, "ledger-bot", "finance", None);
+    let request = dir.path().join("req.json");
+    std::fs::write(&request, r#"{"model": "demo/echo", "messages": [{"role": "user", "content": "hello"}]}"#).unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["policy", "--config"])
+        .arg(&config)
+        .args(["explain", "--key-name", "ledger-bot", "--request"])
+        .arg(&request)
+        .arg("--policy")
+        .arg(dir.path().join("policies"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("team \"finance\""), "the key's team is used: {text}");
+    assert!(text.contains("team-finance (") && text.contains(": MATCH"), "the key's team decides: {text}");
+    assert!(text.contains("demo-ch"), "{text}");
+    assert!(!text.contains("keyless"), "a provider without its API key is not reachable: {text}");
+}
