@@ -6,7 +6,7 @@
 
 use super::canonical::Canonical;
 use super::context::{self, char_at, char_before, is_word_char, Context};
-use super::{contact, dates, ids, location, numbers, person, Finding};
+use super::{contact, dates, ids, location, numbers, person, tagger, Finding};
 
 /// Entity kinds, in the order of `ENTITY_TYPES`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -138,6 +138,12 @@ pub fn digit_starts(text: &str) -> Vec<usize> {
 /// Scan one text: candidates from every triggered recognizer run on its scanning form
 /// (`canonical.rs`), overlaps resolved, spans mapped back to the original and given in char offsets.
 pub fn scan(original: &str) -> Scan {
+    scan_with(original, true)
+}
+
+/// [`scan`], with the person tagger's name gazetteers on or off (off: for measuring how names
+/// that are in no list fare).
+pub fn scan_with(original: &str, gazetteers: bool) -> Scan {
     if original.is_empty() {
         return Scan::default();
     }
@@ -166,6 +172,7 @@ pub fn scan(original: &str) -> Scan {
         }
     }
     person::scan(&ctx, &mut cands);
+    tagger::scan(&ctx, gazetteers, &mut cands);
     let mut kept = resolve(cands);
     if !canonical.is_identity() {
         for c in &mut kept {

@@ -19,6 +19,7 @@ mod pii_gateway;
 mod pii_props;
 mod pii_quality;
 mod pii_request;
+mod pii_train;
 mod policy_files;
 mod policy_invariant;
 mod policy_reload;
