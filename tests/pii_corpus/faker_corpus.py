@@ -136,9 +136,9 @@ class Gen:
                 lambda: f"+44 (0)20 {d(4)} {d(4)}",
                 lambda: f"+44{R.choice(['20', '161', '131'])}{d(7)}",
                 lambda: f"+44 7{d(3)} {d(6)}",
-                lambda: f"({R.randint(201, 989)}) {d(3)}-{d(4)}",
-                lambda: f"+1 {R.randint(201, 989)} {d(3)} {d(4)}",
-                lambda: f"+1{R.randint(201, 989)}{d(7)}",
+                lambda: f"({R.randint(201, 989)}) {R.randint(200, 999)}-{d(4)}",
+                lambda: f"+1 {R.randint(201, 989)} {R.randint(200, 999)} {d(4)}",
+                lambda: f"+1{R.randint(201, 989)}{R.randint(200, 999)}{d(4)}",
             ],
         }[lang]
         return R.choice(forms)()
