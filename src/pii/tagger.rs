@@ -140,6 +140,8 @@ pub struct Tok {
     pub flags: u32,
     /// First token on its line.
     pub bol: bool,
+    /// A lower-case word right after a name cue ("my name is", "frau", "Name:").
+    pub after_cue: bool,
 }
 
 /// Letters with inner `-`, `'`, `’`, `.` after a single letter ("P."), digit runs, single
@@ -166,6 +168,7 @@ pub fn tokenize(ctx: &Context<'_>) -> Vec<Tok> {
                 all_caps: false,
                 flags: 0,
                 bol,
+                after_cue: false,
             });
             bol = true;
             i += 1;
@@ -184,7 +187,7 @@ pub fn tokenize(ctx: &Context<'_>) -> Vec<Tok> {
                 (i + c.len_utf8(), TokKind::Punct)
             }
         };
-        let mut t = Tok { start: i, end, kind, upper: false, all_caps: false, flags: 0, bol };
+        let mut t = Tok { start: i, end, kind, upper: false, all_caps: false, flags: 0, bol, after_cue: false };
         if kind == TokKind::Word {
             let w = &text[i..end];
             t.upper = w.chars().next().is_some_and(char::is_uppercase);
@@ -196,6 +199,8 @@ pub fn tokenize(ctx: &Context<'_>) -> Vec<Tok> {
             if let Some(h) = ctx.hits.get(hit).filter(|h| h.start == i) {
                 t.flags = h.entry.flags;
             }
+            // Only lower-case words need it (capitalised ones are always scored).
+            t.after_cue = !t.upper && ctx.cue_before(i, 3, NAME_CUES);
         }
         bol = false;
         toks.push(t);
@@ -239,11 +244,15 @@ fn candidate(toks: &[Tok], i: usize, prev_tag: u8) -> bool {
     if prev_tag != O {
         return before(1).is_some_and(|p| !p.upper);
     }
-    const CUE: u32 = flag::TITLE | flag::NAME_CUE | flag::NAME_LABEL | flag::GREETING;
-    before(1).is_some_and(|p| {
-        p.flags & CUE != 0 || (p.kind == TokKind::Punct && before(2).is_some_and(|q| q.flags & CUE != 0))
-    })
+    const CUE: u32 = NAME_CUES;
+    t.after_cue
+        || before(1).is_some_and(|p| {
+            p.flags & CUE != 0 || (p.kind == TokKind::Punct && before(2).is_some_and(|q| q.flags & CUE != 0))
+        })
 }
+
+/// Cues after which a lower-case word may be a name.
+const NAME_CUES: u32 = flag::TITLE | flag::NAME_CUE | flag::NAME_LABEL | flag::GREETING;
 
 const NAME_FLAGS: [u32; 12] = [
     flag::GIVEN,
@@ -339,6 +348,7 @@ pub fn features(text: &str, toks: &[Tok], i: usize, prev_tag: u8, line: Line, ga
     let sn1 = n1.map_or(0, |n| shape(text, n));
     let pt = u64::from(prev_tag);
     out.push(hash_n(1, 0));
+    out.push(hash_n(27, u64::from(t.after_cue)));
     out.push(hash_n(26, u64::from(std::str::from_utf8(w0).is_ok_and(super::person::is_function_word))));
     out.push(hash_str(3, word_bytes(text, p1)));
     out.push(hash_str(4, word_bytes(text, n1)));
