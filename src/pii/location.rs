@@ -7,7 +7,7 @@
 use super::context::{char_before, flag, Context};
 use super::names::TOWNS;
 use super::scanner::{Candidate, Kind};
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
@@ -30,16 +30,37 @@ static STREETS: LazyLock<Regex> = LazyLock::new(|| {
     let pattern = format!(
         r"{adjective}{stem}{de_suffix}[ ]?{num}|{word}[ ]{de_word}[ ]{num}|{fr_it}[ ]{particles}{word}(?:[ ](?:(?:de|du|des|di|del|della|la|le)[ ])?{word}){{0,3}},?[ ]{num}{unit}|{num},?[ ]{fr_num_first}[ ]{particles}{word}(?:[ ](?:(?:de|du|des|la|le)[ ])?{word}){{0,3}}|{num}[ ](?:{word}[ ]){{1,3}}{en}"
     );
-    Regex::new(&pattern).expect("static regex")
+    big_dfa(&pattern)
 });
+
+/// A regex whose lazy DFA gets a cache large enough for its many alternatives and Unicode
+/// classes. With the default (2 MB) the street regex's DFA cache was cleared so often on
+/// address-dense text that the search gave up and fell back to the bounded backtracker, which
+/// then took ~40 % of `auditgate pii scan` on the corpora (perf, 2026-12-03).
+fn big_dfa(pattern: &str) -> Regex {
+    RegexBuilder::new(pattern).dfa_size_limit(64 << 20).build().expect("static regex")
+}
+
+/// `text[start..]`, cut after at most `max` bytes (at a char boundary): anchored regexes that
+/// can match only a short span need not be handed the rest of a megabyte (a capture search on a
+/// long haystack runs the PikeVM instead of the backtracker).
+fn bounded(text: &str, start: usize, max: usize) -> &str {
+    let mut end = (start + max).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[start..end]
+}
 
 /// French and Italian street types written before the name (Faker's it_IT list included:
 /// Borgo, Rotonda, Incrocio, Stretto, Canale).
 const FR_IT_TYPES: &str = "rue|avenue|av\\.|boulevard|bd|chemin|ch\\.|route|rte|place|pl\\.|quai|impasse|allée|promenade|ruelle|sentier|via|viale|piazza|piazzale|corso|vicolo|largo|strada|contrada|lungolago|salita|borgo|rotonda|incrocio|stretto|canale|vico|calle|traversa|località|frazione";
 
 /// A house number: up to four digits, a range or a sub-number (`7-9`, `34/15`), a letter or
-/// bis/ter.
-const NUMBER: &str = r"\d{1,4}(?:[-/]\d{1,4})?(?:\s?[a-hA-H]\b|\s?(?:bis|ter)\b)?";
+/// bis/ter. The word boundary is the ASCII one: the lazy DFA cannot follow a Unicode `\b` past
+/// a non-ASCII byte and gives up to a slower engine on every umlaut; a letter glued to the
+/// suffix is trimmed by the caller anyway ("Weg 12abc").
+const NUMBER: &str = r"\d{1,4}(?:[-/]\d{1,4})?(?:\s?[a-hA-H](?-u:\b)|\s?(?:bis|ter)(?-u:\b))?";
 
 /// A flat, floor or staircase after the house number (`Appartamento 84`, `Scala B`, `Piano 2`).
 const UNIT: &str = r"(?:,?[ ](?:Appartamento|App\.|Piano|Scala|Interno|Int\.|Apt\.|Suite|Unit|Flat|Étage|étage|Wohnung|Top)[ ][0-9A-Za-z]{1,4})?";
@@ -50,6 +71,10 @@ static POSTCODE_TOWN: LazyLock<Regex> = LazyLock::new(|| {
     ))
     .expect("static regex")
 });
+
+/// Longest text a postcode and town can match: the prefix, five digits, and a town of at most
+/// ~60 words' worth of letters (no real town comes near).
+const POSTCODE_TOWN_MAX: usize = 256;
 
 /// Street types of English addresses (the USPS Publication 28 suffixes in their long form, which
 /// are also the suffixes of UK addresses).
@@ -74,8 +99,12 @@ static EN_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
     let pattern = format!(
         r"^(?:\d{{1,5}}[A-Za-z]?(?:[ ]|{sep})(?:{street}{sep}{town},[ ](?:{US_STATES})[ ]\d{{5}}(?:-\d{{4}})?|{street}{sep}{town}{sep}{uk_pc}|(?:{word}[ ]){{1,3}}(?:{EN_COMMON_SUFFIXES})(?:[ ](?:Apt\.|Suite)[ ]\d{{1,5}})?))"
     );
-    Regex::new(&pattern).expect("static regex")
+    big_dfa(&pattern)
 });
+
+/// Longest text an English address can match (number, three lines of at most four words, a
+/// postcode or state and ZIP+4).
+const EN_ADDRESS_MAX: usize = 512;
 
 /// A flat or studio line before an English street ("Flat 7\nSimpson Rapids").
 const EN_UNITS: &[&str] = &["Flat ", "Studio ", "Apartment ", "Unit ", "Suite ", "Apt. "];
@@ -96,7 +125,7 @@ fn scan_english(text: &str, starts: &[usize], out: &mut Vec<Candidate>) {
         if p < last_end || char_before(text, p).is_some_and(char::is_alphanumeric) {
             continue;
         }
-        let Some(m) = EN_ADDRESS.find(&text[p..]) else { continue };
+        let Some(m) = EN_ADDRESS.find(bounded(text, p, EN_ADDRESS_MAX)) else { continue };
         let end = p + m.end();
         if text[end..].chars().next().is_some_and(char::is_alphanumeric) {
             continue;
@@ -283,7 +312,7 @@ pub fn scan(ctx: &Context<'_>, starts: &[usize], out: &mut Vec<Candidate>) {
     let postcodes = starts
         .iter()
         .filter_map(|&p| postcode_start(text, p))
-        .filter_map(|s| POSTCODE_TOWN.captures(&text[s..]).map(|c| (s, c)));
+        .filter_map(|s| POSTCODE_TOWN.captures(bounded(text, s, POSTCODE_TOWN_MAX)).map(|c| (s, c)));
     for (base, caps) in postcodes {
         let (Some(all), Some(pc), Some(town)) = (caps.get(0), caps.name("pc"), caps.name("town")) else {
             continue;
