@@ -92,30 +92,10 @@ pub fn warm_up() {
 
 /// Name gazetteers (lower case, one a line, `#` comments): Faker's person lists, see
 /// `tests/pii_corpus/build_gazetteer.py` for the source, licence and which part is kept.
-/// FNV-1a: the gazetteers are fixed lists probed with short words, where SipHash's resistance to
-/// chosen keys buys nothing and costs a third of the look-up.
-#[derive(Default)]
-pub struct Fnv(u64);
+static GIVEN: LazyLock<HashSet<&'static str>> = LazyLock::new(|| list(include_str!("model/given_names.txt")));
+static SURNAMES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| list(include_str!("model/surnames.txt")));
 
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type FnvSet = HashSet<&'static str, std::hash::BuildHasherDefault<Fnv>>;
-
-static GIVEN: LazyLock<FnvSet> = LazyLock::new(|| list(include_str!("model/given_names.txt")));
-static SURNAMES: LazyLock<FnvSet> = LazyLock::new(|| list(include_str!("model/surnames.txt")));
-
-fn list(text: &'static str) -> FnvSet {
+fn list(text: &'static str) -> HashSet<&'static str> {
     text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
 }
 
@@ -162,22 +142,17 @@ pub struct Tok {
     pub bol: bool,
     /// A lower-case word right after a name cue ("my name is", "frau", "Name:").
     pub after_cue: bool,
-    /// Gazetteer membership of a capitalised word (see [`gazetteer`]).
-    pub gaz: u8,
 }
 
 /// Letters with inner `-`, `'`, `’`, `.` after a single letter ("P."), digit runs, single
-/// punctuation chars and line breaks. Capitalised words get their gazetteer membership (when
-/// `gazetteers` is on).
-pub fn tokenize(ctx: &Context<'_>, gazetteers: bool) -> Vec<Tok> {
+/// punctuation chars and line breaks.
+pub fn tokenize(ctx: &Context<'_>) -> Vec<Tok> {
     let text = ctx.text;
     let bytes = text.as_bytes();
     // About one token per 3-4 bytes of office text: reserving for that avoids the copies of a
     // growing vector (a megabyte's tokens are ~10 MB).
     let mut toks = Vec::with_capacity(text.len() / 3 + 8);
     let mut hit = 0;
-    // End of the last name cue passed: a lower-case word right after it may be a name.
-    let mut cue_end = usize::MAX;
     let mut i = 0;
     let mut bol = true;
     while i < bytes.len() {
@@ -186,29 +161,23 @@ pub fn tokenize(ctx: &Context<'_>, gazetteers: bool) -> Vec<Tok> {
             i += 1;
             continue;
         }
-        let blank = Tok {
-            start: i,
-            end: i + 1,
-            kind: TokKind::Punct,
-            upper: false,
-            all_caps: false,
-            flags: 0,
-            bol,
-            after_cue: false,
-            gaz: 0,
-        };
         if b == b'\n' {
-            toks.push(Tok { kind: TokKind::Newline, ..blank });
+            toks.push(Tok {
+                start: i,
+                end: i + 1,
+                kind: TokKind::Newline,
+                upper: false,
+                all_caps: false,
+                flags: 0,
+                bol,
+                after_cue: false,
+            });
             bol = true;
             i += 1;
             continue;
         }
         let (end, kind) = if b.is_ascii_digit() {
             (i + bytes[i..].iter().take_while(|c| c.is_ascii_digit()).count(), TokKind::Number)
-        } else if b.is_ascii_alphabetic() {
-            (word_end(text, i), TokKind::Word)
-        } else if b.is_ascii() {
-            (i + 1, TokKind::Punct)
         } else {
             let c = text[i..].chars().next().unwrap_or(' ');
             if c.is_alphabetic() {
@@ -220,29 +189,20 @@ pub fn tokenize(ctx: &Context<'_>, gazetteers: bool) -> Vec<Tok> {
                 (i + c.len_utf8(), TokKind::Punct)
             }
         };
-        let mut t = Tok { end, kind, ..blank };
+        let mut t = Tok { start: i, end, kind, upper: false, all_caps: false, flags: 0, bol, after_cue: false };
         if kind == TokKind::Word {
+            let w = &text[i..end];
+            t.upper = w.chars().next().is_some_and(char::is_uppercase);
+            let mut letters = w.chars().filter(|c| c.is_alphabetic());
+            t.all_caps = t.upper && letters.clone().count() >= 2 && letters.all(|c| !c.is_lowercase());
             while hit < ctx.hits.len() && ctx.hits[hit].start < i {
-                if ctx.hits[hit].entry.flags & NAME_CUES != 0 {
-                    cue_end = ctx.hits[hit].end;
-                }
                 hit += 1;
             }
             if let Some(h) = ctx.hits.get(hit).filter(|h| h.start == i) {
                 t.flags = h.entry.flags;
             }
-            let first = text[i..].chars().next().unwrap_or(' ');
-            t.upper = first.is_uppercase();
-            if t.upper {
-                let w = &text[i..end];
-                let mut letters = w.chars().filter(|c| c.is_alphabetic());
-                t.all_caps = letters.clone().nth(1).is_some() && letters.all(|c| !c.is_lowercase());
-                if gazetteers {
-                    t.gaz = gazetteer(w.as_bytes()) as u8;
-                }
-            } else {
-                t.after_cue = cue_end <= i && i - cue_end <= 3;
-            }
+            // Only lower-case words need it (capitalised ones are always scored).
+            t.after_cue = !t.upper && ctx.cue_before(i, 3, NAME_CUES);
         }
         bol = false;
         toks.push(t);
@@ -252,15 +212,6 @@ pub fn tokenize(ctx: &Context<'_>, gazetteers: bool) -> Vec<Tok> {
 }
 
 fn word_end(text: &str, start: usize) -> usize {
-    let bytes = text.as_bytes();
-    let mut j = start;
-    while j < bytes.len() && bytes[j].is_ascii_alphabetic() {
-        j += 1;
-    }
-    // An ASCII word that ends in a space or plain punctuation (not a joiner, not more letters).
-    if j - start > 1 && bytes.get(j).is_none_or(|&c| c.is_ascii() && !matches!(c, b'-' | b'\'' | b'.')) {
-        return j;
-    }
     let mut end = start;
     let mut letters = 0;
     let mut it = text[start..].char_indices().peekable();
@@ -280,64 +231,27 @@ fn word_end(text: &str, start: usize) -> usize {
     end
 }
 
-/// The word may be scored. A capitalised word where a name may stand: listed in a gazetteer or
-/// the lexicon, after a name cue, at a line start, after structural punctuation (a colon, a
-/// bullet, a quote, a bracket, a table bar, a comma), after a preposition or conjunction, in
-/// capitals, or right after a name token. A lower-case word only right after a name cue or a
-/// lower-case name token. (Capitalised nouns in running German prose are not scored: that keeps
-/// the tagger off most of a text with no personal data in it.)
-fn candidate(text: &str, toks: &[Tok], i: usize, prev_tag: u8) -> bool {
+/// The word may be scored: a capitalised word, or a lower-case one with a name just before it
+/// or a name cue (title, label, role, self-introduction) one or two tokens before.
+fn candidate(toks: &[Tok], i: usize, prev_tag: u8) -> bool {
     let t = &toks[i];
     if t.kind != TokKind::Word || t.end - t.start < 2 {
         return false;
     }
+    if t.upper {
+        return true;
+    }
     let before = |k: usize| i.checked_sub(k).map(|j| &toks[j]);
-    if !t.upper {
-        // A lower-case name goes on in lower case ("hans müller"), a capitalised one does not.
-        return if prev_tag != O { before(1).is_some_and(|p| !p.upper) } else { t.after_cue };
+    // A lower-case name goes on in lower case ("hans müller"), a capitalised one does not.
+    if prev_tag != O {
+        return before(1).is_some_and(|p| !p.upper);
     }
-    if prev_tag != O || t.bol || t.all_caps || t.gaz != 0 || t.flags & (flag::GIVEN | flag::SURNAME) != 0 {
-        return true;
-    }
-    let (p1, p2) = (before(1), before(2));
-    const CUES: u32 = NAME_CUES | flag::SIGNATURE;
-    if p1.is_some_and(|p| p.flags & CUES != 0) || p2.is_some_and(|p| p.flags & CUES != 0) {
-        return true;
-    }
-    p1.is_some_and(|p| match p.kind {
-        TokKind::Punct => {
-            matches!(
-                &text[p.start..p.end],
-                ":" | "-"
-                    | "*"
-                    | "•"
-                    | "\""
-                    | "("
-                    | "|"
-                    | ","
-                    | "–"
-                    | "—"
-                    | ")"
-                    | ">"
-                    | "/"
-                    | "«"
-                    | "“"
-                    | "„"
-                    | "'"
-                    | "·"
-            ) || (text.as_bytes()[p.start] == b'.' && p2.is_some_and(|q| q.kind == TokKind::Number))
-        }
-        TokKind::Word => !p.upper && LINK_WORDS.contains(&&text[p.start..p.end]),
-        _ => false,
-    })
+    const CUE: u32 = NAME_CUES;
+    t.after_cue
+        || before(1).is_some_and(|p| {
+            p.flags & CUE != 0 || (p.kind == TokKind::Punct && before(2).is_some_and(|q| q.flags & CUE != 0))
+        })
 }
-
-/// Prepositions and conjunctions a name often follows ("mit Nora Weiss", "de la part de", "and").
-const LINK_WORDS: &[&str] = &[
-    "mit", "von", "an", "bei", "für", "durch", "und", "oder", "wie", "de", "à", "avec", "par", "pour", "chez", "et",
-    "ou", "con", "di", "da", "per", "a", "e", "o", "tra", "fra", "with", "from", "by", "for", "to", "and", "or", "of",
-    "than", "via",
-];
 
 /// Cues after which a lower-case word may be a name.
 const NAME_CUES: u32 = flag::TITLE | flag::NAME_CUE | flag::NAME_LABEL | flag::GREETING;
@@ -455,7 +369,6 @@ pub fn features(text: &str, toks: &[Tok], i: usize, prev_tag: u8, line: Line, ga
     out.push(hash_n(18, (p2s * 1000 + sp1) * 1000 + s0));
     out.push(hash_n(19, u64::from(t.bol) * 2 + u64::from(p1.is_some_and(|p| p.bol))));
     let gaz = |t: Option<&Tok>| match t {
-        Some(t) if t.upper => u64::from(t.gaz),
         Some(t) if gazetteers && t.kind == TokKind::Word => gazetteer(word_bytes(text, Some(t))),
         _ => 0,
     };
@@ -531,7 +444,7 @@ pub fn decode(text: &str, toks: &[Tok], gazetteers: bool, mut step: impl FnMut(u
         if run >= MAX_TOKENS {
             prev = O;
         }
-        if toks[i].kind == TokKind::Word && candidate(text, toks, i, prev) {
+        if toks[i].kind == TokKind::Word && candidate(toks, i, prev) {
             features(text, toks, i, prev, line, gazetteers, &mut feats);
             prev = step(i, &feats, prev);
             tags[i] = prev;
@@ -564,7 +477,7 @@ const COMPANY: &[&str] = &["AG", "GmbH", "SA", "Sàrl", "Sagl", "Ltd", "Inc", "K
 /// Person spans (byte offsets) the model `weights` tags in the text of `ctx`.
 pub fn spans(weights: &Weights, ctx: &Context<'_>, gazetteers: bool) -> Vec<(usize, usize)> {
     let text = ctx.text;
-    let toks = tokenize(ctx, gazetteers);
+    let toks = tokenize(ctx);
     let tags = decode(text, &toks, gazetteers, |_, f, prev| best_tag(weights.score(f), prev));
     let mut out = Vec::new();
     let mut i = 0;
@@ -617,7 +530,7 @@ mod tests {
     #[test]
     fn tokens_keep_joined_names_whole() {
         let ctx = Context::new("Hallo Anne-Marie O'Brien,\n- P. Müller");
-        let toks = tokenize(&ctx, true);
+        let toks = tokenize(&ctx);
         let words: Vec<&str> =
             toks.iter().filter(|t| t.kind == TokKind::Word).map(|t| &ctx.text[t.start..t.end]).collect();
         assert_eq!(words, ["Hallo", "Anne-Marie", "O'Brien", "P.", "Müller"]);

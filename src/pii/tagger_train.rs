@@ -111,10 +111,10 @@ pub fn train(examples: &[Example], epochs: usize, seed: u64) -> (Weights, Vec<f6
         for &k in &order {
             let (text, spans) = &prepared[k];
             let ctx = Context::new(text);
+            let toks = tagger::tokenize(&ctx);
+            let gold = gold_tags(&toks, spans);
             // Every other visit without gazetteers (which half changes with the epoch).
             let gazetteers = (k + epoch) % 2 == 0;
-            let toks = tagger::tokenize(&ctx, gazetteers);
-            let gold = gold_tags(&toks, spans);
             tagger::decode(text, &toks, gazetteers, |i, feats, prev| {
                 let pred = float_best(model.score(feats), prev);
                 // A name's later token after a missed first one starts the name for the decoder.
