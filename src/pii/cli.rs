@@ -7,7 +7,7 @@
 
 use super::redact::{redact_chat, redact_embeddings, redact_text, Operator, Pseudonyms};
 use super::{classify_chat, classify_embeddings, classify_text, ENTITY_TYPES};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 
@@ -80,10 +80,26 @@ fn score(s: f32) -> f64 {
 pub fn scan_output(text: &str, as_json: bool) -> Result<String, CliError> {
     let cls = classify_text(text);
     if as_json {
-        let items: Vec<Value> = cls
+        // Serialised straight from borrowed fields: building a `Value` map per finding was ~8 % of
+        // `pii scan --json` on PII-dense text (perf, 2026-12-03).
+        #[derive(serde::Serialize)]
+        struct Item<'a> {
+            entity_type: &'a str,
+            start: usize,
+            end: usize,
+            score: f64,
+            text: &'a str,
+        }
+        let items: Vec<Item<'_>> = cls
             .findings
             .iter()
-            .map(|f| json!({"entity_type": f.entity_type, "start": f.start, "end": f.end, "score": score(f.score), "text": f.text}))
+            .map(|f| Item {
+                entity_type: &f.entity_type,
+                start: f.start,
+                end: f.end,
+                score: score(f.score),
+                text: &f.text,
+            })
             .collect();
         return Ok(serde_json::to_string(&items)? + "\n");
     }

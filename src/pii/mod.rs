@@ -22,6 +22,9 @@ mod phone;
 pub mod redact;
 pub mod request;
 pub mod scanner;
+pub mod tagger;
+#[doc(hidden)]
+pub mod tagger_train;
 pub mod validators;
 
 pub use cli::{pii_main, PiiCommand};
@@ -157,12 +160,20 @@ pub fn forget_recent_scans() {
 /// Compile every pattern now instead of on the first request.
 pub fn warm_up() {
     context::warm_up();
+    tagger::warm_up();
     let _ = scan_text("Herr Muster, CH93 0076 2011 6238 5295 7, +41 44 668 18 00, a@b.ch, 8001 Zürich");
 }
 
 /// Scan bare text. Findings have an empty path.
 pub fn scan_text(text: &str) -> Vec<Finding> {
     scanner::scan(text).findings
+}
+
+/// [`scan_text`] with the person tagger's name gazetteers switched off: how the scanner fares
+/// on names that are in no list (tests/it/pii_quality.rs).
+#[doc(hidden)]
+pub fn scan_text_without_gazetteers(text: &str) -> Vec<Finding> {
+    scanner::scan_with(text, false).findings
 }
 
 /// Scan bare text and classify it (level and special categories included).

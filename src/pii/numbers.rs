@@ -16,7 +16,9 @@ use std::sync::LazyLock;
 
 static RUN: LazyLock<Regex> = LazyLock::new(|| {
     let atom = r"(?:\(\d{1,5}\)[ \x{a0}]?)?\d+(?:[.\-/]\d+)*";
-    Regex::new(&format!(r"^\+?{atom}(?:[ \x{{a0}}]{atom})*")).expect("static regex")
+    // "+44(0)20 ...": the trunk zero in brackets may follow the country code without a space.
+    let trunk = r"\(0\)[ \x{a0}]?\d+(?:[.\-/]\d+)*";
+    Regex::new(&format!(r"^\+?{atom}(?:[ \x{{a0}}]{atom}|{trunk})*")).expect("static regex")
 });
 
 /// Most digits a candidate identifier may carry (IBAN-free runs never exceed 19).

@@ -246,7 +246,7 @@ const FUNCTION_WORDS: &[&str] = &[
 static FUNCTION_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| FUNCTION_WORDS.iter().copied().collect());
 
 /// Set lookup on the ASCII-lower-cased word, lower-cased into a stack buffer (no allocation).
-fn is_function_word(word: &str) -> bool {
+pub(crate) fn is_function_word(word: &str) -> bool {
     let mut buf = [0u8; 12];
     let Some(dst) = buf.get_mut(..word.len()) else {
         return false;

@@ -6,7 +6,7 @@
 
 use super::canonical::Canonical;
 use super::context::{self, char_at, char_before, is_word_char, Context};
-use super::{contact, dates, ids, location, numbers, person, Finding};
+use super::{contact, dates, ids, location, numbers, person, tagger, Finding};
 
 /// Entity kinds, in the order of `ENTITY_TYPES`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -138,6 +138,12 @@ pub fn digit_starts(text: &str) -> Vec<usize> {
 /// Scan one text: candidates from every triggered recognizer run on its scanning form
 /// (`canonical.rs`), overlaps resolved, spans mapped back to the original and given in char offsets.
 pub fn scan(original: &str) -> Scan {
+    scan_with(original, true)
+}
+
+/// [`scan`], with the person tagger's name gazetteers on or off (off: for measuring how names
+/// that are in no list fare).
+pub fn scan_with(original: &str, gazetteers: bool) -> Scan {
     if original.is_empty() {
         return Scan::default();
     }
@@ -166,6 +172,8 @@ pub fn scan(original: &str) -> Scan {
         }
     }
     person::scan(&ctx, &mut cands);
+    tagger::scan(&ctx, gazetteers, &mut cands);
+    drop_street_names(&ctx, &mut cands);
     let mut kept = resolve(cands);
     if !canonical.is_identity() {
         for c in &mut kept {
@@ -173,6 +181,30 @@ pub fn scan(original: &str) -> Scan {
         }
     }
     Scan { findings: to_findings(original, &kept), special_categories: ctx.special_categories() }
+}
+
+/// A name right after a street type or right before one names the street, not a person
+/// ("Via Giuseppe Verdi", "Elizabeth Street", "rue Victor Hugo").
+fn drop_street_names(ctx: &Context<'_>, cands: &mut Vec<Candidate>) {
+    let text = ctx.text;
+    let street_word = |h: Option<&context::Hit>| {
+        h.is_some_and(|h| h.entry.flags & context::flag::STREET != 0 && h.entry.flags & context::flag::SUFFIX == 0)
+    };
+    cands.retain(|c| {
+        if c.kind != Kind::Person {
+            return true;
+        }
+        // The word before, separated by spaces: a street type ending right there?
+        let before = text[..c.start].trim_end_matches(' ');
+        let spaced_before = before.len() < c.start;
+        let prev_start = before.rfind(|ch: char| !ch.is_alphanumeric() && ch != '.').map_or(0, |i| i + 1);
+        let street_before =
+            spaced_before && ctx.hit_at(prev_start).is_some_and(|h| h.end == before.len() && street_word(Some(h)));
+        let rest = &text[c.end..];
+        let after = c.end + rest.len() - rest.trim_start_matches(' ').len();
+        let street_after = after > c.end && street_word(ctx.hit_at(after));
+        !(street_before || street_after)
+    });
 }
 
 /// Keep the best of overlapping candidates: validated first, then longer, then higher score.

@@ -42,14 +42,15 @@ pub fn credit_card(s: &[u8]) -> bool {
     let p = |k: usize| -> u32 { s[..k].iter().fold(0, |a, &b| a * 10 + u32::from(b - b'0')) };
     let (p1, p2, p3, p4) = (p(1), p(2), p(3), p(4));
     match p1 {
-        4 => matches!(n, 13 | 16 | 19),                                    // Visa
-        2 => (2221..=2720).contains(&p4) && n == 16,                       // Mastercard 2-series
-        5 => ((51..=55).contains(&p2) && n == 16) || p2 == 50 || p2 >= 56, // Mastercard, Maestro
+        4 => matches!(n, 13 | 16 | 19),                                           // Visa
+        2 => ((2221..=2720).contains(&p4) && n == 16) || (p4 == 2131 && n == 15), // Mastercard 2-series, old JCB
+        5 => ((51..=55).contains(&p2) && n == 16) || p2 == 50 || p2 >= 56,        // Mastercard, Maestro
         3 => {
             ((p2 == 34 || p2 == 37) && n == 15)                             // Amex
                 || (((300..=305).contains(&p3) || p2 == 36 || p2 == 38) && n == 14) // Diners
                 || ((3528..=3589).contains(&p4) && n >= 16) // JCB
         }
+        1 => p4 == 1800 && n == 15, // old 15-digit JCB
         // Discover (6011, 644-649, 65), UnionPay (62) and Maestro (56-69) cover all of 6x.
         6 => n >= 12,
         _ => false,

@@ -1,12 +1,28 @@
 //! Criterion benchmarks for the PII scanner: throughput on mixed multilingual prose (the labeled
 //! corpus interleaved with PII-free paragraphs), on PII-free prose, and the classification of a
-//! typical 2 KB chat request, scanned afresh and seen before. Run: `cargo bench --bench pii`.
+//! typical 2 KB chat request, scanned afresh and seen before; and issue 19's two cases, every
+//! labeled corpus concatenated to 1 MiB (PII-dense) and the README and docs repeated to 1 MiB
+//! (PII-free Markdown). Run: `cargo bench --bench pii`.
 
 use auditgate::pii::{classify_chat_for_key, forget_recent_scans, scan_text, warm_up};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::{json, Value};
 
 const CORPUS: &str = include_str!("../pii_corpus/corpus.jsonl");
+
+/// Every labeled corpus of the project (issue 19's PII-dense case: about 22,000 findings per MiB).
+const CORPORA: &[&str] = &[
+    CORPUS,
+    include_str!("../pii_corpus/heldout.jsonl"),
+    include_str!("../pii_corpus/faker_dev.jsonl"),
+    include_str!("../pii_corpus/faker_heldout.jsonl"),
+    include_str!("../pii_corpus/faker_train.jsonl"),
+];
+
+/// The project's own prose (issue 19's PII-free case): the README and the docs, Markdown with
+/// tables, code and numbers.
+const DOCS: &[&str] =
+    &[include_str!("../../README.md"), include_str!("../../docs/pii.md"), include_str!("../../docs/performance.md")];
 
 const PROSE: &[&str] = &[
     "Die Jahresrechnung wurde vom Verwaltungsrat genehmigt. Der Umsatz stieg im Berichtsjahr um 4.2 Prozent, \
@@ -37,6 +53,37 @@ fn mixed_prose(target: usize) -> String {
         out.push_str("\n\n");
         i += 1;
     }
+    out
+}
+
+/// The texts of every corpus concatenated (blank line between), repeated up to `target` bytes.
+fn corpora_dense(target: usize) -> String {
+    let texts: Vec<String> = CORPORA
+        .iter()
+        .flat_map(|c| c.lines())
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["text"].as_str().map(str::to_string))
+        .collect();
+    repeat_to(&texts.join("\n\n"), target)
+}
+
+/// README and docs repeated up to `target` bytes.
+fn docs_prose(target: usize) -> String {
+    repeat_to(&DOCS.join("\n"), target)
+}
+
+/// `unit` repeated, cut to at most `target` bytes at a char boundary.
+fn repeat_to(unit: &str, target: usize) -> String {
+    let mut out = String::with_capacity(target + unit.len());
+    while out.len() < target {
+        out.push_str(unit);
+        out.push_str("\n\n");
+    }
+    let mut end = target.min(out.len());
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.truncate(end);
     out
 }
 
@@ -85,6 +132,13 @@ fn bench(c: &mut Criterion) {
     g.bench_function("mixed_prose_1MiB", |b| b.iter(|| scan_text(black_box(&mixed))));
     g.throughput(Throughput::Bytes(clean.len() as u64));
     g.bench_function("clean_prose_1MiB", |b| b.iter(|| scan_text(black_box(&clean))));
+    // Issue 19's two cases: the corpora (PII-dense) and the README and docs (PII-free Markdown).
+    let dense = corpora_dense(1 << 20);
+    g.throughput(Throughput::Bytes(dense.len() as u64));
+    g.bench_function("corpora_dense_1MiB", |b| b.iter(|| scan_text(black_box(&dense))));
+    let docs = docs_prose(1 << 20);
+    g.throughput(Throughput::Bytes(docs.len() as u64));
+    g.bench_function("docs_prose_1MiB", |b| b.iter(|| scan_text(black_box(&docs))));
     g.finish();
 
     let body = chat_request();

@@ -23,6 +23,7 @@ mod pii_gateway;
 mod pii_props;
 mod pii_quality;
 mod pii_request;
+mod pii_train;
 mod policy_controls;
 mod policy_files;
 mod policy_invariant;

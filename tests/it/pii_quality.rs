@@ -7,7 +7,7 @@
 //! only overlap a gold span of the same type count as a false positive and a false negative (the
 //! relaxed overlap figures are printed alongside for PERSON and LOCATION).
 
-use auditgate::pii::scan_text;
+use auditgate::pii::{scan_text, scan_text_without_gazetteers};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -75,15 +75,39 @@ const VALIDATED: &[&str] = &[
 ];
 
 fn evaluate(file: &str) -> (BTreeMap<String, Counts>, usize, Vec<String>) {
+    let (by_lang, snippets, errors) = evaluate_by_lang(file);
+    (merge(by_lang.values()), snippets, errors)
+}
+
+/// Per-entity counts summed over several maps.
+fn merge<'a>(maps: impl Iterator<Item = &'a BTreeMap<String, Counts>>) -> BTreeMap<String, Counts> {
+    let mut out: BTreeMap<String, Counts> = BTreeMap::new();
+    for m in maps {
+        for (k, c) in m {
+            add(out.entry(k.clone()).or_default(), c);
+        }
+    }
+    out
+}
+
+/// Counts per language (the snippet's `lang`) and entity type.
+type ByLang = BTreeMap<String, BTreeMap<String, Counts>>;
+
+fn evaluate_by_lang(file: &str) -> (ByLang, usize, Vec<String>) {
+    evaluate_with(file, scan_text)
+}
+
+fn evaluate_with(file: &str, scan_text: fn(&str) -> Vec<auditgate::pii::Finding>) -> (ByLang, usize, Vec<String>) {
     let path = format!("{}/tests/pii_corpus/{file}", env!("CARGO_MANIFEST_DIR"));
     let data = std::fs::read_to_string(path).expect("corpus present");
-    let mut counts: BTreeMap<String, Counts> = BTreeMap::new();
+    let mut by_lang: ByLang = BTreeMap::new();
     let mut errors = Vec::new();
     let mut snippets = 0;
     for line in data.lines().filter(|l| !l.trim().is_empty()) {
         snippets += 1;
         let doc: Value = serde_json::from_str(line).expect("valid jsonl");
         let text = doc["text"].as_str().unwrap_or_default();
+        let counts = by_lang.entry(doc["lang"].as_str().unwrap_or("?").to_string()).or_default();
         let gold: Vec<(String, usize, usize)> = doc["entities"]
             .as_array()
             .map(|a| {
@@ -131,7 +155,7 @@ fn evaluate(file: &str) -> (BTreeMap<String, Counts>, usize, Vec<String>) {
             }
         }
     }
-    (counts, snippets, errors)
+    (by_lang, snippets, errors)
 }
 
 fn add(t: &mut Counts, c: &Counts) {
@@ -225,3 +249,93 @@ fn heldout_quality_is_reported() {
     assert!(validated.precision() >= 0.8 && total.precision() >= 0.7, "held-out precision collapsed");
     assert!(total.recall() >= 0.5, "held-out recall collapsed");
 }
+
+/// Precision, recall and F1 of PERSON, LOCATION and the validated types, per language.
+fn report_by_lang(title: &str, by_lang: &ByLang) -> BTreeMap<(String, &'static str), Counts> {
+    let mut out = BTreeMap::new();
+    println!("\n{title}, per language (exact spans): P / R / F1 (gold)");
+    for (lang, counts) in by_lang {
+        let mut line = format!("{lang:<3}");
+        for group in ["PERSON", "LOCATION", "validated", "DATE_TIME"] {
+            let mut c = Counts::default();
+            for (k, v) in counts {
+                let member = if group == "validated" { VALIDATED.contains(&k.as_str()) } else { k == group };
+                if member {
+                    add(&mut c, v);
+                }
+            }
+            line.push_str(&format!(
+                "  {group} {:.3} / {:.3} / {:.3} ({})",
+                c.precision(),
+                c.recall(),
+                c.f1(),
+                c.tp + c.fn_
+            ));
+            out.insert((lang.clone(), group), c);
+        }
+        println!("{line}");
+    }
+    out
+}
+
+/// The Faker-based development set (issue 19): the set the recognizers and the tagger are tuned
+/// and trained on, so its errors are printed.
+#[test]
+fn faker_dev_quality_is_reported() {
+    let (by_lang, snippets, errors) = evaluate_by_lang("faker_dev.jsonl");
+    let counts = merge(by_lang.values());
+    report("faker dev", &counts, snippets, &errors);
+    let per = report_by_lang("faker dev", &by_lang);
+    for ((lang, group), c) in &per {
+        if *group == "PERSON" || *group == "LOCATION" {
+            assert!(c.f1() >= 0.85, "dev {lang} {group} F1 {:.3}", c.f1());
+        }
+        if *group == "validated" {
+            assert!(
+                c.precision() >= 0.98 && c.recall() >= 0.98,
+                "dev {lang} validated {:.3}/{:.3}",
+                c.precision(),
+                c.recall()
+            );
+        }
+    }
+}
+
+/// The Faker-based held-out set: other templates, other names (a disjoint half of Faker's name
+/// lists), another seed; never tuned on. Its errors are not printed (so nobody tunes on them)
+/// unless `PII_HELDOUT_ERRORS=1`; floors below the measured figures catch regressions.
+#[test]
+fn faker_heldout_quality_is_reported() {
+    let (by_lang, snippets, errors) = evaluate_by_lang("faker_heldout.jsonl");
+    let counts = merge(by_lang.values());
+    let shown: &[String] = if std::env::var_os("PII_HELDOUT_ERRORS").is_some() { &errors } else { &[] };
+    report("faker held-out", &counts, snippets, shown);
+    let per = report_by_lang("faker held-out", &by_lang);
+    for ((lang, group), c) in &per {
+        if *group == "PERSON" || *group == "LOCATION" {
+            assert!(c.f1() >= HELDOUT_FLOOR, "held-out {lang} {group} F1 {:.3}", c.f1());
+        }
+    }
+}
+
+/// The held-out set with the gazetteers off: the tagger sees every name as unlisted, as it would
+/// a name from a source no list covers.
+#[test]
+fn faker_heldout_unlisted_names_are_reported() {
+    let (by_lang, snippets, _) = evaluate_with("faker_heldout.jsonl", scan_text_without_gazetteers);
+    report("faker held-out, gazetteers off", &merge(by_lang.values()), snippets, &[]);
+    let per = report_by_lang("faker held-out, gazetteers off", &by_lang);
+    for ((lang, group), c) in &per {
+        if *group == "PERSON" {
+            assert!(c.f1() >= UNLISTED_FLOOR, "held-out unlisted {lang} PERSON F1 {:.3}", c.f1());
+        }
+    }
+}
+
+/// Regression floor for PERSON F1 per language on the held-out set with the gazetteers off
+/// (measured 2026-12-03: 0.889 to 0.981); set below the figures, never tuned towards.
+const UNLISTED_FLOOR: f64 = 0.75;
+
+/// Regression floor for the held-out set's PERSON and LOCATION F1 in every language (measured
+/// 2026-12-03: PERSON 0.957 to 0.981, LOCATION 1.000).
+const HELDOUT_FLOOR: f64 = 0.85;
