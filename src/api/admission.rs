@@ -115,8 +115,10 @@ pub async fn admit(
     let models = requested_models(&request)?;
     let completion_tokens = completion_estimate(&request, endpoint);
     let extras = extras::read(&request, &models, state.config.request.unsupported)?;
-    let client_wants_usage = extras.include_usage
-        || request.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool) == Some(true);
+    // Usage and cost on the stream's last chunk, as OpenRouter always sends them, unless the client
+    // turned it off (`stream_options.include_usage: false` or `usage.include: false`).
+    let stream_options = request.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool);
+    let client_wants_usage = stream_options != Some(false) && extras.include_usage != Some(false);
     let ask = Ask { endpoint, cls: &cls, stream, models: &models, prompt_tokens: ceiling::prompt_tokens(body_len) };
     let routes = match plan_routes(state, &caller, &ask, request) {
         Ok(routes) => routes,

@@ -58,8 +58,9 @@ pub struct Exchange {
     pub key: Arc<ApiKey>,
     pub endpoint: Endpoint,
     pub stream: bool,
-    /// The client asked for usage in the stream (`stream_options.include_usage`); the gateway always
-    /// asks the upstream for it, and only passes the usage chunk on when the client asked.
+    /// The stream ends with a usage chunk (the default, as on OpenRouter; off with
+    /// `stream_options.include_usage: false` or `usage.include: false`); the gateway always asks the
+    /// upstream for usage, and passes the chunk on unless the client turned it off.
     pub client_wants_usage: bool,
     /// OpenRouter extras dropped under `[request] unsupported = "ignore"` (`x-auditgate-ignored`).
     pub ignored: Vec<String>,

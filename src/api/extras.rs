@@ -11,8 +11,9 @@ use crate::config::Unsupported;
 /// What the extras of one request ask for.
 #[derive(Debug, Default, PartialEq)]
 pub struct Extras {
-    /// `usage: {"include": true}`: usage in the stream's last chunk (answers always carry it).
-    pub include_usage: bool,
+    /// `usage: {"include": false}` asks for no usage chunk at the end of a stream; `true` or
+    /// nothing keeps it (OpenRouter always sends it; answers always carry usage).
+    pub include_usage: Option<bool>,
     /// The parameters dropped under `unsupported = "ignore"`, for the `x-auditgate-ignored` header.
     pub ignored: Vec<String>,
 }
@@ -35,7 +36,7 @@ pub fn read(req: &Value, models: &[String], unsupported: Unsupported) -> Result<
     match req.get("usage") {
         None | Some(Value::Null) => {}
         Some(Value::Object(u)) if u.keys().all(|k| k == "include") => match u.get("include") {
-            Some(Value::Bool(b)) => extras.include_usage = *b,
+            Some(Value::Bool(b)) => extras.include_usage = Some(*b),
             None => {}
             Some(_) => return Err(ApiError::bad_request("'usage.include' must be a boolean").with_param("usage")),
         },
@@ -91,7 +92,7 @@ mod tests {
         let ok =
             read(&json!({"usage": {"include": true}, "route": "fallback", "transforms": []}), &[], Unsupported::Refuse)
                 .unwrap();
-        assert!(ok.include_usage && ok.ignored.is_empty());
+        assert!(ok.include_usage == Some(true) && ok.ignored.is_empty());
         let refused = read(&json!({"transforms": ["middle-out"]}), &[], Unsupported::Refuse).unwrap_err();
         assert_eq!(refused.status.as_u16(), 400);
         assert_eq!(refused.param.as_deref(), Some("transforms"));

@@ -87,15 +87,24 @@ async fn streams_chunks_with_done_and_usage_when_asked() {
     assert!(usage["usage"]["cost"].as_f64().unwrap() > 0.0);
 }
 
+/// As OpenRouter does, a stream ends with usage and cost unless the client turns it off.
 #[tokio::test]
-async fn stream_without_include_usage_has_no_usage_chunk() {
+async fn streams_carry_usage_unless_the_client_turns_it_off() {
     let (gw, fake) = one_provider(Behavior::Echo).await;
     let mut req = user("hi");
     req["stream"] = json!(true);
     let text = gw.post("/v1/chat/completions", &req).send().await.unwrap().text().await.unwrap();
-    assert!(!text.contains("\"usage\""), "{text}");
+    assert!(text.contains("\"cost\""), "usage and cost by default: {text}");
+    for off in [json!({"stream_options": {"include_usage": false}}), json!({"usage": {"include": false}})] {
+        let mut req = req.clone();
+        for (k, v) in off.as_object().unwrap() {
+            req[k] = v.clone();
+        }
+        let text = gw.post("/v1/chat/completions", &req).send().await.unwrap().text().await.unwrap();
+        assert!(!text.contains("\"usage\""), "{off}: {text}");
+    }
     // The gateway still asks the upstream for usage, to account for the call.
-    assert_eq!(fake.bodies()[0]["stream_options"]["include_usage"], true);
+    assert!(fake.bodies().iter().all(|b| b["stream_options"]["include_usage"] == true));
 }
 
 #[tokio::test]
