@@ -248,11 +248,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         tracing::error!(error = %e, "could not record gateway stop");
     }
     // Sign the final checkpoint now, while the writer can still store its cosignatures and
-    // time stamps; it is stamped at once, whatever the interval. (The writer may have signed it
-    // on its own interval already: then it is the newest one.)
+    // time stamps; it is stamped at once, whatever the interval. (If the writer signed it on its
+    // own interval a moment before, `checkpoint` returns that one's size.)
     state.audit.stamp_at_once();
-    let signed = state.audit.checkpoint().await.ok().flatten();
-    if let Some(size) = signed.or_else(|| state.audit.newest_checkpoint()) {
+    if let Some(size) = state.audit.checkpoint().await.ok().flatten() {
         tokio::join!(
             state.audit.settle_witnesses(size, WITNESS_SETTLE),
             state.audit.settle_timestamps(size, WITNESS_SETTLE)

@@ -288,16 +288,17 @@ fn apply_ceiling(
         let why = format!("the least call costs {least:.6} USD, over max_cost_usd {max}");
         exclusions.push(exclusion(model, c, &format!("policy rule {}", decision.rule_id), &why));
     }
-    let least = |cs: &mut dyn Iterator<Item = f64>| cs.fold(f64::INFINITY, f64::min);
     if fits.is_empty() {
-        return Err(ceiling::record(max, least(&mut over.iter().map(|(_, l)| *l)), None));
+        let minimum_cost_usd = over.iter().map(|(_, least)| *least).fold(f64::INFINITY, f64::min);
+        return Err(CostCeiling { max_cost_usd: max, minimum_cost_usd, max_tokens: None });
     }
-    let minimum = least(&mut fits.iter().map(|c| ceiling::minimum_cost(c, ask.prompt_tokens, ask.endpoint)));
-    let capped = match (ask.endpoint, ceiling::completion_cap(&fits, ask.prompt_tokens, max)) {
+    let minimum_cost_usd =
+        fits.iter().map(|c| ceiling::minimum_cost(c, ask.prompt_tokens, ask.endpoint)).fold(f64::INFINITY, f64::min);
+    let max_tokens = match (ask.endpoint, ceiling::completion_cap(&fits, ask.prompt_tokens, max)) {
         (Endpoint::Chat, Some(cap)) => ceiling::cap_completion(Arc::make_mut(body), cap),
         _ => None,
     };
-    Ok((fits, Some(ceiling::record(max, minimum, capped))))
+    Ok((fits, Some(CostCeiling { max_cost_usd: max, minimum_cost_usd, max_tokens })))
 }
 
 fn facts(caller: &Caller<'_>, model: &str, endpoint: Endpoint, cls: &Classification, stream: bool) -> RequestFacts {

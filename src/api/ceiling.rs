@@ -8,7 +8,6 @@
 use serde_json::Value;
 
 use super::exchange::Endpoint;
-use crate::audit::CostCeiling;
 use crate::offer::Candidate;
 
 /// Bytes of request body per prompt token, for the estimate (about four for Latin text; the
@@ -82,11 +81,6 @@ pub fn cap_completion(body: &mut Value, cap: u64) -> Option<u64> {
         obj.insert(k.to_string(), Value::from(cap));
     }
     Some(cap)
-}
-
-/// What the request entry records of the ceiling.
-pub fn record(max_cost_usd: f64, minimum_cost_usd: f64, max_tokens: Option<u64>) -> CostCeiling {
-    CostCeiling { max_cost_usd, minimum_cost_usd, max_tokens }
 }
 
 #[cfg(test)]

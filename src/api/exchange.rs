@@ -88,6 +88,21 @@ pub struct EncodedBody {
 }
 
 impl Exchange {
+    /// The headers every proxied answer carries, whole or streamed: the request's audit entry,
+    /// our generation id, and the extras dropped under `[request] unsupported = "ignore"`.
+    pub fn put_headers(&self, h: &mut axum::http::HeaderMap) {
+        use axum::http::HeaderValue;
+        h.insert("x-auditgate-entry", HeaderValue::from(self.request_seq));
+        if let Ok(v) = HeaderValue::from_str(&self.generation_id) {
+            h.insert("x-generation-id", v);
+        }
+        if !self.ignored.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&self.ignored.join(", ")) {
+                h.insert("x-auditgate-ignored", v);
+            }
+        }
+    }
+
     /// A streamed chat answer (embeddings are never streamed).
     pub fn is_streaming(&self) -> bool {
         self.stream && self.endpoint == Endpoint::Chat

@@ -90,12 +90,8 @@ pub async fn complete(state: &AppState, ex: Exchange) -> Result<Response, ApiErr
     let mut response = (StatusCode::OK, Body::from(bytes)).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert("x-auditgate-entry", HeaderValue::from(ex.request_seq));
+    ex.put_headers(h);
     h.insert("x-auditgate-response-entry", HeaderValue::from(response_seq));
     h.insert("x-auditgate-cost", header_value(format!("{cost:.8}")));
-    h.insert("x-generation-id", header_value(ex.generation_id.clone()));
-    if !ex.ignored.is_empty() {
-        h.insert("x-auditgate-ignored", header_value(ex.ignored.join(", ")));
-    }
     Ok(response)
 }

@@ -293,9 +293,8 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
     let opened =
         Opened { route_index, candidate: success.candidate, attempts, stream, parser, early_end, t0: success.sent_at };
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(16);
-    let request_seq = ex.request_seq;
-    let generation_id = ex.generation_id.clone();
-    let ignored = ex.ignored.join(", ");
+    let mut headers = axum::http::HeaderMap::new();
+    ex.put_headers(&mut headers);
     tokio::spawn(pump(state, ex, opened, relay, tx));
     let rest = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     let body = futures_util::stream::iter(ready.into_iter().map(Ok)).chain(rest);
@@ -304,16 +303,7 @@ pub async fn stream(state: AppState, ex: Exchange) -> Result<Response, ApiError>
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    h.insert("x-auditgate-entry", HeaderValue::from(request_seq));
-    if let Ok(v) = HeaderValue::from_str(&generation_id) {
-        h.insert("x-generation-id", v);
-    }
-    match HeaderValue::from_str(&ignored) {
-        Ok(v) if !ignored.is_empty() => {
-            h.insert("x-auditgate-ignored", v);
-        }
-        _ => {}
-    }
+    h.extend(headers);
     Ok(response.into_response())
 }
 

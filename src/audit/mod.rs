@@ -178,6 +178,15 @@ pub fn body_key_path(dir: &Path, opts: &AuditOptions) -> PathBuf {
     opts.body_key_file.clone().unwrap_or_else(|| dir.join(FILE_BODY_KEY))
 }
 
+/// Poll `done` every 50 ms until it holds or `limit` has passed (shut-down waits for the outside
+/// parties).
+async fn wait_until(limit: Duration, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A cheap, cloneable handle to the log writer.
 #[derive(Clone)]
 pub struct AuditLog {
@@ -193,8 +202,6 @@ struct Inner {
     halted: Option<String>,
     witnesses: witness_push::Statuses,
     stamps: timestamp_push::Statuses,
-    /// The newest signed checkpoint, when witnesses or time-stamping authorities take them.
-    latest: Option<tokio::sync::watch::Receiver<Option<SignedCheckpoint>>>,
     /// Seals stored bodies; loaded only when bodies are stored.
     body_key: Option<sealed::MasterKey>,
 }
@@ -228,8 +235,7 @@ impl AuditLog {
             .map_err(|e| AuditError::Unavailable(format!("cannot start writer thread: {e}")))?;
         let witnesses = witness_push::Statuses::new(&targets, opts.witness_quorum);
         let stamps = timestamp_push::Statuses::new(&authorities, opts.timestamp_interval_ms);
-        let latest = published.clone();
-        let inner = Inner { tx, dir: dir.to_path_buf(), opts, public_key, halted, witnesses, stamps, latest, body_key };
+        let inner = Inner { tx, dir: dir.to_path_buf(), opts, public_key, halted, witnesses, stamps, body_key };
         let log = AuditLog { inner: Arc::new(inner) };
         if let Some(latest) = published {
             if !targets.is_empty() {
@@ -255,13 +261,8 @@ impl AuditLog {
     /// Wait (at most `limit`) until every witness has cosigned the newest checkpoint, refused
     /// it, or failed to answer: at shutdown, so the final checkpoint leaves cosigned when it can.
     pub async fn settle_witnesses(&self, size: u64, limit: Duration) {
-        if !self.inner.witnesses.any() {
-            return;
-        }
-        let deadline = tokio::time::Instant::now() + limit;
-        while !self.inner.witnesses.settled(size) && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let w = &self.inner.witnesses;
+        wait_until(limit, || !w.any() || w.settled(size)).await;
     }
 
     /// What each time-stamping authority last did with our checkpoints (for `/health`).
@@ -275,21 +276,11 @@ impl AuditLog {
         self.inner.stamps.hurry();
     }
 
-    /// The size of the newest checkpoint handed to the witnesses and time-stamping authorities.
-    pub fn newest_checkpoint(&self) -> Option<u64> {
-        self.inner.latest.as_ref().and_then(|l| l.borrow().as_ref().map(|c| c.size))
-    }
-
     /// Wait (at most `limit`) until every time-stamping authority has stamped `size`, refused
     /// it, or failed to answer: at shutdown, so the final checkpoint leaves stamped when it can.
     pub async fn settle_timestamps(&self, size: u64, limit: Duration) {
-        if !self.inner.stamps.any() {
-            return;
-        }
-        let deadline = tokio::time::Instant::now() + limit;
-        while !self.inner.stamps.settled(size) && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let t = &self.inner.stamps;
+        wait_until(limit, || !t.any() || t.settled(size)).await;
     }
 
     /// Send a command that nobody waits for (witness and time-stamp clients).
