@@ -272,6 +272,19 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
+    /// What the model takes, for routing; Err with an `input_modalities` name that is not one.
+    pub fn limits(&self) -> Result<crate::offer::Limits, &str> {
+        let input_modalities = match &self.input_modalities {
+            Some(names) => crate::offer::Modalities::parse(names.iter().map(String::as_str))?,
+            None => crate::offer::Modalities::TEXT,
+        };
+        Ok(crate::offer::Limits {
+            context_length: self.context_length,
+            max_completion_tokens: self.max_completion_tokens,
+            input_modalities,
+        })
+    }
+
     pub fn upstream_id(&self) -> &str {
         match &self.upstream {
             Some(u) => u,
@@ -430,7 +443,22 @@ impl Config {
             if !seen.insert(p.name.as_str()) {
                 return Err(ConfigError::Invalid(format!("provider {:?} is defined twice", p.name)));
             }
-            if p.kind != ProviderKind::Demo && p.base_url.is_none() {
+            if p.kind == ProviderKind::Demo {
+                // The built-in demo upstream is started by the gateway and needs none of these:
+                // accepting them would be a setting that does nothing.
+                let set = [
+                    ("base_url", p.base_url.is_some()),
+                    ("api_key_env", p.api_key_env.is_some()),
+                    ("headers", !p.headers.is_empty()),
+                ];
+                let unused = set.into_iter().find(|(_, is_set)| *is_set);
+                if let Some((field, _)) = unused {
+                    return Err(ConfigError::Invalid(format!(
+                        "provider {:?} is a built-in demo upstream: {field} has no effect there",
+                        p.name
+                    )));
+                }
+            } else if p.base_url.is_none() {
                 return Err(ConfigError::Invalid(format!("provider {:?} needs base_url", p.name)));
             }
             if p.region.is_empty() || p.country.len() != 2 {
@@ -438,6 +466,16 @@ impl Config {
                     "provider {:?} needs a region and a two-letter country",
                     p.name
                 )));
+            }
+            for m in &p.models {
+                m.limits().map_err(|bad| {
+                    ConfigError::Invalid(format!(
+                        "provider {:?} model {:?}: input_modalities has {bad:?}; known are {}",
+                        p.name,
+                        m.id,
+                        crate::offer::Modalities::NAMES.join(", ")
+                    ))
+                })?;
             }
         }
         Ok(())

@@ -66,7 +66,61 @@ pub struct Candidate {
     #[serde(default)]
     pub supported_parameters: Arc<[String]>,
     #[serde(default)]
+    pub limits: Limits,
+}
+
+/// What one model at one provider can take: the configured `context_length`,
+/// `max_completion_tokens` and `input_modalities`. Routing passes over a candidate whose limits
+/// the request exceeds, as OpenRouter does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Limits {
     pub context_length: Option<u64>,
+    pub max_completion_tokens: Option<u64>,
+    pub input_modalities: Modalities,
+}
+
+/// A set of input modalities (OpenRouter's names: `text`, `image`, `file`, `audio`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Modalities(u8);
+
+impl Modalities {
+    /// The names, in the order their bits are numbered.
+    pub const NAMES: [&'static str; 4] = ["text", "image", "file", "audio"];
+    pub const TEXT: Modalities = Modalities(1);
+
+    /// The set named by `names`; Err with the first name that is not a modality.
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Modalities, &'a str> {
+        let mut set = Modalities(0);
+        for name in names {
+            let bit = Self::NAMES.iter().position(|n| *n == name).ok_or(name)?;
+            set.0 |= 1 << bit;
+        }
+        Ok(set)
+    }
+
+    /// One modality by name (`None` for a name that is not one).
+    pub fn one(name: &str) -> Option<Modalities> {
+        Self::parse([name]).ok()
+    }
+
+    pub fn insert(&mut self, other: Modalities) {
+        self.0 |= other.0;
+    }
+
+    pub fn contains(self, other: Modalities) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The names of the members of `self` that `other` lacks.
+    pub fn missing_from(self, other: Modalities) -> Vec<&'static str> {
+        (0..Self::NAMES.len()).filter(|b| self.0 & !other.0 & (1 << b) != 0).map(|b| Self::NAMES[b]).collect()
+    }
+}
+
+impl Default for Modalities {
+    fn default() -> Self {
+        Modalities::TEXT
+    }
 }
 
 impl Candidate {

@@ -192,7 +192,11 @@ async fn shutdown_signal() {
 /// the audit log. An invalid file never replaces the policy in force.
 fn watch_policy(state: &AppState) -> tokio::task::JoinHandle<()> {
     let handle = Arc::new(PolicyHandle::from_shared(state.policy.clone(), vec![state.config.policy_dir.clone()]));
-    let poll = Duration::from_millis(state.config.policy_poll_ms.max(50));
+    // 0 = only on SIGHUP; a few milliseconds would be a busy loop over the policy files.
+    let poll = match state.config.policy_poll_ms {
+        0 => None,
+        ms => Some(Duration::from_millis(ms.max(50))),
+    };
     let audit = state.audit.clone();
     let runtime = tokio::runtime::Handle::current();
     spawn_watcher(handle, poll, move |event| {

@@ -326,6 +326,7 @@ fn plan_routes(state: &AppState, caller: &Caller<'_>, ask: &Ask<'_>, req: Value)
     let Ask { endpoint, cls, stream, models, .. } = *ask;
     let prefs = ProviderPrefs::from_request(req.get("provider")).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let params = req.as_object().map(routing::request_parameters).unwrap_or_default();
+    let needs = routing::Needs::of(&req);
     let policy = state.policy.load();
     let template = Arc::new(upstream_template(req));
     let mut rng = rand::thread_rng();
@@ -352,11 +353,12 @@ fn plan_routes(state: &AppState, caller: &Caller<'_>, ask: &Ask<'_>, req: Value)
                 exclusions.push(exclusion(model, c, "the :free variant", "the provider charges for this model"));
                 continue;
             }
-            match decision.constraints.check(&c.provider) {
-                Ok(()) => allowed.push(c.clone()),
-                Err(why) => {
-                    exclusions.push(exclusion(model, c, &format!("policy rule {}", decision.rule_id), &why.to_string()))
-                }
+            if let Err(why) = decision.constraints.check(&c.provider) {
+                exclusions.push(exclusion(model, c, &format!("policy rule {}", decision.rule_id), &why.to_string()));
+            } else if let Err(why) = routing::check_fit(c, &needs) {
+                exclusions.push(exclusion(model, c, "model limits", &why.to_string()));
+            } else {
+                allowed.push(c.clone());
             }
         }
         if allowed.is_empty() {
@@ -403,6 +405,10 @@ fn plan_routes(state: &AppState, caller: &Caller<'_>, ask: &Ask<'_>, req: Value)
             };
             ApiError::policy_denied(format!("denied by policy rule {}: {reason}", d.rule_id))
                 .with_metadata(serde_json::json!({"rule": d.rule_id, "policy_version": d.policy_version}))
+        }
+        _ if !exclusions.is_empty() && exclusions.iter().all(|e| e["by"] == "model limits") => {
+            ApiError::over_model_limits(no_provider_message(None, &exclusions))
+                .with_metadata(serde_json::json!({ "excluded": exclusions }))
         }
         _ => {
             let rule = first_refusal.as_ref().map(|d| d.rule_id.clone());

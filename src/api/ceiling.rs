@@ -102,7 +102,7 @@ mod tests {
             upstream_model: "m".into(),
             price: Price { prompt_per_mtok: prompt, completion_per_mtok: completion, cached_prompt_per_mtok: None },
             supported_parameters: Arc::from(Vec::new()),
-            context_length: None,
+            limits: Default::default(),
         }
     }
 

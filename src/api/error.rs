@@ -107,9 +107,16 @@ impl ApiError {
             "invalid_request_error",
             "max_cost_exceeded",
             format!(
-                "policy rule {rule} allows at most {max_cost_usd} USD per call, and this call costs at least                  {minimum_cost_usd:.6} USD at every provider it may go to; nothing was forwarded"
+                "policy rule {rule} allows at most {max_cost_usd} USD per call, and this call costs at least \
+                 {minimum_cost_usd:.6} USD at every provider it may go to; nothing was forwarded"
             ),
         )
+    }
+
+    /// Every provider of the model is passed over because the request exceeds what it takes
+    /// (context length, completion limit, input modality): a client error, not an outage.
+    pub fn over_model_limits(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", "exceeds_model_limits", message)
     }
 
     pub fn no_provider(message: impl Into<String>) -> Self {

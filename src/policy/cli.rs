@@ -156,6 +156,13 @@ pub fn check_main(paths: &[PathBuf]) -> i32 {
                 p.files.len(),
                 p.version
             );
+            for m in p.meta.iter().filter(|m| m.name.is_some() || m.description.is_some()) {
+                let name = m.name.as_deref().unwrap_or("(unnamed)");
+                match &m.description {
+                    Some(d) => println!("  {}: {name}: {d}", m.file.display()),
+                    None => println!("  {}: {name}", m.file.display()),
+                }
+            }
             0
         }
         Err(code) => code,

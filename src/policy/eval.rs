@@ -280,6 +280,8 @@ pub struct ConditionTrace {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RuleTrace {
     pub rule_id: String,
+    /// The rule's `description`, for the officer reading the explanation.
+    pub description: Option<String>,
     /// `FILE:LINE:COL` of the rule.
     pub source: String,
     pub matched: bool,
@@ -330,7 +332,13 @@ impl Policy {
                 })
                 .collect();
             let matched = conditions.iter().all(|c| c.matched);
-            trace.push(RuleTrace { rule_id: rule.id.clone(), source: rule.source.to_string(), matched, conditions });
+            trace.push(RuleTrace {
+                rule_id: rule.id.clone(),
+                description: rule.description.clone(),
+                source: rule.source.to_string(),
+                matched,
+                conditions,
+            });
             if matched {
                 return TracedDecision { decision: rule.decision(&self.version), trace };
             }

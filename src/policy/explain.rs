@@ -157,6 +157,9 @@ impl fmt::Display for Explanation {
         for rule in &self.rules {
             let verdict = if rule.matched { "MATCH" } else { "no match" };
             writeln!(f, "  {} ({}): {}", rule.rule_id, rule.source, verdict)?;
+            if let Some(why) = &rule.description {
+                writeln!(f, "      {why}")?;
+            }
             if rule.conditions.is_empty() {
                 writeln!(f, "      (no conditions: matches every request)")?;
             }

@@ -175,18 +175,20 @@ fn files_of(policy: &Policy) -> BTreeMap<String, String> {
 /// Must be called inside a tokio runtime.
 pub fn spawn_watcher(
     handle: Arc<PolicyHandle>,
-    poll_interval: Duration,
+    poll_interval: Option<Duration>,
     on_event: impl Fn(ReloadEvent) + Send + Sync + 'static,
 ) -> tokio::task::JoinHandle<()> {
     // Registered before returning, so a SIGHUP sent right after this call is already caught.
     let mut hup = hangup_signal();
     let mut changes = ChangeDetector::new(files_of(&handle.current()));
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(poll_interval);
+        // Without a poll interval only SIGHUP reloads: the tick never fires.
+        let mut tick = tokio::time::interval(poll_interval.unwrap_or(Duration::from_secs(86_400)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await; // an interval's first tick is immediate; the policy was just loaded
         loop {
             let forced = tokio::select! {
-                _ = tick.tick() => false,
+                _ = tick.tick(), if poll_interval.is_some() => false,
                 Some(()) = recv_hangup(&mut hup) => true,
             };
             if !changes.should_reload(fingerprint(handle.paths()), forced) {

@@ -39,7 +39,8 @@ fn candidate(provider: &crate::config::ProviderConfig, m: &ModelConfig) -> Candi
             .clone()
             .unwrap_or_else(|| default_parameters(provider.kind))
             .into(),
-        context_length: m.context_length,
+        // `Config::validate` has refused unknown modality names before a catalogue is built.
+        limits: m.limits().unwrap_or_default(),
     }
 }
 

@@ -278,7 +278,7 @@ mod tests {
             upstream_model: format!("{name}-m"),
             price: Price::default(),
             supported_parameters: Default::default(),
-            context_length: None,
+            limits: Default::default(),
         }
     }
 

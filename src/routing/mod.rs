@@ -5,6 +5,8 @@
 //! 1. [`model_sequence`] turns `model` + `models` into the models to try, in order. For each
 //!    model, strip `:nitro` / `:floor` with [`split_model_suffix`], build its [`Candidate`]s from
 //!    the catalogue, and keep those the policy allows (`RouteConstraints::check`).
+//!    Pass over candidates that cannot take the request ([`check_fit`]: context length,
+//!    completion limit, input modalities).
 //!    Parse the `provider` object with [`ProviderPrefs::from_request`] and the parameters the
 //!    request uses with [`request_parameters`].
 //! 2. [`plan`] filters them by the client's [`ProviderPrefs`] and orders them (see `plan.rs`).
@@ -19,6 +21,7 @@
 //! providers the policy allowed.
 
 mod attempts;
+mod fit;
 mod health;
 mod models;
 mod params;
@@ -27,6 +30,7 @@ mod prefs;
 mod retry;
 
 pub use attempts::{AttemptLoop, AttemptOutcome, AttemptRecord, Next, StopReason, Ticket};
+pub use fit::{check as check_fit, Misfit, Needs};
 pub use health::{BreakerState, Health, HealthConfig, ProviderStats};
 pub use models::model_sequence;
 pub use params::request_parameters;

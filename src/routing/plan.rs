@@ -252,7 +252,7 @@ mod tests {
             upstream_model: "echo".into(),
             price: Price { prompt_per_mtok: price, completion_per_mtok: price, cached_prompt_per_mtok: None },
             supported_parameters: vec!["temperature".into()].into(),
-            context_length: Some(8192),
+            limits: crate::offer::Limits { context_length: Some(8192), ..Default::default() },
         }
     }
 

@@ -28,7 +28,7 @@ fn candidates(n: usize) -> Vec<Candidate> {
                 cached_prompt_per_mtok: None,
             },
             supported_parameters: vec!["tools".into(), "temperature".into()].into(),
-            context_length: Some(128_000),
+            limits: auditgate::offer::Limits { context_length: Some(128_000), ..Default::default() },
         })
         .collect()
 }

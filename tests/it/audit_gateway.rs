@@ -163,7 +163,7 @@ fn audit_cli(data_dir: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 #[tokio::test]
-async fn redacted_bodies_are_kept_sealed_beside_the_chain_and_can_be_erased() {
+pub(crate) async fn redacted_bodies_are_kept_sealed_beside_the_chain_and_can_be_erased() {
     let fake = FakeUpstream::start(Behavior::Echo).await;
     let mut gw = GatewayBuilder::default()
         .extra("[audit]\nstore_bodies = \"redacted\"")
@@ -207,7 +207,7 @@ async fn redacted_bodies_are_kept_sealed_beside_the_chain_and_can_be_erased() {
 /// A policy rule sets its own hold: bodies of calls it decides with `body_hold_years = 0` may be
 /// erased at once, without --force, and the erasure is recorded as not forced.
 #[tokio::test]
-async fn a_rules_own_hold_decides_when_its_bodies_may_be_erased() {
+pub(crate) async fn a_rules_own_hold_decides_when_its_bodies_may_be_erased() {
     let fake = FakeUpstream::start(Behavior::Echo).await;
     let mut gw = GatewayBuilder::default()
         .extra("[audit]\nstore_bodies = \"full\"")

@@ -247,7 +247,7 @@ fn path(p: &Path) -> &str {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gateway_stamps_its_checkpoints_and_verify_log_proves_when_entries_existed() {
+pub(crate) async fn a_gateway_stamps_its_checkpoints_and_verify_log_proves_when_entries_existed() {
     let root = tempfile::tempdir().unwrap();
     let pki = Pki::new(&root.path().join("pki"), "auditgate test CA");
     let tsa = TsaServer::start(&pki);
@@ -396,7 +396,7 @@ async fn a_time_stamping_authority_that_is_down_delays_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_that_does_not_chain_to_the_configured_certificate_is_refused_and_not_stored() {
+pub(crate) async fn a_token_that_does_not_chain_to_the_configured_certificate_is_refused_and_not_stored() {
     let root = tempfile::tempdir().unwrap();
     let pki = Pki::new(&root.path().join("pki"), "auditgate test CA");
     let other = Pki::new(&root.path().join("other"), "another test CA");

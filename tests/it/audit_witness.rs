@@ -12,14 +12,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running `auditgate witness serve` on an ephemeral loopback port.
-struct Witness {
+pub(crate) struct Witness {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     dir: PathBuf,
 }
 
 impl Witness {
-    fn start(dir: &Path) -> Witness {
+    pub(crate) fn start(dir: &Path) -> Witness {
         let mut child = Command::new(bin())
             .args(["witness", "serve", "--listen", "127.0.0.1:0", "--name", "witness.test/w1", "--data-dir"])
             .arg(dir)
@@ -40,7 +40,7 @@ impl Witness {
         Witness { child, url, dir: dir.to_path_buf() }
     }
 
-    fn public_key(&self) -> String {
+    pub(crate) fn public_key(&self) -> String {
         std::fs::read_to_string(self.dir.join("witness.pub")).expect("witness.pub").trim().to_string()
     }
 
@@ -156,7 +156,7 @@ fn verify_witnessed(data: &Path, witness: &Witness) -> (i32, serde_json::Value) 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_witness_cosigns_a_growing_log_and_refuses_it_rolled_back() {
+pub(crate) async fn a_witness_cosigns_a_growing_log_and_refuses_it_rolled_back() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     new_log(&data, 0).await;
@@ -226,7 +226,7 @@ async fn a_witness_cosigns_a_growing_log_and_refuses_it_rolled_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_witness_refuses_a_log_rewritten_with_the_stolen_key() {
+pub(crate) async fn a_witness_refuses_a_log_rewritten_with_the_stolen_key() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     new_log(&data, 0).await;

@@ -185,7 +185,7 @@ async fn unknown_model_and_route_are_404() {
 }
 
 #[tokio::test]
-async fn body_over_limit_is_413() {
+pub(crate) async fn body_over_limit_is_413() {
     let fake = FakeUpstream::start(Behavior::Echo).await;
     let gw = GatewayBuilder::default()
         .extra("max_body_bytes = 2048")

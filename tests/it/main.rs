@@ -14,6 +14,7 @@ mod audit_recovery;
 mod audit_tamper;
 mod audit_timestamp;
 mod audit_witness;
+mod control_audit;
 mod gateway_api;
 mod gateway_props;
 mod layering;

@@ -22,7 +22,7 @@ fn ceiling_policy(max_cost_usd: &str) -> String {
 /// `max_cost_usd = 0.0` with priced providers: even the least call costs more, so the call is
 /// refused with 402 naming the rule, nothing reaches the upstream, and the entry records it.
 #[tokio::test]
-async fn a_cost_ceiling_no_call_fits_under_is_refused_before_anything_leaves() {
+pub(crate) async fn a_cost_ceiling_no_call_fits_under_is_refused_before_anything_leaves() {
     let fake = FakeUpstream::start(Behavior::Echo).await;
     let mut gw = GatewayBuilder::default()
         .policy(&ceiling_policy("0.0"))
@@ -80,7 +80,7 @@ async fn a_cost_ceiling_caps_the_completion_so_no_answer_costs_more() {
 /// upstream takes both, so it serves the call (before, the built-in list lacked them and every such
 /// call was 503); `/v1/models` shows each kind's derived `supported_parameters`.
 #[tokio::test]
-async fn require_parameters_keeps_providers_that_take_structured_outputs_and_reasoning() {
+pub(crate) async fn require_parameters_keeps_providers_that_take_structured_outputs_and_reasoning() {
     let fake = FakeUpstream::start(Behavior::Echo).await;
     let claude = FakeUpstream::start(Behavior::Echo).await;
     let mut claude_spec = ProviderSpec::new("fake-claude", &claude.base_url, "eu", "DE").anthropic();
@@ -122,7 +122,7 @@ async fn require_parameters_keeps_providers_that_take_structured_outputs_and_rea
 /// refused with a 400 naming them, or, with `[request] unsupported = "ignore"`, dropped and named in
 /// `x-auditgate-ignored` (never forwarded); `:free` keeps only providers that charge nothing.
 #[tokio::test]
-async fn openrouter_extras_are_honoured_refused_or_named_never_dropped_silently() {
+pub(crate) async fn openrouter_extras_are_honoured_refused_or_named_never_dropped_silently() {
     let fake = FakeUpstream::start(Behavior::Echo).await;
     let mut gw = GatewayBuilder::default().provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR")).start();
     let mut ask = user("hello");

@@ -79,7 +79,7 @@ async fn watcher_reports_loads_and_rejections() {
     let dir = tempfile::tempdir().expect("tempdir");
     let h = Arc::new(handle(dir.path(), DENY));
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let task = spawn_watcher(Arc::clone(&h), Duration::from_millis(20), move |e| {
+    let task = spawn_watcher(Arc::clone(&h), Some(Duration::from_millis(20)), move |e| {
         let _ = tx.send(e);
     });
     write(dir.path(), BROKEN_ALLOW);
@@ -106,7 +106,7 @@ async fn sighup_forces_a_reload() {
     let h = Arc::new(handle(dir.path(), DENY));
     let (tx, mut rx) = mpsc::unbounded_channel();
     // Polling so slow it cannot be what triggers the reload.
-    let task = spawn_watcher(Arc::clone(&h), Duration::from_secs(3600), move |e| {
+    let task = spawn_watcher(Arc::clone(&h), None, move |e| {
         let _ = tx.send(e);
     });
     write(dir.path(), ALLOW);

@@ -69,7 +69,7 @@ fn shapes_the_schema_forbids_are_400_with_the_member_named() {
 }
 
 #[test]
-fn unknown_fields_are_scanned_by_default_and_refused_when_configured() {
+pub(crate) fn unknown_fields_are_scanned_by_default_and_refused_when_configured() {
     let body = || {
         let mut b = chat(json!([{"role": "user", "content": "Hallo"}]));
         b["x_note"] = json!("Konto CH93 0076 2011 6238 5295 7");

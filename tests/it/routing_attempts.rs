@@ -26,7 +26,7 @@ fn cand(name: &str) -> Candidate {
         upstream_model: "m".into(),
         price: Price::default(),
         supported_parameters: Default::default(),
-        context_length: None,
+        limits: Default::default(),
     }
 }
 

@@ -29,7 +29,7 @@ fn catalogue(model: &str) -> Vec<Candidate> {
         upstream_model: format!("{name}/{model}"),
         price: Price { prompt_per_mtok: price, completion_per_mtok: price, cached_prompt_per_mtok: None },
         supported_parameters: vec!["temperature".into(), "tools".into()].into(),
-        context_length: None,
+        limits: Default::default(),
     };
     match model {
         "big" => vec![entry("us-cheap", "us", 0.1), entry("ch-one", "ch", 2.0)],

@@ -46,7 +46,7 @@ fn candidate() -> impl Strategy<Value = Candidate> {
         upstream_model: model.into(),
         price: Price { prompt_per_mtok: p, completion_per_mtok: c, cached_prompt_per_mtok: None },
         supported_parameters: sp.into(),
-        context_length: None,
+        limits: Default::default(),
     })
 }
 

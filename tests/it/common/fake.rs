@@ -36,6 +36,8 @@ pub enum Behavior {
 #[derive(Default)]
 pub struct Record {
     pub bodies: Mutex<Vec<Value>>,
+    /// The headers of each chat completions request.
+    pub chat_headers: Mutex<Vec<axum::http::HeaderMap>>,
     /// The `anthropic-version` header of each Messages API request.
     pub anthropic_versions: Mutex<Vec<String>>,
     /// Streams whose client (the gateway) went away before the end.
@@ -187,9 +189,10 @@ where
     })
 }
 
-async fn chat(State(state): State<FakeState>, body: Bytes) -> Response {
+async fn chat(State(state): State<FakeState>, headers: axum::http::HeaderMap, body: Bytes) -> Response {
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     state.record.bodies.lock().unwrap().push(req.clone());
+    state.record.chat_headers.lock().unwrap().push(headers);
     let behavior = state.behavior.lock().unwrap().clone();
     let stream = req["stream"] == Value::Bool(true);
     let text = format!("echo: {}", last_user_text(&req));

@@ -66,7 +66,8 @@ impl ProviderSpec {
         );
         for (public, upstream) in &self.models {
             s.push_str(&format!(
-                "[[providers.models]]\nid = {public:?}\nupstream = {upstream:?}\nprompt = 1.0\ncompletion = 2.0\ncontext_length = 8192\n"
+                "[[providers.models]]\nid = {public:?}\nupstream = {upstream:?}\nprompt = 1.0\ncompletion = 2.0\ncontext_length = 8192\n\
+                 input_modalities = [\"text\", \"image\", \"file\", \"audio\"]\n"
             ));
         }
         s
@@ -171,16 +172,27 @@ pub fn create_key_with(data_dir: &Path, name: &str, team: &str, extra: &[&str]) 
 impl Gateway {
     /// Start `auditgate serve` on an ephemeral port and wait for its "listening" line.
     pub fn spawn(dir: tempfile::TempDir, config: &Path, key: String) -> Gateway {
+        Gateway::spawn_with(dir, config, key, Some("127.0.0.1:0"), &[])
+    }
+
+    /// [`Gateway::spawn`] listening where the configuration says when `listen` is `None`, with
+    /// extra environment variables.
+    pub fn spawn_with(
+        dir: tempfile::TempDir,
+        config: &Path,
+        key: String,
+        listen: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Gateway {
         let stderr_path = dir.path().join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let mut child = Command::new(bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(config)
-            .env("AUDITGATE_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start gateway");
+        let mut cmd = Command::new(bin());
+        cmd.arg("serve");
+        if let Some(addr) = listen {
+            cmd.args(["--listen", addr]);
+        }
+        cmd.arg("--config").arg(config).env("AUDITGATE_LOG", "info").envs(env.iter().copied());
+        let mut child = cmd.stdout(Stdio::piped()).stderr(stderr).spawn().expect("start gateway");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
