@@ -8,8 +8,12 @@ use std::process::ExitCode;
 use auditgate::accounting::cli::{activity_main, keys_main, ActivityCommand, KeysCommand};
 use auditgate::audit::cli::{audit_main, verify_log_main, AuditCommand, VerifyLogArgs};
 use auditgate::config::Config;
+use auditgate::offer::ProviderProfile;
 use auditgate::pii::cli::{pii_main, PiiCommand};
+use auditgate::policy::cli::{explained, print_explanation, scanner_classify_body, ExplainArgs};
 use auditgate::policy::PolicyCommand;
+use auditgate::providers::catalog::Catalog;
+use auditgate::routing::Health;
 use auditgate::witness::{witness_main, WitnessCommand};
 
 /// jemalloc instead of glibc malloc: the request path allocates many small, short-lived buffers
@@ -155,7 +159,35 @@ fn policy(config: Option<PathBuf>, command: PolicyCommand) -> ExitCode {
         }
         other => other,
     };
+    if let Some(args) = command.explain_args() {
+        return exit(explain(&config, &args, &profiles));
+    }
     exit(command.run_with_scanner(&profiles))
+}
+
+/// `policy explain`: the policy's reasoning, then what the gateway does with the request
+/// (model limits, provider preferences, cost ceiling), planned by the gateway's own admission
+/// code on a fresh health book, so explain and serve give the same answer.
+fn explain(config: &Config, args: &ExplainArgs, profiles: &[ProviderProfile]) -> i32 {
+    use auditgate::api::{dry_run::dry_run, Caller, Planner};
+    let explained = match explained(args, profiles, &scanner_classify_body) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let catalog = Catalog::from_config(config);
+    let health = Health::default();
+    let planner = Planner { policy: &explained.policy, catalog: &catalog, health: &health };
+    let caller = Caller {
+        key_name: args.key_name.as_deref().unwrap_or(""),
+        team: args.team.as_deref().unwrap_or(""),
+        client_label: args.client_label.as_deref().map(|l| l.trim().to_ascii_lowercase()),
+    };
+    // The gateway estimates prompt tokens from the body's length as received; the file's compact
+    // form is what a client library sends.
+    let body_len = serde_json::to_vec(&explained.request).map_or(0, |b| b.len());
+    let run = dry_run(&planner, &config.request, &caller, explained.request.clone(), body_len);
+    let member = serde_json::to_value(&run).unwrap_or_default();
+    print_explanation(&explained.explanation, Some(("routing", member, run.to_string())), args.json)
 }
 
 /// The team of the active key named `name` in the configuration's key store, if there is one.

@@ -15,14 +15,15 @@ use super::exchange::{Dialect, EncodedBody, Endpoint, Exchange, ModelRoute};
 use super::record::{request_record, sha256_hex, store_body};
 use super::{ceiling, extras, ApiError, AppState};
 use crate::accounting::ApiKey;
-use crate::audit::{BodyStorage, CostCeiling, Record};
-use crate::config::UnknownFields;
+use crate::audit::{BodyStorage, CostCeiling, Excluded, Record};
+use crate::config::{RequestConfig, UnknownFields};
 use crate::offer::Candidate;
 use crate::pii::request::{GATEWAY_FIELDS, NON_TEXT_PARAMETERS};
 use crate::pii::{self, Classification, Pseudonyms};
-use crate::policy::{Decision, Outcome, RedactOperator, RequestFacts};
+use crate::policy::{Decision, Outcome, Policy, RedactOperator, RequestFacts};
 use crate::providers::anthropic;
-use crate::routing::{self, ProviderPrefs};
+use crate::providers::catalog::Catalog;
+use crate::routing::{self, Health, ProviderPrefs};
 
 /// An authenticated caller whose body has been read.
 pub struct Received<'a> {
@@ -93,36 +94,21 @@ pub async fn admit(
     dialect: Dialect,
 ) -> Result<Exchange, ApiError> {
     let Received { started, key, peer, headers, body_sha256, body_len, body } = received;
-    let stream = match request.get("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ApiError::bad_request("'stream' must be a boolean")),
-    };
-    let cls = match endpoint {
-        Endpoint::Chat => {
-            validate_chat(&request, state.config.request.unknown_fields)?;
-            pii::classify_chat_for_key(&request, &key.id)
-        }
-        Endpoint::Embeddings => {
-            validate_embeddings(&request, state.config.request.unknown_fields)?;
-            pii::classify_embeddings_for_key(&request, &key.id)
-        }
-    };
+    let Reading { stream, cls, models, extras } = read_request(&request, endpoint, &state.config.request, &key.id)?;
     let client_label =
         headers.get("x-data-classification").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_ascii_lowercase());
-    let caller = Caller { key: &key, client_label };
+    let caller = Caller { key_name: &key.name, team: &key.team, client_label };
     let generation_id = new_generation_id();
-    let models = requested_models(&request)?;
     let completion_tokens = completion_estimate(&request, endpoint);
-    let extras = extras::read(&request, &models, state.config.request.unsupported)?;
     // Usage and cost on the stream's last chunk, as OpenRouter always sends them, unless the client
     // turned it off (`stream_options.include_usage: false` or `usage.include: false`).
     let stream_options = request.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool);
     let client_wants_usage = stream_options != Some(false) && extras.include_usage != Some(false);
-    let ask = Ask { endpoint, cls: &cls, stream, models: &models, prompt_tokens: ceiling::prompt_tokens(body_len) };
-    let routes = match plan_routes(state, &caller, &ask, request) {
-        Ok(routes) => routes,
-        Err(Refusal { error, decision: Some(decision), ceiling }) => {
+    let ask = Ask::new(endpoint, &cls, stream, &models, body_len);
+    let planned = plan_routes(&Planner::of(state, &state.policy.load()), &caller, &ask, request);
+    let (routes, excluded) = match planned {
+        Ok(Planned { routes, excluded }) => (routes, excluded),
+        Err(Refusal { error, decision: Some(decision), ceiling, excluded }) => {
             // Refusals by policy are part of the record too; nothing is forwarded either way.
             let mut rec = request_record(
                 &generation_id,
@@ -137,6 +123,7 @@ pub async fn admit(
                 body_sha256,
             );
             rec.cost_ceiling = ceiling;
+            rec.excluded = excluded;
             return Err(match state.audit.append(Record::Request(rec)).await {
                 Ok(seq) => error.with_entry(seq),
                 Err(_) => ApiError::audit_unavailable(),
@@ -153,6 +140,7 @@ pub async fn admit(
     let first_body = first_upstream_body(state, &routes, stream && endpoint == Endpoint::Chat);
     rec.upstream_body_sha256 = first_body.as_ref().map(|b| b.sha256.clone());
     rec.cost_ceiling = routes.first().and_then(|r| r.ceiling.clone());
+    rec.excluded = excluded;
     let request_seq = state.audit.append(Record::Request(rec)).await.map_err(|e| {
         tracing::error!(error = %e, "write-ahead audit append failed; refusing the request");
         ApiError::audit_unavailable()
@@ -175,6 +163,43 @@ pub async fn admit(
         first_body,
         body_hold_years,
     })
+}
+
+/// What admission reads off a request before deciding: whether it streams, its classification,
+/// the models to try and the OpenRouter extras.
+pub(super) struct Reading {
+    pub stream: bool,
+    pub cls: Classification,
+    pub models: Vec<String>,
+    pub extras: extras::Extras,
+}
+
+/// Check the request's shape and read it (400 for a shape the API does not allow, an extra the
+/// gateway cannot honour under `unsupported = "refuse"`); `key_id` keys the classifier's memo.
+pub(super) fn read_request(
+    request: &Value,
+    endpoint: Endpoint,
+    config: &RequestConfig,
+    key_id: &str,
+) -> Result<Reading, ApiError> {
+    let stream = match request.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad_request("'stream' must be a boolean")),
+    };
+    let cls = match endpoint {
+        Endpoint::Chat => {
+            validate_chat(request, config.unknown_fields)?;
+            pii::classify_chat_for_key(request, key_id)
+        }
+        Endpoint::Embeddings => {
+            validate_embeddings(request, config.unknown_fields)?;
+            pii::classify_embeddings_for_key(request, key_id)
+        }
+    };
+    let models = requested_models(request)?;
+    let extras = extras::read(request, &models, config.unsupported)?;
+    Ok(Reading { stream, cls, models, extras })
 }
 
 /// The models to try, in order (`model`, then the `models` fallback list; see
@@ -241,32 +266,69 @@ fn route_body(
 }
 
 /// Everything about the caller the policy looks at.
-struct Caller<'a> {
-    key: &'a ApiKey,
-    client_label: Option<String>,
+pub struct Caller<'a> {
+    pub key_name: &'a str,
+    pub team: &'a str,
+    /// Header `X-Data-Classification`, trimmed and lower-cased.
+    pub client_label: Option<String>,
+}
+
+/// What route planning reads besides the request: the policy in force, the catalogue (of the
+/// enabled providers, each of which has an upstream) and the providers' health. The gateway and
+/// `policy explain` plan with the same function, so the explanation is the gateway's answer.
+pub struct Planner<'a> {
+    pub policy: &'a Policy,
+    pub catalog: &'a Catalog,
+    pub health: &'a Health,
+}
+
+impl<'a> Planner<'a> {
+    /// The running gateway's planner, with the policy loaded for this request.
+    fn of(state: &'a AppState, policy: &'a Policy) -> Planner<'a> {
+        Planner { policy, catalog: &state.catalog, health: &state.health }
+    }
+}
+
+/// The routes of a request and every provider passed over on the way.
+pub(super) struct Planned {
+    pub routes: Vec<ModelRoute>,
+    pub excluded: Vec<Excluded>,
 }
 
 /// A request that policy or routing refused, with the decision (and the cost ceiling that
 /// refused it, if one did) to record.
-struct Refusal {
-    error: ApiError,
-    decision: Option<Box<Decision>>,
-    ceiling: Option<CostCeiling>,
+pub(super) struct Refusal {
+    pub error: ApiError,
+    pub decision: Option<Box<Decision>>,
+    pub ceiling: Option<CostCeiling>,
+    pub excluded: Vec<Excluded>,
 }
 
 impl From<ApiError> for Refusal {
     fn from(error: ApiError) -> Self {
-        Refusal { error, decision: None, ceiling: None }
+        Refusal { error, decision: None, ceiling: None, excluded: Vec::new() }
     }
 }
 
 /// The planning of one request: what it asks, and what it may cost.
-struct Ask<'a> {
+pub(super) struct Ask<'a> {
     endpoint: Endpoint,
     cls: &'a Classification,
     stream: bool,
     models: &'a [String],
     prompt_tokens: u64,
+}
+
+impl<'a> Ask<'a> {
+    pub(super) fn new(
+        endpoint: Endpoint,
+        cls: &'a Classification,
+        stream: bool,
+        models: &'a [String],
+        body_len: usize,
+    ) -> Self {
+        Ask { endpoint, cls, stream, models, prompt_tokens: ceiling::prompt_tokens(body_len) }
+    }
 }
 
 /// A route's candidates under its decision's cost ceiling: those where even the least call costs
@@ -278,7 +340,7 @@ fn apply_ceiling(
     decision: &Decision,
     candidates: Vec<Candidate>,
     body: &mut Arc<Value>,
-    exclusions: &mut Vec<Value>,
+    exclusions: &mut Vec<Excluded>,
 ) -> Result<(Vec<Candidate>, Option<CostCeiling>), CostCeiling> {
     let Some(max) = decision.max_cost_usd else {
         return Ok((candidates, None));
@@ -303,8 +365,8 @@ fn apply_ceiling(
 
 fn facts(caller: &Caller<'_>, model: &str, endpoint: Endpoint, cls: &Classification, stream: bool) -> RequestFacts {
     RequestFacts {
-        key_name: caller.key.name.clone(),
-        team: caller.key.team.clone(),
+        key_name: caller.key_name.to_string(),
+        team: caller.team.to_string(),
         model: model.to_string(),
         level: cls.level,
         entity_types: cls.entity_types(),
@@ -315,30 +377,41 @@ fn facts(caller: &Caller<'_>, model: &str, endpoint: Endpoint, cls: &Classificat
     }
 }
 
-fn exclusion(model: &str, c: &Candidate, by: &str, reason: &str) -> Value {
-    serde_json::json!({"model": model, "provider": c.provider.name, "region": c.provider.region, "by": by, "reason": reason})
+fn exclusion(model: &str, c: &Candidate, by: &str, reason: &str) -> Excluded {
+    Excluded {
+        model: model.to_string(),
+        provider: c.provider.name.clone(),
+        region: c.provider.region.clone(),
+        by: by.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Decide each requested model, keep the providers its decision allows (policy first), then let
 /// routing order them by the client's preferences and provider health. Consumes the request: it
 /// becomes the upstream template.
-fn plan_routes(state: &AppState, caller: &Caller<'_>, ask: &Ask<'_>, req: Value) -> Result<Vec<ModelRoute>, Refusal> {
+pub(super) fn plan_routes(
+    planner: &Planner<'_>,
+    caller: &Caller<'_>,
+    ask: &Ask<'_>,
+    req: Value,
+) -> Result<Planned, Refusal> {
     let Ask { endpoint, cls, stream, models, .. } = *ask;
     let prefs = ProviderPrefs::from_request(req.get("provider")).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let params = req.as_object().map(routing::request_parameters).unwrap_or_default();
     let needs = routing::Needs::of(&req);
-    let policy = state.policy.load();
+    let policy = planner.policy;
     let template = Arc::new(upstream_template(req));
     let mut rng = rand::thread_rng();
     let mut routes = Vec::new();
     let mut first_refusal: Option<Decision> = None;
     let mut cost_refusal: Option<CostCeiling> = None;
-    let mut exclusions: Vec<Value> = Vec::new();
+    let mut exclusions: Vec<Excluded> = Vec::new();
     let mut known = 0;
     for requested in models {
         let (requested, free) = extras::free_variant(extras::without_online(requested));
         let (model, sort_override) = routing::split_model_suffix(requested);
-        let Some(info) = state.catalog.get(model) else {
+        let Some(info) = planner.catalog.get(model) else {
             continue;
         };
         known += 1;
@@ -348,7 +421,7 @@ fn plan_routes(state: &AppState, caller: &Caller<'_>, ask: &Ask<'_>, req: Value)
             continue;
         }
         let mut allowed = Vec::new();
-        for c in info.candidates.iter().filter(|c| state.upstreams.contains_key(&c.provider.name)) {
+        for c in &info.candidates {
             if free && (c.price.prompt_per_mtok != 0.0 || c.price.completion_per_mtok != 0.0) {
                 exclusions.push(exclusion(model, c, "the :free variant", "the provider charges for this model"));
                 continue;
@@ -365,11 +438,11 @@ fn plan_routes(state: &AppState, caller: &Caller<'_>, ask: &Ask<'_>, req: Value)
             first_refusal.get_or_insert(decision);
             continue;
         }
-        let plan = routing::plan(allowed, &prefs, sort_override, &params, &state.health, &mut rng);
+        let plan = routing::plan(allowed.clone(), &prefs, sort_override, &params, planner.health, &mut rng);
         for (provider, why) in &plan.excluded {
-            exclusions.push(
-                serde_json::json!({"model": model, "provider": provider, "by": "provider preferences", "reason": why}),
-            );
+            if let Some(c) = allowed.iter().find(|c| &c.provider.name == provider) {
+                exclusions.push(exclusion(model, c, "provider preferences", why));
+            }
         }
         if plan.ordered.is_empty() {
             continue;
@@ -392,7 +465,7 @@ fn plan_routes(state: &AppState, caller: &Caller<'_>, ask: &Ask<'_>, req: Value)
         return Err(ApiError::model_not_found(&models[0]).into());
     }
     if !routes.is_empty() {
-        return Ok(routes);
+        return Ok(Planned { routes, excluded: exclusions });
     }
     let error = match (&first_refusal, &cost_refusal) {
         (Some(d), Some(c)) => ApiError::over_cost_ceiling(&d.rule_id, c.max_cost_usd, c.minimum_cost_usd)
@@ -406,7 +479,7 @@ fn plan_routes(state: &AppState, caller: &Caller<'_>, ask: &Ask<'_>, req: Value)
             ApiError::policy_denied(format!("denied by policy rule {}: {reason}", d.rule_id))
                 .with_metadata(serde_json::json!({"rule": d.rule_id, "policy_version": d.policy_version}))
         }
-        _ if !exclusions.is_empty() && exclusions.iter().all(|e| e["by"] == "model limits") => {
+        _ if !exclusions.is_empty() && exclusions.iter().all(|e| e.by == "model limits") => {
             ApiError::over_model_limits(no_provider_message(None, &exclusions))
                 .with_metadata(serde_json::json!({ "excluded": exclusions }))
         }
@@ -416,15 +489,12 @@ fn plan_routes(state: &AppState, caller: &Caller<'_>, ask: &Ask<'_>, req: Value)
                 .with_metadata(serde_json::json!({ "rule": rule, "excluded": exclusions }))
         }
     };
-    Err(Refusal { error, decision: first_refusal.map(Box::new), ceiling: cost_refusal })
+    Err(Refusal { error, decision: first_refusal.map(Box::new), ceiling: cost_refusal, excluded: exclusions })
 }
 
 /// "no provider allowed ...: demo-us (region us not in allowed regions ...)".
-fn no_provider_message(rule: Option<&str>, exclusions: &[Value]) -> String {
-    let reasons: Vec<String> = exclusions
-        .iter()
-        .map(|e| format!("{} ({})", e["provider"].as_str().unwrap_or("?"), e["reason"].as_str().unwrap_or("?")))
-        .collect();
+fn no_provider_message(rule: Option<&str>, exclusions: &[Excluded]) -> String {
+    let reasons: Vec<String> = exclusions.iter().map(|e| format!("{} ({})", e.provider, e.reason)).collect();
     let by = rule.map(|r| format!(" under policy rule {r}")).unwrap_or_default();
     format!("no provider may serve this request{by}; nothing was forwarded. Excluded: {}", reasons.join("; "))
 }

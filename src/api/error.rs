@@ -42,6 +42,11 @@ impl ApiError {
         }))
     }
 
+    /// The parts of the answer, to read.
+    pub fn detail(&self) -> &ErrorDetail {
+        &self.0
+    }
+
     pub fn with_metadata(mut self, metadata: Value) -> Self {
         self.metadata = Some(metadata);
         self

@@ -7,6 +7,7 @@
 mod admission;
 mod auth;
 mod ceiling;
+pub mod dry_run;
 pub mod error;
 mod exchange;
 mod extras;
@@ -21,6 +22,7 @@ mod stamp;
 mod state;
 mod stream;
 
+pub use admission::{Caller, Planner};
 pub use auth::KeyCache;
 pub use error::ApiError;
 pub use state::{AppState, Inner};

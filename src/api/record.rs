@@ -75,6 +75,7 @@ pub fn request_record(
         upstream_body_sha256: None,
         // Filled in by the caller, which applied the ceiling while planning.
         cost_ceiling: None,
+        excluded: Vec::new(),
     }
 }
 

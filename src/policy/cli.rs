@@ -4,7 +4,7 @@
 //! (`FILE:LINE:COL: message`, one per line) and usage errors go to stderr.
 //! Exit codes: 0 success; 1 invalid policy or failing tests; 2 usage or I/O error.
 
-use super::{explain, run_tests, Policy};
+use super::{explain, run_tests, Explanation, Policy};
 use crate::offer::ProviderProfile;
 use crate::pii::Classification;
 use serde_json::Value;
@@ -77,23 +77,31 @@ impl PolicyCommand {
         match self {
             PolicyCommand::Check { paths } => check_main(paths),
             PolicyCommand::Test { paths } => test_main(paths, classify_text),
-            PolicyCommand::Explain { request, key_name, team, label, model, policy, json } => {
-                let args = ExplainArgs {
-                    policy_paths: policy.clone(),
-                    request: request.clone(),
-                    key_name: key_name.clone(),
-                    team: team.clone(),
-                    client_label: label.clone(),
-                    model: model.clone(),
-                    json: *json,
-                };
-                explain_main(&args, providers, classify_body)
-            }
+            PolicyCommand::Explain { .. } => match self.explain_args() {
+                Some(args) => explain_main(&args, providers, classify_body),
+                None => 2,
+            },
         }
     }
 }
 
 impl PolicyCommand {
+    /// The arguments of `policy explain`; `None` for the other commands.
+    pub fn explain_args(&self) -> Option<ExplainArgs> {
+        let PolicyCommand::Explain { request, key_name, team, label, model, policy, json } = self else {
+            return None;
+        };
+        Some(ExplainArgs {
+            policy_paths: policy.clone(),
+            request: request.clone(),
+            key_name: key_name.clone(),
+            team: team.clone(),
+            client_label: label.clone(),
+            model: model.clone(),
+            json: *json,
+        })
+    }
+
     /// Run the command with the real PII scanner (`crate::pii`).
     pub fn run_with_scanner(&self, providers: &[ProviderProfile]) -> i32 {
         self.run(providers, &scanner_classify_body, &scanner_classify_text)
@@ -192,39 +200,72 @@ pub fn explain_main(
     providers: &[ProviderProfile],
     classify: &dyn Fn(&Value) -> Classification,
 ) -> i32 {
-    let body = match read_request(&args.request) {
-        Ok(b) => b,
-        Err(msg) => {
-            eprintln!("error: {}: {msg}", args.request.display());
-            return 2;
-        }
-    };
-    let policy = match load_or_exit(&args.policy_paths) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let classification = classify(&body);
-    let mut facts = super::facts_for_request(
-        &body,
+    match explained(args, providers, classify) {
+        Ok(explained) => print_explanation(&explained.explanation, None, args.json),
+        Err(code) => code,
+    }
+}
+
+/// What `policy explain` works out before printing: the request (with `--model` applied), the
+/// policy it was decided by, and the explanation.
+pub struct Explained {
+    pub request: Value,
+    pub policy: Policy,
+    pub explanation: Explanation,
+}
+
+/// Read the request and the policy and explain the decision; Err with the exit code.
+pub fn explained(
+    args: &ExplainArgs,
+    providers: &[ProviderProfile],
+    classify: &dyn Fn(&Value) -> Classification,
+) -> Result<Explained, i32> {
+    let mut request = read_request(&args.request).map_err(|msg| {
+        eprintln!("error: {}: {msg}", args.request.display());
+        2
+    })?;
+    let policy = load_or_exit(&args.policy_paths)?;
+    if let Some(model) = &args.model {
+        request["model"] = Value::String(model.clone());
+    }
+    let classification = classify(&request);
+    let facts = super::facts_for_request(
+        &request,
         &classification,
         args.key_name.as_deref().unwrap_or(""),
         args.team.as_deref().unwrap_or(""),
         args.client_label.as_deref(),
     );
-    if let Some(model) = &args.model {
-        facts.model = model.clone();
-    }
     let explanation = explain(&policy, &facts, providers);
-    if args.json {
-        match serde_json::to_string_pretty(&explanation) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 2;
-            }
-        }
-    } else {
+    Ok(Explained { request, policy, explanation })
+}
+
+/// Print the explanation, as text or JSON, with `extra` (a JSON member and its text form, such
+/// as the gateway's routing) after it; the exit code.
+pub fn print_explanation(explanation: &Explanation, extra: Option<(&str, Value, String)>, json: bool) -> i32 {
+    if !json {
         print!("{explanation}");
+        if let Some((_, _, text)) = extra {
+            print!("{text}");
+        }
+        return 0;
+    }
+    let mut value = match serde_json::to_value(explanation) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    if let Some((key, member, _)) = extra {
+        value[key] = member;
+    }
+    match serde_json::to_string_pretty(&value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
     }
     0
 }

@@ -46,6 +46,7 @@ fn record(i: u64) -> Record {
         body_sha256: format!("{:064x}", i),
         upstream_body_sha256: Some(format!("{:064x}", i + 1)),
         cost_ceiling: None,
+        excluded: Vec::new(),
     })
 }
 

@@ -26,6 +26,7 @@ mod pii_quality;
 mod pii_request;
 mod pii_train;
 mod policy_controls;
+mod policy_explain;
 mod policy_files;
 mod policy_invariant;
 mod policy_reload;

@@ -51,6 +51,21 @@ pub struct RequestRecord {
     /// The deciding rule's cost ceiling (`max_cost_usd`), when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_ceiling: Option<CostCeiling>,
+    /// Providers of the requested models the request was not sent to, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<Excluded>,
+}
+
+/// A provider passed over for one requested model. `by` names what excluded it: `policy rule
+/// ID`, `provider preferences`, `model limits` (context length, completion limit, input
+/// modality) or `the :free variant`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Excluded {
+    pub model: String,
+    pub provider: String,
+    pub region: String,
+    pub by: String,
+    pub reason: String,
 }
 
 /// A policy rule's cost ceiling as applied to one request (docs/policy.md, `max_cost_usd`).
