@@ -142,6 +142,100 @@ pub async fn key(State(state): State<AppState>, headers: HeaderMap) -> Response 
     .into_response()
 }
 
+/// OpenRouter's `/credits` for the calling key: its credit limit (`null` when it has none) and
+/// what it has spent, as `/key` reports them.
+pub async fn credits(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let k = match state.keys.authenticate(&headers) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    let (spent, _) = state.limits.snapshot(&k, std::time::Instant::now());
+    Json(json!({ "data": { "total_credits": k.credit_limit_usd, "total_usage": spent.max(k.usage_usd) } }))
+        .into_response()
+}
+
+/// OpenRouter's `/models/{author}/{slug}/endpoints`: every provider serving the model, with its
+/// price, limits, parameters, place (region, country, retention) and breaker state now.
+pub async fn model_endpoints(
+    State(state): State<AppState>,
+    axum::extract::Path((author, slug)): axum::extract::Path<(String, String)>,
+) -> Response {
+    let id = format!("{author}/{slug}");
+    let Some(m) = state.catalog.get(&id) else {
+        return ApiError::model_not_found(&id).into_response();
+    };
+    let now = std::time::Instant::now();
+    let endpoints: Vec<Value> = m
+        .candidates
+        .iter()
+        .map(|c| {
+            let limits = &c.limits;
+            json!({
+                "name": format!("{} | {}", c.provider.name, c.upstream_model),
+                "provider_name": c.provider.name,
+                "tag": c.provider.name,
+                "context_length": limits.context_length,
+                "max_completion_tokens": limits.max_completion_tokens,
+                "max_prompt_tokens": null,
+                "quantization": null,
+                "pricing": {
+                    "prompt": per_token(c.price.prompt_per_mtok),
+                    "completion": per_token(c.price.completion_per_mtok),
+                    "request": "0", "image": "0",
+                },
+                "supported_parameters": c.supported_parameters,
+                "status": if state.health.allows(&c.provider.name, now) { 0 } else { -1 },
+                "breaker": breaker_word(state.health.state(&c.provider.name, now)),
+                "latency_last_30m": state.health.latency_ms(&c.provider.name),
+                "throughput_last_30m": state.health.throughput_tps(&c.provider.name),
+                "region": c.provider.region,
+                "country": c.provider.country,
+                "zdr": c.provider.zdr,
+                "data_collection": if c.provider.data_collection { "allow" } else { "deny" },
+            })
+        })
+        .collect();
+    let model = model_json(m);
+    Json(json!({ "data": {
+        "id": m.id, "name": m.name, "created": m.created, "description": model["description"],
+        "architecture": model["architecture"], "endpoints": endpoints,
+    }}))
+    .into_response()
+}
+
+fn breaker_word(state: crate::routing::BreakerState) -> &'static str {
+    use crate::routing::BreakerState::*;
+    match state {
+        Closed => "closed",
+        Open => "open",
+        HalfOpen => "half_open",
+    }
+}
+
+/// Anthropic's `/v1/messages/count_tokens`, answered here without sending the text anywhere: the
+/// gateway's own estimate (one token per four bytes of text, media not counted; the one that
+/// model limits and cost ceilings use), since a count from the provider would send the
+/// messages out unclassified and unrecorded.
+pub async fn count_tokens(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let counted = (|| {
+        state.keys.authenticate(&headers)?;
+        let request = super::admission::parse_object(&body)?;
+        let model = request
+            .get("model")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::bad_request("'model' is required").with_param("model"))?;
+        if state.catalog.get(crate::routing::split_model_suffix(model).0).is_none() {
+            return Err(ApiError::model_not_found(model));
+        }
+        if request.get("messages").and_then(Value::as_array).is_none() {
+            return Err(ApiError::bad_request("'messages' must be a list").with_param("messages"));
+        }
+        let needs = crate::routing::Needs::of(&request);
+        Ok(Json(json!({ "input_tokens": needs.prompt_tokens })))
+    })();
+    counted.map(IntoResponse::into_response).unwrap_or_else(IntoResponse::into_response)
+}
+
 /// 200 while the audit log takes writes; 503 with the reason while it does not (every proxied
 /// call would then be refused, so a load balancer should send traffic elsewhere).
 pub async fn health(State(state): State<AppState>) -> Response {

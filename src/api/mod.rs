@@ -53,7 +53,10 @@ pub fn router(state: AppState) -> Router {
             .route(&format!("{prefix}/models"), get(info::models))
             .route(&format!("{prefix}/generation"), get(info::generation))
             .route(&format!("{prefix}/key"), get(info::key))
-            .route(&format!("{prefix}/messages"), post(proxy::messages));
+            .route(&format!("{prefix}/credits"), get(info::credits))
+            .route(&format!("{prefix}/models/{{author}}/{{slug}}/endpoints"), get(info::model_endpoints))
+            .route(&format!("{prefix}/messages"), post(proxy::messages))
+            .route(&format!("{prefix}/messages/count_tokens"), post(info::count_tokens));
     }
     app.route("/health", get(info::health))
         .fallback(info::not_found)

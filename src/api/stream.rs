@@ -80,7 +80,9 @@ impl Relay {
     fn new(ex: &Exchange, route: &ModelRoute, candidate: &Candidate, translator: Option<StreamTranslator>) -> Self {
         let client_wants_usage = ex.client_wants_usage;
         let encoder = match ex.dialect {
-            Dialect::Anthropic => Some(MessagesStreamEncoder::new(&route.model, &ex.generation_id)),
+            Dialect::Anthropic => Some(
+                MessagesStreamEncoder::new(&route.model, &ex.generation_id).with_provider(&candidate.provider.name),
+            ),
             Dialect::OpenAi => None,
         };
         Relay {

@@ -18,6 +18,7 @@ mod control_audit;
 mod gateway_api;
 mod gateway_props;
 mod layering;
+mod openrouter_surface;
 mod pii_cli;
 mod pii_disguise;
 mod pii_gateway;

@@ -74,3 +74,27 @@ def test_bad_key(gateway):
 def test_unknown_model(client):
     with pytest.raises(anthropic.NotFoundError):
         client.messages.create(model="nobody/nothing", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+
+
+def test_count_tokens_is_estimated_without_sending_the_text(client):
+    short = client.messages.count_tokens(model="demo/echo", messages=[{"role": "user", "content": "Grüezi"}])
+    long = client.messages.count_tokens(
+        model="demo/echo", system="You are terse.", messages=[{"role": "user", "content": "Grüezi " * 400}]
+    )
+    assert 0 < short.input_tokens < long.input_tokens
+    assert 700 <= long.input_tokens <= 900  # 3,200 bytes of text at about four bytes per token
+    with pytest.raises(anthropic.NotFoundError):
+        client.messages.count_tokens(model="nobody/nothing", messages=[{"role": "user", "content": "x"}])
+
+
+def test_answers_name_the_provider(client):
+    raw = client.messages.with_raw_response.create(
+        model="demo/echo", max_tokens=20, messages=[{"role": "user", "content": "Hallo"}]
+    )
+    assert raw.http_response.json()["provider"] in ("demo-ch", "demo-us")
+    with client.messages.stream(
+        model="demo/echo", max_tokens=20, messages=[{"role": "user", "content": "Hallo"}]
+    ) as stream:
+        events = list(stream)
+    start = next(e for e in events if e.type == "message_start")
+    assert start.message.model_extra["provider"] in ("demo-ch", "demo-us")

@@ -27,6 +27,8 @@ enum Open {
 pub struct MessagesStreamEncoder {
     model: String,
     id: String,
+    /// The provider serving the stream, named in `message_start` as OpenRouter names it.
+    provider: Option<String>,
     started: bool,
     done: bool,
     open: Option<Open>,
@@ -46,6 +48,7 @@ impl MessagesStreamEncoder {
         MessagesStreamEncoder {
             model: model.to_string(),
             id: id.to_string(),
+            provider: None,
             started: false,
             done: false,
             open: None,
@@ -54,6 +57,12 @@ impl MessagesStreamEncoder {
             finish_reason: None,
             usage: None,
         }
+    }
+
+    /// Name the provider in the `message_start` event's message.
+    pub fn with_provider(mut self, provider: &str) -> Self {
+        self.provider = Some(provider.to_string());
+        self
     }
 
     /// Encode one upstream chunk. Chunks after the end (or after an error) yield nothing.
@@ -123,17 +132,15 @@ impl MessagesStreamEncoder {
             return;
         }
         self.started = true;
-        events.push((
-            "message_start",
-            json!({
-                "type": "message_start",
-                "message": {
-                    "id": self.id, "type": "message", "role": "assistant", "model": self.model,
-                    "content": [], "stop_reason": Value::Null, "stop_sequence": Value::Null,
-                    "usage": { "input_tokens": 0, "output_tokens": 0 },
-                },
-            }),
-        ));
+        let mut message = json!({
+            "id": self.id, "type": "message", "role": "assistant", "model": self.model,
+            "content": [], "stop_reason": Value::Null, "stop_sequence": Value::Null,
+            "usage": { "input_tokens": 0, "output_tokens": 0 },
+        });
+        if let Some(p) = &self.provider {
+            message["provider"] = json!(p);
+        }
+        events.push(("message_start", json!({ "type": "message_start", "message": message })));
     }
 
     fn error_event(&mut self, err: &Value) -> Event {

@@ -295,7 +295,7 @@ pub fn openai_to_messages_response(resp: &Value) -> Value {
     let choice = resp.pointer("/choices/0");
     let message = choice.and_then(|c| c.get("message"));
     let finish = choice.and_then(|c| c.get("finish_reason")).and_then(Value::as_str);
-    json!({
+    let mut answer = json!({
         "id": resp.get("id").and_then(Value::as_str).unwrap_or("msg_unknown"),
         "type": "message",
         "role": "assistant",
@@ -304,7 +304,12 @@ pub fn openai_to_messages_response(resp: &Value) -> Value {
         "stop_reason": stop_reason(finish),
         "stop_sequence": Value::Null,
         "usage": anthropic_usage(resp.get("usage")),
-    })
+    });
+    // The gateway's stamp names the provider that served the call, as OpenRouter's answers do.
+    if let Some(provider) = resp.get("provider").filter(|p| p.is_string()) {
+        answer["provider"] = provider.clone();
+    }
+    answer
 }
 
 fn response_blocks(message: Option<&Value>) -> Vec<Value> {
