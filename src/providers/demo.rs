@@ -5,6 +5,11 @@
 //! content chunks, finish chunk, usage chunk when `stream_options.include_usage`, `data: [DONE]`), and
 //! `POST /v1/embeddings`. It answers by echoing the last user text; when tools are offered and the
 //! last message is not a tool result, it calls a tool instead, so a tool round trip can be tried.
+//! It honours what a real provider does with the common parameters, so clients can be tried
+//! without an account: `response_format` (`json_object`: a JSON object; `json_schema`: a value that
+//! fits the schema), `n` choices, `stop` sequences, `max_tokens` / `max_completion_tokens` (the
+//! answer cut at that many words, `finish_reason: "length"`) and `tool_choice` (`none`, `auto`,
+//! `required`, a named function).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -74,8 +79,95 @@ fn prompt_tokens(messages: &[Value]) -> u64 {
 
 /// What the demo decides to say.
 enum Reply {
-    Text(String),
-    ToolCall { name: String, arguments: String },
+    /// The text and why it ended (`stop`, or `length` when cut at the completion limit).
+    Text(String, &'static str),
+    ToolCall {
+        name: String,
+        arguments: String,
+    },
+}
+
+/// The `n` answers (at least one, at most 8) to a request.
+fn replies(req: &Value, messages: &[Value]) -> Vec<Reply> {
+    let n = req.get("n").and_then(Value::as_u64).unwrap_or(1).clamp(1, 8);
+    (0..n).map(|_| limited(req, decide_reply(req, messages))).collect()
+}
+
+/// Text cut at the first `stop` sequence, then at the completion limit (in the demo's tokens,
+/// words); `finish_reason` says which ended it, as a provider's does.
+fn limited(req: &Value, reply: Reply) -> Reply {
+    let Reply::Text(mut text, _) = reply else {
+        return reply;
+    };
+    let stops: Vec<&str> = match req.get("stop") {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if let Some(at) = stops.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s)).min() {
+        text.truncate(at);
+    }
+    let limit = ["max_completion_tokens", "max_tokens"].iter().find_map(|k| req.get(*k).and_then(Value::as_u64));
+    match limit {
+        Some(max) if count_tokens(&text) > max => {
+            let words: Vec<&str> = text.split_inclusive(char::is_whitespace).take(max as usize).collect();
+            Reply::Text(words.concat().trim_end().to_string(), "length")
+        }
+        _ => Reply::Text(text, "stop"),
+    }
+}
+
+/// `response_format`: the user's text as a JSON object, or as a value fitting the schema.
+fn formatted(req: &Value, user_text: &str) -> Option<String> {
+    let format = req.get("response_format")?;
+    let value = match format.get("type").and_then(Value::as_str)? {
+        "json_object" => json!({ "echo": user_text }),
+        "json_schema" => fitting(format.pointer("/json_schema/schema").unwrap_or(&Value::Null), user_text, 0),
+        _ => return None,
+    };
+    Some(value.to_string())
+}
+
+/// A value that fits a JSON schema: every property of an object (required or not), one item of
+/// an array, the first `enum` value or the `const`, the user's text for strings; `$ref`, `anyOf`
+/// and `oneOf` take their first branch. Deep schemas stop at depth 16 with `null`.
+fn fitting(schema: &Value, user_text: &str, depth: usize) -> Value {
+    if depth > 16 {
+        return Value::Null;
+    }
+    if let Some(c) = schema.get("const") {
+        return c.clone();
+    }
+    if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+        return first.clone();
+    }
+    for branch in ["anyOf", "oneOf", "allOf"] {
+        if let Some(first) = schema.get(branch).and_then(Value::as_array).and_then(|b| b.first()) {
+            return fitting(first, user_text, depth + 1);
+        }
+    }
+    let kind = match schema.get("type") {
+        Some(Value::Array(types)) => types.iter().filter_map(Value::as_str).find(|t| *t != "null"),
+        Some(t) => t.as_str(),
+        None if schema.get("properties").is_some() => Some("object"),
+        None => None,
+    };
+    match kind {
+        Some("object") => {
+            let props = schema.get("properties").and_then(Value::as_object);
+            let fields = props.into_iter().flatten().map(|(k, p)| (k.clone(), fitting(p, user_text, depth + 1)));
+            Value::Object(fields.collect())
+        }
+        Some("array") => {
+            let item = fitting(schema.get("items").unwrap_or(&Value::Null), user_text, depth + 1);
+            let least = schema.get("minItems").and_then(Value::as_u64).unwrap_or(1).max(1);
+            Value::Array(vec![item; least.min(8) as usize])
+        }
+        Some("integer") | Some("number") => json!(schema.get("minimum").and_then(Value::as_i64).unwrap_or(1)),
+        Some("boolean") => json!(true),
+        Some("null") => Value::Null,
+        _ => json!(user_text),
+    }
 }
 
 fn decide_reply(req: &Value, messages: &[Value]) -> Reply {
@@ -83,7 +175,7 @@ fn decide_reply(req: &Value, messages: &[Value]) -> Reply {
     let last_role = last.and_then(|m| m.get("role")).and_then(Value::as_str).unwrap_or("");
     if last_role == "tool" {
         let result = content_text(last.and_then(|m| m.get("content")).unwrap_or(&Value::Null));
-        return Reply::Text(format!("The tool returned: {result}"));
+        return Reply::Text(format!("The tool returned: {result}"), "stop");
     }
     let user_text = messages
         .iter()
@@ -96,10 +188,14 @@ fn decide_reply(req: &Value, messages: &[Value]) -> Reply {
         let arguments = tool_arguments(tool.get("parameters"), &user_text);
         return Reply::ToolCall { name, arguments };
     }
-    Reply::Text(format!("echo: {user_text}"))
+    match formatted(req, &user_text) {
+        Some(json) => Reply::Text(json, "stop"),
+        None => Reply::Text(format!("echo: {user_text}"), "stop"),
+    }
 }
 
-/// The function the demo calls: the one `tool_choice` names, else the first, unless `none`.
+/// The function the demo calls: the one `tool_choice` names, else the first (`auto` and
+/// `required` alike: the demo always has a use for a tool), unless `none`.
 fn chosen_tool(req: &Value) -> Option<&Value> {
     let tools = req.get("tools")?.as_array()?;
     let choice = req.get("tool_choice");
@@ -138,73 +234,93 @@ async fn chat(State(state): State<DemoState>, body: axum::body::Bytes) -> Respon
         return error(StatusCode::BAD_REQUEST, "messages is required");
     };
     let model = req.get("model").and_then(Value::as_str).unwrap_or("echo").to_string();
-    let reply = decide_reply(&req, messages);
+    let answers = replies(&req, messages);
     let prompt = prompt_tokens(messages);
     let id = format!("chatcmpl-demo-{}", &hex::encode(Sha256::digest(&body))[..16]);
     if req.get("stream").and_then(Value::as_bool) == Some(true) {
         let include_usage = req.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
-        return stream_reply(&id, &model, reply, prompt, include_usage);
+        return stream_reply(&id, &model, answers, prompt, include_usage);
     }
-    Json(complete_reply(&state, &id, &model, reply, prompt)).into_response()
+    Json(complete_reply(&state, &id, &model, answers, prompt)).into_response()
 }
 
 fn usage(prompt: u64, completion: u64) -> Value {
     json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion})
 }
 
-fn complete_reply(state: &DemoState, id: &str, model: &str, reply: Reply, prompt: u64) -> Value {
-    let (message, finish, completion) = match reply {
-        Reply::Text(text) => {
-            let n = count_tokens(&text);
-            (json!({"role": "assistant", "content": text}), "stop", n)
-        }
-        Reply::ToolCall { name, arguments } => {
-            let n = count_tokens(&arguments);
-            let call = json!({"id": format!("call_{}", &id[id.len() - 8..]), "type": "function",
-                              "function": {"name": name, "arguments": arguments}});
-            (json!({"role": "assistant", "content": null, "tool_calls": [call]}), "tool_calls", n)
-        }
-    };
+fn complete_reply(state: &DemoState, id: &str, model: &str, answers: Vec<Reply>, prompt: u64) -> Value {
+    let mut completion = 0;
+    let choices: Vec<Value> = answers
+        .into_iter()
+        .enumerate()
+        .map(|(index, reply)| {
+            let (message, finish, n) = match reply {
+                Reply::Text(text, finish) => {
+                    let n = count_tokens(&text);
+                    (json!({"role": "assistant", "content": text}), finish, n)
+                }
+                Reply::ToolCall { name, arguments } => {
+                    let n = count_tokens(&arguments);
+                    let call = json!({"id": format!("call_{}_{index}", &id[id.len() - 8..]), "type": "function",
+                                      "function": {"name": name, "arguments": arguments}});
+                    (json!({"role": "assistant", "content": null, "tool_calls": [call]}), "tool_calls", n)
+                }
+            };
+            completion += n;
+            json!({"index": index, "message": message, "logprobs": null, "finish_reason": finish})
+        })
+        .collect();
     json!({
         "id": id, "object": "chat.completion", "created": now_secs(), "model": model,
         "system_fingerprint": format!("fp_{}", state.name),
-        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
+        "choices": choices,
         "usage": usage(prompt, completion),
     })
 }
 
-fn chunk(id: &str, model: &str, delta: Value, finish: Option<&str>) -> Value {
+fn chunk(id: &str, model: &str, index: usize, delta: Value, finish: Option<&str>) -> Value {
     json!({"id": id, "object": "chat.completion.chunk", "created": now_secs(), "model": model,
-           "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
+           "choices": [{"index": index, "delta": delta, "logprobs": null, "finish_reason": finish}]})
 }
 
-fn stream_reply(id: &str, model: &str, reply: Reply, prompt: u64, include_usage: bool) -> Response {
-    let mut events = vec![chunk(id, model, json!({"role": "assistant", "content": ""}), None)];
+/// The chunks of one choice: role, content pieces or a tool call in two halves, the finish; and
+/// the completion tokens it used.
+fn choice_chunks(id: &str, model: &str, index: usize, reply: Reply, events: &mut Vec<Value>) -> u64 {
+    events.push(chunk(id, model, index, json!({"role": "assistant", "content": ""}), None));
     let (finish, completion) = match reply {
-        Reply::Text(text) => {
+        Reply::Text(text, finish) => {
             // One chunk per word (with its following space) so clients see real incremental output.
             for piece in text.split_inclusive(' ') {
-                events.push(chunk(id, model, json!({"content": piece}), None));
+                events.push(chunk(id, model, index, json!({"content": piece}), None));
             }
-            ("stop", count_tokens(&text))
+            (finish, count_tokens(&text))
         }
         Reply::ToolCall { name, arguments } => {
-            let call_id = format!("call_{}", &id[id.len() - 8..]);
+            let call_id = format!("call_{}_{index}", &id[id.len() - 8..]);
             let head = json!({"tool_calls": [{"index": 0, "id": call_id, "type": "function",
                                 "function": {"name": name, "arguments": ""}}]});
-            events.push(chunk(id, model, head, None));
+            events.push(chunk(id, model, index, head, None));
             let mid = arguments.len() / 2;
             let split = (0..=mid).rev().find(|i| arguments.is_char_boundary(*i)).unwrap_or(0);
             for part in [&arguments[..split], &arguments[split..]] {
                 let delta = json!({"tool_calls": [{"index": 0, "function": {"arguments": part}}]});
-                events.push(chunk(id, model, delta, None));
+                events.push(chunk(id, model, index, delta, None));
             }
             ("tool_calls", count_tokens(&arguments))
         }
     };
-    events.push(chunk(id, model, json!({}), Some(finish)));
+    events.push(chunk(id, model, index, json!({}), Some(finish)));
+    completion
+}
+
+fn stream_reply(id: &str, model: &str, answers: Vec<Reply>, prompt: u64, include_usage: bool) -> Response {
+    let mut events = Vec::new();
+    let mut completion = 0;
+    for (index, reply) in answers.into_iter().enumerate() {
+        completion += choice_chunks(id, model, index, reply, &mut events);
+    }
     if include_usage {
-        let mut last = chunk(id, model, json!({}), None);
+        let mut last = chunk(id, model, 0, json!({}), None);
         last["choices"] = json!([]);
         last["usage"] = usage(prompt, completion);
         events.push(last);
@@ -270,7 +386,7 @@ mod tests {
         let req = json!({"messages": [{"role": "user", "content": "hello there"}]});
         let msgs = req["messages"].as_array().unwrap();
         match decide_reply(&req, msgs) {
-            Reply::Text(t) => assert_eq!(t, "echo: hello there"),
+            Reply::Text(t, _) => assert_eq!(t, "echo: hello there"),
             Reply::ToolCall { .. } => panic!("no tools were offered"),
         }
     }
@@ -293,7 +409,7 @@ mod tests {
                 let args: Value = serde_json::from_str(&arguments).unwrap();
                 assert_eq!(args, json!({"city": "Zurich", "days": 1}));
             }
-            Reply::Text(t) => panic!("expected a tool call, got {t}"),
+            Reply::Text(t, _) => panic!("expected a tool call, got {t}"),
         }
     }
 
@@ -302,6 +418,48 @@ mod tests {
         let req = json!({"messages": [{"role": "user", "content": "x"}, {"role": "tool", "tool_call_id": "c", "content": "21C"}],
                          "tools": [{"type": "function", "function": {"name": "w"}}]});
         let msgs = req["messages"].as_array().unwrap();
-        assert!(matches!(decide_reply(&req, msgs), Reply::Text(t) if t.contains("21C")));
+        assert!(matches!(decide_reply(&req, msgs), Reply::Text(t, _) if t.contains("21C")));
+    }
+
+    fn texts(req: &Value) -> Vec<(String, &'static str)> {
+        let msgs = req["messages"].as_array().unwrap();
+        replies(req, msgs)
+            .into_iter()
+            .map(|r| match r {
+                Reply::Text(t, finish) => (t, finish),
+                Reply::ToolCall { .. } => panic!("no tools were offered"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn json_modes_answer_json_that_fits_the_schema() {
+        let mut req = json!({"messages": [{"role": "user", "content": "Anna"}],
+                             "response_format": {"type": "json_object"}});
+        let (text, _) = texts(&req).remove(0);
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), json!({"echo": "Anna"}));
+        req["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "p", "strict": true, "schema": {
+        "type": "object", "required": ["name", "age", "tags", "kind", "address"],
+        "properties": {
+            "name": {"type": "string"}, "age": {"type": "integer", "minimum": 18},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "kind": {"enum": ["client", "supplier"]},
+            "address": {"type": ["object", "null"], "properties": {"city": {"type": "string"}}},
+        }}}});
+        let (text, _) = texts(&req).remove(0);
+        let expected =
+            json!({"name": "Anna", "age": 18, "tags": ["Anna"], "kind": "client", "address": {"city": "Anna"}});
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), expected);
+    }
+
+    #[test]
+    fn n_stop_and_the_completion_limit_are_honoured() {
+        let mut req = json!({"messages": [{"role": "user", "content": "one two three four"}], "n": 3});
+        assert_eq!(texts(&req).len(), 3);
+        req["stop"] = json!(["three"]);
+        assert_eq!(texts(&req)[0], ("echo: one two ".to_string(), "stop"));
+        req["stop"] = Value::Null;
+        req["max_tokens"] = json!(2);
+        assert_eq!(texts(&req)[0], ("echo: one".to_string(), "length"));
     }
 }

@@ -126,3 +126,40 @@ def test_invalid_provider_preferences_are_rejected(client):
             messages=[{"role": "user", "content": "x"}],
             extra_body={"provider": {"sort": "fastest"}},
         )
+
+
+def test_structured_output_parses_into_the_model(client):
+    import pydantic
+
+    class Invoice(pydantic.BaseModel):
+        client: str
+        amount_chf: float
+        paid: bool
+        lines: list[str]
+
+    completion = client.chat.completions.parse(
+        model="demo/echo", messages=[{"role": "user", "content": "Muster AG"}], response_format=Invoice
+    )
+    invoice = completion.choices[0].message.parsed
+    assert isinstance(invoice, Invoice)
+    assert invoice.client == "Muster AG" and invoice.lines == ["Muster AG"]
+    plain = client.chat.completions.create(
+        model="demo/echo", messages=[{"role": "user", "content": "Muster AG"}],
+        response_format={"type": "json_object"},
+    )
+    assert json.loads(plain.choices[0].message.content) == {"echo": "Muster AG"}
+
+
+def test_n_stop_and_max_tokens_behave_as_at_a_provider(client):
+    ask = [{"role": "user", "content": "eins zwei drei vier"}]
+    two = client.chat.completions.create(model="demo/echo", messages=ask, n=2)
+    assert [c.index for c in two.choices] == [0, 1]
+    stopped = client.chat.completions.create(model="demo/echo", messages=ask, stop=["drei"])
+    assert stopped.choices[0].message.content == "echo: eins zwei " and stopped.choices[0].finish_reason == "stop"
+    cut = client.chat.completions.create(model="demo/echo", messages=ask, max_tokens=2)
+    assert cut.choices[0].message.content == "echo: eins" and cut.choices[0].finish_reason == "length"
+    none = client.chat.completions.create(
+        model="demo/echo", messages=ask, tool_choice="none",
+        tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+    )
+    assert none.choices[0].message.tool_calls is None
