@@ -15,6 +15,7 @@ mod audit_tamper;
 mod audit_timestamp;
 mod audit_witness;
 mod gateway_api;
+mod gateway_dialects;
 mod gateway_props;
 mod layering;
 mod pii_cli;
