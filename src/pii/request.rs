@@ -372,7 +372,9 @@ impl<'a> Collector<'a> {
             Value::Object(map) => {
                 for (k, item) in map {
                     self.at(Step::Key(k), |c| match (k.as_str(), item) {
-                        ("data" | "file_data" | "detail" | "format", _) => {}
+                        ("data" | "file_data", _) => {}
+                        // Enum words (`low`, `wav`) only: any other value is text like the rest.
+                        ("detail" | "format", v) if carries_no_text(v) => {}
                         ("url", Value::String(s)) if s.starts_with("data:") => {}
                         _ => c.any(item),
                     });
@@ -513,10 +515,16 @@ fn carries_no_text(v: &Value) -> bool {
     match v {
         Value::Null | Value::Bool(_) => true,
         Value::Number(n) => long_integer(n).is_none() || n.is_f64(),
-        Value::String(s) => s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        Value::String(s) => enum_word(s),
         Value::Array(items) => items.iter().all(carries_no_text),
-        Value::Object(map) => map.iter().all(|(k, v)| k.len() <= 32 && carries_no_text(v)),
+        // Keys are words too: a key with spaces may be an account number written out.
+        Value::Object(map) => map.iter().all(|(k, v)| enum_word(k) && carries_no_text(v)),
     }
+}
+
+/// At most 32 ASCII letters, digits, `-` or `_`: an enum word or a parameter name.
+fn enum_word(s: &str) -> bool {
+    s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Whether the end of `a` and the start of `b` could be two halves of one value: letters,

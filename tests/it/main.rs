@@ -19,6 +19,7 @@ mod gateway_dialects;
 mod gateway_props;
 mod layering;
 mod pii_cli;
+mod pii_dialects;
 mod pii_disguise;
 mod pii_gateway;
 mod pii_props;

@@ -61,3 +61,44 @@ fn function_call_item(id: &str, index: usize, call: &Value) -> Value {
     json!({"type": "function_call", "id": call_item_id(id, index), "call_id": text("/id"),
         "name": text("/function/name"), "arguments": text("/function/arguments"), "status": "completed"})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(message: Value, finish: &str) -> Value {
+        json!({"id": "gen-7", "created": 5, "model": "demo/echo", "provider": "demo-ch",
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7, "cost": 0.125,
+                "prompt_tokens_details": {"cached_tokens": 1}}})
+    }
+
+    #[test]
+    fn text_tool_calls_and_refusals_become_output_items() {
+        let message = json!({"role": "assistant", "content": "Let me look",
+            "tool_calls": [{"id": "call_9", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}]});
+        let r = from_chat_answer(&chat(message, "tool_calls"), &json!({"tools": [{"type": "function", "name": "f"}]}));
+        assert_eq!(r["id"], "gen-7");
+        assert_eq!(r["status"], "completed");
+        assert_eq!(r["output"][0]["content"][0]["text"], "Let me look");
+        assert_eq!(
+            r["output"][1],
+            json!({"type": "function_call", "id": "fc_7_0", "call_id": "call_9", "name": "f",
+            "arguments": "{\"a\":1}", "status": "completed"})
+        );
+        assert_eq!(r["tools"][0]["name"], "f");
+        assert_eq!(r["usage"]["input_tokens_details"]["cached_tokens"], 1);
+        assert_eq!(r["usage"]["cost"], 0.125);
+        assert_eq!(r["provider"], "demo-ch");
+        let refused = from_chat_answer(&chat(json!({"content": null, "refusal": "No."}), "stop"), &json!({}));
+        assert_eq!(refused["output"][0]["content"][0], json!({"type": "refusal", "refusal": "No."}));
+    }
+
+    #[test]
+    fn a_length_finish_is_an_incomplete_response() {
+        let r = from_chat_answer(&chat(json!({"content": "cut of"}), "length"), &json!({"max_output_tokens": 2}));
+        assert_eq!(r["status"], "incomplete");
+        assert_eq!(r["incomplete_details"], json!({"reason": "max_output_tokens"}));
+        assert_eq!(r["max_output_tokens"], 2);
+    }
+}

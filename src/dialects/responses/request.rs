@@ -115,11 +115,14 @@ fn unhonoured_member(key: &str, v: &Value, unhonoured: &mut Unhonoured) -> Resul
     unhonoured.cannot(key, why)
 }
 
-/// `stream_options` only asks for obfuscation padding, which the gateway does not add.
+/// `stream_options` only asks for obfuscation padding, which the gateway does not add (it pads
+/// against a side channel of OpenAI's own network path).
 fn stream_options(v: &Value) -> Result<(), DialectError> {
-    match v {
-        Value::Object(_) => Ok(()),
-        _ => Err(wrong_type("stream_options", "an object")),
+    let obj = v.as_object().ok_or_else(|| wrong_type("stream_options", "an object"))?;
+    only_members(obj, &["include_obfuscation"], "stream_options")?;
+    match obj.get("include_obfuscation") {
+        None | Some(Value::Null | Value::Bool(_)) => Ok(()),
+        Some(_) => Err(wrong_type("stream_options.include_obfuscation", "a boolean")),
     }
 }
 
@@ -413,4 +416,100 @@ fn reasoning(v: &Value, chat: &mut Map<String, Value>, unhonoured: &mut Unhonour
         chat.insert("reasoning".into(), json!({"effort": effort}));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat_of(req: Value) -> Result<Translated, DialectError> {
+        to_chat(&req, Unsupported::Refuse)
+    }
+
+    #[test]
+    fn the_calls_of_one_turn_join_the_assistant_message_before_them() {
+        let t = chat_of(json!({"model": "m", "input": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": [{"type": "output_text", "text": "checking"}]},
+            {"type": "function_call", "call_id": "a", "name": "f", "arguments": "{}"},
+            {"type": "function_call", "call_id": "b", "name": "g", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "a", "output": "1"},
+            {"type": "function_call_output", "call_id": "b", "output": "2"},
+        ]}))
+        .unwrap();
+        let messages = t.chat["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 4, "{messages:?}");
+        assert_eq!(messages[1]["content"], json!([{"type": "text", "text": "checking"}]));
+        let calls: Vec<&Value> = messages[1]["tool_calls"].as_array().unwrap().iter().map(|c| &c["id"]).collect();
+        assert_eq!(calls, [&json!("a"), &json!("b")]);
+        assert_eq!(messages[3], json!({"role": "tool", "tool_call_id": "b", "content": "2"}));
+    }
+
+    #[test]
+    fn the_model_comes_first_and_the_echo_keeps_the_request_s_own_forms() {
+        let tools = json!([{"type": "function", "name": "f"}]);
+        let t = chat_of(
+            json!({"model": "m", "input": "hi", "tools": tools, "instructions": "sys", "metadata": {"a": "b"}}),
+        )
+        .unwrap();
+        assert_eq!(t.chat.as_object().unwrap().keys().take(2).collect::<Vec<_>>(), ["model", "messages"]);
+        assert_eq!(t.chat["messages"][0], json!({"role": "system", "content": "sys"}));
+        assert_eq!(t.echo["tools"], tools);
+        assert_eq!(t.echo["instructions"], "sys");
+        assert_eq!(t.chat["metadata"], json!({"a": "b"}), "metadata goes upstream, scanned like chat's");
+    }
+
+    #[test]
+    fn stored_state_and_unknown_shapes_are_refused_naming_the_member() {
+        let cases = [
+            (json!({"input": "x", "previous_response_id": "r"}), "previous_response_id"),
+            (json!({"input": "x", "conversation": "c"}), "conversation"),
+            (json!({}), "input"),
+            (json!({"input": []}), "input"),
+            (json!({"input": [{"type": "item_reference", "id": "x"}]}), "input[0].type"),
+            (json!({"input": [{"role": "tool", "content": "x"}]}), "input[0].role"),
+            (json!({"input": [{"role": "user", "content": [{"type": "input_audio"}]}]}), "input[0].content[0].type"),
+            (
+                json!({"input": [{"role": "user", "content": [{"type": "output_text", "text": "t", "annotations": [{"url": "u"}]}]}]}),
+                "input[0].content[0].annotations",
+            ),
+            (
+                json!({"input": [{"type": "function_call_output", "call_id": "c", "output": [{"type": "input_image"}]}]}),
+                "input[0].output[0]",
+            ),
+            (json!({"input": "x", "tools": [{"type": "function", "name": "f", "extra": 1}]}), "tools[0].extra"),
+            (json!({"input": "x", "tool_choice": "sometimes"}), "tool_choice"),
+            (json!({"input": "x", "text": {"format": {"type": "yaml"}}}), "text.format.type"),
+            (json!({"input": "x", "max_output_tokens": 0}), "max_output_tokens"),
+            (json!({"input": "x", "stream_options": {"chunk_size": 3}}), "stream_options.chunk_size"),
+            (json!({"input": "x", "messages": []}), "messages"),
+        ];
+        for (req, param) in cases {
+            assert_eq!(chat_of(req.clone()).map(|t| t.chat).unwrap_err().param, param, "{req}");
+        }
+    }
+
+    #[test]
+    fn unhonoured_parameters_are_refused_or_named_when_ignored() {
+        let cases = [
+            ("store", json!(true)),
+            ("include", json!(["reasoning.encrypted_content"])),
+            ("truncation", json!("auto")),
+            ("background", json!(true)),
+            ("prompt", json!({"id": "p"})),
+            ("max_tool_calls", json!(3)),
+            ("top_logprobs", json!(2)),
+        ];
+        for (key, value) in cases {
+            let mut req = json!({"model": "m", "input": "x"});
+            req[key] = value;
+            assert_eq!(to_chat(&req, Unsupported::Refuse).unwrap_err().param, key);
+            let t = to_chat(&req, Unsupported::Ignore).unwrap();
+            assert_eq!(t.ignored, [key]);
+            assert!(t.chat.get(key).is_none());
+        }
+        let neutral =
+            json!({"input": "x", "store": false, "include": [], "truncation": "disabled", "background": false});
+        assert!(chat_of(neutral).unwrap().ignored.is_empty());
+    }
 }

@@ -130,15 +130,16 @@ impl ResponsesStreamEncoder {
         )]
     }
 
+    /// The event `name` with `type` and `sequence_number` first, as the API writes them.
     fn event(&mut self, name: &'static str, data: Value) -> Event {
-        let mut data = match data {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        data.insert("type".into(), json!(name));
-        data.insert("sequence_number".into(), json!(self.sequence));
+        let mut event = Map::new();
+        event.insert("type".into(), json!(name));
+        event.insert("sequence_number".into(), json!(self.sequence));
         self.sequence += 1;
-        (name, Value::Object(data))
+        if let Value::Object(members) = data {
+            event.extend(members);
+        }
+        (name, Value::Object(event))
     }
 
     fn frame(&self) -> Map<String, Value> {
