@@ -196,7 +196,7 @@ pub async fn admit(
         endpoint,
         stream,
         client_wants_usage,
-        ignored: ignored,
+        ignored,
         routes,
         request_seq,
         dialect,

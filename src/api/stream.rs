@@ -73,9 +73,9 @@ fn named_frame(event: &str, data: &Value) -> Bytes {
 /// The client's dialect of a stream other than chat completions.
 enum ClientEncoder {
     /// Anthropic events for a `/v1/messages` client.
-    Messages(MessagesStreamEncoder),
+    Messages(Box<MessagesStreamEncoder>),
     /// Typed Responses events for a `/v1/responses` client.
-    Responses(ResponsesStreamEncoder),
+    Responses(Box<ResponsesStreamEncoder>),
     /// `text_completion` chunks for a `/v1/completions` client, ending with `[DONE]` as chat does.
     Completions,
 }
@@ -85,12 +85,12 @@ impl ClientEncoder {
         match ex.dialect {
             Dialect::OpenAi => None,
             Dialect::Anthropic => {
-                Some(ClientEncoder::Messages(MessagesStreamEncoder::new(&route.model, &ex.generation_id)))
+                Some(ClientEncoder::Messages(Box::new(MessagesStreamEncoder::new(&route.model, &ex.generation_id))))
             }
             Dialect::Responses => {
                 let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
                 let encoder = ResponsesStreamEncoder::new(&ex.generation_id, &route.model, now, ex.echo.clone());
-                Some(ClientEncoder::Responses(encoder))
+                Some(ClientEncoder::Responses(Box::new(encoder)))
             }
             Dialect::Completions => Some(ClientEncoder::Completions),
         }

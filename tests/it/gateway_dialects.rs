@@ -355,3 +355,34 @@ async fn a_response_served_by_an_anthropic_upstream_streams_as_responses_events(
     assert_eq!(fake.record.anthropic_versions.lock().unwrap().len(), 2, "both calls went to the Messages API");
     assert!(fake.bodies().iter().all(|b| b.get("input").is_none() && b["messages"].is_array()));
 }
+
+#[tokio::test]
+async fn a_stream_that_breaks_ends_with_an_error_event_and_no_completion() {
+    let fake = FakeUpstream::start(Behavior::BrokenStream).await;
+    let mut gw = GatewayBuilder::default().provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR")).start();
+    let req = json!({"model": "test/model", "input": "x", "stream": true});
+    let (status, headers, body) = post(&gw, "/v1/responses", &req).await;
+    assert_eq!(status, 200, "{body}");
+    let events = named_events(&body);
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.last(), Some(&"error"), "{body}");
+    assert!(!names.contains(&"response.completed"), "{body}");
+    assert!(events.last().unwrap().1["error"]["message"].is_string(), "the SDKs raise on a top-level error: {body}");
+    let req = json!({"model": "test/model", "prompt": "x", "stream": true});
+    let (_, _, completion) = post(&gw, "/v1/completions", &req).await;
+    let last = sse_data(&completion).pop().unwrap_or_default();
+    assert!(last.contains("\"error\""), "{completion}");
+    assert!(!completion.contains("[DONE]"), "{completion}");
+    let request_seq = entry(&headers, "x-auditgate-entry");
+    assert!(gw.terminate().success());
+    let conn = rusqlite::Connection::open(gw.data_dir().join("log.db")).unwrap();
+    let bytes: Vec<u8> = conn
+        .query_row(
+            "SELECT bytes FROM entries WHERE kind = 'response' AND json_extract(bytes, '$.payload.request_seq') = ?1",
+            [request_seq as i64],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let outcome: Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(outcome["payload"]["error"].is_string(), "the outcome records the broken stream: {outcome}");
+}
