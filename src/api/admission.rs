@@ -1,7 +1,8 @@
 //! Admission: every step a proxied call takes before its first upstream byte, in order.
 //! Authenticate (before reading the body), read and parse the body, validate its shape, classify
 //! it, decide per model, keep the providers policy allows and let routing order them, check the
-//! key's limits, then write the request entry ahead. Chat, messages and embeddings share all of it.
+//! key's limits, then write the request entry ahead. Every route shares all of it; the Messages,
+//! completions and Responses dialects are translated to chat first (`parse_request`).
 
 use axum::body::Body;
 use axum::http::HeaderMap;
