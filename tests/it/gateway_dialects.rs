@@ -304,7 +304,7 @@ async fn what_cannot_be_honoured_is_a_400_naming_it_or_dropped_and_named_under_i
         ("/v1/responses", json!({"model": "test/model", "input": "x", "store": true}), "store"),
         (
             "/v1/responses",
-            json!({"model": "test/model", "input": [{"type": "reasoning", "summary": []}]}),
+            json!({"model": "test/model", "input": [{"type": "item_reference", "id": "msg_1"}]}),
             "input[0].type",
         ),
         (

@@ -28,6 +28,7 @@ fn responses_body() -> Value {
             {"type": "function_call", "call_id": "call_1", "name": "pay", "id": "fc_1", "status": "completed",
              "arguments": "{\"account\": \"none\", \"note\": \"monthly\"}"},
             {"type": "function_call_output", "call_id": "call_1", "output": "done"},
+            {"type": "reasoning", "id": "rs_1", "summary": [], "content": [{"type": "reasoning_text", "text": "left out"}]},
             {"type": "function_call_output", "call_id": "call_1", "output": [{"type": "input_text", "text": "also done"}]},
             {"role": "developer", "content": [{"type": "input_text", "text": "developer note"}]}
         ],

@@ -1,9 +1,10 @@
-//! A whole chat answer as a Response object: the message text as an `output_text` (or a
-//! `refusal`), each tool call as a `function_call` item, usage with the gateway's cost.
+//! A whole chat answer as a Response object: the model's reasoning as a `reasoning` item, the
+//! message text as an `output_text` (or a `refusal`), each tool call as a `function_call` item,
+//! usage with the gateway's cost.
 
 use serde_json::{json, Value};
 
-use super::{call_item_id, message_id, response_frame, status_of, usage};
+use super::{call_item_id, message_id, reasoning_id, reasoning_text, response_frame, status_of, usage};
 
 /// A `chat.completion` (stamped: id, model, provider, usage with cost; pseudonyms restored) as
 /// the Response object; `echo` holds the request members it repeats. Only the first choice is
@@ -28,6 +29,11 @@ pub fn from_chat_answer(chat: &Value, echo: &Value) -> Value {
 fn output_items(id: &str, message: &Value) -> Vec<Value> {
     let calls = message.get("tool_calls").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let mut items = Vec::new();
+    let reasoning = reasoning_text(message);
+    if !reasoning.is_empty() {
+        items.push(json!({"type": "reasoning", "id": reasoning_id(id), "summary": [], "status": "completed",
+            "content": [{"type": "reasoning_text", "text": reasoning}]}));
+    }
     if let Some(part) = message_part(message) {
         items.push(json!({"type": "message", "id": message_id(id), "status": "completed", "role": "assistant",
             "content": [part]}));
@@ -90,6 +96,9 @@ mod tests {
         assert_eq!(r["usage"]["input_tokens_details"]["cached_tokens"], 1);
         assert_eq!(r["usage"]["cost"], 0.125);
         assert_eq!(r["provider"], "demo-ch");
+        let thought = from_chat_answer(&chat(json!({"content": "42", "reasoning": "6 times 7"}), "stop"), &json!({}));
+        assert_eq!(thought["output"][0]["content"][0], json!({"type": "reasoning_text", "text": "6 times 7"}));
+        assert_eq!(thought["output"][1]["content"][0]["text"], "42");
         let refused = from_chat_answer(&chat(json!({"content": null, "refusal": "No."}), "stop"), &json!({}));
         assert_eq!(refused["output"][0]["content"][0], json!({"type": "refusal", "refusal": "No."}));
     }

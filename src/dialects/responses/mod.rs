@@ -4,12 +4,13 @@
 //!
 //! Honoured: `input` as a string or a list of `message` (content as a string or `input_text`,
 //! `output_text`, `refusal`, `input_image`, `input_file` parts), `function_call` and
-//! `function_call_output` items; `instructions`; function `tools` and `tool_choice`;
+//! `function_call_output` items (`reasoning` items sent back are accepted and left out: chat
+//! upstreams cannot take them); `instructions`; function `tools` and `tool_choice`;
 //! `parallel_tool_calls`; `max_output_tokens`; `text.format` (`text`, `json_object`, `json_schema`)
 //! and `text.verbosity`; `reasoning.effort`; `temperature`, `top_p`, `metadata`, `user`,
 //! `safety_identifier`, `prompt_cache_key`, `service_tier`; `stream`. Refused with 400:
-//! `previous_response_id` and `conversation` (no state is stored), item types other than those
-//! three. Unhonoured (400, or dropped and named under `[request] unsupported = "ignore"`):
+//! `previous_response_id` and `conversation` (no state is stored), other item types. The model's
+//! reasoning (OpenRouter's `reasoning` in chat answers) comes back as a `reasoning` item. Unhonoured (400, or dropped and named under `[request] unsupported = "ignore"`):
 //! `store: true`, built-in tools, `include`, `truncation: "auto"`, `background: true`, `prompt`
 //! templates, `max_tool_calls`, `top_logprobs`, reasoning summaries.
 
@@ -85,6 +86,16 @@ fn status_of(finish_reason: Option<&str>) -> (&'static str, Value) {
 /// Ids of output items, derived from the response's own id (`gen-…`).
 fn message_id(response_id: &str) -> String {
     format!("msg_{}", response_id.trim_start_matches("gen-"))
+}
+
+fn reasoning_id(response_id: &str) -> String {
+    format!("rs_{}", response_id.trim_start_matches("gen-"))
+}
+
+/// The model's reasoning in a chat message or delta (OpenRouter's `reasoning`, or
+/// `reasoning_content` as some providers name it).
+fn reasoning_text(message: &Value) -> &str {
+    message.get("reasoning").or_else(|| message.get("reasoning_content")).and_then(Value::as_str).unwrap_or("")
 }
 
 fn call_item_id(response_id: &str, index: usize) -> String {

@@ -172,9 +172,13 @@ fn item_to_chat(item: &Value, path: &str, out: &mut Vec<Value>) -> Result<(), Di
             out.push(function_call_output(obj, path)?);
             Ok(())
         }
+        // The model's own earlier reasoning, sent back by clients that pass the whole output on:
+        // chat upstreams cannot take it back, so it is left out (as `/v1/messages` leaves out
+        // thinking blocks).
+        "reasoning" => only_members(obj, &["type", "id", "summary", "content", "encrypted_content", "status"], path),
         other => Err(refuse(
             format!("{path}.type"),
-            format!("input item type {other:?} is not supported by this gateway (message, function_call and function_call_output are)"),
+            format!("input item type {other:?} is not supported by this gateway (message, function_call, function_call_output and reasoning are)"),
         )),
     }
 }
@@ -430,6 +434,7 @@ mod tests {
     fn the_calls_of_one_turn_join_the_assistant_message_before_them() {
         let t = chat_of(json!({"model": "m", "input": [
             {"role": "user", "content": "q"},
+            {"type": "reasoning", "id": "rs_1", "summary": [], "content": [{"type": "reasoning_text", "text": "hmm"}]},
             {"role": "assistant", "content": [{"type": "output_text", "text": "checking"}]},
             {"type": "function_call", "call_id": "a", "name": "f", "arguments": "{}"},
             {"type": "function_call", "call_id": "b", "name": "g", "arguments": "{}"},
@@ -438,7 +443,7 @@ mod tests {
         ]}))
         .unwrap();
         let messages = t.chat["messages"].as_array().unwrap();
-        assert_eq!(messages.len(), 4, "{messages:?}");
+        assert_eq!(messages.len(), 4, "the reasoning item is left out: {messages:?}");
         assert_eq!(messages[1]["content"], json!([{"type": "text", "text": "checking"}]));
         let calls: Vec<&Value> = messages[1]["tool_calls"].as_array().unwrap().iter().map(|c| &c["id"]).collect();
         assert_eq!(calls, [&json!("a"), &json!("b")]);
@@ -467,6 +472,7 @@ mod tests {
             (json!({}), "input"),
             (json!({"input": []}), "input"),
             (json!({"input": [{"type": "item_reference", "id": "x"}]}), "input[0].type"),
+            (json!({"input": [{"type": "reasoning", "summary": [], "signature": "s"}]}), "input[0].signature"),
             (json!({"input": [{"role": "tool", "content": "x"}]}), "input[0].role"),
             (json!({"input": [{"role": "user", "content": [{"type": "input_audio"}]}]}), "input[0].content[0].type"),
             (

@@ -1,5 +1,7 @@
 //! Chat chunks as the typed Responses stream events, each with its `sequence_number`:
-//! `response.created` and `response.in_progress` first; for the text `response.output_item.added`,
+//! `response.created` and `response.in_progress` first; for the model's reasoning
+//! `response.output_item.added`, `response.reasoning_text.delta`s, `response.reasoning_text.done`,
+//! `response.output_item.done`; for the text `response.output_item.added`,
 //! `response.content_part.added`, `response.output_text.delta`s, then `response.output_text.done`,
 //! `response.content_part.done`, `response.output_item.done`; for each tool call
 //! `response.output_item.added`, `response.function_call_arguments.delta`s,
@@ -10,7 +12,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{call_item_id, message_id, response_frame, status_of, usage};
+use super::{call_item_id, message_id, reasoning_id, reasoning_text, response_frame, status_of, usage};
 
 /// One event: its SSE name (also its `type`) and its JSON data.
 pub type Event = (&'static str, Value);
@@ -18,6 +20,7 @@ pub type Event = (&'static str, Value);
 /// The output item being streamed.
 #[derive(Debug)]
 enum Open {
+    Reasoning { index: usize, text: String },
     Text { index: usize, text: String },
     Call { index: usize, key: u64, id: String, call_id: String, name: String, arguments: String },
 }
@@ -161,6 +164,10 @@ impl ResponsesStreamEncoder {
     }
 
     fn on_delta(&mut self, delta: &Value, events: &mut Vec<Event>) {
+        let thought = reasoning_text(delta);
+        if !thought.is_empty() {
+            self.on_reasoning(thought, events);
+        }
         // A refusal streams as text: the event sequence has one text part per message.
         let text = delta.get("content").or_else(|| delta.get("refusal")).and_then(Value::as_str).unwrap_or("");
         if !text.is_empty() {
@@ -177,6 +184,27 @@ impl ResponsesStreamEncoder {
         for call in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
             self.on_tool_call(call, events);
         }
+    }
+
+    fn on_reasoning(&mut self, piece: &str, events: &mut Vec<Event>) {
+        let index = match &mut self.open {
+            Some(Open::Reasoning { index, text }) => {
+                text.push_str(piece);
+                *index
+            }
+            _ => {
+                self.close(events);
+                let index = self.output.len();
+                let item = json!({"type": "reasoning", "id": reasoning_id(&self.id), "summary": [], "content": [],
+                    "status": "in_progress"});
+                events.push(self.event("response.output_item.added", json!({"output_index": index, "item": item})));
+                self.open = Some(Open::Reasoning { index, text: piece.to_string() });
+                index
+            }
+        };
+        let data =
+            json!({"item_id": reasoning_id(&self.id), "output_index": index, "content_index": 0, "delta": piece});
+        events.push(self.event("response.reasoning_text.delta", data));
     }
 
     /// The open message item's output index, opening one (and closing a call) if needed.
@@ -235,6 +263,14 @@ impl ResponsesStreamEncoder {
     fn close(&mut self, events: &mut Vec<Event>) {
         match self.open.take() {
             None => {}
+            Some(Open::Reasoning { index, text }) => {
+                let item_id = reasoning_id(&self.id);
+                let done = json!({"item_id": item_id, "output_index": index, "content_index": 0, "text": text});
+                events.push(self.event("response.reasoning_text.done", done));
+                let item = json!({"type": "reasoning", "id": item_id, "summary": [], "status": "completed",
+                    "content": [{"type": "reasoning_text", "text": text}]});
+                self.finish_item(index, item, events);
+            }
             Some(Open::Text { index, text }) => {
                 let item_id = message_id(&self.id);
                 let at = json!({"item_id": item_id, "output_index": index, "content_index": 0});
@@ -371,6 +407,31 @@ mod tests {
         assert_eq!(output[0]["call_id"], "call_1");
         assert_eq!(output[1]["name"], "time");
         assert_eq!(output[1]["id"], "fc_1_1");
+    }
+
+    #[test]
+    fn reasoning_streams_as_a_reasoning_item_before_the_message() {
+        let events = run(&[
+            chunk(json!({"reasoning": "think"}), None),
+            chunk(json!({"reasoning": "ing"}), None),
+            chunk(json!({"content": "done"}), Some("stop")),
+        ]);
+        assert_eq!(
+            names(&events)[2..7],
+            [
+                "response.output_item.added",
+                "response.reasoning_text.delta",
+                "response.reasoning_text.delta",
+                "response.reasoning_text.done",
+                "response.output_item.done"
+            ]
+        );
+        numbered_in_order_and_typed(&events);
+        assert_eq!(events[5].1["text"], "thinking");
+        let output = &events.last().unwrap().1["response"]["output"];
+        assert_eq!(output[0]["type"], "reasoning");
+        assert_eq!(output[1]["content"][0]["text"], "done");
+        assert_eq!(output[1]["id"], "msg_1");
     }
 
     #[test]
