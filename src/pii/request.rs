@@ -610,6 +610,24 @@ mod tests {
     }
 
     #[test]
+    fn media_details_and_parameter_keys_are_skipped_only_as_words() {
+        let iban = "IBAN CH93 0076 2011 6238 5295 7";
+        let bodies = [
+            serde_json::json!({"messages": [{"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": "https://example.org/a.png", "detail": iban}}]}]}),
+            serde_json::json!({"messages": [{"role": "user", "content": "hi"}], "stream_options": {iban: true}}),
+        ];
+        for body in bodies {
+            let found = classify_chat(&body, None).entity_types();
+            assert!(found.contains("IBAN_CODE"), "{body}");
+        }
+        let words = serde_json::json!({"messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "https://example.org/a.png", "detail": "low"}}]}],
+            "stream_options": {"include_usage": true}});
+        assert!(classify_chat(&words, None).findings.is_empty());
+    }
+
+    #[test]
     fn sentences_do_not_continue_but_halves_of_values_do() {
         assert!(!could_continue("Danke.", "Bitte"));
         assert!(could_continue("CH93 0076 ", "2011 6238"));
