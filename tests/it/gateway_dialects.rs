@@ -386,3 +386,38 @@ async fn a_stream_that_breaks_ends_with_an_error_event_and_no_completion() {
     let outcome: Value = serde_json::from_slice(&bytes).unwrap();
     assert!(outcome["payload"]["error"].is_string(), "the outcome records the broken stream: {outcome}");
 }
+
+#[tokio::test]
+async fn with_unknown_fields_rejected_every_honoured_member_still_passes_and_an_unknown_one_is_named() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let gw = GatewayBuilder::default()
+        .extra("[request]\nunknown_fields = \"reject\"")
+        .provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR"))
+        .start();
+    let response = json!({
+        "model": "test/model", "instructions": "sys", "input": [{"role": "user", "content": "hi"}],
+        "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}], "tool_choice": "auto",
+        "parallel_tool_calls": true, "max_output_tokens": 20, "temperature": 0.1, "top_p": 0.9,
+        "text": {"format": {"type": "json_object"}, "verbosity": "low"}, "reasoning": {"effort": "low"},
+        "metadata": {"k": "v"}, "user": "u", "safety_identifier": "s", "prompt_cache_key": "p",
+        "service_tier": "auto", "store": false, "include": [], "truncation": "disabled",
+        "stream_options": {"include_obfuscation": false}
+    });
+    let (status, _, body) = post(&gw, "/v1/responses", &response).await;
+    assert_eq!(status, 200, "{body}");
+    let completion = json!({
+        "model": "test/model", "prompt": "p", "max_tokens": 5, "n": 1, "stop": "\n", "temperature": 0.1,
+        "top_p": 0.9, "presence_penalty": 0.1, "frequency_penalty": 0.1, "seed": 3, "logit_bias": {"50256": -100},
+        "user": "u", "suffix": null, "echo": false, "best_of": 1, "logprobs": null
+    });
+    let (status, _, body) = post(&gw, "/v1/completions", &completion).await;
+    assert_eq!(status, 200, "{body}");
+    for path in ["/v1/responses", "/v1/completions"] {
+        let mut req = if path == "/v1/responses" { response.clone() } else { completion.clone() };
+        req["x_note"] = json!("not in any schema");
+        let (status, _, body) = post(&gw, path, &req).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["param"], "x_note");
+    }
+    assert_eq!(fake.hits(), 2);
+}
