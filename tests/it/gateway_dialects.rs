@@ -421,3 +421,34 @@ async fn with_unknown_fields_rejected_every_honoured_member_still_passes_and_an_
     }
     assert_eq!(fake.hits(), 2);
 }
+
+#[tokio::test]
+async fn each_answer_is_recorded_with_the_hash_of_the_bytes_the_client_received() {
+    use sha2::{Digest, Sha256};
+    let (mut gw, _fake) = one_upstream(ALLOW_ALL_POLICY).await;
+    let mut received = Vec::new();
+    for (path, req) in [
+        ("/v1/responses", json!({"model": "test/model", "input": "a"})),
+        ("/v1/responses", json!({"model": "test/model", "input": "b", "stream": true})),
+        ("/v1/completions", json!({"model": "test/model", "prompt": "c"})),
+        ("/v1/completions", json!({"model": "test/model", "prompt": "d", "stream": true})),
+    ] {
+        let (status, headers, body) = post(&gw, path, &req).await;
+        assert_eq!(status, 200, "{body}");
+        received.push((entry(&headers, "x-auditgate-entry"), hex::encode(Sha256::digest(body.as_bytes()))));
+    }
+    assert!(gw.terminate().success());
+    let conn = rusqlite::Connection::open(gw.data_dir().join("log.db")).unwrap();
+    for (request_seq, sha256) in received {
+        let bytes: Vec<u8> = conn
+            .query_row(
+                "SELECT bytes FROM entries WHERE kind = 'response' AND json_extract(bytes, '$.payload.request_seq') = ?1",
+                [request_seq as i64],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let outcome: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(outcome["payload"]["response_sha256"], sha256.as_str(), "{outcome}");
+        assert_eq!(outcome["payload"]["finish_reason"], "stop", "{outcome}");
+    }
+}
