@@ -452,3 +452,34 @@ async fn each_answer_is_recorded_with_the_hash_of_the_bytes_the_client_received(
         assert_eq!(outcome["payload"]["finish_reason"], "stop", "{outcome}");
     }
 }
+
+#[tokio::test]
+async fn a_streamed_answer_is_stored_redacted_as_the_text_it_carried() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let mut gw = GatewayBuilder::default()
+        .extra("[audit]\nstore_bodies = \"redacted\"")
+        .provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR"))
+        .start();
+    let calls = [
+        ("/v1/responses", json!({"model": "test/model", "input": format!("an {IBAN}"), "stream": true})),
+        ("/v1/completions", json!({"model": "test/model", "prompt": format!("an {IBAN}"), "stream": true})),
+    ];
+    let mut entries = Vec::new();
+    for (path, req) in calls {
+        let (status, headers, body) = post(&gw, path, &req).await;
+        assert_eq!(status, 200, "{body}");
+        entries.push(entry(&headers, "x-auditgate-entry"));
+    }
+    assert!(gw.terminate().success());
+    for seq in entries {
+        let out = std::process::Command::new(bin())
+            .args(["audit", "show-body", "--entry", &seq.to_string(), "--role", "response", "--data-dir"])
+            .arg(gw.data_dir())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("\"streamed\"") && text.contains("echo: an <IBAN_CODE>"), "{text}");
+        assert!(!text.contains(IBAN), "{text}");
+    }
+}
