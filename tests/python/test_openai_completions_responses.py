@@ -105,13 +105,14 @@ def test_response_function_tool_round_trip(client):
     call = next(item for item in first.output if item.type == "function_call")
     assert call.name == "get_weather"
     assert json.loads(call.arguments) == {"city": "Bern"}
-    follow_up = [
-        {"role": "user", "content": "Bern"},
-        {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
-        {"type": "function_call_output", "call_id": call.call_id, "output": "12 degrees, sunny"},
-    ]
+    # The agent loop: the earlier output items go back as they came, then the tool's result.
+    follow_up = [{"role": "user", "content": "Bern"}, *first.output,
+                 {"type": "function_call_output", "call_id": call.call_id, "output": "12 degrees, sunny"}]
     second = client.responses.create(model="demo/echo", input=follow_up, tools=tools)
     assert "12 degrees, sunny" in second.output_text
+    # And once more with the whole conversation, the assistant's answer included.
+    third = client.responses.create(model="demo/echo", input=follow_up + [*second.output, {"role": "user", "content": "Danke"}])
+    assert third.output_text == "echo: Danke"
 
 
 def test_response_stream_with_a_function_tool(client):
