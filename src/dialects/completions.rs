@@ -7,7 +7,9 @@
 //! `logit_bias`, `user`, `stream`, `stream_options`). Refused with 400: several prompts in one
 //! request (each is its own exchange upstream and in the audit log) and prompts as token ids (the
 //! gateway classifies text and cannot read token ids). `suffix`, `echo`, `logprobs` and `best_of`
-//! have no chat counterpart: refused, or dropped under `[request] unsupported = "ignore"`.
+//! have no chat counterpart: refused, or dropped under `[request] unsupported = "ignore"`. The
+//! legacy API's default of 16 `max_tokens` is not applied: without `max_tokens` the upstream's own
+//! limit holds, as for chat.
 
 use serde_json::{json, Map, Value};
 

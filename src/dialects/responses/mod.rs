@@ -13,6 +13,9 @@
 //! reasoning (OpenRouter's `reasoning` in chat answers) comes back as a `reasoning` item. Unhonoured (400, or dropped and named under `[request] unsupported = "ignore"`):
 //! `store: true`, built-in tools, `include`, `truncation: "auto"`, `background: true`, `prompt`
 //! templates, `max_tool_calls`, `top_logprobs`, reasoning summaries.
+//!
+//! The response's `id` is the gateway's generation id (`gen-…`, as in `x-generation-id` and
+//! `/api/v1/generation`), not a `resp_` id: no response is stored to be fetched by it.
 
 mod answer;
 mod request;
