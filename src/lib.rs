@@ -10,6 +10,7 @@ pub mod accounting;
 pub mod api;
 pub mod audit;
 pub mod config;
+pub mod dialects;
 pub mod offer;
 pub mod pii;
 pub mod policy;

@@ -1,7 +1,8 @@
 //! Admission: every step a proxied call takes before its first upstream byte, in order.
 //! Authenticate (before reading the body), read and parse the body, validate its shape, classify
 //! it, decide per model, keep the providers policy allows and let routing order them, check the
-//! key's limits, then write the request entry ahead. Chat, messages and embeddings share all of it.
+//! key's limits, then write the request entry ahead. Every route shares all of it; the Messages,
+//! completions and Responses dialects are translated to chat first (`parse_request`).
 
 use axum::body::Body;
 use axum::http::HeaderMap;
@@ -16,7 +17,8 @@ use super::record::{request_record, sha256_hex, store_body};
 use super::{ceiling, extras, ApiError, AppState};
 use crate::accounting::ApiKey;
 use crate::audit::{BodyStorage, CostCeiling, Excluded, Record};
-use crate::config::{RequestConfig, UnknownFields};
+use crate::config::{RequestConfig, UnknownFields, Unsupported};
+use crate::dialects;
 use crate::offer::Candidate;
 use crate::pii::request::{GATEWAY_FIELDS, NON_TEXT_PARAMETERS};
 use crate::pii::{self, Classification, Pseudonyms};
@@ -75,25 +77,50 @@ pub fn parse_object(bytes: &[u8]) -> Result<Value, ApiError> {
     Ok(value)
 }
 
-/// The request in the gateway's working form (OpenAI's): a Messages API request is translated
-/// first, so it is classified, decided and routed like any chat request.
-pub fn parse_request(bytes: &[u8], dialect: Dialect) -> Result<Value, ApiError> {
+/// A request in the gateway's working form, with what its translation left for the answer.
+pub struct Parsed {
+    /// The request as OpenAI chat (or embeddings) takes it.
+    pub request: Value,
+    /// Members dropped under `[request] unsupported = "ignore"` by the translation.
+    pub ignored: Vec<String>,
+    /// The request members the client's answer repeats.
+    pub echo: Value,
+}
+
+/// The request in the gateway's working form (OpenAI's): a Messages, completions or Responses
+/// request is translated first, so it is classified, decided and routed like any chat request.
+pub fn parse_request(bytes: &[u8], dialect: Dialect, unsupported: Unsupported) -> Result<Parsed, ApiError> {
     let request = parse_object(bytes)?;
-    match dialect {
-        Dialect::OpenAi => Ok(request),
-        Dialect::Anthropic => anthropic::messages_to_openai(&request).map_err(|e| ApiError::bad_request(e.to_string())),
-    }
+    let translated = match dialect {
+        Dialect::OpenAi => return Ok(Parsed { request, ignored: Vec::new(), echo: Value::Null }),
+        Dialect::Anthropic => {
+            let request = anthropic::messages_to_openai(&request).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            return Ok(Parsed { request, ignored: Vec::new(), echo: Value::Null });
+        }
+        Dialect::Completions => dialects::completions::to_chat(&request, unsupported),
+        Dialect::Responses => dialects::responses::to_chat(&request, unsupported),
+    };
+    let t = translated.map_err(|e| {
+        let error = ApiError::bad_request(e.message);
+        if e.param.is_empty() {
+            error
+        } else {
+            error.with_param(e.param)
+        }
+    })?;
+    Ok(Parsed { request: t.chat, ignored: t.ignored, echo: t.echo })
 }
 
 /// Classify, decide and write the request entry for a request already in OpenAI form.
 pub async fn admit(
     state: &AppState,
     received: Received<'_>,
-    request: Value,
+    parsed: Parsed,
     endpoint: Endpoint,
     dialect: Dialect,
 ) -> Result<Exchange, ApiError> {
     let Received { started, key, peer, headers, body_sha256, body_len, body } = received;
+    let Parsed { request, mut ignored, echo } = parsed;
     let Reading { stream, cls, models, extras } = read_request(&request, endpoint, &state.config.request, &key.id)?;
     let client_label =
         headers.get("x-data-classification").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_ascii_lowercase());
@@ -103,7 +130,10 @@ pub async fn admit(
     // Usage and cost on the stream's last chunk, as OpenRouter always sends them, unless the client
     // turned it off (`stream_options.include_usage: false` or `usage.include: false`).
     let stream_options = request.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool);
-    let client_wants_usage = stream_options != Some(false) && extras.include_usage != Some(false);
+    // A Response object always carries its usage, so a Responses stream needs the usage chunk.
+    let client_wants_usage =
+        dialect == Dialect::Responses || (stream_options != Some(false) && extras.include_usage != Some(false));
+    ignored.extend(extras.ignored);
     let ask = Ask::new(endpoint, &cls, stream, &models, body_len);
     let planned = plan_routes(&Planner::of(state, &state.policy.load()), &caller, &ask, request);
     let (routes, excluded) = match planned {
@@ -155,10 +185,11 @@ pub async fn admit(
         endpoint,
         stream,
         client_wants_usage,
-        ignored: extras.ignored,
+        ignored,
         routes,
         request_seq,
         dialect,
+        echo,
         reservation: parking_lot::Mutex::new(Some(reservation)),
         first_body,
         body_hold_years,

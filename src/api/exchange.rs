@@ -35,6 +35,10 @@ pub enum Dialect {
     OpenAi,
     /// Anthropic Messages (`POST /v1/messages`).
     Anthropic,
+    /// The legacy completions API (`POST /v1/completions`).
+    Completions,
+    /// The Responses API (`POST /v1/responses`).
+    Responses,
 }
 
 /// One model of the request (the `model`, then each `models` fallback) with what policy decided
@@ -67,6 +71,8 @@ pub struct Exchange {
     pub routes: Vec<ModelRoute>,
     pub request_seq: u64,
     pub dialect: Dialect,
+    /// The request members the client's answer repeats (the Responses object's parameters).
+    pub echo: Value,
     /// The credit reserved for this call; settled with the real cost, released if dropped.
     pub reservation: parking_lot::Mutex<Option<Reservation>>,
     /// The body of the first planned attempt, encoded once for the request entry's hash and

@@ -49,6 +49,8 @@ pub fn router(state: AppState) -> Router {
     for prefix in ["/v1", "/api/v1"] {
         app = app
             .route(&format!("{prefix}/chat/completions"), post(proxy::chat_completions))
+            .route(&format!("{prefix}/completions"), post(proxy::completions))
+            .route(&format!("{prefix}/responses"), post(proxy::responses))
             .route(&format!("{prefix}/embeddings"), post(proxy::embeddings))
             .route(&format!("{prefix}/models"), get(info::models))
             .route(&format!("{prefix}/generation"), get(info::generation))

@@ -1,5 +1,7 @@
-//! The proxied routes: `POST /v1/chat/completions`, `/v1/messages` (Anthropic's Messages API) and
-//! `/v1/embeddings`, all through one path. Admission reads, classifies, decides and writes the
+//! The proxied routes: `POST /v1/chat/completions`, `/v1/messages` (Anthropic's Messages API),
+//! `/v1/completions` (the legacy prompt API), `/v1/responses` (the Responses API) and
+//! `/v1/embeddings`, all through one path: the three other dialects are chat requests once
+//! translated. Admission reads, classifies, decides and writes the
 //! request entry ahead; then a streamed answer goes through the SSE relay and a whole one is
 //! completed and recorded before it is sent. Errors take the shape of the client's dialect.
 
@@ -32,6 +34,24 @@ pub async fn messages(
     proxy(&state, peer, &headers, body, Endpoint::Chat, Dialect::Anthropic).await
 }
 
+pub async fn completions(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    proxy(&state, peer, &headers, body, Endpoint::Chat, Dialect::Completions).await
+}
+
+pub async fn responses(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    proxy(&state, peer, &headers, body, Endpoint::Chat, Dialect::Responses).await
+}
+
 pub async fn embeddings(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -62,7 +82,7 @@ async fn proxy(
                 "request refused"
             );
             match dialect {
-                Dialect::OpenAi => e.into_response(),
+                Dialect::OpenAi | Dialect::Completions | Dialect::Responses => e.into_response(),
                 Dialect::Anthropic => anthropic_error(&e),
             }
         }
@@ -78,8 +98,8 @@ async fn exchange(
     dialect: Dialect,
 ) -> Result<Response, ApiError> {
     let (received, bytes) = admission::receive(state, peer, headers, body).await?;
-    let request = admission::parse_request(&bytes, dialect)?;
-    let exchange = admission::admit(state, received, request, endpoint, dialect).await?;
+    let parsed = admission::parse_request(&bytes, dialect, state.config.request.unsupported)?;
+    let exchange = admission::admit(state, received, parsed, endpoint, dialect).await?;
     if exchange.is_streaming() {
         stream::stream(state.clone(), exchange).await
     } else {

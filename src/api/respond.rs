@@ -11,6 +11,7 @@ use super::exchange::{Dialect, Exchange, ModelRoute, Outcome};
 use super::forward::{self, Delivery};
 use super::stamp::{self, Facts, Stamp};
 use super::{record, settle, ApiError, AppState};
+use crate::dialects;
 use crate::offer::Candidate;
 use crate::providers::anthropic;
 
@@ -27,9 +28,12 @@ fn finish_tree(
         route.pseudonyms.restore_response(&mut json);
     }
     let finish_reason = stamp::finish_reason_of(&json);
-    if ex.dialect == Dialect::Anthropic {
-        json = anthropic::openai_to_messages_response(&json);
-    }
+    json = match ex.dialect {
+        Dialect::OpenAi => json,
+        Dialect::Anthropic => anthropic::openai_to_messages_response(&json),
+        Dialect::Completions => dialects::completions::from_chat_answer(&json),
+        Dialect::Responses => dialects::responses::from_chat_answer(&json, &ex.echo),
+    };
     let mut bytes = Vec::with_capacity(1024); // a typical answer; saves the growth from 128 bytes
     serde_json::to_writer(&mut bytes, &json).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok((bytes, Facts { usage, cost, finish_reason }))

@@ -27,6 +27,8 @@ use super::sse::{SseEvent, SseParser};
 use super::stamp::{self, ChunkFacts, Stamp};
 use super::{ApiError, AppState};
 use crate::audit::{Attempt, BodyStorage};
+use crate::dialects::completions;
+use crate::dialects::responses::ResponsesStreamEncoder;
 use crate::offer::{Candidate, Price, Usage};
 use crate::pii::StreamRestorer;
 use crate::providers::anthropic::{MessagesStreamEncoder, StreamTranslator};
@@ -44,8 +46,8 @@ struct Relay {
     route_has_pseudonyms: bool,
     /// Translates an Anthropic upstream's events into OpenAI chunks.
     translator: Option<StreamTranslator>,
-    /// Encodes OpenAI chunks as Anthropic events for a `/v1/messages` client.
-    encoder: Option<MessagesStreamEncoder>,
+    /// Encodes OpenAI chunks in the client's dialect when it is not chat completions.
+    encoder: Option<ClientEncoder>,
     usage: Option<Usage>,
     cost: f64,
     finish_reason: Option<String>,
@@ -68,6 +70,71 @@ fn named_frame(event: &str, data: &Value) -> Bytes {
     Bytes::from(format!("event: {event}\ndata: {data}\n\n"))
 }
 
+/// The client's dialect of a stream other than chat completions.
+enum ClientEncoder {
+    /// Anthropic events for a `/v1/messages` client.
+    Messages(Box<MessagesStreamEncoder>),
+    /// Typed Responses events for a `/v1/responses` client.
+    Responses(Box<ResponsesStreamEncoder>),
+    /// `text_completion` chunks for a `/v1/completions` client, ending with `[DONE]` as chat does.
+    Completions,
+}
+
+impl ClientEncoder {
+    fn new(ex: &Exchange, route: &ModelRoute, candidate: &Candidate) -> Option<Self> {
+        match ex.dialect {
+            Dialect::OpenAi => None,
+            Dialect::Anthropic => {
+                let encoder =
+                    MessagesStreamEncoder::new(&route.model, &ex.generation_id).with_provider(&candidate.provider.name);
+                Some(ClientEncoder::Messages(Box::new(encoder)))
+            }
+            Dialect::Responses => {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                let encoder = ResponsesStreamEncoder::new(&ex.generation_id, &route.model, now, ex.echo.clone());
+                Some(ClientEncoder::Responses(Box::new(encoder)))
+            }
+            Dialect::Completions => Some(ClientEncoder::Completions),
+        }
+    }
+
+    /// The frames of one chat chunk.
+    fn on_chunk(&mut self, chunk: &Value) -> Vec<Bytes> {
+        match self {
+            ClientEncoder::Messages(enc) => named_frames(enc.on_chunk(chunk)),
+            ClientEncoder::Responses(enc) => named_frames(enc.on_chunk(chunk)),
+            ClientEncoder::Completions => vec![frame(&completions::from_chat_chunk(chunk).to_string())],
+        }
+    }
+
+    /// The closing frames after a complete answer (`error` None), or the error frames after a failure.
+    fn closing(&mut self, generation_id: &str, error: Option<&str>) -> Vec<Bytes> {
+        match (self, error) {
+            (ClientEncoder::Messages(enc), None) => named_frames(enc.finish()),
+            (ClientEncoder::Messages(enc), Some(message)) => named_frames(enc.fail(502, message)),
+            (ClientEncoder::Responses(enc), None) => named_frames(enc.finish()),
+            (ClientEncoder::Responses(enc), Some(message)) => named_frames(enc.fail(message)),
+            (ClientEncoder::Completions, error) => chat_closing(generation_id, error),
+        }
+    }
+}
+
+fn named_frames(events: Vec<(&'static str, Value)>) -> Vec<Bytes> {
+    events.iter().map(|(name, data)| named_frame(name, data)).collect()
+}
+
+/// `[DONE]` after a complete chat (or completions) stream, an OpenAI error frame after a failure.
+fn chat_closing(generation_id: &str, error: Option<&str>) -> Vec<Bytes> {
+    match error {
+        None => vec![Bytes::from_static(b"data: [DONE]\n\n")],
+        Some(message) => {
+            let mut body = ApiError::upstream(StatusCode::BAD_GATEWAY, "upstream_stream_error", message).body();
+            body["id"] = Value::String(generation_id.to_string());
+            vec![frame(&body.to_string())]
+        }
+    }
+}
+
 /// What one upstream event produced.
 enum Step {
     Frames(Vec<Bytes>),
@@ -79,12 +146,7 @@ enum Step {
 impl Relay {
     fn new(ex: &Exchange, route: &ModelRoute, candidate: &Candidate, translator: Option<StreamTranslator>) -> Self {
         let client_wants_usage = ex.client_wants_usage;
-        let encoder = match ex.dialect {
-            Dialect::Anthropic => Some(
-                MessagesStreamEncoder::new(&route.model, &ex.generation_id).with_provider(&candidate.provider.name),
-            ),
-            Dialect::OpenAi => None,
-        };
+        let encoder = ClientEncoder::new(ex, route, candidate);
         Relay {
             generation_id: ex.generation_id.clone(),
             public_model: route.model.clone(),
@@ -146,7 +208,7 @@ impl Relay {
         }
         let frames = match &mut self.encoder {
             None => vec![frame(&chunk.to_string())],
-            Some(enc) => enc.on_chunk(&chunk).iter().map(|(name, data)| named_frame(name, data)).collect(),
+            Some(enc) => enc.on_chunk(&chunk),
         };
         self.hash(&frames);
         frames
@@ -254,15 +316,9 @@ impl Relay {
     /// The frames that end the stream: `[DONE]` (or Anthropic's closing events) after a complete
     /// answer, an error event after a failure. Hashed here, sent after the record is durable.
     fn closing(&mut self, error: Option<&str>) -> Vec<Bytes> {
-        let frames = match (&mut self.encoder, error) {
-            (None, None) => vec![Bytes::from_static(b"data: [DONE]\n\n")],
-            (None, Some(message)) => {
-                let mut body = ApiError::upstream(StatusCode::BAD_GATEWAY, "upstream_stream_error", message).body();
-                body["id"] = Value::String(self.generation_id.clone());
-                vec![frame(&body.to_string())]
-            }
-            (Some(enc), None) => enc.finish().iter().map(|(n, d)| named_frame(n, d)).collect(),
-            (Some(enc), Some(message)) => enc.fail(502, message).iter().map(|(n, d)| named_frame(n, d)).collect(),
+        let frames = match &mut self.encoder {
+            None => chat_closing(&self.generation_id, error),
+            Some(enc) => enc.closing(&self.generation_id, error),
         };
         self.hash(&frames);
         frames
@@ -458,7 +514,26 @@ async fn finish(
     }
 }
 
-/// The text a stream carried, reassembled from its frames (OpenAI chunks or Anthropic events):
+/// The text of a `text_completion` chunk or of a Responses text or arguments event, added to
+/// `content` or `tools`; false for an event of another dialect.
+fn completions_or_responses_piece(v: &Value, content: &mut String, tools: &mut Vec<String>) -> bool {
+    if let Some(text) = v.pointer("/choices/0/text").and_then(Value::as_str) {
+        content.push_str(text);
+        return true;
+    }
+    match v.get("type").and_then(Value::as_str) {
+        Some("response.output_text.delta") => content.push_str(v.get("delta").and_then(Value::as_str).unwrap_or("")),
+        Some("response.function_call_arguments.done") => {
+            tools.push(v.get("arguments").and_then(Value::as_str).unwrap_or("").to_string())
+        }
+        Some(kind) => return kind.starts_with("response."),
+        None => return false,
+    }
+    true
+}
+
+/// The text a stream carried, reassembled from its frames (OpenAI chunks, Anthropic events,
+/// `text_completion` chunks or Responses events):
 /// `{"streamed": true, "content": ..., "tool_arguments": [...]}`.
 fn assemble_stream(frames: &[u8]) -> Vec<u8> {
     let mut parser = SseParser::default();
@@ -468,6 +543,9 @@ fn assemble_stream(frames: &[u8]) -> Vec<u8> {
     while let Some(event) = parser.next_event() {
         let SseEvent::Data(data) = event else { continue };
         let Ok(v) = serde_json::from_str::<Value>(&data) else { continue };
+        if completions_or_responses_piece(&v, &mut content, &mut tools) {
+            continue;
+        }
         let delta = v.pointer("/choices/0/delta").or_else(|| v.get("delta"));
         let Some(delta) = delta else { continue };
         if let Some(t) = delta.get("content").or_else(|| delta.get("text")).and_then(Value::as_str) {

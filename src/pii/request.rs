@@ -372,7 +372,9 @@ impl<'a> Collector<'a> {
             Value::Object(map) => {
                 for (k, item) in map {
                     self.at(Step::Key(k), |c| match (k.as_str(), item) {
-                        ("data" | "file_data" | "detail" | "format", _) => {}
+                        ("data" | "file_data", _) => {}
+                        // Enum words (`low`, `wav`) only: any other value is text like the rest.
+                        ("detail" | "format", v) if carries_no_text(v) => {}
                         ("url", Value::String(s)) if s.starts_with("data:") => {}
                         _ => c.any(item),
                     });
@@ -513,10 +515,16 @@ fn carries_no_text(v: &Value) -> bool {
     match v {
         Value::Null | Value::Bool(_) => true,
         Value::Number(n) => long_integer(n).is_none() || n.is_f64(),
-        Value::String(s) => s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        Value::String(s) => enum_word(s),
         Value::Array(items) => items.iter().all(carries_no_text),
-        Value::Object(map) => map.iter().all(|(k, v)| k.len() <= 32 && carries_no_text(v)),
+        // Keys are words too: a key with spaces may be an account number written out.
+        Value::Object(map) => map.iter().all(|(k, v)| enum_word(k) && carries_no_text(v)),
     }
+}
+
+/// At most 32 ASCII letters, digits, `-` or `_`: an enum word or a parameter name.
+fn enum_word(s: &str) -> bool {
+    s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Whether the end of `a` and the start of `b` could be two halves of one value: letters,
@@ -599,6 +607,24 @@ mod tests {
         assert_eq!(tail("Grüße", 3), "üße");
         assert_eq!(head("Grüße", 3), "Grü");
         assert_eq!(tail("ab", 10), "ab");
+    }
+
+    #[test]
+    fn media_details_and_parameter_keys_are_skipped_only_as_words() {
+        let iban = "IBAN CH93 0076 2011 6238 5295 7";
+        let bodies = [
+            serde_json::json!({"messages": [{"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": "https://example.org/a.png", "detail": iban}}]}]}),
+            serde_json::json!({"messages": [{"role": "user", "content": "hi"}], "stream_options": {iban: true}}),
+        ];
+        for body in bodies {
+            let found = classify_chat(&body, None).entity_types();
+            assert!(found.contains("IBAN_CODE"), "{body}");
+        }
+        let words = serde_json::json!({"messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "https://example.org/a.png", "detail": "low"}}]}],
+            "stream_options": {"include_usage": true}});
+        assert!(classify_chat(&words, None).findings.is_empty());
     }
 
     #[test]

@@ -48,6 +48,15 @@ fn json_value() -> impl Strategy<Value = Value> {
         "[a-z/ ]{0,12}".prop_map(Value::String),
         prop_oneof![Just("demo/echo"), Just("user"), Just("assistant"), Just("tool"), Just("text"), Just("image_url")]
             .prop_map(|s| Value::String(s.into())),
+        // The Responses API's item and part tags.
+        prop_oneof![
+            Just("message"),
+            Just("function_call"),
+            Just("function_call_output"),
+            Just("input_text"),
+            Just("function")
+        ]
+        .prop_map(|s| Value::String(s.into())),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         let keys = prop_oneof![
@@ -68,6 +77,13 @@ fn json_value() -> impl Strategy<Value = Value> {
             Just("max_tokens"),
             Just("system"),
             Just("order"),
+            Just("prompt"),
+            Just("instructions"),
+            Just("call_id"),
+            Just("output"),
+            Just("name"),
+            Just("tool_choice"),
+            Just("format"),
         ];
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
@@ -101,7 +117,7 @@ fn check(status: u16, body: &[u8], path: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-const PATHS: &[&str] = &["/v1/chat/completions", "/v1/embeddings", "/v1/messages"];
+const PATHS: &[&str] = &["/v1/chat/completions", "/v1/embeddings", "/v1/messages", "/v1/completions", "/v1/responses"];
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1500, failure_persistence: None, ..ProptestConfig::default() })]
