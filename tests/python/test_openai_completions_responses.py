@@ -166,3 +166,14 @@ def test_an_iban_in_an_input_item_is_classified_and_kept_from_the_us_region(clie
     record = _request_entry(gateway, int(raw.headers["x-auditgate-entry"]))
     assert record["pii"]["entities"].get("IBAN_CODE") == 1, record["pii"]
     assert record["candidates"] and not any("@us" in c for c in record["candidates"]), record["candidates"]
+
+
+def test_responses_parse_fills_the_model(client):
+    import pydantic
+
+    class Contact(pydantic.BaseModel):
+        name: str
+        newsletter: bool
+
+    parsed = client.responses.parse(model="demo/echo", input="Frau Keller", text_format=Contact)
+    assert parsed.output_parsed == Contact(name="Frau Keller", newsletter=True)
