@@ -56,6 +56,9 @@ pub enum KeysCommand {
         /// Tokens per minute, prompt and completion (429 above).
         #[arg(long)]
         tpm: Option<u64>,
+        /// A provisioning key: manages keys over /api/v1/keys and can never call a model.
+        #[arg(long)]
+        admin: bool,
         #[command(flatten)]
         dir: DataDir,
     },
@@ -89,16 +92,18 @@ pub fn keys_main(command: KeysCommand) -> ExitCode {
         }
     };
     let result = match command {
-        KeysCommand::Create { name, team, credit_limit, rpm, tpm, .. } => store
+        KeysCommand::Create { name, team, credit_limit, rpm, tpm, admin, .. } => store
             .create_key(&NewKey {
                 name,
                 team,
                 credit_limit_usd: credit_limit,
                 rate_limit_rpm: rpm,
                 rate_limit_tpm: tpm,
+                admin,
             })
             .map(|(k, secret)| {
-                println!("created key {} ({}) for team {}", k.id, k.name, k.team);
+                let kind = if k.admin { "provisioning key (manages keys, calls no model)" } else { "key" };
+                println!("created {kind} {} ({}) for team {}", k.id, k.name, k.team);
                 if let Some(limit) = k.credit_limit_usd {
                     println!("credit limit: {limit} USD");
                 }
@@ -125,7 +130,12 @@ pub fn keys_main(command: KeysCommand) -> ExitCode {
             println!("{:<18} {:<20} {:<14} {:>10} {:>10}  status", "id", "name", "team", "usage", "limit");
             for k in keys {
                 let limit = k.credit_limit_usd.map(|l| format!("{l:.2}")).unwrap_or_else(|| "-".into());
-                let status = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                let status = match (&k.revoked_at, k.disabled, k.admin) {
+                    (Some(_), _, _) => "revoked",
+                    (None, true, _) => "disabled",
+                    (None, false, true) => "admin",
+                    (None, false, false) => "active",
+                };
                 println!("{:<18} {:<20} {:<14} {:>10.4} {:>10}  {status}", k.id, k.name, k.team, k.usage_usd, limit);
             }
         }),

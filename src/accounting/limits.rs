@@ -174,6 +174,9 @@ mod tests {
             usage_usd: 0.0,
             created_at: String::new(),
             revoked_at: None,
+            admin: false,
+            disabled: false,
+            updated_at: None,
         }
     }
 

@@ -12,4 +12,4 @@ pub mod store;
 
 pub use limits::{LimitError, Limits, Reservation};
 pub use recorder::GenerationRecorder;
-pub use store::{AccountStore, ApiKey, Generation, NewKey, SqliteAccountStore, StoreError};
+pub use store::{AccountStore, ApiKey, Generation, KeyPatch, NewKey, SqliteAccountStore, StoreError};

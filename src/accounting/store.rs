@@ -34,6 +34,12 @@ pub struct ApiKey {
     pub usage_usd: f64,
     pub created_at: String,
     pub revoked_at: Option<String>,
+    /// A provisioning key: manages keys over `/api/v1/keys`, never calls a model.
+    pub admin: bool,
+    /// Turned off (PATCH `disabled: true`); unlike a revoked key it can be turned on again.
+    pub disabled: bool,
+    /// When it was last changed (RFC 3339), if ever.
+    pub updated_at: Option<String>,
 }
 
 /// What `keys create` asks for.
@@ -44,6 +50,18 @@ pub struct NewKey {
     pub credit_limit_usd: Option<f64>,
     pub rate_limit_rpm: Option<u32>,
     pub rate_limit_tpm: Option<u64>,
+    pub admin: bool,
+}
+
+/// A change to a key (PATCH `/api/v1/keys/{hash}`): each `Some` replaces the stored value; the
+/// inner `None` of a limit removes it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyPatch {
+    pub name: Option<String>,
+    pub disabled: Option<bool>,
+    pub credit_limit_usd: Option<Option<f64>>,
+    pub rate_limit_rpm: Option<Option<u32>>,
+    pub rate_limit_tpm: Option<Option<u64>>,
 }
 
 /// One finished call, as `GET /api/v1/generation` reports it.
@@ -75,6 +93,13 @@ pub trait AccountStore: Send + Sync {
     fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
     /// Revoke by id or name; false when no active key matched.
     fn revoke_key(&self, id_or_name: &str) -> Result<bool, StoreError>;
+    /// The key with this id, revoked or not.
+    fn key_by_id(&self, id: &str) -> Result<Option<ApiKey>, StoreError>;
+    /// Apply `patch` to the active key `id`; the key as it is now, `None` when no active key has it.
+    fn update_key(&self, id: &str, patch: &KeyPatch) -> Result<Option<ApiKey>, StoreError>;
+    /// A number that changes whenever a key is created, changed or revoked, by any process: the
+    /// key cache drops what it holds when it moves, so a change counts from the next request.
+    fn key_epoch(&self) -> Result<u64, StoreError>;
     /// The active key whose secret hashes to `secret_sha256`.
     fn key_by_hash(&self, secret_sha256: &str) -> Result<Option<ApiKey>, StoreError>;
     fn add_usage(&self, key_id: &str, usd: f64) -> Result<(), StoreError>;
@@ -146,6 +171,11 @@ CREATE TABLE IF NOT EXISTS generations (
     response_entry INTEGER
 ) WITHOUT ROWID;
 -- How far the audit log has been reconciled into this store (one row).
+CREATE TABLE IF NOT EXISTS key_epoch (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    epoch INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO key_epoch (id, epoch) VALUES (1, 0);
 CREATE TABLE IF NOT EXISTS log_settlement (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     through_seq INTEGER NOT NULL
@@ -155,6 +185,9 @@ CREATE TABLE IF NOT EXISTS log_settlement (
 /// The embedded store in `<data-dir>/gateway.db`.
 pub struct SqliteAccountStore {
     conn: Mutex<Connection>,
+    /// A second connection that only reads the key epoch, on every authenticated request: under
+    /// WAL it never waits for the recorder's writes on `conn`.
+    epoch_conn: Mutex<Connection>,
 }
 
 impl SqliteAccountStore {
@@ -168,7 +201,13 @@ impl SqliteAccountStore {
         // Spend and generations are conveniences; the audit log is the record of truth.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(SqliteAccountStore { conn: Mutex::new(conn) })
+        migrate(&conn)?;
+        let epoch_conn = Connection::open_with_flags(
+            data_dir.join("gateway.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        epoch_conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(SqliteAccountStore { conn: Mutex::new(conn), epoch_conn: Mutex::new(epoch_conn) })
     }
 }
 
@@ -209,11 +248,35 @@ fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
         revoked_at: row.get(6)?,
         rate_limit_rpm: row.get(7)?,
         rate_limit_tpm: row.get::<_, Option<i64>>(8)?.map(|t| t.max(0) as u64),
+        admin: row.get(9)?,
+        disabled: row.get(10)?,
+        updated_at: row.get(11)?,
     })
 }
 
-const KEY_COLUMNS: &str =
-    "id, name, team, credit_limit_usd, usage_usd, created_at, revoked_at, rate_limit_rpm, rate_limit_tpm";
+const KEY_COLUMNS: &str = "id, name, team, credit_limit_usd, usage_usd, created_at, revoked_at, rate_limit_rpm, \
+                           rate_limit_tpm, admin, disabled, updated_at";
+
+/// Columns added after the first release, for files created before them.
+const KEY_MIGRATIONS: &[(&str, &str)] = &[
+    ("admin", "ALTER TABLE keys ADD COLUMN admin INTEGER NOT NULL DEFAULT 0"),
+    ("disabled", "ALTER TABLE keys ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0"),
+    ("updated_at", "ALTER TABLE keys ADD COLUMN updated_at TEXT"),
+];
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('keys')")?;
+    let columns = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    for (column, sql) in KEY_MIGRATIONS {
+        if !columns.iter().any(|c| c == column) {
+            conn.execute_batch(sql)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every statement that changes a key bumps the epoch in the same transaction.
+const BUMP_EPOCH: &str = "UPDATE key_epoch SET epoch = epoch + 1 WHERE id = 1";
 
 impl AccountStore for SqliteAccountStore {
     fn create_key(&self, new: &NewKey) -> Result<(ApiKey, String), StoreError> {
@@ -228,11 +291,15 @@ impl AccountStore for SqliteAccountStore {
             usage_usd: 0.0,
             created_at: now(),
             revoked_at: None,
+            admin: new.admin,
+            disabled: false,
+            updated_at: None,
         };
-        let conn = self.conn.lock();
-        let inserted = conn.execute(
-            "INSERT INTO keys (id, name, team, secret_sha256, credit_limit_usd, rate_limit_rpm, rate_limit_tpm, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let inserted = tx.execute(
+            "INSERT INTO keys (id, name, team, secret_sha256, credit_limit_usd, rate_limit_rpm, rate_limit_tpm,
+             created_at, admin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 key.id,
                 key.name,
@@ -241,11 +308,16 @@ impl AccountStore for SqliteAccountStore {
                 key.credit_limit_usd,
                 key.rate_limit_rpm,
                 key.rate_limit_tpm.map(|t| t as i64),
-                key.created_at
+                key.created_at,
+                key.admin,
             ],
         );
         match inserted {
-            Ok(_) => Ok((key, secret)),
+            Ok(_) => {
+                tx.execute(BUMP_EPOCH, [])?;
+                tx.commit()?;
+                Ok((key, secret))
+            }
             Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
                 Err(StoreError::DuplicateName(new.name.clone()))
             }
@@ -261,12 +333,68 @@ impl AccountStore for SqliteAccountStore {
     }
 
     fn revoke_key(&self, id_or_name: &str) -> Result<bool, StoreError> {
-        let conn = self.conn.lock();
-        let n = conn.execute(
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
             "UPDATE keys SET revoked_at = ?1 WHERE (id = ?2 OR name = ?2) AND revoked_at IS NULL",
             params![now(), id_or_name],
         )?;
+        tx.execute(BUMP_EPOCH, [])?;
+        tx.commit()?;
         Ok(n > 0)
+    }
+
+    fn key_by_id(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1"))?;
+        Ok(stmt.query_row([id], key_from_row).optional()?)
+    }
+
+    fn update_key(&self, id: &str, patch: &KeyPatch) -> Result<Option<ApiKey>, StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let active: Option<String> =
+            tx.query_row("SELECT id FROM keys WHERE id = ?1 AND revoked_at IS NULL", [id], |r| r.get(0)).optional()?;
+        if active.is_none() {
+            return Ok(None);
+        }
+        let set = |column: &str, value: &dyn rusqlite::ToSql| -> Result<(), StoreError> {
+            tx.execute(&format!("UPDATE keys SET {column} = ?1 WHERE id = ?2"), params![value, id])?;
+            Ok(())
+        };
+        if let Some(name) = &patch.name {
+            set("name", name).map_err(|e| match e {
+                StoreError::Db(rusqlite::Error::SqliteFailure(f, _))
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    StoreError::DuplicateName(name.clone())
+                }
+                other => other,
+            })?;
+        }
+        if let Some(disabled) = patch.disabled {
+            set("disabled", &disabled)?;
+        }
+        if let Some(limit) = patch.credit_limit_usd {
+            set("credit_limit_usd", &limit)?;
+        }
+        if let Some(rpm) = patch.rate_limit_rpm {
+            set("rate_limit_rpm", &rpm)?;
+        }
+        if let Some(tpm) = patch.rate_limit_tpm {
+            set("rate_limit_tpm", &tpm.map(|t| t as i64))?;
+        }
+        set("updated_at", &now())?;
+        tx.execute(BUMP_EPOCH, [])?;
+        let key = tx.query_row(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1"), [id], key_from_row)?;
+        tx.commit()?;
+        Ok(Some(key))
+    }
+
+    fn key_epoch(&self) -> Result<u64, StoreError> {
+        let conn = self.epoch_conn.lock();
+        let mut stmt = conn.prepare_cached("SELECT epoch FROM key_epoch WHERE id = 1")?;
+        Ok(stmt.query_row([], |r| r.get::<_, i64>(0))?.max(0) as u64)
     }
 
     fn key_by_hash(&self, secret_sha256: &str) -> Result<Option<ApiKey>, StoreError> {

@@ -74,6 +74,10 @@ impl ApiError {
         Self::new(StatusCode::PAYMENT_REQUIRED, "insufficient_quota", "insufficient_credits", message)
     }
 
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "permission_error", "forbidden", message)
+    }
+
     pub fn policy_denied(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "permission_error", "policy_denied", message)
     }

@@ -13,6 +13,7 @@ mod exchange;
 mod extras;
 mod forward;
 mod info;
+mod keys;
 mod proxy;
 mod record;
 mod respond;
@@ -56,6 +57,8 @@ pub fn router(state: AppState) -> Router {
             .route(&format!("{prefix}/generation"), get(info::generation))
             .route(&format!("{prefix}/key"), get(info::key))
             .route(&format!("{prefix}/credits"), get(info::credits))
+            .route(&format!("{prefix}/keys"), get(keys::list).post(keys::create))
+            .route(&format!("{prefix}/keys/{{hash}}"), get(keys::get).patch(keys::update).delete(keys::delete))
             .route(&format!("{prefix}/models/{{author}}/{{slug}}/endpoints"), get(info::model_endpoints))
             .route(&format!("{prefix}/messages"), post(proxy::messages))
             .route(&format!("{prefix}/messages/count_tokens"), post(info::count_tokens));

@@ -171,5 +171,22 @@ fn bench_sse(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_parse, bench_answer, bench_policy, bench_sse);
+/// Authentication of a cached key: the secret hashed, the key epoch read from `gateway.db` (what
+/// makes a key change count from the next request), the cache hit.
+fn bench_auth(c: &mut Criterion) {
+    use auditgate::accounting::{AccountStore, NewKey, SqliteAccountStore};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = std::sync::Arc::new(SqliteAccountStore::open(dir.path()).expect("store"));
+    let new = NewKey { name: "bench".into(), team: "bench".into(), ..NewKey::default() };
+    let (_, secret) = store.create_key(&new).expect("key");
+    let cache = auditgate::api::KeyCache::new(store);
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {secret}").parse().expect("header"));
+    cache.authenticate(&headers).expect("authenticates");
+    let mut g = c.benchmark_group("auth");
+    g.bench_function("cached_key_with_epoch_check", |b| b.iter(|| cache.authenticate(black_box(&headers))));
+    g.finish();
+}
+
+criterion_group!(benches, bench_parse, bench_answer, bench_policy, bench_sse, bench_auth);
 criterion_main!(benches);

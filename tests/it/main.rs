@@ -5,6 +5,7 @@ mod audit_support;
 mod common;
 mod policy_support;
 
+mod admin_keys;
 mod anthropic_translation;
 mod anthropic_upstream;
 mod audit_crate;

@@ -43,6 +43,7 @@ pub fn kind_of(record: &Record) -> &'static str {
             SystemRecord::BodyStored { .. } => "body_stored",
             SystemRecord::BodyErased { .. } => "body_erased",
             SystemRecord::Access { .. } => "access",
+            SystemRecord::KeyChanged { .. } => "key_changed",
         },
     }
 }

@@ -202,6 +202,16 @@ pub enum SystemRecord {
         reason: String,
         forced: bool,
     },
+    /// An API key was created, changed or revoked over HTTP (`/api/v1/keys`) by the provisioning
+    /// key `by`: `action` is `create`, `update` or `revoke` (`... failed` when the store then
+    /// refused), `changes` the fields set, as `field=value` (never a secret).
+    KeyChanged {
+        by: String,
+        action: String,
+        key_id: String,
+        name: String,
+        changes: Vec<String>,
+    },
     /// Someone read audit data (GeBueV art. 8): who, what, which entries, and why if they said.
     Access {
         by: String,
