@@ -41,6 +41,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     pub request: RequestConfig,
     pub providers: Vec<ProviderConfig>,
+    /// `[[presets]]`: named request defaults selected with `model: "@preset/NAME"`.
+    pub presets: Vec<crate::presets::PresetConfig>,
     /// What the gateway ran on, for its `gateway_start` entry: the SHA-256 (hex) of the file it
     /// read, or `builtin` for the built-in defaults. Not a setting.
     #[serde(skip)]
@@ -93,6 +95,7 @@ impl Default for Config {
             routing: RoutingConfig::default(),
             request: RequestConfig::default(),
             providers: default_providers(),
+            presets: Vec::new(),
             source_sha256: BUILTIN_CONFIG.into(),
         }
     }
@@ -438,6 +441,10 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut names = std::collections::BTreeSet::new();
+        if let Some(p) = self.presets.iter().find(|p| !names.insert(p.name.as_str())) {
+            return Err(ConfigError::Invalid(format!("preset {:?} is defined twice", p.name)));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for p in &self.providers {
             if !seen.insert(p.name.as_str()) {

@@ -14,6 +14,7 @@ pub mod dialects;
 pub mod offer;
 pub mod pii;
 pub mod policy;
+pub mod presets;
 pub mod providers;
 pub mod routing;
 pub mod sched;

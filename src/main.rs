@@ -170,7 +170,11 @@ fn policy(config: Option<PathBuf>, command: PolicyCommand) -> ExitCode {
 /// code on a fresh health book, so explain and serve give the same answer.
 fn explain(config: &Config, args: &ExplainArgs, profiles: &[ProviderProfile]) -> i32 {
     use auditgate::api::{dry_run::dry_run, Caller, Planner};
-    let explained = match explained(args, profiles, &scanner_classify_body) {
+    // The preset first, as the gateway applies it before reading the request.
+    let preset = |request: &mut serde_json::Value| {
+        auditgate::presets::apply(&config.presets, request).map(|_| ()).map_err(|e| e.to_string())
+    };
+    let explained = match explained(args, profiles, &scanner_classify_body, &preset) {
         Ok(e) => e,
         Err(code) => return code,
     };
@@ -185,7 +189,7 @@ fn explain(config: &Config, args: &ExplainArgs, profiles: &[ProviderProfile]) ->
     // The gateway estimates prompt tokens from the body's length as received; the file's compact
     // form is what a client library sends.
     let body_len = serde_json::to_vec(&explained.request).map_or(0, |b| b.len());
-    let run = dry_run(&planner, &config.request, &caller, explained.request.clone(), body_len);
+    let run = dry_run(&planner, config, &caller, explained.request.clone(), body_len);
     let member = serde_json::to_value(&run).unwrap_or_default();
     print_explanation(&explained.explanation, Some(("routing", member, run.to_string())), args.json)
 }

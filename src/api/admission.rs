@@ -16,7 +16,7 @@ use super::exchange::{Dialect, EncodedBody, Endpoint, Exchange, ModelRoute};
 use super::record::{request_record, sha256_hex, store_body};
 use super::{ceiling, extras, ApiError, AppState};
 use crate::accounting::ApiKey;
-use crate::audit::{BodyStorage, CostCeiling, Excluded, Record};
+use crate::audit::{BodyStorage, CostCeiling, Excluded, PresetUsed, Record};
 use crate::config::{RequestConfig, UnknownFields, Unsupported};
 use crate::dialects;
 use crate::offer::Candidate;
@@ -120,7 +120,8 @@ pub async fn admit(
     dialect: Dialect,
 ) -> Result<Exchange, ApiError> {
     let Received { started, key, peer, headers, body_sha256, body_len, body } = received;
-    let Parsed { request, mut ignored, echo } = parsed;
+    let Parsed { mut request, mut ignored, echo } = parsed;
+    let preset = apply_preset(&state.config.presets, endpoint, &mut request)?;
     let Reading { stream, cls, models, extras } = read_request(&request, endpoint, &state.config.request, &key.id)?;
     let client_label =
         headers.get("x-data-classification").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_ascii_lowercase());
@@ -154,6 +155,7 @@ pub async fn admit(
             );
             rec.cost_ceiling = ceiling;
             rec.excluded = excluded;
+            rec.preset = preset;
             return Err(match state.audit.append(Record::Request(rec)).await {
                 Ok(seq) => error.with_entry(seq),
                 Err(_) => ApiError::audit_unavailable(),
@@ -171,6 +173,7 @@ pub async fn admit(
     rec.upstream_body_sha256 = first_body.as_ref().map(|b| b.sha256.clone());
     rec.cost_ceiling = routes.first().and_then(|r| r.ceiling.clone());
     rec.excluded = excluded;
+    rec.preset = preset;
     let request_seq = state.audit.append(Record::Request(rec)).await.map_err(|e| {
         tracing::error!(error = %e, "write-ahead audit append failed; refusing the request");
         ApiError::audit_unavailable()
@@ -194,6 +197,24 @@ pub async fn admit(
         first_body,
         body_hold_years,
     })
+}
+
+/// The preset a chat request names, applied before it is read (see `crate::presets`); 400 for
+/// an unknown one, or one named by an embeddings request.
+pub(super) fn apply_preset(
+    presets: &[crate::presets::PresetConfig],
+    endpoint: Endpoint,
+    request: &mut Value,
+) -> Result<Option<PresetUsed>, ApiError> {
+    let applied = match endpoint {
+        Endpoint::Chat => crate::presets::apply(presets, request),
+        Endpoint::Embeddings => match crate::presets::apply(&[], request) {
+            Ok(None) => Ok(None),
+            _ => return Err(ApiError::bad_request("presets apply to chat requests").with_param("model")),
+        },
+    };
+    let applied = applied.map_err(|e| ApiError::bad_request(e.to_string()).with_param("model"))?;
+    Ok(applied.map(|a| PresetUsed { name: a.name, version: a.version }))
 }
 
 /// What admission reads off a request before deciding: whether it streams, its classification,

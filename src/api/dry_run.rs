@@ -6,10 +6,10 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::admission::{plan_routes, read_request, Ask, Caller, Planned, Planner, Reading, Refusal};
+use super::admission::{apply_preset, plan_routes, read_request, Ask, Caller, Planned, Planner, Reading, Refusal};
 use super::exchange::Endpoint;
 use crate::audit::Excluded;
-use crate::config::RequestConfig;
+use crate::config::Config;
 
 /// The gateway's answer to one request, before anything leaves.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,9 +42,9 @@ pub struct DryRefusal {
 /// Plan `request` (OpenAI form, `body_len` bytes as received) for `caller`.
 pub fn dry_run(
     planner: &Planner<'_>,
-    config: &RequestConfig,
+    config: &Config,
     caller: &Caller<'_>,
-    request: Value,
+    mut request: Value,
     body_len: usize,
 ) -> DryRun {
     let endpoint = endpoint_of(&request);
@@ -53,7 +53,10 @@ pub fn dry_run(
         let refusal = DryRefusal { status: d.status.as_u16(), code: d.code.to_string(), message: d.message.clone() };
         DryRun { routes: Vec::new(), excluded, refused: Some(refusal) }
     };
-    let Reading { stream, cls, models, .. } = match read_request(&request, endpoint, config, "") {
+    if let Err(e) = apply_preset(&config.presets, endpoint, &mut request) {
+        return refused(&e, Vec::new());
+    }
+    let Reading { stream, cls, models, .. } = match read_request(&request, endpoint, &config.request, "") {
         Ok(reading) => reading,
         Err(e) => return refused(&e, Vec::new()),
     };

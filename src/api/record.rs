@@ -76,6 +76,7 @@ pub fn request_record(
         // Filled in by the caller, which applied the ceiling while planning.
         cost_ceiling: None,
         excluded: Vec::new(),
+        preset: None,
     }
 }
 

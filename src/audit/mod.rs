@@ -33,7 +33,7 @@ pub use auditlog::{chain, cosign, entry, merkle, note, record, timestamp, verify
 
 pub use cli::{audit_main, verify_log, verify_log_main, AuditCommand, VerifyLogArgs};
 pub use record::{
-    Attempt, CostCeiling, Excluded, PiiSummary, Record, RequestRecord, ResponseRecord, SystemRecord, Usage,
+    Attempt, CostCeiling, Excluded, PiiSummary, PresetUsed, Record, RequestRecord, ResponseRecord, SystemRecord, Usage,
     OUTCOME_GATEWAY_STOPPED,
 };
 

@@ -200,7 +200,7 @@ pub fn explain_main(
     providers: &[ProviderProfile],
     classify: &dyn Fn(&Value) -> Classification,
 ) -> i32 {
-    match explained(args, providers, classify) {
+    match explained(args, providers, classify, &|_| Ok(())) {
         Ok(explained) => print_explanation(&explained.explanation, None, args.json),
         Err(code) => code,
     }
@@ -214,13 +214,19 @@ pub struct Explained {
     pub explanation: Explanation,
 }
 
-/// Read the request and the policy and explain the decision; Err with the exit code.
+/// Read the request and the policy and explain the decision; Err with the exit code. `prepare`
+/// changes the request first as the gateway would (a preset applied), Err with why it cannot.
 pub fn explained(
     args: &ExplainArgs,
     providers: &[ProviderProfile],
     classify: &dyn Fn(&Value) -> Classification,
+    prepare: &dyn Fn(&mut Value) -> Result<(), String>,
 ) -> Result<Explained, i32> {
     let mut request = read_request(&args.request).map_err(|msg| {
+        eprintln!("error: {}: {msg}", args.request.display());
+        2
+    })?;
+    prepare(&mut request).map_err(|msg| {
         eprintln!("error: {}: {msg}", args.request.display());
         2
     })?;

@@ -47,6 +47,7 @@ fn record(i: u64) -> Record {
         upstream_body_sha256: Some(format!("{:064x}", i + 1)),
         cost_ceiling: None,
         excluded: Vec::new(),
+        preset: None,
     })
 }
 

@@ -122,6 +122,11 @@ const CONFIG_EFFECTS: &[Effect] = &[
     ("providers.models.context_length", model_limits_route_around_providers_that_cannot_take_the_request),
     ("providers.models.max_completion_tokens", model_limits_route_around_providers_that_cannot_take_the_request),
     ("providers.models.input_modalities", model_limits_route_around_providers_that_cannot_take_the_request),
+    ("presets.name", presets_fill_models_provider_system_and_parameters),
+    ("presets.models", presets_fill_models_provider_system_and_parameters),
+    ("presets.provider", presets_fill_models_provider_system_and_parameters),
+    ("presets.system", presets_fill_models_provider_system_and_parameters),
+    ("presets.parameters", presets_fill_models_provider_system_and_parameters),
     (
         "providers.models.supported_parameters",
         policy_controls::require_parameters_keeps_providers_that_take_structured_outputs_and_reasoning,
@@ -172,24 +177,25 @@ fn declared_policy_fields() -> BTreeSet<String> {
     fields
 }
 
-/// Each configuration struct and the table it is read from.
-const CONFIG_TABLES: &[(&str, &str)] = &[
-    ("Config", ""),
-    ("AuditConfig", "audit"),
-    ("WitnessConfig", "audit.witnesses"),
-    ("TimestampAuthorityConfig", "audit.timestamp_authorities"),
-    ("RequestConfig", "request"),
-    ("RoutingConfig", "routing"),
-    ("ProviderConfig", "providers"),
-    ("ModelConfig", "providers.models"),
+/// Each configuration struct, the file declaring it, and the table it is read from.
+const CONFIG_TABLES: &[(&str, &str, &str)] = &[
+    ("Config", "src/config.rs", ""),
+    ("AuditConfig", "src/config.rs", "audit"),
+    ("WitnessConfig", "src/config.rs", "audit.witnesses"),
+    ("TimestampAuthorityConfig", "src/config.rs", "audit.timestamp_authorities"),
+    ("RequestConfig", "src/config.rs", "request"),
+    ("RoutingConfig", "src/config.rs", "routing"),
+    ("ProviderConfig", "src/config.rs", "providers"),
+    ("ModelConfig", "src/config.rs", "providers.models"),
+    ("PresetConfig", "src/presets.rs", "presets"),
 ];
 
-/// The configuration's fields from src/config.rs: each `pub field:` of the structs above that is
-/// not `#[serde(skip)]` and is not itself one of the tables.
+/// The configuration's fields: each `pub field:` of the structs above that is not
+/// `#[serde(skip)]` and is not itself one of the tables.
 fn declared_config_fields() -> BTreeSet<String> {
-    let source = std::fs::read_to_string(repo_path("src/config.rs")).unwrap();
     let mut fields = BTreeSet::new();
-    for (name, table) in CONFIG_TABLES {
+    for (name, file, table) in CONFIG_TABLES {
+        let source = std::fs::read_to_string(repo_path(file)).unwrap();
         let body = source.split(&format!("pub struct {name} {{\n")).nth(1).expect(name).split("\n}\n").next().unwrap();
         let mut skipped = false;
         for line in body.lines().map(str::trim) {
@@ -197,7 +203,7 @@ fn declared_config_fields() -> BTreeSet<String> {
                 skipped = true;
             }
             let Some((field, ty)) = line.strip_prefix("pub ").and_then(|l| l.split_once(':')) else { continue };
-            let is_table = CONFIG_TABLES.iter().any(|(s, _)| ty.contains(s));
+            let is_table = CONFIG_TABLES.iter().any(|(s, _, _)| ty.contains(s));
             if !std::mem::take(&mut skipped) && !is_table {
                 fields.insert(if table.is_empty() { field.to_string() } else { format!("{table}.{field}") });
             }
@@ -885,4 +891,34 @@ async fn model_limits_route_around_providers_that_cannot_take_the_request() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "exceeds_model_limits");
     assert!(body["error"]["message"].as_str().unwrap().contains("context length of 100"), "{body}");
+}
+
+#[tokio::test]
+async fn presets_fill_models_provider_system_and_parameters() {
+    let a = FakeUpstream::start(Behavior::Echo).await;
+    let b = FakeUpstream::start(Behavior::Echo).await;
+    let preset = "[[presets]]\nname = \"brief-b\"\nmodels = [\"nobody/model\", \"test/model\"]\n\
+                  provider = { only = [\"b\"] }\nsystem = \"Be brief.\"\nparameters = { temperature = 0.3 }\n";
+    let config =
+        format!("{preset}{}{}", provider("a", &a.base_url, "eu", "", ""), provider("b", &b.base_url, "eu", "", ""));
+    let mut gw = Setup::new(&config, ALLOW_ALL_POLICY).start();
+    let ask = json!({"model": "@preset/brief-b", "messages": [{"role": "user", "content": "Hallo"}]});
+    let (status, _, body) = gw.chat(ask).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["provider"], "b", "the preset's provider preferences");
+    assert_eq!(body["model"], "test/model", "the preset's models, the unknown first one passed over");
+    let sent = b.bodies().remove(0);
+    assert_eq!(sent["messages"][0], json!({"role": "system", "content": "Be brief."}));
+    assert_eq!(sent["temperature"], 0.3);
+    assert!(sent.get("preset").is_none() && a.hits() == 0);
+    let (status, _, body) = gw.chat(json!({"model": "@preset/none", "messages": []})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(gw.terminate().success());
+    let conn = rusqlite::Connection::open(gw.data_dir().join("log.db")).unwrap();
+    let bytes: Vec<u8> = conn
+        .query_row("SELECT bytes FROM entries WHERE kind = 'request' ORDER BY seq LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    let entry: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(entry["payload"]["preset"]["name"], "brief-b");
+    assert_eq!(entry["payload"]["preset"]["version"].as_str().unwrap().len(), 64);
 }

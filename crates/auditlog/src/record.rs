@@ -54,6 +54,16 @@ pub struct RequestRecord {
     /// Providers of the requested models the request was not sent to, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded: Vec<Excluded>,
+    /// The preset the request selected (`model: "@preset/NAME"`), with its version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<PresetUsed>,
+}
+
+/// A preset as one request used it: its name and the hex SHA-256 of its definition.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PresetUsed {
+    pub name: String,
+    pub version: String,
 }
 
 /// A provider passed over for one requested model. `by` names what excluded it: `policy rule
