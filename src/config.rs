@@ -43,6 +43,8 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     /// `[[presets]]`: named request defaults selected with `model: "@preset/NAME"`.
     pub presets: Vec<crate::presets::PresetConfig>,
+    /// `[[teams]]`: teams that call providers with their own credentials (bring your own key).
+    pub teams: Vec<TeamConfig>,
     /// What the gateway ran on, for its `gateway_start` entry: the SHA-256 (hex) of the file it
     /// read, or `builtin` for the built-in defaults. Not a setting.
     #[serde(skip)]
@@ -96,6 +98,7 @@ impl Default for Config {
             request: RequestConfig::default(),
             providers: default_providers(),
             presets: Vec::new(),
+            teams: Vec::new(),
             source_sha256: BUILTIN_CONFIG.into(),
         }
     }
@@ -163,6 +166,46 @@ impl Default for AuditConfig {
             body_key_file: None,
             body_hold_years: crate::audit::DEFAULT_BODY_HOLD_YEARS,
         }
+    }
+}
+
+/// One `[[teams]]` entry: the keys of this team (`keys create --team NAME`) call the providers
+/// listed with the team's own credentials, so the provider bills the team's account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    pub name: String,
+    #[serde(default)]
+    pub credentials: Vec<TeamCredential>,
+}
+
+/// One `[[teams.credentials]]` entry: the API key for one provider, from an environment variable
+/// or a file, read at start and never written anywhere.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamCredential {
+    pub provider: String,
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
+}
+
+impl TeamCredential {
+    /// The secret, or why it cannot be had.
+    pub fn secret(&self) -> Result<String, String> {
+        let secret = match (&self.api_key_env, &self.api_key_file) {
+            (Some(var), None) => std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?,
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+                .trim()
+                .to_string(),
+            _ => return Err("give exactly one of api_key_env and api_key_file".into()),
+        };
+        if secret.is_empty() {
+            return Err("the key is empty".into());
+        }
+        Ok(secret)
     }
 }
 
@@ -445,6 +488,7 @@ impl Config {
         if let Some(p) = self.presets.iter().find(|p| !names.insert(p.name.as_str())) {
             return Err(ConfigError::Invalid(format!("preset {:?} is defined twice", p.name)));
         }
+        self.validate_teams()?;
         let mut seen = std::collections::BTreeSet::new();
         for p in &self.providers {
             if !seen.insert(p.name.as_str()) {
@@ -486,6 +530,48 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Each team once; each credential for an enabled provider that takes a key, and readable now:
+    /// a team credential that cannot be used would bill the operator's account instead, unseen.
+    fn validate_teams(&self) -> Result<(), ConfigError> {
+        let mut names = std::collections::BTreeSet::new();
+        for team in &self.teams {
+            if !names.insert(team.name.as_str()) {
+                return Err(ConfigError::Invalid(format!("team {:?} is defined twice", team.name)));
+            }
+            for c in &team.credentials {
+                let invalid = |why: String| {
+                    ConfigError::Invalid(format!("team {:?} credential for {:?}: {why}", team.name, c.provider))
+                };
+                let provider = self.providers.iter().find(|p| p.name == c.provider);
+                match provider {
+                    None => return Err(invalid("no such provider".into())),
+                    Some(p) if p.kind == ProviderKind::Demo => {
+                        return Err(invalid("a demo upstream takes no key".into()))
+                    }
+                    Some(p) if !p.enabled() => {
+                        return Err(invalid(format!(
+                            "the provider is disabled ({} is not set)",
+                            p.api_key_env.as_deref().unwrap_or("?")
+                        )))
+                    }
+                    Some(_) => {}
+                }
+                c.secret().map_err(invalid)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The secret of each team that has its own for provider `name`: team name -> API key.
+    pub fn team_keys(&self, name: &str) -> Vec<(String, String)> {
+        let credentials = self
+            .teams
+            .iter()
+            .flat_map(|t| t.credentials.iter().map(move |c| (t, c)))
+            .filter(|(_, c)| c.provider == name);
+        credentials.filter_map(|(t, c)| c.secret().ok().map(|s| (t.name.clone(), s))).collect()
     }
 
     /// Providers that are enabled in this environment.

@@ -45,7 +45,8 @@ async fn build_upstreams(config: &Config) -> Result<HashMap<String, Arc<Upstream
             }
             ProviderKind::Openai | ProviderKind::Anthropic => p.base_url.clone().unwrap_or_default(),
         };
-        let upstream = Upstream::new(p, base_url, connect).map_err(|e| StartError::Config(e.to_string()))?;
+        let upstream = Upstream::new(p, base_url, connect, config.team_keys(&p.name))
+            .map_err(|e| StartError::Config(e.to_string()))?;
         upstreams.insert(p.name.clone(), Arc::new(upstream));
     }
     Ok(upstreams)

@@ -128,7 +128,11 @@ pub fn keys_main(command: KeysCommand) -> ExitCode {
                 println!("audit log signing key fingerprint: {fp}");
             }
             println!("{:<18} {:<20} {:<14} {:>10} {:>10}  status", "id", "name", "team", "usage", "limit");
-            for k in keys {
+            let mut by_team: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
+            for k in &keys {
+                *by_team.entry(k.team.as_str()).or_default() += k.usage_usd;
+            }
+            for k in &keys {
                 let limit = k.credit_limit_usd.map(|l| format!("{l:.2}")).unwrap_or_else(|| "-".into());
                 let status = match (&k.revoked_at, k.disabled, k.admin) {
                     (Some(_), _, _) => "revoked",
@@ -137,6 +141,11 @@ pub fn keys_main(command: KeysCommand) -> ExitCode {
                     (None, false, false) => "active",
                 };
                 println!("{:<18} {:<20} {:<14} {:>10.4} {:>10}  {status}", k.id, k.name, k.team, k.usage_usd, limit);
+            }
+            // Spend per team (revoked keys included: what they spent was spent).
+            println!("spend by team (USD):");
+            for (team, usd) in by_team {
+                println!("  {team:<20} {usd:>10.4}");
             }
         }),
         KeysCommand::Revoke { id_or_name, .. } => match store.revoke_key(&id_or_name) {

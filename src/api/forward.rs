@@ -146,7 +146,7 @@ async fn attempt_once(
         Endpoint::Embeddings => UpstreamApi::Embeddings,
     };
     let work = async {
-        let response = upstream.post(api, body, None).await.map_err(Failure::transport)?;
+        let response = upstream.post(api, body, None, &ex.key.team).await.map_err(Failure::transport)?;
         let status = response.status().as_u16();
         if !response.status().is_success() {
             let retry_after = response
@@ -242,14 +242,16 @@ pub async fn forward(state: &AppState, ex: &Exchange, attempts: &mut Vec<Attempt
                 Ok((body, sha256)) => (sha256, attempt_once(ex, route_index, upstream, body, ticket.timeout).await),
                 Err(f) => (sha256_hex(b""), Err(f)),
             };
+            let billed_to = upstream.bills_team(&ex.key.team).then(|| format!("team:{}", ex.key.team));
             match sent {
                 Ok(delivery) => {
-                    attempts.push(attempt(candidate, sent_at, Some(200), None, body_sha256));
+                    attempts.push(Attempt { billed_to, ..attempt(candidate, sent_at, Some(200), None, body_sha256) });
                     tries.succeeded(&state.health, Instant::now(), completion_tokens(&delivery));
                     return Ok(Success { route_index, candidate: candidate.clone(), delivery, sent_at });
                 }
                 Err(f) => {
-                    attempts.push(attempt(candidate, sent_at, f.status, Some(f.error.message.clone()), body_sha256));
+                    let tried = attempt(candidate, sent_at, f.status, Some(f.error.message.clone()), body_sha256);
+                    attempts.push(Attempt { billed_to, ..tried });
                     tries.failed(&state.health, Instant::now(), f.status, f.kind, f.retry_after, &mut rng);
                     last_error = Some(f.error);
                 }

@@ -140,6 +140,7 @@ pub fn attempt(
         latency_ms: started.elapsed().as_secs_f64() * 1000.0,
         error,
         upstream_body_sha256: body_sha256,
+        billed_to: None,
     }
 }
 

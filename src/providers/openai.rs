@@ -56,12 +56,20 @@ pub struct Upstream {
     embeddings_url: reqwest::Url,
     /// Sent with every request: content type, credentials, the provider's extra headers.
     headers: HeaderMap,
+    /// The same with a team's own credential instead, per team that has one (`[[teams]]`).
+    team_headers: std::collections::HashMap<String, HeaderMap>,
     client: reqwest::Client,
 }
 
 impl Upstream {
-    /// Build the adapter; `base_url` overrides the configured one (used for demo upstreams).
-    pub fn new(config: &ProviderConfig, base_url: String, connect_timeout: Duration) -> Result<Self, UpstreamError> {
+    /// Build the adapter; `base_url` overrides the configured one (used for demo upstreams);
+    /// `team_keys` are the teams with their own key for this provider.
+    pub fn new(
+        config: &ProviderConfig,
+        base_url: String,
+        connect_timeout: Duration,
+        team_keys: Vec<(String, String)>,
+    ) -> Result<Self, UpstreamError> {
         let client = reqwest::Client::builder()
             // Never follow a redirect: a 307/308 would re-send the body, personal data included, to
             // whatever host the upstream names, outside the policy's choice of region. A 3xx is an
@@ -91,6 +99,11 @@ impl Upstream {
             chat_url: url(chat_path)?,
             embeddings_url: url("/embeddings")?,
             headers: request_headers(config.kind, config.api_key(), &config.headers).map_err(invalid)?,
+            team_headers: team_keys
+                .into_iter()
+                .map(|(team, key)| Ok((team, request_headers(config.kind, Some(key), &config.headers)?)))
+                .collect::<Result<_, String>>()
+                .map_err(invalid)?,
             client,
         })
     }
@@ -99,20 +112,27 @@ impl Upstream {
         &self.profile.name
     }
 
+    /// Whether `team` calls this provider with its own credential.
+    pub fn bills_team(&self, team: &str) -> bool {
+        self.team_headers.contains_key(team)
+    }
+
     /// POST a JSON body to the provider's `api` endpoint; `timeout` bounds the time to the response
     /// headers and body of a non-streaming call (streams are bounded by the caller).
+    /// `team` picks the team's own credential when it has one.
     pub async fn post(
         &self,
         api: UpstreamApi,
         body: Bytes,
         timeout: Option<Duration>,
+        team: &str,
     ) -> Result<reqwest::Response, UpstreamError> {
         let url = match api {
             UpstreamApi::Chat => &self.chat_url,
             UpstreamApi::Embeddings => &self.embeddings_url,
         };
         let mut request = reqwest::Request::new(reqwest::Method::POST, url.clone());
-        *request.headers_mut() = self.headers.clone();
+        *request.headers_mut() = self.team_headers.get(team).unwrap_or(&self.headers).clone();
         *request.body_mut() = Some(body.into());
         *request.timeout_mut() = timeout;
         self.client.execute(request).await.map_err(|e| UpstreamError::from_reqwest(&self.profile.name, e))
@@ -199,20 +219,25 @@ mod tests {
             &provider(ProviderKind::Openai, &[]),
             "http://127.0.0.1:9/v1/".into(),
             Duration::from_secs(1),
+            Vec::new(),
         )
         .unwrap();
         assert_eq!(up.chat_url.as_str(), "http://127.0.0.1:9/v1/chat/completions");
         assert_eq!(up.embeddings_url.as_str(), "http://127.0.0.1:9/v1/embeddings");
-        let anthropic =
-            Upstream::new(&provider(ProviderKind::Anthropic, &[]), "http://127.0.0.1:9".into(), Duration::from_secs(1))
-                .unwrap();
+        let anthropic = Upstream::new(
+            &provider(ProviderKind::Anthropic, &[]),
+            "http://127.0.0.1:9".into(),
+            Duration::from_secs(1),
+            Vec::new(),
+        )
+        .unwrap();
         assert_eq!(anthropic.chat_url.as_str(), "http://127.0.0.1:9/v1/messages");
     }
 
     #[test]
     fn a_bad_base_url_or_header_is_refused_when_the_upstream_is_built() {
         let refused = |config: &ProviderConfig, base: &str| {
-            Upstream::new(config, base.into(), Duration::from_secs(1)).unwrap_err().to_string()
+            Upstream::new(config, base.into(), Duration::from_secs(1), Vec::new()).unwrap_err().to_string()
         };
         let error = refused(&provider(ProviderKind::Openai, &[]), "not a url");
         assert!(error.contains("base_url") && error.contains("misconfigured"), "{error}");

@@ -122,6 +122,10 @@ const CONFIG_EFFECTS: &[Effect] = &[
     ("providers.models.context_length", model_limits_route_around_providers_that_cannot_take_the_request),
     ("providers.models.max_completion_tokens", model_limits_route_around_providers_that_cannot_take_the_request),
     ("providers.models.input_modalities", model_limits_route_around_providers_that_cannot_take_the_request),
+    ("teams.name", team_credentials_bill_the_teams_own_account),
+    ("teams.credentials.provider", team_credentials_bill_the_teams_own_account),
+    ("teams.credentials.api_key_env", team_credentials_bill_the_teams_own_account),
+    ("teams.credentials.api_key_file", team_credentials_bill_the_teams_own_account),
     ("presets.name", presets_fill_models_provider_system_and_parameters),
     ("presets.models", presets_fill_models_provider_system_and_parameters),
     ("presets.provider", presets_fill_models_provider_system_and_parameters),
@@ -188,6 +192,8 @@ const CONFIG_TABLES: &[(&str, &str, &str)] = &[
     ("ProviderConfig", "src/config.rs", "providers"),
     ("ModelConfig", "src/config.rs", "providers.models"),
     ("PresetConfig", "src/presets.rs", "presets"),
+    ("TeamConfig", "src/config.rs", "teams"),
+    ("TeamCredential", "src/config.rs", "teams.credentials"),
 ];
 
 /// The configuration's fields: each `pub field:` of the structs above that is not
@@ -921,4 +927,71 @@ async fn presets_fill_models_provider_system_and_parameters() {
     let entry: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(entry["payload"]["preset"]["name"], "brief-b");
     assert_eq!(entry["payload"]["preset"]["version"].as_str().unwrap().len(), 64);
+}
+
+#[tokio::test]
+async fn team_credentials_bill_the_teams_own_account() {
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let other = FakeUpstream::start(Behavior::Echo).await;
+    let secrets = tempfile::tempdir().unwrap();
+    let file = secrets.path().join("legal.key");
+    std::fs::write(&file, "sk-legal-file\n").unwrap();
+    let teams = format!(
+        "[[teams]]\nname = \"payroll\"\n[[teams.credentials]]\nprovider = \"eu\"\napi_key_env = \"AUDITGATE_PAYROLL_KEY\"\n\
+         [[teams]]\nname = \"legal\"\n[[teams.credentials]]\nprovider = \"eu\"\napi_key_file = {:?}\n",
+        file.display().to_string()
+    );
+    let config = format!(
+        "{teams}{}{}",
+        provider("eu", &fake.base_url, "eu", "api_key_env = \"AUDITGATE_OPERATOR_KEY\"", ""),
+        provider("other", &other.base_url, "eu", "", "").replace("test/model", "other/model")
+    );
+    let setup = Setup::new(&config, ALLOW_ALL_POLICY);
+    let data = setup.dir.path().join("data");
+    let payroll = create_key(&data, "payroll-1", "payroll", None);
+    let legal = create_key(&data, "legal-1", "legal", None);
+    let env = [("AUDITGATE_OPERATOR_KEY", "sk-operator"), ("AUDITGATE_PAYROLL_KEY", "sk-payroll-env")];
+    let mut gw = setup.start_with(Some("127.0.0.1:0"), &env);
+    for secret in [&gw.key, &payroll, &legal] {
+        let resp =
+            gw.client().post(format!("{}/v1/chat/completions", gw.url)).bearer_auth(secret).json(&user("hi")).send();
+        assert_eq!(resp.await.unwrap().status(), 200);
+    }
+    let sent: Vec<String> = fake
+        .record
+        .chat_headers
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|h| h["authorization"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sent, ["Bearer sk-operator", "Bearer sk-payroll-env", "Bearer sk-legal-file"]);
+    assert!(gw.terminate().success());
+    let conn = rusqlite::Connection::open(data.join("log.db")).unwrap();
+    let mut stmt = conn.prepare("SELECT bytes FROM entries WHERE kind = 'response' ORDER BY seq").unwrap();
+    let billed: Vec<Value> = stmt
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|b| serde_json::from_slice::<Value>(&b.unwrap()).unwrap()["payload"]["attempts"][0]["billed_to"].clone())
+        .collect();
+    assert_eq!(billed, [Value::Null, json!("team:payroll"), json!("team:legal")]);
+    let log = std::fs::read(data.join("log.db")).unwrap();
+    assert!(!log.windows(13).any(|w| w == b"sk-payroll-en"), "no team key in the log");
+    let list = std::process::Command::new(bin()).args(["keys", "list", "--data-dir"]).arg(&data).output().unwrap();
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(listed.contains("spend by team") && listed.contains("payroll"), "{listed}");
+    // A team credential that cannot be used stops the gateway at start.
+    let out = std::process::Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(gw.dir.path().join("gateway.toml"))
+        .env("AUDITGATE_OPERATOR_KEY", "sk-operator")
+        .env_remove("AUDITGATE_PAYROLL_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("AUDITGATE_PAYROLL_KEY"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

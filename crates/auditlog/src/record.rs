@@ -99,6 +99,10 @@ pub struct Attempt {
     pub latency_ms: f64,
     pub error: Option<String>,
     pub upstream_body_sha256: String,
+    /// `team:NAME` when the call went out with that team's own credential (`[[teams]]`), so the
+    /// provider billed the team's account, not the operator's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billed_to: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
