@@ -3,6 +3,10 @@
 //! byte offsets into char offsets in one forward walk.
 //!
 //! Every pattern is compiled once into a `LazyLock` static; nothing is compiled per request.
+//! Digits in patterns are written `[0-9]`, not `\d`: the scanning form has ASCII digits only
+//! (`canonical.rs` reads a decimal digit of any script as its ASCII digit), and Unicode `\d`, a
+//! class of ~70 ranges, repeated in every `\d{1,4}`, made compiling the address regexes a large
+//! part of a CLI run's start.
 
 use super::canonical::Canonical;
 use super::context::{self, char_at, char_before, is_word_char, Context};
