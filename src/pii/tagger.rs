@@ -262,8 +262,18 @@ struct Word {
 /// a `.` after a single letter ("P.").
 fn read_word(text: &str, start: usize) -> Word {
     let mut w = Word { end: start, letters: 0, upper: false, lower: false, joined: false };
+    let bytes = text.as_bytes();
     let mut k = start;
     while k < text.len() {
+        // ASCII letters, nearly all of them, without decoding.
+        if bytes[k].is_ascii_alphabetic() {
+            w.upper |= w.letters == 0 && bytes[k].is_ascii_uppercase();
+            w.lower |= bytes[k].is_ascii_lowercase();
+            w.letters += 1;
+            k += 1;
+            w.end = k;
+            continue;
+        }
         let (c, len) = char_at(text, k);
         if c.is_alphabetic() {
             w.upper |= w.letters == 0 && c.is_uppercase();
@@ -429,10 +439,10 @@ impl Window {
 
     /// Move on by one token; `next` is the new look-ahead.
     fn shift(&mut self, next: Option<Tok>) {
-        self.toks.rotate_left(1);
-        self.gaz.rotate_left(1);
-        self.toks[3] = next;
-        self.gaz[3] = None;
+        let [_, p1, t, n1] = self.toks;
+        self.toks = [p1, t, n1, next];
+        let [_, g1, g0, gn] = self.gaz;
+        self.gaz = [g1, g0, gn, None];
     }
 
     /// Gazetteer membership of the word in slot `k` (0 for other tokens or with the lists off).
