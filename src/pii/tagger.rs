@@ -386,26 +386,12 @@ fn char_start(b: u8) -> bool {
 
 /// Last `n` chars of a word (as bytes).
 fn suffix(w: &[u8], n: usize) -> &[u8] {
-    let mut seen = 0;
-    for k in (0..w.len()).rev().filter(|&k| char_start(w[k])) {
-        seen += 1;
-        if seen == n {
-            return &w[k..];
-        }
-    }
-    w
+    (0..w.len()).rev().filter(|&k| char_start(w[k])).nth(n - 1).map_or(w, |k| &w[k..])
 }
 
 /// First `n` chars of a word (as bytes).
 fn prefix(w: &[u8], n: usize) -> &[u8] {
-    let mut seen = 0;
-    for k in (0..w.len()).filter(|&k| char_start(w[k])) {
-        if seen == n {
-            return &w[..k];
-        }
-        seen += 1;
-    }
-    w
+    (0..w.len()).filter(|&k| char_start(w[k])).nth(n).map_or(w, |k| &w[..k])
 }
 
 /// The tokens the features of one token read: two before it, the token itself and one after,
