@@ -1467,8 +1467,17 @@ impl<'a> Context<'a> {
     /// The hits with any of `mask` that start before `pos` and end within `window` bytes before it,
     /// nearest first (no keyword is longer than 64 bytes, so the walk back stops there).
     fn cues_before(&self, pos: usize, window: usize, mask: u32) -> impl Iterator<Item = &Hit> {
+        self.cues_before_at(self.hits.partition_point(|h| h.start < pos), pos, window, mask)
+    }
+
+    /// [`Context::cue_before`] for a caller walking the hits in order that already knows `idx`,
+    /// the index of the first hit starting at or after `pos` (no binary search per word).
+    pub fn cue_before_at(&self, idx: usize, pos: usize, window: usize, mask: u32) -> bool {
+        self.cues_before_at(idx, pos, window, mask).next().is_some()
+    }
+
+    fn cues_before_at(&self, idx: usize, pos: usize, window: usize, mask: u32) -> impl Iterator<Item = &Hit> {
         let lo = pos.saturating_sub(window);
-        let idx = self.hits.partition_point(|h| h.start < pos);
         self.hits[..idx]
             .iter()
             .rev()

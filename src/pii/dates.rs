@@ -84,7 +84,7 @@ static DATE: LazyLock<Regex> = LazyLock::new(|| {
     let names: Vec<String> = MONTHS.iter().map(|(m, _)| regex::escape(m)).collect();
     let month = format!("(?i:{})\\.?", names.join("|"));
     Regex::new(&format!(
-        r"(?P<d1>\d{{1,2}})\.\s?(?P<m1>\d{{1,2}})\.\s?(?P<y1>\d{{4}})|(?P<d2>\d{{1,2}})/(?P<m2>\d{{1,2}})/(?P<y2>\d{{4}})|(?P<y3>\d{{4}})-(?P<m3>\d{{2}})-(?P<d3>\d{{2}})|(?P<d4>\d{{1,2}})(?:\.|er|st|nd|rd|th)?\s(?P<m4>{month})\s(?P<y4>\d{{4}})|(?P<m5>{month})\s(?P<d5>\d{{1,2}})(?:st|nd|rd|th)?,?\s(?P<y5>\d{{4}})"
+        r"(?P<d1>[0-9]{{1,2}})\.\s?(?P<m1>[0-9]{{1,2}})\.\s?(?P<y1>[0-9]{{4}})|(?P<d2>[0-9]{{1,2}})/(?P<m2>[0-9]{{1,2}})/(?P<y2>[0-9]{{4}})|(?P<y3>[0-9]{{4}})-(?P<m3>[0-9]{{2}})-(?P<d3>[0-9]{{2}})|(?P<d4>[0-9]{{1,2}})(?:\.|er|st|nd|rd|th)?\s(?P<m4>{month})\s(?P<y4>[0-9]{{4}})|(?P<m5>{month})\s(?P<d5>[0-9]{{1,2}})(?:st|nd|rd|th)?,?\s(?P<y5>[0-9]{{4}})"
     ))
     .expect("static regex")
 });

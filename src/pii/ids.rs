@@ -27,7 +27,7 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
     vec![
         Pattern {
             kind: Kind::Uid,
-            re: anchored(r"CHE[\- ]?\d{3}[. ]?\d{3}[. ]?\d{3}"),
+            re: anchored(r"CHE[\- ]?[0-9]{3}[. ]?[0-9]{3}[. ]?[0-9]{3}"),
             validate: uid,
             score: 0.9,
             cue: flag::VAT,
@@ -35,7 +35,7 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         Pattern {
             kind: Kind::Vat,
             re: anchored(
-                r"ATU\d{8}|BE ?[01]\d{9}|DE ?\d{9}|FR ?[0-9A-HJ-NP-Z]{2} ?\d{9}|IT ?\d{11}|ES ?[0-9A-Z]\d{7}[0-9A-Z]|NL ?\d{9}B\d{2}|LU ?\d{8}",
+                r"ATU[0-9]{8}|BE ?[01][0-9]{9}|DE ?[0-9]{9}|FR ?[0-9A-HJ-NP-Z]{2} ?[0-9]{9}|IT ?[0-9]{11}|ES ?[0-9A-Z][0-9]{7}[0-9A-Z]|NL ?[0-9]{9}B[0-9]{2}|LU ?[0-9]{8}",
             ),
             validate: v::eu_vat,
             score: 0.85,
@@ -50,14 +50,14 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         },
         Pattern {
             kind: Kind::UkNino,
-            re: anchored(r"[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]"),
+            re: anchored(r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]"),
             validate: v::uk_nino,
             score: 0.85,
             cue: flag::NINO,
         },
         Pattern {
             kind: Kind::EsNif,
-            re: anchored(r"[XYZ]-?\d{7}-?[A-Z]|\d{8}-?[A-Z]"),
+            re: anchored(r"[XYZ]-?[0-9]{7}-?[A-Z]|[0-9]{8}-?[A-Z]"),
             validate: v::es_nif,
             score: 0.9,
             cue: flag::FISCAL,

@@ -60,14 +60,14 @@ const FR_IT_TYPES: &str = "rue|avenue|av\\.|boulevard|bd|chemin|ch\\.|route|rte|
 /// bis/ter. The word boundary is the ASCII one: the lazy DFA cannot follow a Unicode `\b` past
 /// a non-ASCII byte and gives up to a slower engine on every umlaut; a letter glued to the
 /// suffix is trimmed by the caller anyway ("Weg 12abc").
-const NUMBER: &str = r"\d{1,4}(?:[-/]\d{1,4})?(?:\s?[a-hA-H](?-u:\b)|\s?(?:bis|ter)(?-u:\b))?";
+const NUMBER: &str = r"[0-9]{1,4}(?:[-/][0-9]{1,4})?(?:\s?[a-hA-H](?-u:\b)|\s?(?:bis|ter)(?-u:\b))?";
 
 /// A flat, floor or staircase after the house number (`Appartamento 84`, `Scala B`, `Piano 2`).
 const UNIT: &str = r"(?:,?[ ](?:Appartamento|App\.|Piano|Scala|Interno|Int\.|Apt\.|Suite|Unit|Flat|Étage|étage|Wohnung|Top)[ ][0-9A-Za-z]{1,4})?";
 
 static POSTCODE_TOWN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"^(?:(?P<cc>CH|D|DE|A|AT|F|FR|I|IT|FL|LI)[\-\s])?(?P<pc>\d{{4,5}}),?\s(?P<town>(?:St\.\s?|Saint-|Sankt\s|San\s|Bad\s)?[{UP}][\p{{L}}'\-]+(?:/[{UP}][\p{{L}}\-]+)?)"
+        r"^(?:(?P<cc>CH|D|DE|A|AT|F|FR|I|IT|FL|LI)[\-\s])?(?P<pc>[0-9]{{4,5}}),?\s(?P<town>(?:St\.\s?|Saint-|Sankt\s|San\s|Bad\s)?[{UP}][\p{{L}}'\-]+(?:/[{UP}][\p{{L}}\-]+)?)"
     ))
     .expect("static regex")
 });
@@ -93,11 +93,11 @@ static EN_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
     let word = r"[A-Z][\p{L}'’\-]*";
     let sep = r"(?:,[ ]|,?\n)";
     let street =
-        format!(r"(?:{word}[ ]){{1,3}}(?:{EN_SUFFIXES})(?:[ ](?:Apt\.|Suite|Unit|Ste\.|\#)[ ]?\d{{1,5}}[A-Z]?)?");
+        format!(r"(?:{word}[ ]){{1,3}}(?:{EN_SUFFIXES})(?:[ ](?:Apt\.|Suite|Unit|Ste\.|\#)[ ]?[0-9]{{1,5}}[A-Z]?)?");
     let town = format!(r"{word}(?:[ ]{word}){{0,2}}");
-    let uk_pc = r"[A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-Z]{2}";
+    let uk_pc = r"[A-Z]{1,2}[0-9][A-Z0-9]?[ ][0-9][A-Z]{2}";
     let pattern = format!(
-        r"^(?:\d{{1,5}}[A-Za-z]?(?:[ ]|{sep})(?:{street}{sep}{town},[ ](?:{US_STATES})[ ]\d{{5}}(?:-\d{{4}})?|{street}{sep}{town}{sep}{uk_pc}|(?:{word}[ ]){{1,3}}(?:{EN_COMMON_SUFFIXES})(?:[ ](?:Apt\.|Suite)[ ]\d{{1,5}})?))"
+        r"^(?:[0-9]{{1,5}}[A-Za-z]?(?:[ ]|{sep})(?:{street}{sep}{town},[ ](?:{US_STATES})[ ][0-9]{{5}}(?:-[0-9]{{4}})?|{street}{sep}{town}{sep}{uk_pc}|(?:{word}[ ]){{1,3}}(?:{EN_COMMON_SUFFIXES})(?:[ ](?:Apt\.|Suite)[ ][0-9]{{1,5}})?))"
     );
     big_dfa(&pattern)
 });

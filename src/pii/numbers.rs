@@ -15,9 +15,9 @@ use regex::Regex;
 use std::sync::LazyLock;
 
 static RUN: LazyLock<Regex> = LazyLock::new(|| {
-    let atom = r"(?:\(\d{1,5}\)[ \x{a0}]?)?\d+(?:[.\-/]\d+)*";
+    let atom = r"(?:\([0-9]{1,5}\)[ \x{a0}]?)?[0-9]+(?:[.\-/][0-9]+)*";
     // "+44(0)20 ...": the trunk zero in brackets may follow the country code without a space.
-    let trunk = r"\(0\)[ \x{a0}]?\d+(?:[.\-/]\d+)*";
+    let trunk = r"\(0\)[ \x{a0}]?[0-9]+(?:[.\-/][0-9]+)*";
     Regex::new(&format!(r"^\+?{atom}(?:[ \x{{a0}}]{atom}|{trunk})*")).expect("static regex")
 });
 

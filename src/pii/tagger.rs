@@ -12,7 +12,7 @@
 
 use super::context::{flag, Context};
 use super::scanner::{Candidate, Kind};
-use std::collections::HashSet;
+use rustc_hash::FxHashMap;
 use std::sync::LazyLock;
 
 /// Hash buckets of the weight table (a power of two).
@@ -86,18 +86,22 @@ static MODEL: LazyLock<Option<Weights>> = LazyLock::new(|| Weights::from_bytes(M
 
 pub fn warm_up() {
     LazyLock::force(&MODEL);
-    LazyLock::force(&GIVEN);
-    LazyLock::force(&SURNAMES);
+    LazyLock::force(&GAZETTEER);
 }
 
-/// Name gazetteers (lower case, one a line, `#` comments): Faker's person lists, see
-/// `tests/pii_corpus/build_gazetteer.py` for the source, licence and which part is kept.
-static GIVEN: LazyLock<HashSet<&'static str>> = LazyLock::new(|| list(include_str!("model/given_names.txt")));
-static SURNAMES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| list(include_str!("model/surnames.txt")));
-
-fn list(text: &'static str) -> HashSet<&'static str> {
-    text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
-}
+/// Given-name (1) and surname (2) gazetteers (lower case, one a line, `#` comments): Faker's
+/// person lists, see `tests/pii_corpus/build_gazetteer.py` for the source, licence and which
+/// part is kept. One map with a fast hash: up to three look-ups per scored word (SipHash on two
+/// sets was ~5 % of a PII-dense scan).
+static GAZETTEER: LazyLock<FxHashMap<&'static str, u8>> = LazyLock::new(|| {
+    let mut map = FxHashMap::default();
+    for (list, bit) in [(include_str!("model/given_names.txt"), 1), (include_str!("model/surnames.txt"), 2)] {
+        for name in list.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            *map.entry(name).or_insert(0) |= bit;
+        }
+    }
+    map
+});
 
 /// Gazetteer membership of a word: 1 given name, 2 surname, 3 both.
 fn gazetteer(word: &[u8]) -> u64 {
@@ -110,7 +114,7 @@ fn gazetteer(word: &[u8]) -> u64 {
         }
         _ => std::borrow::Cow::Owned(std::str::from_utf8(word).unwrap_or("").to_lowercase()),
     };
-    u64::from(GIVEN.contains(lower.as_ref())) | (u64::from(SURNAMES.contains(lower.as_ref())) << 1)
+    GAZETTEER.get(lower.as_ref()).map_or(0, |&bits| u64::from(bits))
 }
 
 pub fn bucket(f: u64) -> usize {
@@ -142,114 +146,171 @@ pub struct Tok {
     pub bol: bool,
     /// A lower-case word right after a name cue ("my name is", "frau", "Name:").
     pub after_cue: bool,
+    /// The coarse shape (`shape_of`), computed once: a token is read as the word itself, as the
+    /// one before, the one after and two before.
+    pub shape: u16,
 }
 
-/// Letters with inner `-`, `'`, `’`, `.` after a single letter ("P."), digit runs, single
-/// punctuation chars and line breaks.
-pub fn tokenize(ctx: &Context<'_>) -> Vec<Tok> {
-    let text = ctx.text;
-    let bytes = text.as_bytes();
-    // About one token per 3-4 bytes of office text: reserving for that avoids the copies of a
-    // growing vector (a megabyte's tokens are ~10 MB).
-    let mut toks = Vec::with_capacity(text.len() / 3 + 8);
-    let mut hit = 0;
-    let mut i = 0;
-    let mut bol = true;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b' ' || b == b'\t' || b == b'\r' {
-            i += 1;
-            continue;
+/// The tokens of a text, one at a time: letters with inner `-`, `'`, `’`, `.` after a single
+/// letter ("P."), digit runs, single punctuation chars and line breaks. Read as a stream so that
+/// a megabyte's ~300,000 tokens are never held at once (as a vector they were ~10 MB, whose
+/// fresh pages the kernel zeroed on every run).
+pub struct Tokens<'c, 'a> {
+    ctx: &'c Context<'a>,
+    pos: usize,
+    /// The first keyword hit at or after `pos`.
+    hit: usize,
+    bol: bool,
+}
+
+impl<'c, 'a> Tokens<'c, 'a> {
+    pub fn new(ctx: &'c Context<'a>) -> Self {
+        Tokens { ctx, pos: 0, hit: 0, bol: true }
+    }
+
+    fn token(&self, start: usize, end: usize, kind: TokKind) -> Tok {
+        Tok { start, end, kind, upper: false, all_caps: false, flags: 0, bol: self.bol, after_cue: false, shape: 0 }
+    }
+
+    /// The word starting at `start` with its case, keyword flags and cue.
+    fn word(&mut self, start: usize) -> Tok {
+        let w = read_word(self.ctx.text, start);
+        let mut t = self.token(start, w.end, TokKind::Word);
+        t.upper = w.upper;
+        t.all_caps = w.upper && w.letters >= 2 && !w.lower;
+        let hits = &self.ctx.hits;
+        while self.hit < hits.len() && hits[self.hit].start < start {
+            self.hit += 1;
         }
-        if b == b'\n' {
-            toks.push(Tok {
-                start: i,
-                end: i + 1,
-                kind: TokKind::Newline,
-                upper: false,
-                all_caps: false,
-                flags: 0,
-                bol,
-                after_cue: false,
-            });
-            bol = true;
-            i += 1;
-            continue;
+        if let Some(h) = hits.get(self.hit).filter(|h| h.start == start) {
+            t.flags = h.entry.flags;
         }
-        let (end, kind) = if b.is_ascii_digit() {
-            (i + bytes[i..].iter().take_while(|c| c.is_ascii_digit()).count(), TokKind::Number)
-        } else {
-            let c = text[i..].chars().next().unwrap_or(' ');
-            if c.is_alphabetic() {
-                (word_end(text, i), TokKind::Word)
-            } else if c.is_whitespace() {
-                i += c.len_utf8();
+        // Only lower-case words need it (capitalised ones are always scored).
+        t.after_cue = !t.upper && self.ctx.cue_before_at(self.hit, start, 3, NAME_CUES);
+        t.shape = word_shape(&t, w.joined, self.ctx.text.as_bytes()[w.end - 1] == b'.');
+        t
+    }
+}
+
+impl Iterator for Tokens<'_, '_> {
+    type Item = Tok;
+
+    fn next(&mut self) -> Option<Tok> {
+        let text = self.ctx.text;
+        let bytes = text.as_bytes();
+        loop {
+            let i = self.pos;
+            let &b = bytes.get(i)?;
+            if b == b' ' || b == b'\t' || b == b'\r' {
+                self.pos += 1;
                 continue;
+            }
+            let t = if b == b'\n' {
+                let mut t = self.token(i, i + 1, TokKind::Newline);
+                t.shape = 1;
+                t
+            } else if b.is_ascii_digit() {
+                let end = i + bytes[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+                let mut t = self.token(i, end, TokKind::Number);
+                t.shape = 2 + u16::from(end - i > 3);
+                t
             } else {
-                (i + c.len_utf8(), TokKind::Punct)
-            }
-        };
-        let mut t = Tok { start: i, end, kind, upper: false, all_caps: false, flags: 0, bol, after_cue: false };
-        if kind == TokKind::Word {
-            let w = &text[i..end];
-            t.upper = w.chars().next().is_some_and(char::is_uppercase);
-            let mut letters = w.chars().filter(|c| c.is_alphabetic());
-            t.all_caps = t.upper && letters.clone().count() >= 2 && letters.all(|c| !c.is_lowercase());
-            while hit < ctx.hits.len() && ctx.hits[hit].start < i {
-                hit += 1;
-            }
-            if let Some(h) = ctx.hits.get(hit).filter(|h| h.start == i) {
-                t.flags = h.entry.flags;
-            }
-            // Only lower-case words need it (capitalised ones are always scored).
-            t.after_cue = !t.upper && ctx.cue_before(i, 3, NAME_CUES);
+                let (c, len) = char_at(text, i);
+                if c.is_alphabetic() {
+                    self.word(i)
+                } else if c.is_whitespace() {
+                    self.pos += len;
+                    continue;
+                } else {
+                    let mut t = self.token(i, i + len, TokKind::Punct);
+                    t.shape = 10 + u16::from(b);
+                    t
+                }
+            };
+            self.bol = t.kind == TokKind::Newline;
+            self.pos = t.end;
+            return Some(t);
         }
-        bol = false;
-        toks.push(t);
-        i = end;
     }
-    toks
 }
 
-fn word_end(text: &str, start: usize) -> usize {
-    let mut end = start;
-    let mut letters = 0;
-    let mut it = text[start..].char_indices().peekable();
-    while let Some((k, c)) = it.next() {
-        if c.is_alphabetic() {
-            letters += 1;
-            end = start + k + c.len_utf8();
-        } else if matches!(c, '-' | '\'' | '’') && it.peek().is_some_and(|(_, n)| n.is_alphabetic()) {
+/// Every token of the text (the trainer's gold tags are per token index).
+pub fn tokenize(ctx: &Context<'_>) -> Vec<Tok> {
+    Tokens::new(ctx).collect()
+}
+
+/// The char at byte `i` and its length; ASCII (nearly every byte) without decoding.
+fn char_at(text: &str, i: usize) -> (char, usize) {
+    match text.as_bytes()[i] {
+        b if b.is_ascii() => (char::from(b), 1),
+        _ => text[i..].chars().next().map_or((' ', 1), |c| (c, c.len_utf8())),
+    }
+}
+
+/// What reading a word finds.
+struct Word {
+    end: usize,
+    letters: usize,
+    upper: bool,
+    /// A lower-case letter anywhere.
+    lower: bool,
+    /// An inner `-`, `'` or `’`.
+    joined: bool,
+}
+
+/// The word starting with a letter at `start`: letters, inner joiners followed by a letter, and
+/// a `.` after a single letter ("P.").
+fn read_word(text: &str, start: usize) -> Word {
+    let mut w = Word { end: start, letters: 0, upper: false, lower: false, joined: false };
+    let bytes = text.as_bytes();
+    let mut k = start;
+    while k < text.len() {
+        // ASCII letters, nearly all of them, without decoding.
+        if bytes[k].is_ascii_alphabetic() {
+            w.upper |= w.letters == 0 && bytes[k].is_ascii_uppercase();
+            w.lower |= bytes[k].is_ascii_lowercase();
+            w.letters += 1;
+            k += 1;
+            w.end = k;
             continue;
-        } else if c == '.' && letters == 1 {
-            end = start + k + 1;
-            break;
+        }
+        let (c, len) = char_at(text, k);
+        if c.is_alphabetic() {
+            w.upper |= w.letters == 0 && c.is_uppercase();
+            w.lower |= c.is_lowercase();
+            w.letters += 1;
+            w.end = k + len;
+        } else if matches!(c, '-' | '\'' | '’') && k + len < text.len() && char_at(text, k + len).0.is_alphabetic() {
+            w.joined = true;
         } else {
+            if c == '.' && w.letters == 1 {
+                w.end = k + 1;
+            }
             break;
         }
+        k += len;
     }
-    end
+    w
 }
 
 /// The word may be scored: a capitalised word, or a lower-case one with a name just before it
 /// or a name cue (title, label, role, self-introduction) one or two tokens before.
-fn candidate(toks: &[Tok], i: usize, prev_tag: u8) -> bool {
-    let t = &toks[i];
+fn candidate(w: &Window, prev_tag: u8) -> bool {
+    let Some(t) = w.t() else { return false };
     if t.kind != TokKind::Word || t.end - t.start < 2 {
         return false;
     }
     if t.upper {
         return true;
     }
-    let before = |k: usize| i.checked_sub(k).map(|j| &toks[j]);
     // A lower-case name goes on in lower case ("hans müller"), a capitalised one does not.
     if prev_tag != O {
-        return before(1).is_some_and(|p| !p.upper);
+        return w.p1().is_some_and(|p| !p.upper);
     }
     const CUE: u32 = NAME_CUES;
     t.after_cue
-        || before(1).is_some_and(|p| {
-            p.flags & CUE != 0 || (p.kind == TokKind::Punct && before(2).is_some_and(|q| q.flags & CUE != 0))
+        || w.p1().is_some_and(|p| {
+            p.flags & CUE != 0 || (p.kind == TokKind::Punct && w.p2().is_some_and(|q| q.flags & CUE != 0))
         })
 }
 
@@ -291,26 +352,22 @@ fn hash_n(template: u64, a: u64) -> u64 {
     mix(template.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ a.wrapping_mul(0xc2b2_ae3d_27d4_eb4f) ^ 0x5555)
 }
 
-/// A coarse shape: case pattern and length class.
-fn shape(text: &str, t: &Tok) -> u64 {
-    match t.kind {
-        TokKind::Newline => 1,
-        TokKind::Number => 2 + u64::from(t.end - t.start > 3),
-        TokKind::Punct => 10 + u64::from(text.as_bytes()[t.start]),
-        TokKind::Word => {
-            let len = (t.end - t.start).min(12) as u64 / 3;
-            let case = if t.all_caps {
-                0
-            } else if t.upper {
-                1
-            } else {
-                2
-            };
-            let dotted = u64::from(text.as_bytes()[t.end - 1] == b'.');
-            let joined = u64::from(text[t.start..t.end].contains(['-', '\'', '’']));
-            400 + case * 100 + len * 10 + dotted * 4 + joined
-        }
-    }
+/// A word's coarse shape: case pattern and length class, a final `.`, an inner joiner.
+fn word_shape(t: &Tok, joined: bool, dotted: bool) -> u16 {
+    let len = (t.end - t.start).min(12) as u16 / 3;
+    let case = if t.all_caps {
+        0
+    } else if t.upper {
+        1
+    } else {
+        2
+    };
+    400 + case * 100 + len * 10 + u16::from(dotted) * 4 + u16::from(joined)
+}
+
+/// The shape of a token, 0 for none (before the text's start or after its end).
+fn shape(t: Option<&Tok>) -> u64 {
+    t.map_or(0, |t| u64::from(t.shape))
 }
 
 fn word_bytes<'a>(text: &'a str, t: Option<&Tok>) -> &'a [u8] {
@@ -322,36 +379,85 @@ fn word_bytes<'a>(text: &'a str, t: Option<&Tok>) -> &'a [u8] {
     }
 }
 
+/// The first byte of a UTF-8 char (not a continuation byte).
+fn char_start(b: u8) -> bool {
+    b & 0xc0 != 0x80
+}
+
 /// Last `n` chars of a word (as bytes).
 fn suffix(w: &[u8], n: usize) -> &[u8] {
-    let s = std::str::from_utf8(w).unwrap_or("");
-    let k = s.char_indices().rev().nth(n - 1).map_or(0, |(k, _)| k);
-    &w[k..]
+    (0..w.len()).rev().filter(|&k| char_start(w[k])).nth(n - 1).map_or(w, |k| &w[k..])
 }
 
 /// First `n` chars of a word (as bytes).
 fn prefix(w: &[u8], n: usize) -> &[u8] {
-    let s = std::str::from_utf8(w).unwrap_or("");
-    let k = s.char_indices().nth(n).map_or(w.len(), |(k, _)| k);
-    &w[..k]
+    (0..w.len()).filter(|&k| char_start(w[k])).nth(n).map_or(w, |k| &w[..k])
 }
 
-/// The features of token `i` given the previous tag, appended to `out`.
+/// The tokens the features of one token read: two before it, the token itself and one after,
+/// with each word's gazetteer membership looked up once (it is read in three of the positions).
+pub struct Window {
+    /// Two before, one before, the token, one after.
+    toks: [Option<Tok>; 4],
+    gaz: [Option<u64>; 4],
+}
+
+impl Window {
+    fn new(t: Option<Tok>, n1: Option<Tok>) -> Self {
+        Window { toks: [None, None, t, n1], gaz: [None; 4] }
+    }
+
+    fn p2(&self) -> Option<&Tok> {
+        self.toks[0].as_ref()
+    }
+
+    fn p1(&self) -> Option<&Tok> {
+        self.toks[1].as_ref()
+    }
+
+    fn t(&self) -> Option<&Tok> {
+        self.toks[2].as_ref()
+    }
+
+    fn n1(&self) -> Option<&Tok> {
+        self.toks[3].as_ref()
+    }
+
+    /// Move on by one token; `next` is the new look-ahead.
+    fn shift(&mut self, next: Option<Tok>) {
+        let [_, p1, t, n1] = self.toks;
+        self.toks = [p1, t, n1, next];
+        let [_, g1, g0, gn] = self.gaz;
+        self.gaz = [g1, g0, gn, None];
+    }
+
+    /// Gazetteer membership of the word in slot `k` (0 for other tokens or with the lists off).
+    fn gaz(&mut self, text: &str, k: usize, gazetteers: bool) -> u64 {
+        match self.toks[k] {
+            Some(t) if gazetteers && t.kind == TokKind::Word => {
+                *self.gaz[k].get_or_insert_with(|| gazetteer(&text.as_bytes()[t.start..t.end]))
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// The features of the window's token given the previous tag, appended to `out`.
 /// `gazetteers` off makes every word read as unlisted (the trainer does that for half of the
 /// texts, so the model also learns to find names from their context alone).
-pub fn features(text: &str, toks: &[Tok], i: usize, prev_tag: u8, line: Line, gazetteers: bool, out: &mut Vec<u64>) {
+fn features(text: &str, w: &mut Window, prev_tag: u8, line: Line, gazetteers: bool, out: &mut Vec<u64>) {
     out.clear();
-    let t = &toks[i];
-    let at = |d: isize| i.checked_add_signed(d).and_then(|j| toks.get(j));
-    let w0 = word_bytes(text, Some(t));
-    let (p1, p2, n1) = (at(-1), at(-2), at(1));
-    let s0 = shape(text, t);
-    let sp1 = p1.map_or(0, |p| shape(text, p));
-    let sn1 = n1.map_or(0, |n| shape(text, n));
+    let Some(t) = w.t().copied() else { return };
+    let w0 = word_bytes(text, Some(&t));
+    let (p1, p2, n1) = (w.p1().copied(), w.p2().copied(), w.n1().copied());
+    let (p1, p2, n1) = (p1.as_ref(), p2.as_ref(), n1.as_ref());
+    let s0 = u64::from(t.shape);
+    let sp1 = shape(p1);
+    let sn1 = shape(n1);
     let pt = u64::from(prev_tag);
     out.push(hash_n(1, 0));
     out.push(hash_n(27, u64::from(t.after_cue)));
-    out.push(hash_n(26, u64::from(std::str::from_utf8(w0).is_ok_and(super::person::is_function_word))));
+    out.push(hash_n(26, u64::from(super::person::is_function_word(&text[t.start..t.end]))));
     out.push(hash_str(3, word_bytes(text, p1)));
     out.push(hash_str(4, word_bytes(text, n1)));
     out.push(hash_str(5, word_bytes(text, p2)));
@@ -365,22 +471,15 @@ pub fn features(text: &str, toks: &[Tok], i: usize, prev_tag: u8, line: Line, ga
     out.push(hash_n(15, pt));
     out.push(hash_n(16, pt * 10_000 + s0));
     out.push(hash_n(17, pt * 10_000 + sn1));
-    let p2s = p2.map_or(0, |p| shape(text, p));
-    out.push(hash_n(18, (p2s * 1000 + sp1) * 1000 + s0));
+    out.push(hash_n(18, (shape(p2) * 1000 + sp1) * 1000 + s0));
     out.push(hash_n(19, u64::from(t.bol) * 2 + u64::from(p1.is_some_and(|p| p.bol))));
-    let gaz = |t: Option<&Tok>| match t {
-        Some(t) if gazetteers && t.kind == TokKind::Word => gazetteer(word_bytes(text, Some(t))),
-        _ => 0,
-    };
-    let (g0, gp, gn) = (gaz(Some(t)), gaz(p1), gaz(n1));
+    let (g0, gp, gn) = (w.gaz(text, 2, gazetteers), w.gaz(text, 1, gazetteers), w.gaz(text, 3, gazetteers));
     out.push(hash_n(21, g0));
     out.push(hash_n(22, gp * 4 + g0));
     out.push(hash_n(23, g0 * 4 + gn));
     out.push(hash_n(24, pt * 16 + g0 * 4 + gn));
     out.push(hash_n(25, (g0 * 10 + s0 % 1000) * 1000 + sp1));
-    let mut wp = hash_str(20, word_bytes(text, p1));
-    wp = hash_n(wp, s0);
-    out.push(wp);
+    out.push(hash_n(hash_str(20, word_bytes(text, p1)), s0));
     for (k, f) in NAME_FLAGS.iter().enumerate() {
         let k = k as u64;
         if t.flags & f != 0 {
@@ -406,55 +505,69 @@ pub fn features(text: &str, toks: &[Tok], i: usize, prev_tag: u8, line: Line, ga
         }
     }
     // The line's first token (a bullet, a number, a label) and whether a colon came before.
-    if line.start < i {
-        out.push(hash_n(42, shape(text, &toks[line.start])));
-        out.push(hash_n(43, u64::from(line.colon) * 10 + (i - line.start).min(6) as u64));
+    if line.len > 0 {
+        out.push(hash_n(42, line.first_shape));
+        out.push(hash_n(43, u64::from(line.colon) * 10 + line.len.min(6) as u64));
     }
 }
 
-/// Where the current line starts (token index) and whether it had a colon so far.
+/// The current line so far: its first token's shape, how many tokens it has had and whether one
+/// was a colon.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Line {
-    pub start: usize,
-    pub colon: bool,
+    first_shape: u64,
+    len: usize,
+    colon: bool,
 }
 
 impl Line {
-    /// Advance past token `i`.
-    pub fn after(&mut self, text: &str, toks: &[Tok], i: usize) {
-        match toks[i].kind {
-            TokKind::Newline => *self = Line { start: i + 1, colon: false },
-            TokKind::Punct if text.as_bytes()[toks[i].start] == b':' => self.colon = true,
-            _ => {}
+    /// Advance past token `t`.
+    fn after(&mut self, text: &str, t: &Tok) {
+        if t.kind == TokKind::Newline {
+            *self = Line::default();
+            return;
         }
+        if self.len == 0 {
+            self.first_shape = u64::from(t.shape);
+        }
+        self.len += 1;
+        self.colon |= t.kind == TokKind::Punct && text.as_bytes()[t.start] == b':';
     }
 }
 
-/// Tag every token (O for those not scored); `step` gets each scored token's index, its features
-/// and the previous tag and returns the tag (the model's best, or the trainer's prediction).
-pub fn decode(text: &str, toks: &[Tok], gazetteers: bool, mut step: impl FnMut(usize, &[u64], u8) -> u8) -> Vec<u8> {
-    let mut tags = vec![O; toks.len()];
-    let mut feats = Vec::with_capacity(64);
-    let mut prev = O;
-    let mut line = Line::default();
-    let mut run = 0;
-    for i in 0..toks.len() {
+/// Tag every token of the text in order. `step` gets each scored token's index, its features
+/// and the previous tag and returns the tag (the model's best, or the trainer's prediction);
+/// `tagged` then gets every token with its tag (O for those not scored).
+pub fn decode(
+    ctx: &Context<'_>,
+    gazetteers: bool,
+    mut step: impl FnMut(usize, &[u64], u8) -> u8,
+    mut tagged: impl FnMut(&Tok, u8),
+) {
+    let mut toks = Tokens::new(ctx);
+    let first = toks.next();
+    let mut w = Window::new(first, toks.next());
+    let mut feats = Vec::with_capacity(96);
+    let (mut prev, mut run, mut line) = (O, 0, Line::default());
+    let mut i = 0;
+    while let Some(t) = w.t().copied() {
         // Punctuation and line breaks end a name; so does a word that may not be one, and a
         // fifth token.
         if run >= MAX_TOKENS {
             prev = O;
         }
-        if toks[i].kind == TokKind::Word && candidate(toks, i, prev) {
-            features(text, toks, i, prev, line, gazetteers, &mut feats);
+        if candidate(&w, prev) {
+            features(ctx.text, &mut w, prev, line, gazetteers, &mut feats);
             prev = step(i, &feats, prev);
-            tags[i] = prev;
         } else {
             prev = O;
         }
+        tagged(&t, prev);
         run = if prev == O { 0 } else { run + 1 };
-        line.after(text, toks, i);
+        line.after(ctx.text, &t);
+        w.shift(toks.next());
+        i += 1;
     }
-    tags
 }
 
 /// No name is longer than this many tokens.
@@ -516,13 +629,13 @@ const CURRENCIES: &[&str] =
 /// Whether a tagged span is not a person whatever the model says: one token that is a type name,
 /// or a span glued to a number by a hyphen or directly (a product or article code such as
 /// `SKU-AB-123`; names are not written that way).
-fn never_a_person(text: &str, toks: &[Tok], first: usize, last: usize) -> bool {
-    let (start, end) = (toks[first].start, toks[last].end);
-    if first == last && CODE_TYPES.iter().any(|w| text[start..end].eq_ignore_ascii_case(w)) {
+fn never_a_person(text: &str, first: &Tok, last: &Tok) -> bool {
+    let (start, end) = (first.start, last.end);
+    if first.start == last.start && CODE_TYPES.iter().any(|w| text[start..end].eq_ignore_ascii_case(w)) {
         return true;
     }
     // "Total CHF 1 250.00": an amount's currency, not a surname.
-    let last_word = &text[toks[last].start..end];
+    let last_word = &text[last.start..end];
     if CURRENCIES.contains(&last_word) {
         return true;
     }
@@ -531,29 +644,38 @@ fn never_a_person(text: &str, toks: &[Tok], first: usize, last: usize) -> bool {
         || text[end..].starts_with(|c: char| c.is_ascii_digit())
 }
 
+/// A tagged name from its first to its last token, unless what follows (`next`, the token after
+/// it) or what it is says it is no person.
+fn person_span(text: &str, first: &Tok, last: &Tok, next: Option<&Tok>) -> Option<(usize, usize)> {
+    let (start, end) = (first.start, last.end);
+    let company = next.is_some_and(|n| COMPANY.contains(&&text[n.start..n.end]));
+    let letters = text[start..end].chars().filter(|c| c.is_alphabetic()).count();
+    (!company && letters >= 2 && !never_a_person(text, first, last)).then_some((start, end))
+}
+
 /// Person spans (byte offsets) the model `weights` tags in the text of `ctx`.
 pub fn spans(weights: &Weights, ctx: &Context<'_>, gazetteers: bool) -> Vec<(usize, usize)> {
     let text = ctx.text;
-    let toks = tokenize(ctx);
-    let tags = decode(text, &toks, gazetteers, |_, f, prev| best_tag(weights.score(f), prev));
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < toks.len() {
-        if tags[i] != B {
-            i += 1;
-            continue;
+    // The name being read: its first and (so far) last token.
+    let mut open: Option<(Tok, Tok)> = None;
+    let step = |_, f: &[u64], prev| best_tag(weights.score(f), prev);
+    decode(ctx, gazetteers, step, |t, tag| {
+        if tag == I {
+            if let Some((_, last)) = open.as_mut() {
+                *last = *t;
+            }
+            return;
         }
-        let mut j = i + 1;
-        while j < toks.len() && tags[j] == I {
-            j += 1;
+        if let Some((first, last)) = open.take() {
+            out.extend(person_span(text, &first, &last, Some(t)));
         }
-        let (start, end) = (toks[i].start, toks[j - 1].end);
-        let company = toks.get(j).is_some_and(|n| COMPANY.contains(&&text[n.start..n.end]));
-        let letters = text[start..end].chars().filter(|c| c.is_alphabetic()).count();
-        if !company && letters >= 2 && !never_a_person(text, &toks, i, j - 1) {
-            out.push((start, end));
+        if tag == B {
+            open = Some((*t, *t));
         }
-        i = j;
+    });
+    if let Some((first, last)) = open {
+        out.extend(person_span(text, &first, &last, None));
     }
     out
 }

@@ -115,7 +115,7 @@ pub fn train(examples: &[Example], epochs: usize, seed: u64) -> (Weights, Vec<f6
             let gold = gold_tags(&toks, spans);
             // Every other visit without gazetteers (which half changes with the epoch).
             let gazetteers = (k + epoch) % 2 == 0;
-            tagger::decode(text, &toks, gazetteers, |i, feats, prev| {
+            let step = |i: usize, feats: &[u64], prev| {
                 let pred = float_best(model.score(feats), prev);
                 // A name's later token after a missed first one starts the name for the decoder.
                 let want = if gold[i] == I && prev == O { B } else { gold[i] };
@@ -127,7 +127,8 @@ pub fn train(examples: &[Example], epochs: usize, seed: u64) -> (Weights, Vec<f6
                 }
                 model.step += 1.0;
                 pred
-            });
+            };
+            tagger::decode(&ctx, gazetteers, step, |_, _| {});
         }
         errors.push(wrong as f64 / seen.max(1) as f64);
     }
