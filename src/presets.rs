@@ -54,6 +54,12 @@ impl PresetConfig {
     }
 }
 
+/// Whether `request` names a preset (`preset`, or a `model` of `@preset/NAME`).
+pub fn names_one(request: &Value) -> bool {
+    request.get("preset").is_some()
+        || request.get("model").and_then(Value::as_str).is_some_and(|m| m.starts_with(MODEL_PREFIX))
+}
+
 /// Apply the preset `request` names, if it names one: fill what the request leaves unset and
 /// drop the `preset` member (a gateway field, never sent upstream).
 pub fn apply(presets: &[PresetConfig], request: &mut Value) -> Result<Option<Applied>, PresetError> {
@@ -140,6 +146,7 @@ mod tests {
         let mut unknown = json!({"model": "@preset/nope", "messages": []});
         assert_eq!(apply(&[preset()], &mut unknown), Err(PresetError::Unknown("nope".into())));
         let mut none = json!({"model": "demo/echo", "messages": []});
+        assert!(!names_one(&none) && names_one(&json!({"model": "@preset/x"})));
         assert_eq!(apply(&[preset()], &mut none), Ok(None));
         let mut changed = preset();
         changed.system = Some("Answer in French.".into());

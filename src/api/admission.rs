@@ -206,14 +206,11 @@ pub(super) fn apply_preset(
     endpoint: Endpoint,
     request: &mut Value,
 ) -> Result<Option<PresetUsed>, ApiError> {
-    let applied = match endpoint {
-        Endpoint::Chat => crate::presets::apply(presets, request),
-        Endpoint::Embeddings => match crate::presets::apply(&[], request) {
-            Ok(None) => Ok(None),
-            _ => return Err(ApiError::bad_request("presets apply to chat requests").with_param("model")),
-        },
-    };
-    let applied = applied.map_err(|e| ApiError::bad_request(e.to_string()).with_param("model"))?;
+    if endpoint == Endpoint::Embeddings && crate::presets::names_one(request) {
+        return Err(ApiError::bad_request("presets apply to chat requests").with_param("model"));
+    }
+    let applied = crate::presets::apply(presets, request)
+        .map_err(|e| ApiError::bad_request(e.to_string()).with_param("model"))?;
     Ok(applied.map(|a| PresetUsed { name: a.name, version: a.version }))
 }
 
@@ -490,9 +487,9 @@ pub(super) fn plan_routes(
             first_refusal.get_or_insert(decision);
             continue;
         }
-        let plan = routing::plan(allowed.clone(), &prefs, sort_override, &params, planner.health, &mut rng);
+        let plan = routing::plan(allowed, &prefs, sort_override, &params, planner.health, &mut rng);
         for (provider, why) in &plan.excluded {
-            if let Some(c) = allowed.iter().find(|c| &c.provider.name == provider) {
+            if let Some(c) = info.candidates.iter().find(|c| &c.provider.name == provider) {
                 exclusions.push(exclusion(model, c, "provider preferences", why));
             }
         }
