@@ -513,10 +513,6 @@ fn provider(name: &str, base_url: &str, region: &str, extra: &str, model_extra: 
     )
 }
 
-async fn get_json(gw: &Gateway, path: &str) -> Value {
-    gw.client().get(format!("{}{path}", gw.url)).bearer_auth(&gw.key).send().await.unwrap().json().await.unwrap()
-}
-
 #[tokio::test]
 async fn listen_is_where_the_gateway_answers() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -718,7 +714,7 @@ async fn witness_quorum_above_the_witnesses_configured_stops_serve() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("witness_quorum"), "{stderr}");
     let gw = Setup::new(&witnesses(1), ALLOW_ALL_POLICY).start();
-    assert_eq!(get_json(&gw, "/health").await["witnesses"]["quorum"], 1);
+    assert_eq!(gw.get("/health", None).await.1["witnesses"]["quorum"], 1);
 }
 
 #[tokio::test]
@@ -845,7 +841,7 @@ async fn model_entries_are_what_clients_see_and_pay() {
     let config = provider("eu", &fake.base_url, "eu", "", model)
         .replace("prompt = 1.0\ncompletion = 2.0", "prompt = 3.0\ncompletion = 7.0");
     let gw = Setup::new(&config, ALLOW_ALL_POLICY).start();
-    let models = get_json(&gw, "/v1/models").await;
+    let models = gw.get("/v1/models", None).await.1;
     let m = &models["data"][0];
     assert_eq!(m["id"], "test/model");
     assert_eq!(m["name"], "Test model");
@@ -858,7 +854,7 @@ async fn model_entries_are_what_clients_see_and_pay() {
     assert_eq!(body["usage"]["cost"].as_f64(), Some(0.000065), "{body}");
     assert_eq!(gw.chat(json!({"model": "other/model", "messages": [{"role": "user", "content": "x"}]})).await.0, 404);
     let plain = Setup::new(&provider("eu", &fake.base_url, "eu", "", ""), ALLOW_ALL_POLICY).start();
-    let m = get_json(&plain, "/v1/models").await["data"][0].clone();
+    let m = plain.get("/v1/models", None).await.1["data"][0].clone();
     assert!(m["pricing"].get("input_cache_read").is_none(), "{m}");
     assert_eq!(m["name"], "test/model");
 }

@@ -431,16 +431,7 @@ async fn credit_limit_gives_402_when_used_up() {
     assert_eq!(status, 402, "{body}");
     assert_eq!(body["error"]["metadata"]["limit_source"], "key");
     assert_eq!(fake.hits(), 2, "a refused request must not be forwarded");
-    let key: Value = gw
-        .client()
-        .get(format!("{}/api/v1/key", gw.url))
-        .bearer_auth(&gw.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let key: Value = gw.get("/api/v1/key", None).await.1;
     assert!((key["data"]["usage"].as_f64().unwrap() - 0.00004).abs() < 1e-9, "{key}");
     assert_eq!(key["data"]["limit"], 0.00005);
 }

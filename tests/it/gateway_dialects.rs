@@ -8,23 +8,7 @@ use crate::common;
 use common::*;
 use serde_json::{json, Value};
 
-const IBAN: &str = "CH93 0076 2011 6238 5295 7";
-
-const PSEUDONYMIZE: &str = r#"
-[policy]
-name = "pseudonymize personal data"
-
-[[rule]]
-id = "pseudonymize-personal"
-match = { min_level = "personal" }
-action = "redact"
-redact = { operator = "pseudonymize" }
-
-[[rule]]
-id = "plain"
-match = { level = "none" }
-action = "allow"
-"#;
+use crate::pii_gateway::{IBAN, PSEUDONYMIZE};
 
 const PERSONAL_STAYS_IN_EU: &str = r#"
 [policy]

@@ -4,21 +4,12 @@
 use crate::common::*;
 use serde_json::{json, Value};
 
-async fn get(gw: &Gateway, path: &str, key: Option<&str>) -> (u16, Value) {
-    let mut req = gw.client().get(format!("{}{path}", gw.url));
-    if let Some(k) = key {
-        req = req.bearer_auth(k);
-    }
-    let resp = req.send().await.unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn credits_report_the_keys_limit_and_what_it_spent() {
     let fake = FakeUpstream::start(Behavior::Echo).await;
     let gw = GatewayBuilder::default().provider(ProviderSpec::new("eu", &fake.base_url, "eu", "FR")).start();
     let limited = create_key(&gw.data_dir(), "limited", "payroll", Some(2.5));
-    let (status, before) = get(&gw, "/api/v1/credits", Some(&limited)).await;
+    let (status, before) = gw.get("/api/v1/credits", Some(&limited)).await;
     assert_eq!(status, 200, "{before}");
     assert_eq!(before["data"], json!({"total_credits": 2.5, "total_usage": 0.0}));
     let resp = gw
@@ -30,18 +21,18 @@ async fn credits_report_the_keys_limit_and_what_it_spent() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let (_, after) = get(&gw, "/v1/credits", Some(&limited)).await;
+    let (_, after) = gw.get("/v1/credits", Some(&limited)).await;
     // The fake reports 10 prompt and 5 completion tokens at 1 and 2 USD per million.
     assert_eq!(after["data"]["total_usage"].as_f64(), Some(0.00002), "{after}");
-    let (_, unlimited) = get(&gw, "/api/v1/credits", Some(&gw.key)).await;
+    let (_, unlimited) = gw.get("/api/v1/credits", None).await;
     assert_eq!(unlimited["data"]["total_credits"], Value::Null);
-    assert_eq!(get(&gw, "/api/v1/credits", None).await.0, 401);
+    assert_eq!(gw.get("/api/v1/credits", Some("")).await.0, 401);
 }
 
 #[tokio::test]
 async fn model_endpoints_list_every_provider_with_place_price_and_limits() {
     let gw = GatewayBuilder::default().demo().start();
-    let (status, body) = get(&gw, "/api/v1/models/demo/echo/endpoints", None).await;
+    let (status, body) = gw.get("/api/v1/models/demo/echo/endpoints", Some("")).await;
     assert_eq!(status, 200, "{body}");
     let data = &body["data"];
     assert_eq!(data["id"], "demo/echo");
@@ -59,7 +50,7 @@ async fn model_endpoints_list_every_provider_with_place_price_and_limits() {
     assert_eq!(ch["max_completion_tokens"], 4096);
     assert_eq!((ch["status"].as_i64(), ch["breaker"].as_str()), (Some(0), Some("closed")));
     assert!(ch["supported_parameters"].as_array().unwrap().iter().any(|p| p == "tools"));
-    let (status, missing) = get(&gw, "/v1/models/nobody/nothing/endpoints", None).await;
+    let (status, missing) = gw.get("/v1/models/nobody/nothing/endpoints", Some("")).await;
     assert_eq!(status, 404, "{missing}");
     assert_eq!(missing["error"]["code"], "model_not_found");
 }

@@ -7,7 +7,8 @@ use crate::common;
 use common::*;
 use serde_json::{json, Value};
 
-const PSEUDONYMIZE: &str = r#"
+/// Pseudonymize personal data, let the rest through (shared with `gateway_dialects`).
+pub(crate) const PSEUDONYMIZE: &str = r#"
 [policy]
 name = "pseudonymize personal data"
 
@@ -23,7 +24,7 @@ match = { level = "none" }
 action = "allow"
 "#;
 
-const IBAN: &str = "CH93 0076 2011 6238 5295 7";
+pub(crate) const IBAN: &str = "CH93 0076 2011 6238 5295 7";
 
 async fn pseudonymizing_gateway(behavior: Behavior) -> (Gateway, FakeUpstream) {
     let fake = FakeUpstream::start(behavior).await;

@@ -95,16 +95,7 @@ pub(crate) async fn require_parameters_keeps_providers_that_take_structured_outp
     ask["provider"] = json!({"require_parameters": true});
     let (status, _, body) = gw.chat(ask).await;
     assert_eq!(status, 200, "{body}");
-    let models: Value = gw
-        .client()
-        .get(format!("{}/v1/models", gw.url))
-        .bearer_auth(&gw.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = gw.get("/v1/models", None).await.1;
     let params = |id: &str| -> Vec<String> {
         let m = models["data"].as_array().unwrap().iter().find(|m| m["id"] == id).expect(id);
         m["supported_parameters"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect()

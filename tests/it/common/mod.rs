@@ -224,6 +224,17 @@ impl Gateway {
         self.client().post(format!("{}{}", self.url, path)).bearer_auth(&self.key).json(body)
     }
 
+    /// GET `path` with this gateway's key, or with `key` (`Some("")` sends none): status and JSON.
+    pub async fn get(&self, path: &str, key: Option<&str>) -> (u16, serde_json::Value) {
+        let mut req = self.client().get(format!("{}{}", self.url, path));
+        match key.unwrap_or(&self.key) {
+            "" => {}
+            k => req = req.bearer_auth(k),
+        }
+        let resp = req.send().await.expect("request");
+        (resp.status().as_u16(), resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     pub async fn chat(&self, body: serde_json::Value) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
         let resp = self.post("/v1/chat/completions", &body).send().await.expect("request");
         let status = resp.status().as_u16();
