@@ -38,6 +38,7 @@ pub struct Config {
     /// How often policy files are checked for changes, in milliseconds (0 = only on SIGHUP).
     pub policy_poll_ms: u64,
     pub audit: AuditConfig,
+    pub state: StateConfig,
     pub routing: RoutingConfig,
     pub request: RequestConfig,
     pub providers: Vec<ProviderConfig>,
@@ -94,6 +95,7 @@ impl Default for Config {
             connect_timeout_ms: 5_000,
             policy_poll_ms: 2_000,
             audit: AuditConfig::default(),
+            state: StateConfig::default(),
             routing: RoutingConfig::default(),
             request: RequestConfig::default(),
             providers: default_providers(),
@@ -129,6 +131,57 @@ pub struct AuditConfig {
     pub body_key_file: Option<std::path::PathBuf>,
     /// Years a stored body is held before `audit erase` may remove it without `--force`.
     pub body_hold_years: u32,
+}
+
+/// The `[state]` table: where the audit log is kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// `sqlite` (`log.db` in the data directory, the default) or `postgres` (one database for
+    /// several gateway nodes, each with its own chain).
+    pub backend: StateBackend,
+    /// The PostgreSQL connection URL (`postgresql://user:password@host:port/db` or libpq
+    /// `key=value` words); with `backend = "postgres"`.
+    pub url: Option<String>,
+    /// This node's name: its rows in the shared database, its own chain and checkpoints.
+    pub node: Option<String>,
+}
+
+/// `[state] backend`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
+impl StateConfig {
+    /// Where the audit log is: None for `log.db` in the data directory.
+    pub fn log_location(&self) -> Result<Option<crate::audit::store::LogLocation>, ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(format!("[state] {m}")));
+        match self.backend {
+            StateBackend::Sqlite if self.url.is_some() || self.node.is_some() => {
+                invalid("url and node are for backend = \"postgres\"")
+            }
+            StateBackend::Sqlite => Ok(None),
+            StateBackend::Postgres => {
+                let Some(url) = self.url.clone().filter(|u| !u.trim().is_empty()) else {
+                    return invalid("backend = \"postgres\" needs url");
+                };
+                let Some(node) = self.node.clone().filter(|n| valid_node_name(n)) else {
+                    return invalid(
+                        "backend = \"postgres\" needs node, a name of 1 to 64 letters, digits, '.', '_' or '-'",
+                    );
+                };
+                Ok(Some(crate::audit::store::LogLocation::Postgres { url, node }))
+            }
+        }
+    }
+}
+
+fn valid_node_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// One `[[audit.witnesses]]` entry.
@@ -489,6 +542,7 @@ impl Config {
             return Err(ConfigError::Invalid(format!("preset {:?} is defined twice", p.name)));
         }
         self.validate_teams()?;
+        self.state.log_location()?;
         let mut seen = std::collections::BTreeSet::new();
         for p in &self.providers {
             if !seen.insert(p.name.as_str()) {

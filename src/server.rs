@@ -81,6 +81,8 @@ fn audit_options(config: &Config) -> AuditOptions {
         timestamp_interval_ms: config.audit.timestamp_interval_ms,
         body_key_file: config.audit.body_key_file.clone(),
         body_hold_years: config.audit.body_hold_years,
+        // Checked by Config::validate.
+        location: config.state.log_location().ok().flatten(),
     }
 }
 
@@ -114,8 +116,12 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Rebuild spend and generation records the store lost (a crash) from the audit log, before the
 /// first request is admitted. A failure leaves the store as it is; the next start tries again.
-fn reconcile_accounts(config: &Config, accounts: &dyn AccountStore) {
-    match crate::accounting::reconcile::reconcile(&config.data_dir.join(crate::audit::FILE_DB), accounts) {
+fn reconcile_accounts(log: &AuditLog, accounts: &dyn AccountStore) {
+    // On a thread of its own: a PostgreSQL log is read with a blocking client, which must not run
+    // on this async one.
+    let done =
+        std::thread::scope(|s| s.spawn(|| crate::accounting::reconcile::reconcile(log.location(), accounts)).join());
+    match done.unwrap_or_else(|_| Err(crate::accounting::reconcile::ReconcileError::Panicked)) {
         Ok(done) if done.generations_added > 0 => tracing::warn!(
             generations = done.generations_added,
             spend_usd = done.spend_added_usd,
@@ -136,7 +142,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         AuditLog::open(&config.data_dir, audit_options(&config)).map_err(|e| StartError::Audit(e.to_string()))?;
     let accounts: Arc<dyn AccountStore> =
         Arc::new(SqliteAccountStore::open(&config.data_dir).map_err(|e| StartError::Accounts(e.to_string()))?);
-    reconcile_accounts(&config, accounts.as_ref());
+    reconcile_accounts(&audit, accounts.as_ref());
     let upstreams = build_upstreams(&config).await?;
     let catalog = Catalog::from_config(&config);
     if let Some(why) = audit.halted() {

@@ -13,6 +13,15 @@ if ! command -v openssl >/dev/null; then
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
 fi
 
+# The PostgreSQL tests (tests/it/pg_support.rs) start a throwaway cluster from the server
+# binaries; a fresh machine has none.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+
 cargo test --locked
 # The verifier crate's own unit tests (crates/auditlog). Not `--workspace`: both packages build a
 # `verify-log` binary (the gateway's for target/*/verify-log, the crate's for `cargo install`), and

@@ -12,10 +12,9 @@
 
 use super::{AccountStore, Generation, StoreError};
 use crate::audit::entry::decode;
-use crate::audit::store::{LogStore, SqliteStore, StoreError as LogStoreError};
+use crate::audit::store::{LogLocation, LogStore, StoreError as LogStoreError};
 use crate::audit::{Record, ResponseRecord};
 use std::collections::HashMap;
-use std::path::Path;
 
 /// Entries read per query.
 const CHUNK: u64 = 4096;
@@ -29,6 +28,8 @@ pub enum ReconcileError {
     Accounts(#[from] StoreError),
     #[error("audit log entry {seq} cannot be read: {reason}")]
     Entry { seq: u64, reason: String },
+    #[error("the reconciliation stopped with a panic")]
+    Panicked,
 }
 
 /// What one reconciliation did.
@@ -42,9 +43,10 @@ pub struct Reconciled {
     pub spend_added_usd: f64,
 }
 
-/// Bring `accounts` up to date with the log in `log_db`.
-pub fn reconcile(log_db: &Path, accounts: &dyn AccountStore) -> Result<Reconciled, ReconcileError> {
-    let log = SqliteStore::open_read_only(log_db)?;
+/// Bring `accounts` up to date with the log at `log`.
+pub fn reconcile(log: &LogLocation, accounts: &dyn AccountStore) -> Result<Reconciled, ReconcileError> {
+    let log = log.open_reader()?;
+    let log = log.as_ref();
     let end = log.size()?;
     // A point beyond the end belongs to another log: start over (records present are skipped).
     let from = Some(accounts.settled_through()?).filter(|p| *p <= end).unwrap_or(0);
@@ -56,7 +58,7 @@ pub fn reconcile(log_db: &Path, accounts: &dyn AccountStore) -> Result<Reconcile
         let stop = (start + CHUNK).min(end);
         let mut missing = Vec::new();
         for entry in log.read_range(start, stop)? {
-            if let Some(g) = settle_entry(&log, accounts, &mut keys, entry.seq, &entry.bytes)? {
+            if let Some(g) = settle_entry(log, accounts, &mut keys, entry.seq, &entry.bytes)? {
                 missing.push(g);
             }
         }
@@ -71,7 +73,7 @@ pub fn reconcile(log_db: &Path, accounts: &dyn AccountStore) -> Result<Reconcile
 
 /// The generation record an entry calls for that the store does not have yet.
 fn settle_entry(
-    log: &SqliteStore,
+    log: &dyn LogStore,
     accounts: &dyn AccountStore,
     keys: &mut HashMap<u64, String>,
     seq: u64,
@@ -108,7 +110,7 @@ fn settle_entry(
 }
 
 /// The key of request entry `seq` (one read behind the reconciled point).
-fn request_key(log: &SqliteStore, seq: u64) -> Result<String, ReconcileError> {
+fn request_key(log: &dyn LogStore, seq: u64) -> Result<String, ReconcileError> {
     let bad = |reason: String| ReconcileError::Entry { seq, reason };
     let entry = log.read_range(seq, seq + 1)?.pop().ok_or_else(|| bad("the request entry is missing".into()))?;
     match decode(&entry.bytes).and_then(|v| v.record().map_err(Into::into)) {
@@ -193,7 +195,7 @@ mod tests {
             "2026-01-01T00:00:00.000000Z",
         );
         accounts.record_batch(&[stored]).unwrap();
-        let log_db = dir.path().join("log.db");
+        let log_db = LogLocation::in_dir(dir.path());
         let done = reconcile(&log_db, &accounts).unwrap();
         assert_eq!(done.generations_added, 9);
         assert!((done.spend_added_usd - 4.5).abs() < 1e-9);

@@ -10,7 +10,7 @@ pub use auditlog::bundle::{verify_bundle, ConsistencyProof, InclusionProof, Mani
 
 use super::merkle::{consistency_proof, inclusion_proof, leaf_hash, Hash};
 use super::note::Checkpoint;
-use super::store::{LogStore, SqliteStore, StoreError, StoredCheckpoint};
+use super::store::{LogStore, StoreError, StoredCheckpoint};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::Serialize;
@@ -57,7 +57,7 @@ pub struct ProofReceipt {
     pub entry_bytes: String,
 }
 
-fn latest_covering(store: &SqliteStore, seq: u64) -> Result<StoredCheckpoint, BundleError> {
+fn latest_covering(store: &dyn LogStore, seq: u64) -> Result<StoredCheckpoint, BundleError> {
     let size = store.size()?;
     if seq >= size {
         return Err(BundleError::NotCovered(format!("entry {seq} does not exist (the log has {size} entries)")));
@@ -69,7 +69,7 @@ fn latest_covering(store: &SqliteStore, seq: u64) -> Result<StoredCheckpoint, Bu
     })
 }
 
-fn prove_one(store: &SqliteStore, seq: u64, size: u64, leaf: &Hash) -> Result<InclusionProof, BundleError> {
+fn prove_one(store: &dyn LogStore, seq: u64, size: u64, leaf: &Hash) -> Result<InclusionProof, BundleError> {
     let proof = inclusion_proof(seq, size, &mut |lo, hi| store.subtree_hash(lo, hi))?;
     Ok(InclusionProof {
         entry: seq,
@@ -80,7 +80,7 @@ fn prove_one(store: &SqliteStore, seq: u64, size: u64, leaf: &Hash) -> Result<In
 }
 
 /// Inclusion proof of entry `seq` against the latest checkpoint.
-pub fn prove(store: &SqliteStore, public_key: &str, seq: u64) -> Result<ProofReceipt, BundleError> {
+pub fn prove(store: &dyn LogStore, public_key: &str, seq: u64) -> Result<ProofReceipt, BundleError> {
     let cp = latest_covering(store, seq)?;
     let entry = store
         .read_range(seq, seq + 1)?
@@ -97,7 +97,7 @@ pub fn prove(store: &SqliteStore, public_key: &str, seq: u64) -> Result<ProofRec
 }
 
 /// RFC 9162 consistency proof from `old_size` to the latest checkpoint.
-pub fn prove_consistency(store: &SqliteStore, old_size: u64) -> Result<ConsistencyProof, BundleError> {
+pub fn prove_consistency(store: &dyn LogStore, old_size: u64) -> Result<ConsistencyProof, BundleError> {
     let cp = store
         .checkpoints()?
         .pop()
@@ -116,7 +116,7 @@ pub fn prove_consistency(store: &SqliteStore, old_size: u64) -> Result<Consisten
 }
 
 /// Write a bundle of entries `from..=to` into `out` (created; must be empty or absent).
-pub fn export(store: &SqliteStore, public_key: &str, from: u64, to: u64, out: &Path) -> Result<u64, BundleError> {
+pub fn export(store: &dyn LogStore, public_key: &str, from: u64, to: u64, out: &Path) -> Result<u64, BundleError> {
     if from > to {
         return Err(BundleError::Invalid(format!("--from {from} is after --to {to}")));
     }

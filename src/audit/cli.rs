@@ -13,8 +13,8 @@ use super::bundle::{self, BundleError};
 use super::note::PublicKey;
 use super::operator::{self, operator_name, OperatorRequest};
 use super::sealed::{MasterKey, Sealed};
-use super::store::{LogStore, SqliteStore};
-use super::{body_key_path, AuditError, AuditOptions, FILE_DB, FILE_PUB};
+use super::store::LogLocation;
+use super::{body_key_path, AuditError, AuditOptions, FILE_PUB};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -120,20 +120,28 @@ macro_rules! say {
 
 fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
     // Every command works on an existing log; never create one by accident.
-    if !dir.join(FILE_DB).is_file() {
-        return Err(BundleError::Invalid(format!("no audit log at {}", dir.join(FILE_DB).display())));
-    }
-    let open = || SqliteStore::open_read_only(&dir.join(FILE_DB));
     let public_key = || std::fs::read_to_string(dir.join(FILE_PUB)).map(|s| s.trim().to_string());
+    if let AuditCommand::Fingerprint = cmd {
+        // Only the key: also for a node whose log is in PostgreSQL.
+        let vkey = public_key()?;
+        say!("{}", fingerprint_of(&vkey)?);
+        say!("signing key: {vkey}");
+        return Ok(());
+    }
+    let location = LogLocation::in_dir(dir);
+    if !location.exists() {
+        return Err(BundleError::Invalid(format!("no audit log at {}", location.describe())));
+    }
+    let open = || location.open_reader();
     match cmd {
         AuditCommand::Prove { entry, reason } => {
             record_access(dir, "prove", Some((entry, entry)), None, reason)?;
-            let receipt = bundle::prove(&open()?, &public_key()?, entry)?;
+            let receipt = bundle::prove(open()?.as_ref(), &public_key()?, entry)?;
             say!("{}", pretty(&receipt)?);
         }
         AuditCommand::Consistency { old_size, reason } => {
             record_access(dir, "consistency", None, Some(format!("from tree size {old_size}")), reason)?;
-            let proof = bundle::prove_consistency(&open()?, old_size)?;
+            let proof = bundle::prove_consistency(open()?.as_ref(), old_size)?;
             say!("{}", pretty(&proof)?);
         }
         AuditCommand::Export { from, to, out, reason } => {
@@ -143,7 +151,7 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
                 // Gateway stopped: sign what is there. Running: the writer lock makes this a no-op.
                 let _ = super::checkpoint_offline(dir);
             }
-            let n = bundle::export(&store, &public_key()?, from, to, &out)?;
+            let n = bundle::export(store.as_ref(), &public_key()?, from, to, &out)?;
             say!("exported {n} entries to {}", out.display());
         }
         AuditCommand::ShowBody { entry, role, body_key, reason } => {
@@ -180,11 +188,8 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
                 out.display()
             );
         }
-        AuditCommand::Fingerprint => {
-            let vkey = public_key()?;
-            say!("{}", fingerprint_of(&vkey)?);
-            say!("signing key: {vkey}");
-        }
+        // Answered above, before the log is opened.
+        AuditCommand::Fingerprint => {}
     }
     Ok(())
 }
@@ -225,7 +230,8 @@ fn show_body(
     key_file: &Path,
     reason: Option<String>,
 ) -> Result<Vec<u8>, BundleError> {
-    let row = SqliteStore::open_read_only(&dir.join(FILE_DB))?
+    let row = LogLocation::in_dir(dir)
+        .open_reader()?
         .bodies_of(entry)?
         .into_iter()
         .find(|b| b.role == role)
@@ -260,6 +266,8 @@ mod tests {
         cmd: HostCmd,
     }
 
+    // A test host parsed once: its size does not matter.
+    #[allow(clippy::large_enum_variant)]
     #[derive(clap::Subcommand)]
     enum HostCmd {
         VerifyLog(VerifyLogArgs),

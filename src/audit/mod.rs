@@ -21,6 +21,7 @@ pub mod cli;
 pub mod files;
 mod follow;
 pub mod operator;
+pub mod pg_store;
 pub mod sealed;
 pub mod snapshot;
 pub mod store;
@@ -50,6 +51,8 @@ pub use auditlog::{FILE_CHECKPOINTS, FILE_DB, FILE_KEY, FILE_LOCK, FILE_PUB, FIL
 /// Written when a witness has cosigned a larger log than this one (it was rolled back): every
 /// append is refused, across restarts, until an operator removes it.
 pub const FILE_HALT: &str = "witness-halt";
+/// In the data directory of a node whose log is in PostgreSQL: the node's name.
+pub const FILE_PG_NODE: &str = "postgres-node";
 pub use timestamp_push::TimestampStatus;
 pub use witness_push::WitnessStatus;
 
@@ -144,6 +147,8 @@ pub struct AuditOptions {
     /// Years a stored body is held before it may be erased without `--force` (statutory hold,
     /// CO art. 958f: 10).
     pub body_hold_years: u32,
+    /// Where the log is kept; None: `log.db` in the data directory (`[state]`).
+    pub location: Option<store::LogLocation>,
 }
 
 /// Longest a caller waits for the writer's durable acknowledgement before failing closed. Storage
@@ -166,6 +171,7 @@ impl Default for AuditOptions {
             timestamp_interval_ms: DEFAULT_TIMESTAMP_INTERVAL_MS,
             body_key_file: None,
             body_hold_years: DEFAULT_BODY_HOLD_YEARS,
+            location: None,
         }
     }
 }
@@ -196,6 +202,8 @@ pub struct AuditLog {
 struct Inner {
     tx: Sender<Command>,
     dir: PathBuf,
+    /// Where the writer keeps the log; readers open it again from here.
+    location: store::LogLocation,
     opts: AuditOptions,
     public_key: String,
     /// Why appends were refused from the start (`witness-halt`), if they were.
@@ -213,7 +221,10 @@ impl AuditLog {
     pub fn open(dir: &Path, opts: AuditOptions) -> Result<AuditLog, AuditError> {
         let targets = witness_push::parse_targets(&opts)?;
         let authorities = timestamp_push::parse_authorities(&opts)?;
-        let mut writer = Writer::open(dir, opts.clone())?;
+        let published = (!targets.is_empty() || !authorities.is_empty()).then(|| tokio::sync::watch::channel(None));
+        let (out, latest) = published.map_or((None, None), |(out, latest)| (Some(out), Some(latest)));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (public_key, halted, location) = writer::start(dir, opts.clone(), out, rx)?;
         let body_key = match opts.store_bodies {
             BodyStorage::None => None,
             BodyStorage::Redacted | BodyStorage::Full => Some(
@@ -221,23 +232,12 @@ impl AuditLog {
                     .map_err(|e| AuditError::Unavailable(e.to_string()))?,
             ),
         };
-        let public_key = writer.vkey().to_string();
-        let halted = writer.halted().map(str::to_string);
-        let (tx, rx) = std::sync::mpsc::channel();
-        let published = (!targets.is_empty() || !authorities.is_empty()).then(|| {
-            let (out, latest) = tokio::sync::watch::channel(None);
-            writer.publish_checkpoints(out);
-            latest
-        });
-        std::thread::Builder::new()
-            .name("audit-writer".into())
-            .spawn(move || writer.run(rx))
-            .map_err(|e| AuditError::Unavailable(format!("cannot start writer thread: {e}")))?;
         let witnesses = witness_push::Statuses::new(&targets, opts.witness_quorum);
         let stamps = timestamp_push::Statuses::new(&authorities, opts.timestamp_interval_ms);
-        let inner = Inner { tx, dir: dir.to_path_buf(), opts, public_key, halted, witnesses, stamps, body_key };
+        let inner =
+            Inner { tx, dir: dir.to_path_buf(), location, opts, public_key, halted, witnesses, stamps, body_key };
         let log = AuditLog { inner: Arc::new(inner) };
-        if let Some(latest) = published {
+        if let Some(latest) = latest {
             if !targets.is_empty() {
                 witness_push::start(log.clone(), targets, latest.clone())?;
             }
@@ -291,6 +291,11 @@ impl AuditLog {
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// Where the log is stored.
+    pub fn location(&self) -> &store::LogLocation {
+        &self.inner.location
     }
 
     /// The verifier key in force when the log was opened (`signing.pub`).

@@ -10,11 +10,15 @@
 //! WAL frames per commit. Logs written with the older `tree_nodes (level, idx)` table are upgraded
 //! when the writer opens them and read as they are by read-only openers.
 
-pub use auditlog::db::{BodyRow, StoreError, StoredCheckpoint, StoredEntry, StoredNode, StoredTimestamp};
+pub use auditlog::db::{
+    BodyRow, StoreError, StoredCheckpoint, StoredCosignature, StoredEntry, StoredNode, StoredTimestamp,
+};
 
 use super::merkle::{decompose, fold_right, stored_position, Frontier, Hash};
+use super::pg_store::PgStore;
 use auditlog::db::{self, has_table, leaf_hash_column, make_entry, LogDb};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -90,6 +94,85 @@ pub trait LogStore: Send {
     /// failure here loses nothing.
     fn tidy(&mut self) -> Result<(), StoreError> {
         Ok(())
+    }
+    /// Number of entries (max seq + 1).
+    fn size(&self) -> Result<u64, StoreError>;
+    /// The stored interior nodes with `from <= pos < to`: `pos -> (level, index, hash)`. The nodes
+    /// completed by entries `a..b` are exactly those between the positions of leaves `a` and `b`.
+    fn read_nodes(&self, from: u64, to: u64) -> Result<HashMap<u64, StoredNode>, StoreError>;
+    /// The frontier of the first `size` entries, from the stored nodes (unverified: the caller
+    /// compares its root with one it trusts). Each piece of a frontier is one perfect subtree.
+    fn frontier_at(&self, size: u64) -> Result<Frontier, StoreError> {
+        let hashes = decompose(0, size)
+            .into_iter()
+            .map(|(level, index)| self.subtree_hash(index << level, (index + 1) << level))
+            .collect::<Result<Vec<_>, _>>()?;
+        Frontier::from_parts(size, hashes).ok_or_else(|| StoreError::Corrupt("frontier shape".into()))
+    }
+    /// Every stored body row, by entry.
+    fn bodies(&self) -> Result<Vec<BodyRow>, StoreError>;
+    /// The stored bodies of one entry, by role (the writer checks an erasure request against them).
+    fn bodies_of(&self, seq: u64) -> Result<Vec<BodyRow>, StoreError>;
+    /// Store a witness's cosignature of the checkpoint of `size` (verified by the caller).
+    fn add_cosignature(&mut self, size: u64, witness: &str, line: &str, now: &str) -> Result<(), StoreError>;
+    /// Every stored cosignature, by size.
+    fn cosignatures(&self) -> Result<Vec<StoredCosignature>, StoreError>;
+    /// Store a time-stamp token on the checkpoint of `size` (verified by the caller).
+    fn add_timestamp(&mut self, t: &StoredTimestamp, now: &str) -> Result<(), StoreError>;
+    /// Every stored time-stamp token, by size.
+    fn timestamps(&self) -> Result<Vec<StoredTimestamp>, StoreError>;
+}
+
+/// Where a log is kept: what the writer opens, and what every reader (proofs, export, the
+/// witness and time-stamp clients, reconciliation) opens again on its own connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogLocation {
+    /// `log.db` in the data directory.
+    Sqlite(PathBuf),
+    /// One node's chain in a PostgreSQL database shared by several nodes (`super::pg_store`).
+    Postgres { url: String, node: String },
+}
+
+impl LogLocation {
+    /// The SQLite log of a data directory.
+    pub fn in_dir(dir: &Path) -> LogLocation {
+        LogLocation::Sqlite(dir.join(super::FILE_DB))
+    }
+
+    /// Whether a log is there to read (readers never create one).
+    pub fn exists(&self) -> bool {
+        match self {
+            LogLocation::Sqlite(path) => path.is_file(),
+            LogLocation::Postgres { .. } => true,
+        }
+    }
+
+    /// Open an existing log for reading.
+    pub fn open_reader(&self) -> Result<Box<dyn LogStore>, StoreError> {
+        match self {
+            LogLocation::Sqlite(path) => Ok(Box::new(SqliteStore::open_read_only(path)?)),
+            LogLocation::Postgres { url, node } => Ok(Box::new(PgStore::open_read_only(url, node)?)),
+        }
+    }
+
+    /// Open (creating if needed) for the one writer.
+    pub(crate) fn open_writer(&self) -> Result<Box<dyn LogStore>, StoreError> {
+        match self {
+            LogLocation::Sqlite(path) => {
+                super::files::precreate_private(path).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                Ok(Box::new(SqliteStore::open_writer(path)?))
+            }
+            LogLocation::Postgres { url, node } => Ok(Box::new(PgStore::open_writer(url, node)?)),
+        }
+    }
+
+    /// How the location is named in messages.
+    pub fn describe(&self) -> String {
+        match self {
+            LogLocation::Sqlite(path) => path.display().to_string(),
+            // Not the URL: it may hold a password.
+            LogLocation::Postgres { node, .. } => format!("the PostgreSQL log of node {node}"),
+        }
     }
 }
 
@@ -259,27 +342,6 @@ impl SqliteStore {
         Ok(SqliteStore { conn, wal_frames: None, path, inode, leaves_only, erased: Default::default() })
     }
 
-    /// The stored interior nodes with `from <= pos < to`: `pos -> (level, index, hash)`. The nodes
-    /// completed by entries `a..b` are exactly those between the positions of leaves `a` and `b`.
-    pub fn read_nodes(&self, from: u64, to: u64) -> Result<std::collections::HashMap<u64, StoredNode>, StoreError> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT pos, level, idx, hash FROM tree_hashes WHERE pos >= ?1 AND pos < ?2")?;
-        let rows = stmt.query_map(params![from as i64, to.min(i64::MAX as u64) as i64], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, StoredNode { level: r.get(1)?, index: r.get(2)?, hash: r.get(3)? }))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// The frontier of the first `size` entries, from the stored nodes (unverified: the caller
-    /// compares its root with one it trusts).
-    pub fn frontier_at(&self, size: u64) -> Result<Frontier, StoreError> {
-        let hashes = decompose(0, size)
-            .into_iter()
-            .map(|(level, index)| self.node(level, index))
-            .collect::<Result<Vec<_>, _>>()?;
-        Frontier::from_parts(size, hashes).ok_or_else(|| StoreError::Corrupt("frontier shape".into()))
-    }
-
     /// False for a read-only log in the old layout, which keeps no interior tree nodes.
     pub fn has_tree_hashes(&self) -> bool {
         !self.leaves_only
@@ -288,49 +350,6 @@ impl SqliteStore {
     /// The underlying connection (verifier streaming, tests).
     pub fn connection(&self) -> &Connection {
         &self.conn
-    }
-
-    /// Store size: number of entries (max seq + 1).
-    pub fn size(&self) -> Result<u64, StoreError> {
-        db::size(&self.conn)
-    }
-
-    /// Every stored body row, by entry.
-    pub fn bodies(&self) -> Result<Vec<BodyRow>, StoreError> {
-        db::bodies(&self.conn)
-    }
-
-    /// Store a witness's cosignature of the checkpoint of `size` (verified by the caller).
-    pub fn add_cosignature(&mut self, size: u64, witness: &str, line: &str, now: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT OR IGNORE INTO cosignatures (tree_size, witness, line, received_at) VALUES (?1, ?2, ?3, ?4)",
-            params![size as i64, witness, line, now],
-        )?;
-        Ok(())
-    }
-
-    /// Every stored cosignature, by size.
-    pub fn cosignatures(&self) -> Result<Vec<auditlog::db::StoredCosignature>, StoreError> {
-        db::cosignatures(&self.conn)
-    }
-
-    /// Store a time-stamp token on the checkpoint of `size` (verified by the caller).
-    pub fn add_timestamp(&mut self, t: &StoredTimestamp, now: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT OR IGNORE INTO timestamps (tree_size, tsa, token, gen_time, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![t.size as i64, t.tsa, t.token, t.gen_time, now],
-        )?;
-        Ok(())
-    }
-
-    /// Every stored time-stamp token, by size.
-    pub fn timestamps(&self) -> Result<Vec<StoredTimestamp>, StoreError> {
-        db::timestamps(&self.conn)
-    }
-
-    /// The stored bodies of one entry, by role (the writer checks an erasure request against them).
-    pub fn bodies_of(&self, seq: u64) -> Result<Vec<BodyRow>, StoreError> {
-        db::bodies_of(&self.conn, seq)
     }
 
     fn node(&self, level: u32, index: u64) -> Result<Hash, StoreError> {
@@ -405,6 +424,51 @@ fn upgrade_tree_table(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl LogStore for SqliteStore {
+    fn read_nodes(&self, from: u64, to: u64) -> Result<HashMap<u64, StoredNode>, StoreError> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT pos, level, idx, hash FROM tree_hashes WHERE pos >= ?1 AND pos < ?2")?;
+        let rows = stmt.query_map(params![from as i64, to.min(i64::MAX as u64) as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, StoredNode { level: r.get(1)?, index: r.get(2)?, hash: r.get(3)? }))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn size(&self) -> Result<u64, StoreError> {
+        db::size(&self.conn)
+    }
+
+    fn bodies(&self) -> Result<Vec<BodyRow>, StoreError> {
+        db::bodies(&self.conn)
+    }
+
+    fn add_cosignature(&mut self, size: u64, witness: &str, line: &str, now: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO cosignatures (tree_size, witness, line, received_at) VALUES (?1, ?2, ?3, ?4)",
+            params![size as i64, witness, line, now],
+        )?;
+        Ok(())
+    }
+
+    fn cosignatures(&self) -> Result<Vec<StoredCosignature>, StoreError> {
+        db::cosignatures(&self.conn)
+    }
+
+    fn add_timestamp(&mut self, t: &StoredTimestamp, now: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO timestamps (tree_size, tsa, token, gen_time, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![t.size as i64, t.tsa, t.token, t.gen_time, now],
+        )?;
+        Ok(())
+    }
+
+    fn timestamps(&self) -> Result<Vec<StoredTimestamp>, StoreError> {
+        db::timestamps(&self.conn)
+    }
+
+    fn bodies_of(&self, seq: u64) -> Result<Vec<BodyRow>, StoreError> {
+        db::bodies_of(&self.conn, seq)
+    }
+
     fn append_batch(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if let Some(first) = batch.entries.first() {

@@ -10,12 +10,12 @@
 //! and shown by `/health`; the next checkpoint is offered after the interval.
 
 use super::follow::{follow, Follower, Next};
-use super::store::{SqliteStore, StoredTimestamp};
+use super::store::{LogLocation, StoredTimestamp};
 use super::timestamp::{check_reply, format_gen_time, imprint_of, Request, TrustedCert, QUERY_CONTENT_TYPE};
 use super::writer::Command;
-use super::{AuditError, AuditLog, AuditOptions, SignedCheckpoint, FILE_DB};
+use super::{AuditError, AuditLog, AuditOptions, SignedCheckpoint};
 use parking_lot::Mutex;
-use std::path::Path;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -170,7 +170,7 @@ pub(crate) fn start(
 }
 
 async fn run(mut client: Client, latest: watch::Receiver<Option<SignedCheckpoint>>) {
-    let db = client.log.dir().join(FILE_DB);
+    let db = client.log.location().clone();
     if let Some((size, gen_time)) = last_stamped(&db, &client.authority.url).await {
         client.stamped = size;
         client.statuses().set(client.i, |s| {
@@ -182,12 +182,9 @@ async fn run(mut client: Client, latest: watch::Receiver<Option<SignedCheckpoint
 }
 
 /// The largest size this authority stamped, and when, from the stored tokens.
-async fn last_stamped(db: &Path, url: &str) -> Option<(u64, String)> {
-    let db = db.to_path_buf();
-    let rows = tokio::task::spawn_blocking(move || SqliteStore::open_read_only(&db).and_then(|s| s.timestamps()))
-        .await
-        .ok()?
-        .ok()?;
+async fn last_stamped(db: &LogLocation, url: &str) -> Option<(u64, String)> {
+    let db = db.clone();
+    let rows = tokio::task::spawn_blocking(move || db.open_reader().and_then(|s| s.timestamps())).await.ok()?.ok()?;
     rows.into_iter().filter(|r| r.tsa == url).max_by_key(|r| r.size).map(|r| (r.size, r.gen_time))
 }
 

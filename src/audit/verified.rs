@@ -18,7 +18,7 @@ use super::chain::{check_node, ChainCheck, Checked, Failure, Row};
 use super::entry::decode;
 use super::merkle::{consistency_proof, leaf_hash, stored_position, verify_consistency, Hash};
 use super::note::{split_notes, write_private, Checkpoint, KeyPair, NoteError, PublicKey};
-use super::store::{LogStore, SqliteStore, StoreError};
+use super::store::{LogStore, StoreError};
 use super::{AuditError, FILE_CHECKPOINTS, FILE_DB, FILE_VERIFIED};
 use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom};
@@ -121,7 +121,7 @@ impl From<ScanError> for AuditError {
 /// Verify the stored rows `check.size()..to` and the tree nodes they complete, advancing `check`.
 /// `seen` is called with each accepted row and may stop the scan with a failure of its own.
 pub(crate) fn scan(
-    store: &SqliteStore,
+    store: &dyn LogStore,
     check: &mut ChainCheck,
     to: u64,
     mut seen: impl FnMut(&ChainCheck, &Checked<'_>) -> Result<(), Failure>,
@@ -201,7 +201,7 @@ fn integrity(seq: u64, reason: String) -> AuditError {
 
 /// Verify the log in `dir` before the writer continues it: from the verified-state record when it
 /// holds, else from entry 0; and check it extends every anchor (see the module doc).
-pub(crate) fn check_at_open(store: &SqliteStore, dir: &Path, key: &PublicKey) -> Result<Started, AuditError> {
+pub(crate) fn check_at_open(store: &dyn LogStore, dir: &Path, key: &PublicKey) -> Result<Started, AuditError> {
     let unavailable = |e: StoreError| AuditError::Unavailable(e.to_string());
     let n = store.size().map_err(unavailable)?;
     let state = VerifiedState::load(dir, key);
@@ -254,7 +254,7 @@ pub(crate) fn check_at_open(store: &SqliteStore, dir: &Path, key: &PublicKey) ->
 
 /// Continue from a verified state: the stored frontier at its size must hash to its root (then
 /// those stored nodes are the ones verified), and the stored last entry must hash to its leaf.
-fn resume(store: &SqliteStore, state: &VerifiedState) -> Option<ChainCheck> {
+fn resume(store: &dyn LogStore, state: &VerifiedState) -> Option<ChainCheck> {
     if state.size == 0 {
         return None;
     }
@@ -273,7 +273,7 @@ fn resume(store: &SqliteStore, state: &VerifiedState) -> Option<ChainCheck> {
 
 /// An anchor at or below the verified start: the stored nodes must prove the verified tree
 /// extends it (RFC 9162 consistency proof, checked against both trusted roots).
-fn extended_below(store: &SqliteStore, a: &Anchor, start: u64, start_root: &Hash) -> Result<(), AuditError> {
+fn extended_below(store: &dyn LogStore, a: &Anchor, start: u64, start_root: &Hash) -> Result<(), AuditError> {
     let ok = if a.size == start {
         a.root == *start_root
     } else {

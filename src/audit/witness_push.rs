@@ -13,12 +13,12 @@ use super::cosign::{note_text, WitnessKey};
 use super::follow::{follow, Follower, Next};
 use super::merkle::{consistency_proof, Hash};
 use super::record::SystemRecord;
-use super::store::{LogStore, SqliteStore};
+use super::store::LogLocation;
 use super::witness::AddCheckpoint;
 use super::writer::Command;
-use super::{AuditError, AuditLog, AuditOptions, SignedCheckpoint, FILE_DB};
+use super::{AuditError, AuditLog, AuditOptions, SignedCheckpoint};
 use parking_lot::Mutex;
-use std::path::{Path, PathBuf};
+
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -168,7 +168,7 @@ pub(crate) fn start(
 struct Witnesses {
     log: AuditLog,
     client: reqwest::Client,
-    db: PathBuf,
+    db: LogLocation,
     peers: Vec<Peer>,
 }
 
@@ -194,7 +194,7 @@ async fn run(
     targets: Vec<Target>,
     latest: watch::Receiver<Option<SignedCheckpoint>>,
 ) {
-    let db = log.dir().join(FILE_DB);
+    let db = log.location().clone();
     let cosigned = last_cosigned(&db, &targets).await;
     let peers: Vec<Peer> =
         targets.into_iter().zip(cosigned).map(|(target, old)| Peer { target, old, refused: None }).collect();
@@ -207,10 +207,10 @@ async fn run(
 }
 
 /// The size each witness cosigned last, from the stored cosignatures (0: none).
-async fn last_cosigned(db: &Path, targets: &[Target]) -> Vec<u64> {
-    let db = db.to_path_buf();
+async fn last_cosigned(db: &LogLocation, targets: &[Target]) -> Vec<u64> {
+    let db = db.clone();
     let keys: Vec<String> = targets.iter().map(|t| t.key.vkey().to_string()).collect();
-    let rows = tokio::task::spawn_blocking(move || SqliteStore::open_read_only(&db).and_then(|s| s.cosignatures()))
+    let rows = tokio::task::spawn_blocking(move || db.open_reader().and_then(|s| s.cosignatures()))
         .await
         .ok()
         .and_then(Result::ok)
@@ -219,10 +219,10 @@ async fn last_cosigned(db: &Path, targets: &[Target]) -> Vec<u64> {
 }
 
 /// The consistency proof from `old` to `size` and the log's current size, from the stored tree.
-async fn tree_facts(db: &Path, old: u64, size: u64) -> Result<(Vec<Hash>, u64), String> {
-    let db: PathBuf = db.to_path_buf();
+async fn tree_facts(db: &LogLocation, old: u64, size: u64) -> Result<(Vec<Hash>, u64), String> {
+    let db = db.clone();
     tokio::task::spawn_blocking(move || {
-        let store = SqliteStore::open_read_only(&db).map_err(|e| e.to_string())?;
+        let store = db.open_reader().map_err(|e| e.to_string())?;
         let proof = if old == 0 || old >= size {
             Vec::new()
         } else {
@@ -238,7 +238,7 @@ async fn tree_facts(db: &Path, old: u64, size: u64) -> Result<(Vec<Hash>, u64), 
 async fn push(
     log: &AuditLog,
     client: &reqwest::Client,
-    db: &Path,
+    db: &LogLocation,
     i: usize,
     peer: &mut Peer,
     cp: &SignedCheckpoint,

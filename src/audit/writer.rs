@@ -19,9 +19,9 @@ use super::merkle::{leaf_hash, Frontier, Hash};
 use super::note::{sign_rotation, write_atomic, write_private, Checkpoint, KeyPair, PublicKey};
 use super::operator::{self, OperatorRequest};
 use super::record::{Record, SystemRecord, OUTCOME_GATEWAY_STOPPED};
-use super::store::{Batch, Erasure, LogStore, NewBody, SqliteStore, StoredCheckpoint, StoredEntry, StoredTimestamp};
+use super::store::{Batch, Erasure, LogLocation, LogStore, NewBody, StoredCheckpoint, StoredEntry, StoredTimestamp};
 use super::verified::{self, ScanError, VerifiedState};
-use super::{AuditError, AuditOptions, FILE_CHECKPOINTS, FILE_DB, FILE_KEY, FILE_LOCK, FILE_PUB};
+use super::{AuditError, AuditOptions, FILE_CHECKPOINTS, FILE_KEY, FILE_LOCK, FILE_PG_NODE, FILE_PUB};
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -130,9 +130,41 @@ enum Answer {
     Quiet,
 }
 
+/// Open the writer on a thread of its own and run it there; returns once the log is open (the
+/// verifier key, why appends are refused if they are, where the log is) or failed to open. The
+/// store is opened on the thread that will own it, so a blocking database client never runs on
+/// the caller's (async) thread.
+pub(crate) fn start(
+    dir: &Path,
+    opts: AuditOptions,
+    checkpoints_out: Option<tokio::sync::watch::Sender<Option<super::SignedCheckpoint>>>,
+    rx: Receiver<Command>,
+) -> Result<(String, Option<String>, LogLocation), AuditError> {
+    let (opened_tx, opened) = std::sync::mpsc::sync_channel(1);
+    let dir = dir.to_path_buf();
+    std::thread::Builder::new()
+        .name("audit-writer".into())
+        .spawn(move || {
+            let mut writer = match Writer::open(&dir, opts) {
+                Ok(w) => w,
+                Err(e) => return drop(opened_tx.send(Err(e))),
+            };
+            if let Some(out) = checkpoints_out {
+                writer.publish_checkpoints(out);
+            }
+            let facts = (writer.vkey().to_string(), writer.halted().map(str::to_string), writer.location.clone());
+            let _ = opened_tx.send(Ok(facts));
+            writer.run(rx)
+        })
+        .map_err(|e| AuditError::Unavailable(format!("cannot start writer thread: {e}")))?;
+    opened.recv().map_err(|_| AuditError::Unavailable("the audit writer stopped while opening the log".into()))?
+}
+
 /// The writer's state; usable directly (synchronously) by the CLI, or run on its own thread.
 pub(crate) struct Writer {
-    store: SqliteStore,
+    store: Box<dyn LogStore>,
+    /// Where `store` is, for messages.
+    location: LogLocation,
     dir: PathBuf,
     key: KeyPair,
     origin: String,
@@ -184,16 +216,16 @@ impl Writer {
         lock.try_lock().map_err(|_| {
             AuditError::Unavailable(format!("{} is in use by another writer (a running gateway?)", dir.display()))
         })?;
-        let db_path = dir.join(FILE_DB);
-        let existed = db_path.exists();
-        files::precreate_private(&db_path).map_err(unavailable)?;
-        let store = SqliteStore::open_writer(&db_path).map_err(unavailable)?;
+        let location = opts.location.clone().unwrap_or_else(|| LogLocation::in_dir(dir));
+        claim_dir(dir, &location)?;
+        let store = location.open_writer().map_err(unavailable)?;
         let size = store.size().map_err(unavailable)?;
-        let key = load_key(dir, &opts.origin, existed && size > 0)?;
+        let key = load_key(dir, &opts.origin, size > 0)?;
         let origin = PublicKey::parse(key.vkey()).map_err(unavailable)?.name().to_string();
         let last_cp_size = store.checkpoints().map_err(unavailable)?.last().map_or(0, |c| c.size);
         let mut w = Writer {
             store,
+            location,
             dir: dir.to_path_buf(),
             key,
             origin,
@@ -218,7 +250,7 @@ impl Writer {
             w.reconcile_key()?;
         }
         let trusted = PublicKey::parse(w.key.vkey()).map_err(unavailable)?;
-        let started = verified::check_at_open(&w.store, dir, &trusted)?;
+        let started = verified::check_at_open(w.store.as_ref(), dir, &trusted)?;
         w.adopt(started.check);
         w.open = started.open;
         w.last_kind = started.last_kind.unwrap_or_default();
@@ -302,7 +334,7 @@ impl Writer {
         if n < had {
             return Err(unavailable(format!(
                 "{} holds {n} entries but {had} were written: the database was replaced or truncated",
-                FILE_DB
+                self.location.describe()
             )));
         }
         self.catch_up(n)?;
@@ -318,7 +350,7 @@ impl Writer {
             return Err(AuditError::Integrity { seq: f.seq, reason: f.reason.clone() });
         }
         let (open, last_kind) = (&mut self.open, &mut self.last_kind);
-        let result = verified::scan(&self.store, &mut self.check, to, |_, checked| {
+        let result = verified::scan(self.store.as_ref(), &mut self.check, to, |_, checked| {
             verified::track_outcomes(open, checked);
             last_kind.clear();
             last_kind.push_str(checked.view.kind);
@@ -833,6 +865,34 @@ impl Writer {
             tracing::error!(error = %e, "witness-halt not written: the halt lasts until the gateway stops");
         }
         self.halted = Some(reason);
+    }
+}
+
+/// A data directory serves one log: a node's directory names its PostgreSQL node in
+/// [`FILE_PG_NODE`], so the offline commands (which open `log.db`) cannot start a second log
+/// beside it, and the directory cannot be moved to another node's chain with its key.
+fn claim_dir(dir: &Path, location: &LogLocation) -> Result<(), AuditError> {
+    let marker = dir.join(FILE_PG_NODE);
+    let named = fs::read_to_string(&marker).ok().map(|s| s.trim().to_string());
+    match (location, named) {
+        (LogLocation::Sqlite(_), None) => Ok(()),
+        (LogLocation::Sqlite(_), Some(node)) => Err(unavailable(format!(
+            "{} keeps the log of PostgreSQL node {node:?} ({FILE_PG_NODE}); this command works on log.db only",
+            dir.display()
+        ))),
+        (LogLocation::Postgres { node, .. }, Some(named)) if *node == named => Ok(()),
+        (LogLocation::Postgres { node, .. }, Some(named)) => {
+            Err(unavailable(format!("{} holds the signing key of node {named:?}, not of node {node:?}", dir.display())))
+        }
+        (LogLocation::Postgres { node, .. }, None) => {
+            if dir.join(super::FILE_DB).exists() {
+                return Err(unavailable(format!(
+                    "{} already keeps a SQLite log (log.db); give node {node:?} a data directory of its own",
+                    dir.display()
+                )));
+            }
+            write_private(&marker, &format!("{node}\n")).map_err(unavailable)
+        }
     }
 }
 

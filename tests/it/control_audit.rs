@@ -10,7 +10,7 @@
 use crate::audit_gateway;
 use crate::common::*;
 use crate::policy_support::{keyword_classifier, profile, repo_path};
-use crate::{audit_timestamp, audit_witness, gateway_api, policy_controls, request_shapes};
+use crate::{audit_timestamp, audit_witness, gateway_api, pg_gateway, policy_controls, request_shapes};
 use auditgate::pii::Level;
 use auditgate::policy::{run_tests, Outcome, Policy, RequestFacts};
 use serde_json::{json, Value};
@@ -97,6 +97,9 @@ const CONFIG_EFFECTS: &[Effect] = &[
         "audit.timestamp_authorities.certificate",
         audit_timestamp::a_token_that_does_not_chain_to_the_configured_certificate_is_refused_and_not_stored,
     ),
+    ("state.backend", pg_gateway::a_gateway_on_postgres_records_each_exchange_in_its_nodes_rows_and_they_verify),
+    ("state.url", pg_gateway::a_gateway_on_postgres_records_each_exchange_in_its_nodes_rows_and_they_verify),
+    ("state.node", pg_gateway::a_gateway_on_postgres_records_each_exchange_in_its_nodes_rows_and_they_verify),
     ("request.unknown_fields", request_shapes::unknown_fields_are_scanned_by_default_and_refused_when_configured),
     ("request.unsupported", policy_controls::openrouter_extras_are_honoured_refused_or_named_never_dropped_silently),
     ("routing.attempt_timeout_secs", attempt_timeout_moves_on_to_the_next_provider),
@@ -187,6 +190,7 @@ const CONFIG_TABLES: &[(&str, &str, &str)] = &[
     ("AuditConfig", "src/config.rs", "audit"),
     ("WitnessConfig", "src/config.rs", "audit.witnesses"),
     ("TimestampAuthorityConfig", "src/config.rs", "audit.timestamp_authorities"),
+    ("StateConfig", "src/config.rs", "state"),
     ("RequestConfig", "src/config.rs", "request"),
     ("RoutingConfig", "src/config.rs", "routing"),
     ("ProviderConfig", "src/config.rs", "providers"),

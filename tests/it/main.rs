@@ -3,6 +3,7 @@
 
 mod audit_support;
 mod common;
+mod pg_support;
 mod policy_support;
 
 mod admin_keys;
@@ -21,6 +22,7 @@ mod gateway_dialects;
 mod gateway_props;
 mod layering;
 mod openrouter_surface;
+mod pg_gateway;
 mod pii_cli;
 mod pii_dialects;
 mod pii_disguise;

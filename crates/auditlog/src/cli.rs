@@ -65,10 +65,31 @@ pub struct VerifyLogArgs {
     /// Verify an export bundle offline instead of a log.
     #[arg(long, value_name = "DIR")]
     pub bundle: Option<PathBuf>,
+    /// Verify the logs kept in a PostgreSQL database (libpq URL) by several gateway nodes: every
+    /// node's chain, or the one named by --node.
+    #[cfg(feature = "postgres")]
+    #[arg(long, value_name = "URL", conflicts_with_all = ["data_dir", "db", "bundle"])]
+    pub postgres: Option<String>,
+    /// With --postgres: verify this node's chain only.
+    #[cfg(feature = "postgres")]
+    #[arg(long, value_name = "NAME", requires = "postgres")]
+    pub node: Option<String>,
+    /// With --postgres: a file of `NODE FINGERPRINT` lines, received out of band, pinning each
+    /// node's key (a node not listed is checked against its own genesis key: not attested).
+    #[cfg(feature = "postgres")]
+    #[arg(long, value_name = "FILE", requires = "postgres", conflicts_with = "pin")]
+    pub node_keys: Option<PathBuf>,
 }
+
+#[cfg(feature = "postgres")]
+mod postgres;
 
 /// Run `verify-log`; returns the process exit code.
 pub fn verify_log_main(args: VerifyLogArgs) -> i32 {
+    #[cfg(feature = "postgres")]
+    if let Some(url) = &args.postgres {
+        return postgres::verify_main(url, &args);
+    }
     let result = if let Some(dir) = &args.bundle { verify_bundle_cmd(dir, &args) } else { verify_log(&args) };
     match result {
         Ok(report) => {
@@ -139,10 +160,27 @@ pub fn verify_log(args: &VerifyLogArgs) -> Result<Report, String> {
     stream_entries(&store, &mut verifier, !args.json).map_err(|e| format!("reading {}: {e}", db.display()))?;
     let bodies = store.bodies().map_err(|e| e.to_string())?;
     let mut report = verifier.finish(&bodies);
+    assess_attestations(
+        args,
+        &mut report,
+        || store.checkpoints().map_err(|e| e.to_string()),
+        || store.cosignatures().map_err(|e| e.to_string()),
+        || store.timestamps().map_err(|e| e.to_string()),
+    )?;
+    Ok(report)
+}
+
+/// With `--witness-key` or `--tsa-cert`: the witnesses' cosignatures and the time stamps of the
+/// stored checkpoints, into the report's verdict (read only when asked for).
+fn assess_attestations(
+    args: &VerifyLogArgs,
+    report: &mut Report,
+    mut checkpoints: impl FnMut() -> Result<Vec<crate::db::StoredCheckpoint>, String>,
+    cosignatures: impl FnOnce() -> Result<Vec<crate::db::StoredCosignature>, String>,
+    timestamps: impl FnOnce() -> Result<Vec<crate::db::StoredTimestamp>, String>,
+) -> Result<(), String> {
     if let Some(policy) = witness_policy(args)? {
-        let checkpoints = store.checkpoints().map_err(|e| e.to_string())?;
-        let cosignatures = store.cosignatures().map_err(|e| e.to_string())?;
-        match witness::assess(&policy, &checkpoints, &cosignatures) {
+        match witness::assess(&policy, &checkpoints()?, &cosignatures()?) {
             Ok(summary) => report.witnesses = Some(summary),
             Err(f) if report.failure.is_none() => report.failure = Some(f),
             Err(_) => {}
@@ -150,16 +188,14 @@ pub fn verify_log(args: &VerifyLogArgs) -> Result<Report, String> {
         report.conclude();
     }
     if let Some(certs) = tsa_certs(args)? {
-        let checkpoints = store.checkpoints().map_err(|e| e.to_string())?;
-        let rows = store.timestamps().map_err(|e| e.to_string())?;
-        match timestamp::assess(&certs, &checkpoints, &rows) {
+        match timestamp::assess(&certs, &checkpoints()?, &timestamps()?) {
             Ok(summary) => report.timestamps = Some(summary),
             Err(f) if report.failure.as_ref().is_none_or(|g| f.seq < g.seq) => report.failure = Some(f),
             Err(_) => {}
         }
         report.conclude();
     }
-    Ok(report)
+    Ok(())
 }
 
 /// The certificates of `--tsa-cert`, when given.
@@ -222,29 +258,30 @@ fn dir_claims(dir: &Path) -> Result<Vec<Claim>, String> {
 /// The stored `tree_hashes` rows in position order, compared with the nodes the verifier
 /// recomputes as it goes. One row is held back when a node is missing, for the next comparison.
 struct NodeRows<'s> {
-    rows: Option<rusqlite::Rows<'s>>,
+    /// The next stored row; None for a log that keeps no interior nodes.
+    rows: Option<NextNode<'s>>,
     held: Option<NodeRow>,
 }
 
 /// `(pos, level, idx, hash)` of one `tree_hashes` row.
 type NodeRow = (i64, i64, i64, Vec<u8>);
 
+/// Reads the next stored tree row, in position order.
+type NextNode<'s> = Box<dyn FnMut() -> Result<Option<NodeRow>, String> + 's>;
+
 impl NodeRows<'_> {
-    fn next(&mut self) -> rusqlite::Result<Option<NodeRow>> {
+    fn next(&mut self) -> Result<Option<NodeRow>, String> {
         if let Some(h) = self.held.take() {
             return Ok(Some(h));
         }
         match self.rows.as_mut() {
             None => Ok(None),
-            Some(rows) => match rows.next()? {
-                None => Ok(None),
-                Some(r) => Ok(Some((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))),
-            },
+            Some(next) => next(),
         }
     }
 
     /// Compare the nodes the last entry completed with their rows.
-    fn check(&mut self, v: &mut Verifier) -> rusqlite::Result<bool> {
+    fn check(&mut self, v: &mut Verifier) -> Result<bool, String> {
         if self.rows.is_none() {
             return Ok(true);
         }
@@ -275,7 +312,7 @@ impl NodeRows<'_> {
     }
 
     /// After the last entry: rows left over describe entries the log does not have.
-    fn finish(&mut self, v: &mut Verifier) -> rusqlite::Result<()> {
+    fn finish(&mut self, v: &mut Verifier) -> Result<(), String> {
         if let Some((pos, level, index, _)) = self.next()? {
             let n = v.size();
             v.stop_with(Failure::new(n, format!("tree_hashes holds a node (level {level}, index {index}, position {pos}) over entries the log does not have: entries after {} were removed", n.saturating_sub(1))));
@@ -286,26 +323,38 @@ impl NodeRows<'_> {
 
 /// Feed every row to the verifier with its stored columns and tree nodes, with a progress line
 /// on a terminal for big logs.
-fn stream_entries(store: &LogDb, v: &mut Verifier, progress: bool) -> rusqlite::Result<()> {
+fn stream_entries(store: &LogDb, v: &mut Verifier, progress: bool) -> Result<(), String> {
     let total = store.size().unwrap_or(0);
     let show = progress && total > 200_000 && std::io::stderr().is_terminal();
     let conn = store.connection();
-    let mut stmt = conn.prepare("SELECT seq, kind, leaf_hash, bytes FROM entries ORDER BY seq")?;
+    let err = |e: rusqlite::Error| e.to_string();
+    let mut stmt = conn.prepare("SELECT seq, kind, leaf_hash, bytes FROM entries ORDER BY seq").map_err(err)?;
     // Old-layout logs (no tree_hashes) keep no interior nodes to compare.
     let mut node_stmt = if store.has_tree_hashes() {
-        Some(conn.prepare("SELECT pos, level, idx, hash FROM tree_hashes ORDER BY pos")?)
+        Some(conn.prepare("SELECT pos, level, idx, hash FROM tree_hashes ORDER BY pos").map_err(err)?)
     } else {
         None
     };
-    let mut nodes = NodeRows { rows: node_stmt.as_mut().map(|s| s.query([])).transpose()?, held: None };
-    let mut rows = stmt.query([])?;
+    let mut node_rows = node_stmt.as_mut().map(|s| s.query([])).transpose().map_err(err)?;
+    let next_node = node_rows.as_mut().map(|rows| {
+        Box::new(move || match rows.next().map_err(err)? {
+            None => Ok(None),
+            Some(r) => {
+                let row: NodeRow =
+                    (r.get(0).map_err(err)?, r.get(1).map_err(err)?, r.get(2).map_err(err)?, r.get(3).map_err(err)?);
+                Ok(Some(row))
+            }
+        }) as NextNode<'_>
+    });
+    let mut nodes = NodeRows { rows: next_node, held: None };
+    let mut rows = stmt.query([]).map_err(err)?;
     let mut n = 0u64;
     let mut complete = true;
-    while let Some(row) = rows.next()? {
-        let seq = row.get::<_, i64>(0)?;
-        let kind = row.get_ref(1)?.as_str_or_null()?;
-        let leaf_hash = row.get_ref(2)?.as_blob_or_null()?;
-        let bytes = row.get_ref(3)?.as_blob()?;
+    while let Some(row) = rows.next().map_err(err)? {
+        let seq = row.get::<_, i64>(0).map_err(err)?;
+        let kind = row.get_ref(1).map_err(err)?.as_str_or_null().map_err(|e| e.to_string())?;
+        let leaf_hash = row.get_ref(2).map_err(err)?.as_blob_or_null().map_err(|e| e.to_string())?;
+        let bytes = row.get_ref(3).map_err(err)?.as_blob().map_err(|e| e.to_string())?;
         if !v.push(crate::chain::Row { seq: seq.max(0) as u64, leaf_hash, kind, bytes }) || !nodes.check(v)? {
             complete = false;
             break;

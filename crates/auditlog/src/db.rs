@@ -12,6 +12,9 @@ use std::time::Duration;
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// An error of the PostgreSQL server or connection (the `postgres` feature), in its words.
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
     #[error("log database unavailable: {0}")]
     Unavailable(String),
     #[error("log database inconsistent: {0}")]

@@ -3,7 +3,8 @@
 //!
 //! Layout: [`entry`] (the exact bytes hashed and stored) and [`record`] (what entries carry),
 //! [`merkle`] (RFC 9162 hashing and proofs), [`note`] (keys, C2SP signed notes, checkpoints),
-//! [`chain`] (the per-entry checks the gateway's writer shares), [`db`] (reading `log.db`),
+//! [`chain`] (the per-entry checks the gateway's writer shares), [`db`] (reading `log.db`), `pg`
+//! (reading a log kept in PostgreSQL, with the `postgres` feature),
 //! [`verify`] (the verifier over a stream of rows), [`witness`] and [`cosign`] (witness
 //! cosignatures), [`timestamp`] (RFC 3161 time stamps), [`bundle`] (export bundle format and its
 //! check), [`cli`] (`verify-log`).
@@ -20,6 +21,8 @@ pub mod db;
 pub mod entry;
 pub mod merkle;
 pub mod note;
+#[cfg(feature = "postgres")]
+pub mod pg;
 pub mod record;
 pub mod timestamp;
 pub mod verify;
