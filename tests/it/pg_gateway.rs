@@ -8,6 +8,7 @@ use crate::pg_support::PgCluster;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// The `[state]` and `[audit]` tables of one node.
 fn node_config(url: &str, node: &str) -> String {
@@ -114,4 +115,168 @@ async fn a_node_that_loses_its_database_answers_503_forwards_nothing_and_resumes
     assert!(gw.terminate().success());
     let (code, report) = verify_pg(&url, &["--node", "node-a", "--public-key", &pub_key(&gw.data_dir())]);
     assert_eq!(code, 0, "{report}");
+}
+
+/// The grants docs/deployment.md gives the nodes' role: read and append, erase a body, nothing else.
+const NODE_ROLE: &str = "CREATE ROLE auditgate_node LOGIN; \
+    GRANT SELECT, INSERT ON audit_entries, audit_tree_hashes, audit_checkpoints, \
+        audit_cosignatures, audit_timestamps, audit_bodies TO auditgate_node; \
+    GRANT UPDATE (body, wrapped_key, erased_at) ON audit_bodies TO auditgate_node;";
+
+/// Calls on `gw` until `deadline`: (request entry, generation id) of every complete answer.
+async fn load(gw: &Gateway, workers: usize, deadline: Instant) -> Vec<tokio::task::JoinHandle<Vec<(u64, String)>>> {
+    (0..workers)
+        .map(|w| {
+            let client = gw.client();
+            let url = format!("{}/v1/chat/completions", gw.url);
+            let key = gw.key.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut i = 0;
+                while Instant::now() < deadline {
+                    i += 1;
+                    let mut req = user(&format!("worker {w} call {i}"));
+                    req["stream"] = json!(i % 3 == 0);
+                    let Ok(resp) = client.post(&url).bearer_auth(&key).json(&req).send().await else { break };
+                    let header =
+                        |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+                    let (entry, id) = (header("x-auditgate-entry"), header("x-generation-id"));
+                    let complete = resp.text().await.is_ok();
+                    if let (Some(entry), Some(id), true) = (entry.and_then(|e| e.parse().ok()), id, complete) {
+                        got.push((entry, id));
+                    }
+                }
+                got
+            })
+        })
+        .collect()
+}
+
+fn fingerprint(data_dir: &Path) -> String {
+    let out = Command::new(bin()).args(["audit", "fingerprint", "--data-dir"]).arg(data_dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().next().unwrap().to_string()
+}
+
+/// Request entries of `node`: seq -> generation id.
+fn request_entries(pg: &PgCluster, node: &str) -> std::collections::HashMap<u64, String> {
+    pg.sql(
+        "fleet",
+        &format!(
+            "SELECT seq, convert_from(bytes, 'UTF8')::json->'payload'->>'generation_id' FROM audit_entries \
+             WHERE node = '{node}' AND kind = 'request'"
+        ),
+    )
+    .into_iter()
+    .map(|row| {
+        let (seq, id) = row.split_once('|').unwrap();
+        (seq.parse().unwrap(), id.to_string())
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_on_one_database_keep_their_own_chains_under_load_and_a_killed_one_loses_no_receipt() {
+    let pg = PgCluster::start();
+    pg.create_db("fleet");
+    // The owner (here the superuser) creates the schema; the nodes connect as the insert-only role.
+    let schema = std::fs::read_to_string(crate::policy_support::repo_path("src/audit/pg_schema.sql")).unwrap();
+    pg.sql("fleet", &schema);
+    pg.sql("fleet", NODE_ROLE);
+    let url = pg.url_as("auditgate_node", "fleet");
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let builder = |node: &str| {
+        GatewayBuilder::default()
+            .provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR"))
+            .extra(&node_config(&url, node))
+    };
+    let mut nodes: Vec<Gateway> = ["node-1", "node-2", "node-3"].iter().map(|n| builder(n).start()).collect();
+
+    // A second process for a node that runs is refused: one writer per chain.
+    let twin = tempfile::tempdir().unwrap();
+    let config = builder("node-1").write_config(twin.path());
+    let mut child = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(30)).expect("a twin of node-1 kept running");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success() && stderr.contains("in use by another writer"), "{stderr}");
+
+    let deadline = Instant::now() + Duration::from_millis(2000);
+    let mut loads = Vec::new();
+    for gw in &nodes {
+        loads.push(load(gw, 3, deadline).await);
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    nodes[2].child.kill().unwrap(); // SIGKILL, mid-load
+    nodes[2].child.wait().unwrap();
+    let mut receipts = Vec::new();
+    for workers in loads {
+        let mut got = Vec::new();
+        for w in workers {
+            got.extend(w.await.unwrap());
+        }
+        receipts.push(got);
+    }
+    for (i, got) in receipts.iter().enumerate() {
+        assert!(got.len() > 10, "too little load on node-{}: {}", i + 1, got.len());
+        let stored = request_entries(&pg, &format!("node-{}", i + 1));
+        for (entry, id) in got {
+            assert_eq!(stored.get(entry), Some(id), "node-{}: entry {entry} a client received is missing", i + 1);
+        }
+    }
+
+    // The insert-only role can neither change rows nor remove the guard.
+    for sql in [
+        "DELETE FROM audit_entries",
+        "UPDATE audit_checkpoints SET note = ''",
+        "DROP TRIGGER audit_entries_append_only ON audit_entries",
+        "ALTER TABLE audit_entries DISABLE TRIGGER USER",
+    ] {
+        let refused = pg.sql_as("auditgate_node", "fleet", sql).expect_err(sql);
+        assert!(refused.contains("permission denied") || refused.contains("must be owner"), "{sql}: {refused}");
+    }
+
+    // The killed node starts again on its chain (recording the crash); then every node stops cleanly.
+    let mut dead = nodes.pop().unwrap();
+    let dir = std::mem::replace(&mut dead.dir, tempfile::tempdir().unwrap());
+    let key = dead.key.clone();
+    drop(dead);
+    let config = dir.path().join("gateway.toml");
+    let again = Gateway::spawn(dir, &config, key);
+    assert_eq!(again.chat(user("after the crash")).await.0, 200);
+    nodes.push(again);
+    let mut keys = String::new();
+    for (i, gw) in nodes.iter_mut().enumerate() {
+        assert!(gw.terminate().success());
+        keys.push_str(&format!("node-{} {}\n", i + 1, fingerprint(&gw.data_dir())));
+    }
+    let kinds = pg.sql("fleet", "SELECT kind FROM audit_entries WHERE node = 'node-3' AND kind = 'recovered'");
+    assert_eq!(kinds.len(), 1, "the restart of node-3 records its crash");
+    let keys_file = pg_keys_file(&keys);
+    let (code, report) = verify_pg(&url, &["--node-keys", keys_file.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{report}");
+    let nodes_verified: Vec<&String> = report["nodes"].as_object().unwrap().keys().collect();
+    assert_eq!(nodes_verified, ["node-1", "node-2", "node-3"]);
+    // Each chain is its own: pinned to another node's key, a chain is not the log that key signs.
+    let swapped = keys.replace("node-1 ", "node-x ").replace("node-2 ", "node-1 ").replace("node-x ", "node-2 ");
+    let swapped_file = pg_keys_file(&swapped);
+    let (code, report) = verify_pg(&url, &["--node-keys", swapped_file.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{report}");
+    for node in ["node-1", "node-2"] {
+        let reason = report["nodes"][node]["failure"]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("never signed this log"), "{node}: {report}");
+    }
+    assert_eq!(report["nodes"]["node-3"]["ok"], true, "{report}");
+}
+
+fn pg_keys_file(text: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    file
 }
