@@ -81,8 +81,13 @@ fn audit_options(config: &Config) -> AuditOptions {
         timestamp_interval_ms: config.audit.timestamp_interval_ms,
         body_key_file: config.audit.body_key_file.clone(),
         body_hold_years: config.audit.body_hold_years,
-        // Checked by Config::validate.
-        location: config.state.log_location().ok().flatten(),
+        // Checked by Config::validate. Explicit for SQLite too: a data directory that keeps a
+        // PostgreSQL node's key is then refused, not followed (see audit::writer::claim_dir).
+        location: Some(
+            config.state.log_location().ok().flatten().unwrap_or_else(|| {
+                crate::audit::store::LogLocation::Sqlite(config.data_dir.join(crate::audit::FILE_DB))
+            }),
+        ),
     }
 }
 

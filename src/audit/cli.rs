@@ -178,6 +178,12 @@ fn run_audit(cmd: AuditCommand, dir: &Path) -> Result<(), BundleError> {
             say!("signing key fingerprint: {}", fingerprint_of(&public_key()?)?);
         }
         AuditCommand::Snapshot { out, reason } => {
+            if let LogLocation::Postgres { node, .. } = &location {
+                return Err(BundleError::Invalid(format!(
+                    "a snapshot copies log.db; node {node}'s log is in PostgreSQL: copy it with pg_dump and check \
+                     the copy with verify-log --postgres (docs/deployment.md, Backups)"
+                )));
+            }
             record_access(dir, "snapshot", None, Some(format!("to {}", out.display())), reason)?;
             let snap = super::snapshot::snapshot(dir, &out)?;
             say!("snapshot of {} entries in {}, all covered by its checkpoint.txt", snap.entries, out.display());

@@ -147,7 +147,8 @@ pub struct AuditOptions {
     /// Years a stored body is held before it may be erased without `--force` (statutory hold,
     /// CO art. 958f: 10).
     pub body_hold_years: u32,
-    /// Where the log is kept; None: `log.db` in the data directory (`[state]`).
+    /// Where the log is kept (`[state]`); None: wherever the data directory says (the offline
+    /// commands: the PostgreSQL node named in `postgres-node`, else `log.db`).
     pub location: Option<store::LogLocation>,
 }
 

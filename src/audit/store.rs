@@ -134,9 +134,26 @@ pub enum LogLocation {
 }
 
 impl LogLocation {
-    /// The SQLite log of a data directory.
+    /// The log a data directory keeps: the PostgreSQL node its `postgres-node` file names (written
+    /// by the node's writer at every start), else `log.db`.
     pub fn in_dir(dir: &Path) -> LogLocation {
-        LogLocation::Sqlite(dir.join(super::FILE_DB))
+        LogLocation::named_in(dir).unwrap_or_else(|| LogLocation::Sqlite(dir.join(super::FILE_DB)))
+    }
+
+    /// The PostgreSQL node named in `dir`, if any: its name, then its URL, one a line.
+    pub(crate) fn named_in(dir: &Path) -> Option<LogLocation> {
+        let text = std::fs::read_to_string(dir.join(super::FILE_PG_NODE)).ok()?;
+        let mut lines = text.lines().map(str::trim);
+        let (node, url) = (lines.next()?.to_string(), lines.next()?.to_string());
+        Some(LogLocation::Postgres { url, node })
+    }
+
+    /// What [`LogLocation::named_in`] reads back.
+    pub(crate) fn marker_text(&self) -> Option<String> {
+        match self {
+            LogLocation::Sqlite(_) => None,
+            LogLocation::Postgres { url, node } => Some(format!("{node}\n{url}\n")),
+        }
     }
 
     /// Whether a log is there to read (readers never create one).

@@ -868,31 +868,29 @@ impl Writer {
     }
 }
 
-/// A data directory serves one log: a node's directory names its PostgreSQL node in
-/// [`FILE_PG_NODE`], so the offline commands (which open `log.db`) cannot start a second log
-/// beside it, and the directory cannot be moved to another node's chain with its key.
+/// A data directory serves one log. A node's directory names its PostgreSQL node and URL in
+/// [`FILE_PG_NODE`] (0600: the URL may hold a password, as gateway.toml does), rewritten at every
+/// start so a changed URL follows; the offline commands open the log it names. A directory that
+/// keeps one log is refused for another: another node, or SQLite beside PostgreSQL either way.
 fn claim_dir(dir: &Path, location: &LogLocation) -> Result<(), AuditError> {
-    let marker = dir.join(FILE_PG_NODE);
-    let named = fs::read_to_string(&marker).ok().map(|s| s.trim().to_string());
+    let named = LogLocation::named_in(dir);
+    let refuse = |what: String| Err(unavailable(format!("{}: {what}", dir.display())));
     match (location, named) {
         (LogLocation::Sqlite(_), None) => Ok(()),
-        (LogLocation::Sqlite(_), Some(node)) => Err(unavailable(format!(
-            "{} keeps the log of PostgreSQL node {node:?} ({FILE_PG_NODE}); this command works on log.db only",
-            dir.display()
-        ))),
-        (LogLocation::Postgres { node, .. }, Some(named)) if *node == named => Ok(()),
-        (LogLocation::Postgres { node, .. }, Some(named)) => {
-            Err(unavailable(format!("{} holds the signing key of node {named:?}, not of node {node:?}", dir.display())))
+        (LogLocation::Sqlite(_), Some(LogLocation::Postgres { node, .. })) => refuse(format!(
+            "it keeps the signing key of PostgreSQL node {node:?} ({FILE_PG_NODE}), but the log is configured in log.db"
+        )),
+        (LogLocation::Postgres { node, .. }, Some(LogLocation::Postgres { node: named, .. })) if *node != named => {
+            refuse(format!("it keeps the signing key of node {named:?}, not of node {node:?}"))
         }
-        (LogLocation::Postgres { node, .. }, None) => {
-            if dir.join(super::FILE_DB).exists() {
-                return Err(unavailable(format!(
-                    "{} already keeps a SQLite log (log.db); give node {node:?} a data directory of its own",
-                    dir.display()
-                )));
-            }
-            write_private(&marker, &format!("{node}\n")).map_err(unavailable)
+        (LogLocation::Postgres { node, .. }, _) if dir.join(super::FILE_DB).exists() => {
+            refuse(format!("it already keeps a SQLite log (log.db); give node {node:?} a data directory of its own"))
         }
+        (LogLocation::Postgres { .. }, _) => {
+            let text = location.marker_text().unwrap_or_default();
+            write_private(&dir.join(FILE_PG_NODE), &text).map_err(unavailable)
+        }
+        (LogLocation::Sqlite(_), Some(LogLocation::Sqlite(_))) => Ok(()),
     }
 }
 

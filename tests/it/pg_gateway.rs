@@ -42,7 +42,8 @@ pub(crate) async fn a_gateway_on_postgres_records_each_exchange_in_its_nodes_row
     assert!(gw.terminate().success());
     let data = gw.data_dir();
     assert!(!data.join("log.db").exists(), "the log went to a local file instead of PostgreSQL");
-    assert_eq!(std::fs::read_to_string(data.join("postgres-node")).unwrap().trim(), "node-a");
+    let marker = std::fs::read_to_string(data.join("postgres-node")).unwrap();
+    assert_eq!(marker, format!("node-a\n{url}\n"), "the data directory names its node and database");
 
     let kinds = pg.sql("gw", "SELECT kind FROM audit_entries WHERE node = 'node-a' ORDER BY seq");
     assert_eq!(kinds.first().map(String::as_str), Some("genesis"));
@@ -60,6 +61,50 @@ pub(crate) async fn a_gateway_on_postgres_records_each_exchange_in_its_nodes_row
     // Unpinned, the same chain is intact but not attested.
     let (code, report) = verify_pg(&url, &["--node", "node-a"]);
     assert_eq!((code, report["intact"].as_bool()), (3, Some(true)), "{report}");
+
+    // The offline commands follow the node's data directory to its rows: a receipt's proof (its
+    // access entry recorded first, and signed).
+    let out = Command::new(bin())
+        .args(["audit", "prove", "--entry", &request_seq, "--reason", "client receipt", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let proof: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(proof["entry"].to_string(), request_seq);
+    let access = pg.sql("gw", "SELECT count(*) FROM audit_entries WHERE node = 'node-a' AND kind = 'access'");
+    assert_eq!(access, ["1"]);
+    let (code, report) = verify_pg(&url, &["--node", "node-a", "--public-key", &pub_key(&data)]);
+    assert_eq!((code, report["unsigned_tail"].as_u64()), (0, Some(0)), "{report}");
+    let snapshot = Command::new(bin())
+        .args(["audit", "snapshot", "--out"])
+        .arg(data.join("snap"))
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&snapshot.stderr).contains("pg_dump"),
+        "a snapshot of a PostgreSQL node must point to pg_dump"
+    );
+
+    // The node's directory is not silently reused for a log.db (a config without [state]).
+    let sqlite_config = gw.dir.path().join("sqlite.toml");
+    let policies = gw.dir.path().join("policies").display().to_string();
+    std::fs::write(&sqlite_config, format!("data_dir = {:?}\npolicy_dir = {policies:?}\n", data.display().to_string()))
+        .unwrap();
+    let mut child = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&sqlite_config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(30)).expect("serve on a node's directory kept running");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success() && stderr.contains("configured in log.db"), "{stderr}");
+    assert!(!data.join("log.db").exists());
 
     // The triggers refuse every change, the superuser's too.
     for sql in [
