@@ -325,3 +325,61 @@ fn pg_keys_file(text: &str) -> tempfile::NamedTempFile {
     std::fs::write(file.path(), text).unwrap();
     file
 }
+
+/// `auditgate audit ARGS --data-dir DIR`: exit code, stdout, stderr.
+fn audit_cli(data_dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin()).arg("audit").args(args).arg("--data-dir").arg(data_dir).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[tokio::test]
+async fn a_nodes_sealed_bodies_are_erased_only_as_erasure_and_its_export_bundle_verifies() {
+    let pg = PgCluster::start();
+    let url = pg.create_db("gw");
+    let fake = FakeUpstream::start(Behavior::Echo).await;
+    let config = node_config(&url, "node-b").replace("[audit]\n", "[audit]\nstore_bodies = \"redacted\"\n");
+    let mut gw = GatewayBuilder::default()
+        .provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR"))
+        .extra(&config)
+        .start();
+    let (status, headers, _) = gw.chat(user("pay to CH93 0076 2011 6238 5295 7")).await;
+    assert_eq!(status, 200);
+    let seq = headers["x-auditgate-entry"].to_str().unwrap().to_string();
+    assert!(gw.terminate().success());
+    let data = gw.data_dir();
+    let stored = pg.sql("gw", "SELECT seq, role, mode FROM audit_bodies WHERE node = 'node-b' ORDER BY seq, role");
+    assert_eq!(stored.len(), 2, "request and response bodies: {stored:?}");
+    let (code, text, err) = audit_cli(&data, &["show-body", "--entry", &seq, "--role", "request"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("<IBAN_CODE>") && !text.contains("CH93"), "{text}");
+
+    // Any change to a body row but its erasure is refused by the trigger.
+    for sql in ["UPDATE audit_bodies SET size = 1", "UPDATE audit_bodies SET body = NULL", "DELETE FROM audit_bodies"] {
+        assert!(pg.sql_as("postgres", "gw", sql).is_err(), "{sql} was allowed");
+    }
+    let erase = ["erase", "--entry", &seq, "--role", "request", "--reason", "art. 17 request", "--force"];
+    let (code, _, err) = audit_cli(&data, &erase);
+    assert_eq!(code, 0, "{err}");
+    let erased = pg.sql("gw", &format!("SELECT body IS NULL, wrapped_key IS NULL, erased_at IS NOT NULL FROM audit_bodies WHERE node = 'node-b' AND seq = {seq} AND role = 'request'"));
+    assert_eq!(erased, ["t|t|t"]);
+    let (code, report) = verify_pg(&url, &["--node", "node-b", "--public-key", &pub_key(&data)]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["erased_bodies"].as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(report["bodies_checked"], 1, "the body kept is checked against its commitment: {report}");
+
+    // An export bundle of the node's entries verifies offline.
+    let size: u64 = pg.sql("gw", "SELECT count(*) FROM audit_entries WHERE node = 'node-b'")[0].parse().unwrap();
+    let out = gw.dir.path().join("bundle");
+    let last = (size - 1).to_string();
+    let (code, _, err) = audit_cli(&data, &["export", "--from", "0", "--to", &last, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let verified = Command::new(env!("CARGO_BIN_EXE_verify-log"))
+        .args(["--json", "--bundle"])
+        .arg(&out)
+        .arg("--public-key")
+        .arg(data.join("signing.pub"))
+        .output()
+        .unwrap();
+    assert_eq!(verified.status.code(), Some(0), "{}", String::from_utf8_lossy(&verified.stdout));
+}
