@@ -383,3 +383,50 @@ async fn a_nodes_sealed_bodies_are_erased_only_as_erasure_and_its_export_bundle_
         .unwrap();
     assert_eq!(verified.status.code(), Some(0), "{}", String::from_utf8_lossy(&verified.stdout));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_pushes_its_checkpoints_to_a_witness_and_the_cosignatures_in_its_rows_verify() {
+    let pg = PgCluster::start();
+    let url = pg.create_db("gw");
+    let config = node_config(&url, "node-w").replace("[audit]\n", "[audit]\ncheckpoint_interval_ms = 100\n");
+    let mut gw = GatewayBuilder::default().demo().extra(&config).start();
+    assert!(gw.terminate().success());
+    // The witness is told the node's origin and key, then the node starts again pushing to it.
+    let witness_dir = tempfile::tempdir().unwrap();
+    let witness = crate::audit_witness::Witness::start(witness_dir.path());
+    let out = Command::new(bin())
+        .args(["witness", "add-log", "--origin", "test.example/node-w", "--data-dir"])
+        .arg(witness_dir.path())
+        .arg("--public-key")
+        .arg(gw.data_dir().join("signing.pub"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = std::mem::replace(&mut gw.dir, tempfile::tempdir().unwrap());
+    let config = dir.path().join("gateway.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "witness_quorum = 1\n[[audit.witnesses]]\nurl = {:?}\npublic_key = {:?}\n",
+        witness.url,
+        witness.public_key()
+    ));
+    std::fs::write(&config, text).unwrap();
+    let key = gw.key.clone();
+    drop(gw);
+    let mut gw = Gateway::spawn(dir, &config, key);
+    let body = json!({"model": "demo/echo", "messages": [{"role": "user", "content": "Grüezi"}]});
+    assert_eq!(gw.chat(body).await.0, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let cosigned = || pg.sql("gw", "SELECT count(*) FROM audit_cosignatures WHERE node = 'node-w'")[0] != "0";
+    while !cosigned() {
+        assert!(Instant::now() < deadline, "the witness cosigned nothing: {}", gw.stderr());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gw.terminate().success());
+    let witness_key = witness_dir.path().join("witness.pub").display().to_string();
+    let pinned = ["--node", "node-w", "--public-key", &pub_key(&gw.data_dir())];
+    let (code, report) =
+        verify_pg(&url, &[&pinned[..], &["--witness-key", &witness_key, "--witness-quorum", "1"]].concat());
+    assert_eq!(code, 0, "{report}");
+    assert!(report["witnesses"].is_object(), "{report}");
+}
