@@ -680,12 +680,31 @@ mod tests {
         assert_eq!(c.audit.timestamp_interval_ms, crate::audit::DEFAULT_TIMESTAMP_INTERVAL_MS);
         // Uncommented, the example array tables belong to [audit] and take no [audit] key away.
         let mut uncommented = text.clone();
-        for example in ["[[audit.", "url = ", "public_key = ", "certificate = "] {
+        for example in ["[[audit.", "url = ", "public_key = ", "certificate = ", "[state]", "backend = ", "node = "] {
             uncommented = uncommented.replace(&format!("# {example}"), example);
         }
         let c: Config = toml::from_str(&uncommented).unwrap();
         assert_eq!((c.audit.witnesses.len(), c.audit.timestamp_authorities.len()), (1, 1));
         assert_eq!(c.audit.body_hold_years, 10);
+        assert!(matches!(c.state.log_location(), Ok(Some(crate::audit::store::LogLocation::Postgres { .. }))));
+    }
+
+    #[test]
+    fn state_postgres_needs_url_and_a_node_name_and_sqlite_takes_neither() {
+        let state = |text: &str| toml::from_str::<Config>(text).unwrap().validate();
+        assert!(state("").is_ok());
+        assert!(state("[state]\nbackend = \"sqlite\"\nurl = \"postgresql://x/db\"").is_err());
+        assert!(state("[state]\nbackend = \"postgres\"\nnode = \"a\"").is_err());
+        assert!(state("[state]\nbackend = \"postgres\"\nurl = \"postgresql://x/db\"").is_err());
+        assert!(state("[state]\nbackend = \"postgres\"\nurl = \"postgresql://x/db\"\nnode = \"a b\"").is_err());
+        let ok =
+            toml::from_str::<Config>("[state]\nbackend = \"postgres\"\nurl = \"postgresql://x/db\"\nnode = \"zrh-1\"")
+                .unwrap();
+        assert_eq!(
+            ok.state.log_location().unwrap(),
+            Some(crate::audit::store::LogLocation::Postgres { url: "postgresql://x/db".into(), node: "zrh-1".into() })
+        );
+        assert!(toml::from_str::<Config>("[state]\nbackend = \"mysql\"").is_err());
     }
 
     #[test]

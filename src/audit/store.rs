@@ -125,12 +125,19 @@ pub trait LogStore: Send {
 
 /// Where a log is kept: what the writer opens, and what every reader (proofs, export, the
 /// witness and time-stamp clients, reconciliation) opens again on its own connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum LogLocation {
     /// `log.db` in the data directory.
     Sqlite(PathBuf),
     /// One node's chain in a PostgreSQL database shared by several nodes (`super::pg_store`).
     Postgres { url: String, node: String },
+}
+
+/// Never the URL, which may hold a password.
+impl std::fmt::Debug for LogLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
 }
 
 impl LogLocation {
