@@ -158,7 +158,7 @@ pub enum StateBackend {
 
 impl StateConfig {
     /// Where the audit log is: None for `log.db` in the data directory.
-    pub fn log_location(&self) -> Result<Option<crate::audit::store::LogLocation>, ConfigError> {
+    pub fn log_location(&self) -> Result<Option<crate::audit::location::LogLocation>, ConfigError> {
         let invalid = |m: &str| Err(ConfigError::Invalid(format!("[state] {m}")));
         match self.backend {
             StateBackend::Sqlite if self.url.is_some() || self.node.is_some() => {
@@ -174,7 +174,7 @@ impl StateConfig {
                         "backend = \"postgres\" needs node, a name of 1 to 64 letters, digits, '.', '_' or '-'",
                     );
                 };
-                Ok(Some(crate::audit::store::LogLocation::Postgres { url, node }))
+                Ok(Some(crate::audit::location::LogLocation::Postgres { url, node }))
             }
         }
     }
@@ -686,7 +686,7 @@ mod tests {
         let c: Config = toml::from_str(&uncommented).unwrap();
         assert_eq!((c.audit.witnesses.len(), c.audit.timestamp_authorities.len()), (1, 1));
         assert_eq!(c.audit.body_hold_years, 10);
-        assert!(matches!(c.state.log_location(), Ok(Some(crate::audit::store::LogLocation::Postgres { .. }))));
+        assert!(matches!(c.state.log_location(), Ok(Some(crate::audit::location::LogLocation::Postgres { .. }))));
     }
 
     #[test]
@@ -702,7 +702,10 @@ mod tests {
                 .unwrap();
         assert_eq!(
             ok.state.log_location().unwrap(),
-            Some(crate::audit::store::LogLocation::Postgres { url: "postgresql://x/db".into(), node: "zrh-1".into() })
+            Some(crate::audit::location::LogLocation::Postgres {
+                url: "postgresql://x/db".into(),
+                node: "zrh-1".into()
+            })
         );
         assert!(toml::from_str::<Config>("[state]\nbackend = \"mysql\"").is_err());
     }

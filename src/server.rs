@@ -83,11 +83,9 @@ fn audit_options(config: &Config) -> AuditOptions {
         body_hold_years: config.audit.body_hold_years,
         // Checked by Config::validate. Explicit for SQLite too: a data directory that keeps a
         // PostgreSQL node's key is then refused, not followed (see audit::writer::claim_dir).
-        location: Some(
-            config.state.log_location().ok().flatten().unwrap_or_else(|| {
-                crate::audit::store::LogLocation::Sqlite(config.data_dir.join(crate::audit::FILE_DB))
-            }),
-        ),
+        location: Some(config.state.log_location().ok().flatten().unwrap_or_else(|| {
+            crate::audit::location::LogLocation::Sqlite(config.data_dir.join(crate::audit::FILE_DB))
+        })),
     }
 }
 

@@ -12,7 +12,8 @@
 
 use super::{AccountStore, Generation, StoreError};
 use crate::audit::entry::decode;
-use crate::audit::store::{LogLocation, LogStore, StoreError as LogStoreError};
+use crate::audit::location::LogLocation;
+use crate::audit::store::{LogStore, StoreError as LogStoreError};
 use crate::audit::{Record, ResponseRecord};
 use std::collections::HashMap;
 

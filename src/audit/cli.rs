@@ -10,10 +10,10 @@
 pub use auditlog::cli::{verify_log, verify_log_main, VerifyLogArgs};
 
 use super::bundle::{self, BundleError};
+use super::location::LogLocation;
 use super::note::PublicKey;
 use super::operator::{self, operator_name, OperatorRequest};
 use super::sealed::{MasterKey, Sealed};
-use super::store::LogLocation;
 use super::{body_key_path, AuditError, AuditOptions, FILE_PUB};
 use std::io::Write;
 use std::path::{Path, PathBuf};

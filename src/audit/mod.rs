@@ -20,6 +20,7 @@ pub mod bundle;
 pub mod cli;
 pub mod files;
 mod follow;
+pub mod location;
 pub mod operator;
 pub mod pg_store;
 pub mod sealed;
@@ -149,7 +150,7 @@ pub struct AuditOptions {
     pub body_hold_years: u32,
     /// Where the log is kept (`[state]`); None: wherever the data directory says (the offline
     /// commands: the PostgreSQL node named in `postgres-node`, else `log.db`).
-    pub location: Option<store::LogLocation>,
+    pub location: Option<location::LogLocation>,
 }
 
 /// Longest a caller waits for the writer's durable acknowledgement before failing closed. Storage
@@ -204,7 +205,7 @@ struct Inner {
     tx: Sender<Command>,
     dir: PathBuf,
     /// Where the writer keeps the log; readers open it again from here.
-    location: store::LogLocation,
+    location: location::LogLocation,
     opts: AuditOptions,
     public_key: String,
     /// Why appends were refused from the start (`witness-halt`), if they were.
@@ -295,7 +296,7 @@ impl AuditLog {
     }
 
     /// Where the log is stored.
-    pub fn location(&self) -> &store::LogLocation {
+    pub fn location(&self) -> &location::LogLocation {
         &self.inner.location
     }
 

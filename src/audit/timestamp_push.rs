@@ -10,7 +10,8 @@
 //! and shown by `/health`; the next checkpoint is offered after the interval.
 
 use super::follow::{follow, Follower, Next};
-use super::store::{LogLocation, StoredTimestamp};
+use super::location::LogLocation;
+use super::store::StoredTimestamp;
 use super::timestamp::{check_reply, format_gen_time, imprint_of, Request, TrustedCert, QUERY_CONTENT_TYPE};
 use super::writer::Command;
 use super::{AuditError, AuditLog, AuditOptions, SignedCheckpoint};

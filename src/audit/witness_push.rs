@@ -11,9 +11,9 @@
 
 use super::cosign::{note_text, WitnessKey};
 use super::follow::{follow, Follower, Next};
+use super::location::LogLocation;
 use super::merkle::{consistency_proof, Hash};
 use super::record::SystemRecord;
-use super::store::LogLocation;
 use super::witness::AddCheckpoint;
 use super::writer::Command;
 use super::{AuditError, AuditLog, AuditOptions, SignedCheckpoint};

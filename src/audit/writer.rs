@@ -15,11 +15,12 @@
 use super::chain::{ChainCheck, Failure};
 use super::entry::{encode, format_time, kind_of};
 use super::files;
+use super::location::LogLocation;
 use super::merkle::{leaf_hash, Frontier, Hash};
 use super::note::{sign_rotation, write_atomic, write_private, Checkpoint, KeyPair, PublicKey};
 use super::operator::{self, OperatorRequest};
 use super::record::{Record, SystemRecord, OUTCOME_GATEWAY_STOPPED};
-use super::store::{Batch, Erasure, LogLocation, LogStore, NewBody, StoredCheckpoint, StoredEntry, StoredTimestamp};
+use super::store::{Batch, Erasure, LogStore, NewBody, StoredCheckpoint, StoredEntry, StoredTimestamp};
 use super::verified::{self, ScanError, VerifiedState};
 use super::{AuditError, AuditOptions, FILE_CHECKPOINTS, FILE_KEY, FILE_LOCK, FILE_PG_NODE, FILE_PUB};
 use std::collections::BTreeSet;
