@@ -12,7 +12,7 @@
 //! checkpoint. The root it signs is the cursor's, and it must equal the root of what it wrote.
 //! An integrity failure found at run time stops every append and signature.
 
-use super::chain::{ChainCheck, Failure};
+use super::chain::{Broken, ChainCheck, Failure};
 use super::entry::{encode, format_time, kind_of};
 use super::files;
 use super::merkle::{leaf_hash, Frontier, Hash};
@@ -165,8 +165,8 @@ pub(crate) struct Writer {
     _lock: File,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> AuditError {
-    AuditError::Unavailable(e.to_string())
+fn unavailable(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AuditError {
+    AuditError::unavailable(e)
 }
 
 impl Writer {
@@ -182,7 +182,7 @@ impl Writer {
             .open(dir.join(FILE_LOCK))
             .map_err(unavailable)?;
         lock.try_lock().map_err(|_| {
-            AuditError::Unavailable(format!("{} is in use by another writer (a running gateway?)", dir.display()))
+            AuditError::unavailable(format!("{} is in use by another writer (a running gateway?)", dir.display()))
         })?;
         let db_path = dir.join(FILE_DB);
         let existed = db_path.exists();
@@ -315,7 +315,7 @@ impl Writer {
     /// Verify the stored rows up to `to` (see the module doc). An integrity failure is final.
     fn catch_up(&mut self, to: u64) -> Result<(), AuditError> {
         if let Some(f) = &self.broken {
-            return Err(AuditError::Integrity { seq: f.seq, reason: f.reason.clone() });
+            return Err(AuditError::Integrity(f.clone()));
         }
         let (open, last_kind) = (&mut self.open, &mut self.last_kind);
         let result = verified::scan(&self.store, &mut self.check, to, |_, checked| {
@@ -327,7 +327,7 @@ impl Writer {
         match result {
             Ok(()) => Ok(()),
             Err(ScanError::Integrity(f)) => {
-                tracing::error!(entry = f.seq, reason = %f.reason, "audit log integrity failure: no more appends or checkpoints");
+                tracing::error!(entry = f.seq, reason = %f.kind, "audit log integrity failure: no more appends or checkpoints");
                 self.broken = Some(f.clone());
                 Err(ScanError::Integrity(f).into())
             }
@@ -352,7 +352,7 @@ impl Writer {
                 self.key = next;
                 Ok(())
             }
-            _ => Err(AuditError::Unavailable(format!(
+            _ => Err(AuditError::unavailable(format!(
                 "signing.key ({}) is not the log's signing key ({in_force})",
                 self.key.vkey()
             ))),
@@ -619,8 +619,8 @@ impl Writer {
         // The chain commits to each stored body's ciphertext, in the same transaction.
         items.extend(bodies.iter().map(|(b, _)| (Record::System(body_stored(b)), Answer::Quiet)));
         let ready = match (&self.broken, &self.halted) {
-            (Some(f), _) => Err(AuditError::Integrity { seq: f.seq, reason: f.reason.clone() }),
-            (None, Some(why)) => Err(AuditError::Unavailable(why.clone())),
+            (Some(f), _) => Err(AuditError::Integrity(f.clone())),
+            (None, Some(why)) => Err(AuditError::unavailable(why.clone())),
             (None, None) if self.synced => Ok(()),
             (None, None) => self.reload(),
         };
@@ -731,7 +731,7 @@ impl Writer {
     /// Whether the log can take writes now, and if not why, in plain words.
     fn health(&mut self) -> Result<(), String> {
         if let Some(f) = &self.broken {
-            return Err(format!("audit log integrity failure at entry {}: {}", f.seq, f.reason));
+            return Err(format!("audit log integrity failure at {f}"));
         }
         if let Some(why) = &self.halted {
             return Err(why.clone());
@@ -760,12 +760,9 @@ impl Writer {
         self.catch_up(size)?;
         let root = self.check.root();
         if root != self.frontier.root() {
-            let f = Failure::new(
-                size - 1,
-                "the stored entries hash to a different root than the entries this writer appended: log.db was changed behind its back",
-            );
+            let f = Failure::new(size - 1, Broken::ChangedBehindWriter);
             self.broken = Some(f.clone());
-            return Err(AuditError::Integrity { seq: f.seq, reason: f.reason });
+            return Err(AuditError::Integrity(f));
         }
         let cp = Checkpoint { origin: self.origin.clone(), size, root };
         let note = self.key.sign_note(&cp.text()).map_err(unavailable)?;

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod cosign;
 pub mod db;
 pub mod entry;
+pub mod failure;
 pub mod merkle;
 pub mod note;
 pub mod record;
