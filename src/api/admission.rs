@@ -490,7 +490,7 @@ pub(super) fn plan_routes(
         let plan = routing::plan(allowed, &prefs, sort_override, &params, planner.health, &mut rng);
         for (provider, why) in &plan.excluded {
             if let Some(c) = info.candidates.iter().find(|c| &c.provider.name == provider) {
-                exclusions.push(exclusion(model, c, "provider preferences", why));
+                exclusions.push(exclusion(model, c, "provider preferences", &why.to_string()));
             }
         }
         if plan.ordered.is_empty() {
