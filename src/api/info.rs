@@ -246,13 +246,16 @@ pub async fn health(State(state): State<AppState>) -> Response {
         "models": state.catalog.models().count(),
         "providers": state.upstreams.len(),
     });
+    // The log's health first, the statuses after: a witness's refusal is shown before the
+    // writer halts on it, so a halted answer never carries the status from before the refusal.
+    let log_health = state.audit.health().await;
     if let Some(witnesses) = state.audit.witness_status() {
         body["witnesses"] = witnesses;
     }
     if let Some(timestamps) = state.audit.timestamp_status() {
         body["timestamps"] = timestamps;
     }
-    match state.audit.health().await {
+    match log_health {
         Ok(()) => Json(body).into_response(),
         Err(reason) => {
             body["status"] = json!("audit_log_unavailable");
