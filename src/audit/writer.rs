@@ -169,6 +169,26 @@ fn unavailable(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AuditE
     AuditError::unavailable(e)
 }
 
+/// How long a held writer lock is waited for before the directory counts as in use.
+const LOCK_GRACE: Duration = Duration::from_secs(1);
+
+/// Take the writer lock, waiting up to [`LOCK_GRACE`] while it is held. A lock just released can
+/// still look held for a moment: a child that another thread of this process forked keeps a copy
+/// of the lock's descriptor until it execs (close-on-exec closes it only then). Seen in the test
+/// suite as "in use by another writer" right after a log was shut down; a second writer still
+/// running after a second is refused as before.
+fn take_lock(lock: &File) -> Result<(), std::fs::TryLockError> {
+    let deadline = Instant::now() + LOCK_GRACE;
+    loop {
+        match lock.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            result => return result,
+        }
+    }
+}
+
 impl Writer {
     /// Open the log in `dir`: lock, key, store, verification of what is stored (refused if it
     /// does not check out), genesis on a new log, key reconciliation.
@@ -181,7 +201,7 @@ impl Writer {
             .mode(0o600)
             .open(dir.join(FILE_LOCK))
             .map_err(unavailable)?;
-        lock.try_lock().map_err(|_| {
+        take_lock(&lock).map_err(|_| {
             AuditError::unavailable(format!("{} is in use by another writer (a running gateway?)", dir.display()))
         })?;
         let db_path = dir.join(FILE_DB);
