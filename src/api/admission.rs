@@ -16,7 +16,7 @@ use super::exchange::{Dialect, EncodedBody, Endpoint, Exchange, ModelRoute};
 use super::record::{request_record, sha256_hex, store_body};
 use super::{ceiling, extras, ApiError, AppState};
 use crate::accounting::ApiKey;
-use crate::audit::{BodyStorage, CostCeiling, Excluded, PresetUsed, Record};
+use crate::audit::{BodyStorage, CostCeiling, Excluded, PresetUsed, Record, RequestRecord};
 use crate::config::{RequestConfig, UnknownFields, Unsupported};
 use crate::dialects;
 use crate::offer::Candidate;
@@ -156,6 +156,7 @@ pub async fn admit(
             rec.cost_ceiling = ceiling;
             rec.excluded = excluded;
             rec.preset = preset;
+            observe_decision(&rec);
             return Err(match state.audit.append(Record::Request(rec)).await {
                 Ok(seq) => error.with_entry(seq),
                 Err(_) => ApiError::audit_unavailable(),
@@ -174,6 +175,7 @@ pub async fn admit(
     rec.cost_ceiling = routes.first().and_then(|r| r.ceiling.clone());
     rec.excluded = excluded;
     rec.preset = preset;
+    observe_decision(&rec);
     let request_seq = state.audit.append(Record::Request(rec)).await.map_err(|e| {
         tracing::error!(error = %e, "write-ahead audit append failed; refusing the request");
         ApiError::audit_unavailable()
@@ -424,6 +426,12 @@ fn facts(caller: &Caller<'_>, model: &str, endpoint: Endpoint, cls: &Classificat
         endpoint: endpoint.as_str().to_string(),
         has_unscannable: !cls.unscannable.is_empty(),
     }
+}
+
+/// Count a request entry's deciding rule and its findings for `/metrics`.
+fn observe_decision(rec: &RequestRecord) {
+    let entities = rec.pii.entities.iter().map(|(kind, n)| (kind.clone(), *n));
+    crate::metrics::global().decision(&rec.policy_rule, &rec.decision, entities);
 }
 
 fn exclusion(model: &str, c: &Candidate, by: &str, reason: &str) -> Excluded {

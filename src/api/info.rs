@@ -265,6 +265,22 @@ pub async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
+/// `GET /metrics`: the Prometheus (OpenMetrics) text exposition. The breaker states are read at
+/// scrape time; everything else is counted as it happens (see `crate::metrics`).
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let metrics = crate::metrics::global();
+    let now = std::time::Instant::now();
+    for name in state.upstreams.keys() {
+        let code = match state.health.state(name, now) {
+            crate::routing::BreakerState::Closed => 0,
+            crate::routing::BreakerState::HalfOpen => 1,
+            crate::routing::BreakerState::Open => 2,
+        };
+        metrics.breaker(name, code);
+    }
+    ([(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], metrics.render()).into_response()
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::not_found("no such route; see /v1/chat/completions, /v1/embeddings, /v1/models")
 }

@@ -70,7 +70,8 @@ async fn proxy(
     endpoint: Endpoint,
     dialect: Dialect,
 ) -> Response {
-    match exchange(state, peer, headers, body, endpoint, dialect).await {
+    let started = std::time::Instant::now();
+    let response = match exchange(state, peer, headers, body, endpoint, dialect).await {
         Ok(response) => response,
         Err(e) => {
             // Operational log: status and code only, never request content.
@@ -86,6 +87,19 @@ async fn proxy(
                 Dialect::Anthropic => anthropic_error(&e),
             }
         }
+    };
+    crate::metrics::global().request(route_of(endpoint, dialect), response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// The route a call came in on, as a metrics label (`/api/v1/...` counts as `/v1/...`).
+fn route_of(endpoint: Endpoint, dialect: Dialect) -> &'static str {
+    match (endpoint, dialect) {
+        (Endpoint::Embeddings, _) => "/v1/embeddings",
+        (_, Dialect::Anthropic) => "/v1/messages",
+        (_, Dialect::Completions) => "/v1/completions",
+        (_, Dialect::Responses) => "/v1/responses",
+        (_, Dialect::OpenAi) => "/v1/chat/completions",
     }
 }
 

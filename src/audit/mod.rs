@@ -417,9 +417,13 @@ impl AuditLog {
         make: impl FnOnce(oneshot::Sender<Result<T, AuditError>>) -> Command,
     ) -> Result<T, AuditError> {
         let (ack, rx) = oneshot::channel();
+        let sent = std::time::Instant::now();
         self.inner.tx.send(make(ack)).map_err(|_| AuditError::unavailable("audit log is shut down"))?;
         match tokio::time::timeout(APPEND_TIMEOUT, rx).await {
-            Ok(Ok(result)) => result,
+            Ok(Ok(result)) => {
+                crate::metrics::global().audit_append(sent.elapsed());
+                result
+            }
             Ok(Err(_)) => Err(AuditError::unavailable("audit writer stopped")),
             Err(_) => Err(AuditError::unavailable("audit log did not confirm the write in time")),
         }

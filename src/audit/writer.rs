@@ -686,6 +686,8 @@ impl Writer {
                 self.frontier = frontier;
                 self.prev = prev;
                 self.last_time = last_time;
+                let unsigned = self.frontier.size().saturating_sub(self.last_cp_size);
+                crate::metrics::global().audit_batch(batch.entries.len(), unsigned);
                 answers.into_iter().for_each(|(seq, _, answer)| answer.succeed(seq));
                 body_acks.into_iter().for_each(|ack| drop(ack.send(Ok(()))));
             }
@@ -791,6 +793,7 @@ impl Writer {
             .map_err(unavailable)?;
         append_note(&self.dir.join(FILE_CHECKPOINTS), &note).map_err(unavailable)?;
         self.last_cp_size = size;
+        crate::metrics::global().audit_unsigned(self.frontier.size().saturating_sub(size));
         self.last_cp_at = Instant::now();
         if let Some(out) = &self.checkpoints_out {
             out.send_replace(Some(super::SignedCheckpoint { size, note: note.clone() }));

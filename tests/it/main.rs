@@ -20,6 +20,7 @@ mod gateway_api;
 mod gateway_dialects;
 mod gateway_props;
 mod layering;
+mod metrics;
 mod openrouter_surface;
 mod pii_cli;
 mod pii_dialects;
