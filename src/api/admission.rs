@@ -156,6 +156,7 @@ pub async fn admit(
             rec.cost_ceiling = ceiling;
             rec.excluded = excluded;
             rec.preset = preset;
+            rec.route = Some(dialect.route(endpoint).to_string());
             observe_decision(&rec);
             return Err(match state.audit.append(Record::Request(rec)).await {
                 Ok(seq) => error.with_entry(seq),
@@ -175,6 +176,7 @@ pub async fn admit(
     rec.cost_ceiling = routes.first().and_then(|r| r.ceiling.clone());
     rec.excluded = excluded;
     rec.preset = preset;
+    rec.route = Some(dialect.route(endpoint).to_string());
     observe_decision(&rec);
     let request_seq = state.audit.append(Record::Request(rec)).await.map_err(|e| {
         tracing::error!(error = %e, "write-ahead audit append failed; refusing the request");

@@ -88,19 +88,8 @@ async fn proxy(
             }
         }
     };
-    crate::metrics::global().request(route_of(endpoint, dialect), response.status().as_u16(), started.elapsed());
+    crate::metrics::global().request(dialect.route(endpoint), response.status().as_u16(), started.elapsed());
     response
-}
-
-/// The route a call came in on, as a metrics label (`/api/v1/...` counts as `/v1/...`).
-fn route_of(endpoint: Endpoint, dialect: Dialect) -> &'static str {
-    match (endpoint, dialect) {
-        (Endpoint::Embeddings, _) => "/v1/embeddings",
-        (_, Dialect::Anthropic) => "/v1/messages",
-        (_, Dialect::Completions) => "/v1/completions",
-        (_, Dialect::Responses) => "/v1/responses",
-        (_, Dialect::OpenAi) => "/v1/chat/completions",
-    }
 }
 
 async fn exchange(

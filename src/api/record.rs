@@ -77,6 +77,8 @@ pub fn request_record(
         cost_ceiling: None,
         excluded: Vec::new(),
         preset: None,
+        // Filled in by admission, which knows the dialect the client spoke.
+        route: None,
     }
 }
 

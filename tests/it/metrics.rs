@@ -80,6 +80,12 @@ async fn metrics_count_calls_decisions_findings_upstream_errors_and_audit_append
     assert!(sum(&scrape, "auditgate_audit_append_duration_seconds_count", &[]) >= 8.0, "{text}");
     assert!(sum(&scrape, "auditgate_audit_batch_entries_count", &[]) >= 1.0, "{text}");
     assert!(scrape.samples.iter().any(|s| s.metric == "auditgate_audit_unsigned_entries"));
+    // The request entries name the route the calls came in on.
+    let db = rusqlite::Connection::open(gw.data_dir().join("log.db")).unwrap();
+    let bytes: Vec<u8> =
+        db.query_row("SELECT bytes FROM entries WHERE kind = 'request' LIMIT 1", [], |r| r.get(0)).unwrap();
+    let entry: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(entry["payload"]["route"], "/v1/chat/completions", "{entry}");
     // Names and numbers only: no request content, no key.
     for secret in ["6238", "überweisen", "quarterly", gw.key.as_str()] {
         assert!(!text.contains(secret), "{secret:?} in /metrics");
