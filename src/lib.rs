@@ -11,6 +11,7 @@ pub mod api;
 pub mod audit;
 pub mod config;
 pub mod dialects;
+pub mod metrics;
 pub mod offer;
 pub mod pii;
 pub mod policy;

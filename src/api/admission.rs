@@ -16,7 +16,7 @@ use super::exchange::{Dialect, EncodedBody, Endpoint, Exchange, ModelRoute};
 use super::record::{request_record, sha256_hex, store_body};
 use super::{ceiling, extras, ApiError, AppState};
 use crate::accounting::ApiKey;
-use crate::audit::{BodyStorage, CostCeiling, Excluded, PresetUsed, Record};
+use crate::audit::{BodyStorage, CostCeiling, Excluded, PresetUsed, Record, RequestRecord};
 use crate::config::{RequestConfig, UnknownFields, Unsupported};
 use crate::dialects;
 use crate::offer::Candidate;
@@ -156,6 +156,8 @@ pub async fn admit(
             rec.cost_ceiling = ceiling;
             rec.excluded = excluded;
             rec.preset = preset;
+            rec.route = Some(dialect.route(endpoint).to_string());
+            observe_decision(&rec);
             return Err(match state.audit.append(Record::Request(rec)).await {
                 Ok(seq) => error.with_entry(seq),
                 Err(_) => ApiError::audit_unavailable(),
@@ -174,6 +176,8 @@ pub async fn admit(
     rec.cost_ceiling = routes.first().and_then(|r| r.ceiling.clone());
     rec.excluded = excluded;
     rec.preset = preset;
+    rec.route = Some(dialect.route(endpoint).to_string());
+    observe_decision(&rec);
     let request_seq = state.audit.append(Record::Request(rec)).await.map_err(|e| {
         tracing::error!(error = %e, "write-ahead audit append failed; refusing the request");
         ApiError::audit_unavailable()
@@ -426,6 +430,12 @@ fn facts(caller: &Caller<'_>, model: &str, endpoint: Endpoint, cls: &Classificat
     }
 }
 
+/// Count a request entry's deciding rule and its findings for `/metrics`.
+fn observe_decision(rec: &RequestRecord) {
+    let entities = rec.pii.entities.iter().map(|(kind, n)| (kind.clone(), *n));
+    crate::metrics::global().decision(&rec.policy_rule, &rec.decision, entities);
+}
+
 fn exclusion(model: &str, c: &Candidate, by: &str, reason: &str) -> Excluded {
     Excluded {
         model: model.to_string(),
@@ -490,7 +500,7 @@ pub(super) fn plan_routes(
         let plan = routing::plan(allowed, &prefs, sort_override, &params, planner.health, &mut rng);
         for (provider, why) in &plan.excluded {
             if let Some(c) = info.candidates.iter().find(|c| &c.provider.name == provider) {
-                exclusions.push(exclusion(model, c, "provider preferences", why));
+                exclusions.push(exclusion(model, c, "provider preferences", &why.to_string()));
             }
         }
         if plan.ordered.is_empty() {

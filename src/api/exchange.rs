@@ -41,6 +41,20 @@ pub enum Dialect {
     Responses,
 }
 
+impl Dialect {
+    /// The route a call of `endpoint` in this dialect came in on (`/api/v1/...` counts as
+    /// `/v1/...`): recorded in its request entry and counted in `/metrics`.
+    pub fn route(self, endpoint: Endpoint) -> &'static str {
+        match (endpoint, self) {
+            (Endpoint::Embeddings, _) => "/v1/embeddings",
+            (_, Dialect::Anthropic) => "/v1/messages",
+            (_, Dialect::Completions) => "/v1/completions",
+            (_, Dialect::Responses) => "/v1/responses",
+            (_, Dialect::OpenAi) => "/v1/chat/completions",
+        }
+    }
+}
+
 /// One model of the request (the `model`, then each `models` fallback) with what policy decided
 /// for it and the providers it may go to, in the order they will be tried.
 pub struct ModelRoute {

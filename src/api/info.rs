@@ -246,13 +246,16 @@ pub async fn health(State(state): State<AppState>) -> Response {
         "models": state.catalog.models().count(),
         "providers": state.upstreams.len(),
     });
+    // The log's health first, the statuses after: a witness's refusal is shown before the
+    // writer halts on it, so a halted answer never carries the status from before the refusal.
+    let log_health = state.audit.health().await;
     if let Some(witnesses) = state.audit.witness_status() {
         body["witnesses"] = witnesses;
     }
     if let Some(timestamps) = state.audit.timestamp_status() {
         body["timestamps"] = timestamps;
     }
-    match state.audit.health().await {
+    match log_health {
         Ok(()) => Json(body).into_response(),
         Err(reason) => {
             body["status"] = json!("audit_log_unavailable");
@@ -260,6 +263,22 @@ pub async fn health(State(state): State<AppState>) -> Response {
             (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
+}
+
+/// `GET /metrics`: the Prometheus (OpenMetrics) text exposition. The breaker states are read at
+/// scrape time; everything else is counted as it happens (see `crate::metrics`).
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let metrics = crate::metrics::global();
+    let now = std::time::Instant::now();
+    for name in state.upstreams.keys() {
+        let code = match state.health.state(name, now) {
+            crate::routing::BreakerState::Closed => 0,
+            crate::routing::BreakerState::HalfOpen => 1,
+            crate::routing::BreakerState::Open => 2,
+        };
+        metrics.breaker(name, code);
+    }
+    ([(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], metrics.render()).into_response()
 }
 
 pub async fn not_found() -> ApiError {

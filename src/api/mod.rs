@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
             .route(&format!("{prefix}/messages/count_tokens"), post(info::count_tokens));
     }
     app.route("/health", get(info::health))
+        .route("/metrics", get(info::metrics))
         .fallback(info::not_found)
         // Bodies are read with our own limit so the 413 has the OpenAI error shape.
         .layer(DefaultBodyLimit::disable())

@@ -70,7 +70,8 @@ async fn proxy(
     endpoint: Endpoint,
     dialect: Dialect,
 ) -> Response {
-    match exchange(state, peer, headers, body, endpoint, dialect).await {
+    let started = std::time::Instant::now();
+    let response = match exchange(state, peer, headers, body, endpoint, dialect).await {
         Ok(response) => response,
         Err(e) => {
             // Operational log: status and code only, never request content.
@@ -86,7 +87,9 @@ async fn proxy(
                 Dialect::Anthropic => anthropic_error(&e),
             }
         }
-    }
+    };
+    crate::metrics::global().request(dialect.route(endpoint), response.status().as_u16(), started.elapsed());
+    response
 }
 
 async fn exchange(

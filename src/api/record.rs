@@ -77,6 +77,8 @@ pub fn request_record(
         cost_ceiling: None,
         excluded: Vec::new(),
         preset: None,
+        // Filled in by admission, which knows the dialect the client spoke.
+        route: None,
     }
 }
 
@@ -153,11 +155,22 @@ pub async fn record_response(
     settle_late: impl FnOnce(u64) + Send + 'static,
 ) -> Result<u64, ApiError> {
     let answered = rec.provider.is_some();
+    observe(&rec);
     let late = withheld(&rec);
     state.audit.append_outcome(Record::Response(rec), Record::Response(late), settle_late).await.map_err(|e| {
         tracing::error!(error = %e, "response audit append failed after forwarding; the outcome is kept for later");
         ApiError::audit_unavailable_after_forward(answered)
     })
+}
+
+/// Count the response entry and its upstream attempts for `/metrics`.
+fn observe(rec: &ResponseRecord) {
+    let metrics = crate::metrics::global();
+    metrics.response(rec.model.as_deref(), rec.provider.as_deref(), rec.status);
+    for a in &rec.attempts {
+        let took = std::time::Duration::from_secs_f64(a.latency_ms.max(0.0) / 1000.0);
+        metrics.upstream_attempt(&a.provider, a.status, took);
+    }
 }
 
 /// The response entry as recorded late: the client got 503 instead of the answer.

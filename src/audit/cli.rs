@@ -223,7 +223,7 @@ fn record_access(
 fn refused(e: AuditError) -> BundleError {
     match e {
         AuditError::Invalid(msg) => BundleError::NotCovered(msg),
-        AuditError::Integrity { seq, reason } => BundleError::Integrity(format!("entry {seq}: {reason}")),
+        AuditError::Integrity(f) => BundleError::Integrity(f.to_string()),
         AuditError::Unavailable(msg) => BundleError::Invalid(format!("the access could not be recorded: {msg}")),
     }
 }

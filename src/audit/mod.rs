@@ -89,17 +89,48 @@ pub const FILE_BODY_KEY: &str = "body-master.key";
 /// Requests from the command line to a running writer (see [`operator`]).
 pub const DIR_REQUESTS: &str = "requests";
 
-#[derive(Debug, Clone, thiserror::Error)]
+/// Why the log could not take an entry, kept as the error itself (a SQLite, I/O or thread error)
+/// so that the operator's log shows its whole chain; shared because one failed group commit fails
+/// every caller waiting on it.
+pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, Clone)]
 pub enum AuditError {
     /// The log cannot take the entry: answer 503 and forward nothing.
-    #[error("audit log unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(Cause),
     /// The caller passed something the log does not accept.
-    #[error("invalid audit request: {0}")]
     Invalid(String),
     /// The stored log does not check out: nothing is signed and nothing appended.
-    #[error("audit log integrity failure at entry {seq}: {reason}")]
-    Integrity { seq: u64, reason: String },
+    Integrity(chain::Failure),
+}
+
+impl std::fmt::Display for AuditError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditError::Unavailable(cause) => write!(f, "audit log unavailable: {cause}"),
+            AuditError::Invalid(what) => write!(f, "invalid audit request: {what}"),
+            AuditError::Integrity(failure) => write!(f, "audit log integrity failure at {failure}"),
+        }
+    }
+}
+
+/// By hand rather than derived: the source of `Unavailable` is the error inside the shared
+/// [`Cause`], not the `Arc` around it, so callers can downcast it.
+impl std::error::Error for AuditError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AuditError::Unavailable(cause) => Some(&**cause),
+            AuditError::Integrity(failure) => Some(failure),
+            AuditError::Invalid(_) => None,
+        }
+    }
+}
+
+impl AuditError {
+    /// The log is unavailable because of `cause` (an error, or plain words).
+    pub fn unavailable(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AuditError {
+        AuditError::Unavailable(Cause::from(cause.into()))
+    }
 }
 
 /// Whether request and response bodies are kept beside the chain (`[audit] store_bodies`).
@@ -229,10 +260,9 @@ impl AuditLog {
         let (public_key, halted, location) = writer::start(dir, opts.clone(), out, rx)?;
         let body_key = match opts.store_bodies {
             BodyStorage::None => None,
-            BodyStorage::Redacted | BodyStorage::Full => Some(
-                sealed::MasterKey::load_or_create(&body_key_path(dir, &opts))
-                    .map_err(|e| AuditError::Unavailable(e.to_string()))?,
-            ),
+            BodyStorage::Redacted | BodyStorage::Full => {
+                Some(sealed::MasterKey::load_or_create(&body_key_path(dir, &opts)).map_err(AuditError::unavailable)?)
+            }
         };
         let witnesses = witness_push::Statuses::new(&targets, opts.witness_quorum);
         let stamps = timestamp_push::Statuses::new(&authorities, opts.timestamp_interval_ms);
@@ -394,11 +424,15 @@ impl AuditLog {
         make: impl FnOnce(oneshot::Sender<Result<T, AuditError>>) -> Command,
     ) -> Result<T, AuditError> {
         let (ack, rx) = oneshot::channel();
-        self.inner.tx.send(make(ack)).map_err(|_| AuditError::Unavailable("audit log is shut down".into()))?;
+        let sent = std::time::Instant::now();
+        self.inner.tx.send(make(ack)).map_err(|_| AuditError::unavailable("audit log is shut down"))?;
         match tokio::time::timeout(APPEND_TIMEOUT, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(AuditError::Unavailable("audit writer stopped".into())),
-            Err(_) => Err(AuditError::Unavailable("audit log did not confirm the write in time".into())),
+            Ok(Ok(result)) => {
+                crate::metrics::global().audit_append(sent.elapsed());
+                result
+            }
+            Ok(Err(_)) => Err(AuditError::unavailable("audit writer stopped")),
+            Err(_) => Err(AuditError::unavailable("audit log did not confirm the write in time")),
         }
     }
 }
@@ -420,4 +454,20 @@ pub fn rotate_key(dir: &Path) -> Result<String, AuditError> {
 pub fn checkpoint_offline(dir: &Path) -> Result<Option<u64>, AuditError> {
     let mut writer = Writer::open(dir, AuditOptions::default())?;
     writer.checkpoint()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unavailable_log_keeps_the_error_that_caused_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(FILE_DB)).unwrap();
+        let err = checkpoint_offline(dir.path()).unwrap_err();
+        assert!(matches!(err, AuditError::Unavailable(_)), "{err}");
+        let source = std::error::Error::source(&err).expect("the cause is kept");
+        assert!(source.downcast_ref::<store::StoreError>().is_some(), "{source:?}");
+        assert!(err.to_string().starts_with("audit log unavailable: "), "{err}");
+    }
 }

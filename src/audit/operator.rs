@@ -91,13 +91,12 @@ pub fn writer_running(dir: &Path) -> bool {
 /// Hand `request` to the running writer and wait for its answer; `None` if no writer took it
 /// (the request is withdrawn).
 fn through_running_writer(dir: &Path, request: &OperatorRequest) -> Result<Option<u64>, AuditError> {
-    let unavailable = |e: &dyn std::fmt::Display| AuditError::Unavailable(e.to_string());
     let requests = dir.join(DIR_REQUESTS);
-    super::files::create_private_dir(&requests).map_err(|e| unavailable(&e))?;
+    super::files::create_private_dir(&requests).map_err(AuditError::unavailable)?;
     let name = format!("{}-{:016x}", chrono::Utc::now().format("%Y%m%dT%H%M%S%6f"), rand::random::<u64>());
     let path = requests.join(format!("{name}.json"));
-    let text = serde_json::to_string(request).map_err(|e| unavailable(&e))?;
-    write_private(&path, &text).map_err(|e| unavailable(&e))?;
+    let text = serde_json::to_string(request).map_err(AuditError::unavailable)?;
+    write_private(&path, &text).map_err(AuditError::unavailable)?;
     let done = requests.join(format!("{name}.done"));
     let deadline = Instant::now() + ANSWER_TIMEOUT;
     while !done.exists() {
@@ -108,7 +107,7 @@ fn through_running_writer(dir: &Path, request: &OperatorRequest) -> Result<Optio
                 if gone {
                     return Ok(None);
                 }
-                return Err(AuditError::Unavailable(format!(
+                return Err(AuditError::unavailable(format!(
                     "the running gateway did not record the request within {} s; nothing was done",
                     ANSWER_TIMEOUT.as_secs()
                 )));
@@ -116,9 +115,9 @@ fn through_running_writer(dir: &Path, request: &OperatorRequest) -> Result<Optio
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let answer = std::fs::read_to_string(&done).map_err(|e| unavailable(&e))?;
+    let answer = std::fs::read_to_string(&done).map_err(AuditError::unavailable)?;
     let _ = std::fs::remove_file(&done);
-    match serde_json::from_str(&answer).map_err(|e| unavailable(&e))? {
+    match serde_json::from_str(&answer).map_err(AuditError::unavailable)? {
         Answer::Recorded { entry } => Ok(Some(entry)),
         Answer::Refused { error } => Err(AuditError::Invalid(error)),
     }

@@ -125,7 +125,7 @@ fn check_copy(out: &Path, key: &PublicKey) -> Result<(), BundleError> {
     let report = verify_log(&args).map_err(BundleError::Invalid)?;
     if !report.ok {
         let why = match &report.failure {
-            Some(f) => format!("entry {}: {}", f.seq, f.reason),
+            Some(f) => f.to_string(),
             None => report.not_attested.join("; "),
         };
         return Err(BundleError::Integrity(format!("the snapshot does not verify: {why}")));

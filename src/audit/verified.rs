@@ -14,12 +14,13 @@
 //! its own last signed checkpoint (`checkpoints.log`) or the last checkpoint in `log.db`, or whose
 //! last signed checkpoint is missing from `log.db`.
 
-use super::chain::{check_node, ChainCheck, Checked, Failure, Row};
+use super::chain::{check_node, Broken, ChainCheck, Checked, Failure, Row};
 use super::entry::decode;
 use super::merkle::{consistency_proof, leaf_hash, stored_position, verify_consistency, Hash};
 use super::note::{split_notes, write_private, Checkpoint, KeyPair, NoteError, PublicKey};
 use super::store::{LogStore, StoreError};
 use super::{AuditError, FILE_CHECKPOINTS, FILE_DB, FILE_VERIFIED};
+use auditlog::failure::Claimed;
 use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -112,8 +113,8 @@ pub(crate) enum ScanError {
 impl From<ScanError> for AuditError {
     fn from(e: ScanError) -> Self {
         match e {
-            ScanError::Store(e) => AuditError::Unavailable(e.to_string()),
-            ScanError::Integrity(f) => AuditError::Integrity { seq: f.seq, reason: f.reason },
+            ScanError::Store(e) => AuditError::unavailable(e),
+            ScanError::Integrity(f) => AuditError::Integrity(f),
         }
     }
 }
@@ -130,7 +131,7 @@ pub(crate) fn scan(
         let (a, b) = (check.size(), (check.size() + CHUNK).min(to));
         let rows = store.read_range(a, b)?;
         if rows.is_empty() {
-            return Err(Failure::new(a, format!("entry {a} is missing: the log ends before entry {}", to - 1)).into());
+            return Err(Failure::new(a, Broken::EndsEarly { last: to - 1 }).into());
         }
         let nodes = store.read_nodes(stored_position(0, a), stored_position(0, b))?;
         for e in &rows {
@@ -195,18 +196,24 @@ struct Anchor {
     what: String,
 }
 
-fn integrity(seq: u64, reason: String) -> AuditError {
-    AuditError::Integrity { seq, reason }
+impl Anchor {
+    fn not_extended(&self) -> Broken {
+        Broken::NotExtended { claimed: Claimed::Anchor(self.what.clone()), size: self.size }
+    }
+}
+
+fn integrity(seq: u64, kind: Broken) -> AuditError {
+    AuditError::Integrity(Failure::new(seq, kind))
 }
 
 /// Verify the log in `dir` before the writer continues it: from the verified-state record when it
 /// holds, else from entry 0; and check it extends every anchor (see the module doc).
 pub(crate) fn check_at_open(store: &dyn LogStore, dir: &Path, key: &PublicKey) -> Result<Started, AuditError> {
-    let unavailable = |e: StoreError| AuditError::Unavailable(e.to_string());
+    let unavailable = |e: StoreError| AuditError::unavailable(e);
     let n = store.size().map_err(unavailable)?;
     let state = VerifiedState::load(dir, key);
     let stored = store.checkpoints().map_err(unavailable)?;
-    let own = last_own_checkpoint(dir, key).map_err(|e| AuditError::Unavailable(e.to_string()))?;
+    let own = last_own_checkpoint(dir, key).map_err(AuditError::unavailable)?;
     let mut anchors = Vec::new();
     if let Some(s) = &state {
         let what = format!("the state the gateway verified and signed ({FILE_VERIFIED}, tree size {})", s.size);
@@ -221,10 +228,11 @@ pub(crate) fn check_at_open(store: &dyn LogStore, dir: &Path, key: &PublicKey) -
         anchors.push(Anchor { size: cp.size, root: cp.root, what });
     }
     if let Some(a) = anchors.iter().filter(|a| a.size > n).max_by_key(|a| a.size) {
-        return Err(integrity(n, format!("the log has {n} entries but {} covers {}: entries {n} to {} are missing (truncated, or log.db was replaced by an older copy)", a.what, a.size, a.size - 1)));
+        let claimed = Claimed::Anchor(a.what.clone());
+        return Err(integrity(n, Broken::Truncated { claimed, entries: n, covers: a.size }));
     }
     if let Some(cp) = own.as_ref().filter(|cp| !stored.iter().any(|s| s.size == cp.size && s.root == cp.root)) {
-        return Err(integrity(cp.size.saturating_sub(1), format!("its last signed checkpoint ({FILE_CHECKPOINTS}, tree size {}) is missing from {FILE_DB}: log.db was replaced by an older copy or its checkpoints were removed", cp.size)));
+        return Err(integrity(cp.size.saturating_sub(1), Broken::CheckpointRemoved { size: cp.size }));
     }
     let resumed = state.as_ref().and_then(|s| resume(store, s).map(|c| (c, s.open.clone())));
     let (mut check, mut open) = resumed.unwrap_or_default();
@@ -235,13 +243,7 @@ pub(crate) fn check_at_open(store: &dyn LogStore, dir: &Path, key: &PublicKey) -
     scan(store, &mut check, n, |check, checked| {
         track_outcomes(&mut open, checked);
         match anchors.iter().find(|a| a.size == check.size() && check.root() != a.root) {
-            Some(a) => Err(Failure::new(
-                a.size - 1,
-                format!(
-                    "the log does not extend {}: its first {} entries hash to a different root (history rewritten)",
-                    a.what, a.size
-                ),
-            )),
+            Some(a) => Err(Failure::new(a.size - 1, a.not_extended())),
             None => Ok(()),
         }
     })?;
@@ -283,13 +285,7 @@ fn extended_below(store: &dyn LogStore, a: &Anchor, start: u64, start_root: &Has
     if ok {
         return Ok(());
     }
-    Err(integrity(
-        a.size.saturating_sub(1),
-        format!(
-            "the log does not extend {}: its first {} entries hash to a different root (history rewritten)",
-            a.what, a.size
-        ),
-    ))
+    Err(integrity(a.size.saturating_sub(1), a.not_extended()))
 }
 
 /// The newest note at the end of `checkpoints.log` signed by `key` (older keys' notes and junk

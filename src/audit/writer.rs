@@ -12,7 +12,7 @@
 //! checkpoint. The root it signs is the cursor's, and it must equal the root of what it wrote.
 //! An integrity failure found at run time stops every append and signature.
 
-use super::chain::{ChainCheck, Failure};
+use super::chain::{Broken, ChainCheck, Failure};
 use super::entry::{encode, format_time, kind_of};
 use super::files;
 use super::location::LogLocation;
@@ -157,8 +157,8 @@ pub(crate) fn start(
             let _ = opened_tx.send(Ok(facts));
             writer.run(rx)
         })
-        .map_err(|e| AuditError::Unavailable(format!("cannot start writer thread: {e}")))?;
-    opened.recv().map_err(|_| AuditError::Unavailable("the audit writer stopped while opening the log".into()))?
+        .map_err(|e| AuditError::unavailable(format!("cannot start writer thread: {e}")))?;
+    opened.recv().map_err(|_| AuditError::unavailable("the audit writer stopped while opening the log"))?
 }
 
 /// The writer's state; usable directly (synchronously) by the CLI, or run on its own thread.
@@ -198,8 +198,28 @@ pub(crate) struct Writer {
     _lock: File,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> AuditError {
-    AuditError::Unavailable(e.to_string())
+fn unavailable(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> AuditError {
+    AuditError::unavailable(e)
+}
+
+/// How long a held writer lock is waited for before the directory counts as in use.
+const LOCK_GRACE: Duration = Duration::from_secs(1);
+
+/// Take the writer lock, waiting up to [`LOCK_GRACE`] while it is held. A lock just released can
+/// still look held for a moment: a child that another thread of this process forked keeps a copy
+/// of the lock's descriptor until it execs (close-on-exec closes it only then). Seen in the test
+/// suite as "in use by another writer" right after a log was shut down; a second writer still
+/// running after a second is refused as before.
+fn take_lock(lock: &File) -> Result<(), std::fs::TryLockError> {
+    let deadline = Instant::now() + LOCK_GRACE;
+    loop {
+        match lock.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            result => return result,
+        }
+    }
 }
 
 impl Writer {
@@ -214,8 +234,8 @@ impl Writer {
             .mode(0o600)
             .open(dir.join(FILE_LOCK))
             .map_err(unavailable)?;
-        lock.try_lock().map_err(|_| {
-            AuditError::Unavailable(format!("{} is in use by another writer (a running gateway?)", dir.display()))
+        take_lock(&lock).map_err(|_| {
+            AuditError::unavailable(format!("{} is in use by another writer (a running gateway?)", dir.display()))
         })?;
         let location = opts.location.clone().unwrap_or_else(|| LogLocation::in_dir(dir));
         claim_dir(dir, &location)?;
@@ -348,7 +368,7 @@ impl Writer {
     /// Verify the stored rows up to `to` (see the module doc). An integrity failure is final.
     fn catch_up(&mut self, to: u64) -> Result<(), AuditError> {
         if let Some(f) = &self.broken {
-            return Err(AuditError::Integrity { seq: f.seq, reason: f.reason.clone() });
+            return Err(AuditError::Integrity(f.clone()));
         }
         let (open, last_kind) = (&mut self.open, &mut self.last_kind);
         let result = verified::scan(self.store.as_ref(), &mut self.check, to, |_, checked| {
@@ -360,7 +380,7 @@ impl Writer {
         match result {
             Ok(()) => Ok(()),
             Err(ScanError::Integrity(f)) => {
-                tracing::error!(entry = f.seq, reason = %f.reason, "audit log integrity failure: no more appends or checkpoints");
+                tracing::error!(entry = f.seq, reason = %f.kind, "audit log integrity failure: no more appends or checkpoints");
                 self.broken = Some(f.clone());
                 Err(ScanError::Integrity(f).into())
             }
@@ -385,7 +405,7 @@ impl Writer {
                 self.key = next;
                 Ok(())
             }
-            _ => Err(AuditError::Unavailable(format!(
+            _ => Err(AuditError::unavailable(format!(
                 "signing.key ({}) is not the log's signing key ({in_force})",
                 self.key.vkey()
             ))),
@@ -652,8 +672,8 @@ impl Writer {
         // The chain commits to each stored body's ciphertext, in the same transaction.
         items.extend(bodies.iter().map(|(b, _)| (Record::System(body_stored(b)), Answer::Quiet)));
         let ready = match (&self.broken, &self.halted) {
-            (Some(f), _) => Err(AuditError::Integrity { seq: f.seq, reason: f.reason.clone() }),
-            (None, Some(why)) => Err(AuditError::Unavailable(why.clone())),
+            (Some(f), _) => Err(AuditError::Integrity(f.clone())),
+            (None, Some(why)) => Err(AuditError::unavailable(why.clone())),
             (None, None) if self.synced => Ok(()),
             (None, None) => self.reload(),
         };
@@ -699,6 +719,8 @@ impl Writer {
                 self.frontier = frontier;
                 self.prev = prev;
                 self.last_time = last_time;
+                let unsigned = self.frontier.size().saturating_sub(self.last_cp_size);
+                crate::metrics::global().audit_batch(batch.entries.len(), unsigned);
                 answers.into_iter().for_each(|(seq, _, answer)| answer.succeed(seq));
                 body_acks.into_iter().for_each(|ack| drop(ack.send(Ok(()))));
             }
@@ -764,7 +786,7 @@ impl Writer {
     /// Whether the log can take writes now, and if not why, in plain words.
     fn health(&mut self) -> Result<(), String> {
         if let Some(f) = &self.broken {
-            return Err(format!("audit log integrity failure at entry {}: {}", f.seq, f.reason));
+            return Err(format!("audit log integrity failure at {f}"));
         }
         if let Some(why) = &self.halted {
             return Err(why.clone());
@@ -793,12 +815,9 @@ impl Writer {
         self.catch_up(size)?;
         let root = self.check.root();
         if root != self.frontier.root() {
-            let f = Failure::new(
-                size - 1,
-                "the stored entries hash to a different root than the entries this writer appended: log.db was changed behind its back",
-            );
+            let f = Failure::new(size - 1, Broken::ChangedBehindWriter);
             self.broken = Some(f.clone());
-            return Err(AuditError::Integrity { seq: f.seq, reason: f.reason });
+            return Err(AuditError::Integrity(f));
         }
         let cp = Checkpoint { origin: self.origin.clone(), size, root };
         let note = self.key.sign_note(&cp.text()).map_err(unavailable)?;
@@ -807,6 +826,7 @@ impl Writer {
             .map_err(unavailable)?;
         append_note(&self.dir.join(FILE_CHECKPOINTS), &note).map_err(unavailable)?;
         self.last_cp_size = size;
+        crate::metrics::global().audit_unsigned(self.frontier.size().saturating_sub(size));
         self.last_cp_at = Instant::now();
         if let Some(out) = &self.checkpoints_out {
             out.send_replace(Some(super::SignedCheckpoint { size, note: note.clone() }));

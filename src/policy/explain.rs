@@ -49,7 +49,7 @@ pub fn explain(policy: &Policy, facts: &RequestFacts, providers: &[ProviderProfi
                 region: p.region.clone(),
                 country: p.country.clone(),
                 allowed: verdict.is_ok(),
-                reason: verdict.err(),
+                reason: verdict.err().map(|e| e.to_string()),
             }
         })
         .collect();

@@ -127,6 +127,9 @@ pub enum Exclusion {
     RetainsData,
     #[error("provider may collect data, and the rule forbids it")]
     CollectsData,
+    /// The deciding rule denies the request: every provider is excluded.
+    #[error("rule {rule} denies: {reason}")]
+    Denied { rule: String, reason: String },
 }
 
 impl RouteConstraints {
@@ -203,10 +206,10 @@ impl Decision {
     }
 
     /// Whether this decision lets the request go to `p`, else why not. A deny excludes everyone.
-    pub fn check_provider(&self, p: &ProviderProfile) -> Result<(), String> {
+    pub fn check_provider(&self, p: &ProviderProfile) -> Result<(), Exclusion> {
         match &self.outcome {
-            Outcome::Deny { reason } => Err(format!("rule {} denies: {reason}", self.rule_id)),
-            Outcome::Allow => self.constraints.check(p).map_err(|e| e.to_string()),
+            Outcome::Deny { reason } => Err(Exclusion::Denied { rule: self.rule_id.clone(), reason: reason.clone() }),
+            Outcome::Allow => self.constraints.check(p),
         }
     }
 
@@ -222,7 +225,7 @@ impl Decision {
     pub fn partition<'a>(
         &self,
         providers: &'a [ProviderProfile],
-    ) -> (Vec<&'a ProviderProfile>, Vec<(&'a ProviderProfile, String)>) {
+    ) -> (Vec<&'a ProviderProfile>, Vec<(&'a ProviderProfile, Exclusion)>) {
         let mut allowed = Vec::new();
         let mut excluded = Vec::new();
         for p in providers {

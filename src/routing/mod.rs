@@ -35,6 +35,7 @@ pub use health::{BreakerState, Health, HealthConfig, ProviderStats};
 pub use models::model_sequence;
 pub use params::request_parameters;
 pub use plan::{plan, plan_at, Plan};
+pub use prefs::PassedOver;
 pub use prefs::{split_model_suffix, DataCollection, MaxPrice, ProviderPrefs, Sort, SortPref};
 pub use retry::{counts_against_provider, parse_retry_after, retry_class, ErrorKind, RetryClass, RetryPolicy, Step};
 

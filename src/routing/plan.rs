@@ -24,6 +24,7 @@
 
 use crate::offer::Candidate;
 use crate::routing::health::{BreakerState, Health};
+use crate::routing::prefs::PassedOver;
 use crate::routing::prefs::{ProviderPrefs, Sort, SortPref};
 use rand::Rng;
 use serde::Serialize;
@@ -36,7 +37,7 @@ pub struct Plan {
     /// Candidates to try, first choice first.
     pub ordered: Vec<Candidate>,
     /// Candidates removed by preferences: (provider name, reason).
-    pub excluded: Vec<(String, String)>,
+    pub excluded: Vec<(String, PassedOver)>,
     /// Preferences accepted but without effect (for the audit entry).
     pub notes: Vec<String>,
 }
@@ -90,12 +91,12 @@ fn filter(
     candidates: Vec<Candidate>,
     prefs: &ProviderPrefs,
     request_params: &[String],
-    excluded: &mut Vec<(String, String)>,
+    excluded: &mut Vec<(String, PassedOver)>,
 ) -> Vec<Candidate> {
     let mut kept: Vec<Candidate> = Vec::with_capacity(candidates.len());
     for c in candidates {
         let duplicate = kept.iter().any(|k| k.provider.name == c.provider.name && k.upstream_model == c.upstream_model);
-        let verdict = if duplicate { Err("duplicate candidate".into()) } else { admit(&c, prefs, request_params) };
+        let verdict = if duplicate { Err(PassedOver::Duplicate) } else { admit(&c, prefs, request_params) };
         match verdict {
             Ok(()) => kept.push(c),
             Err(reason) => excluded.push((c.provider.name.clone(), reason)),
@@ -105,32 +106,31 @@ fn filter(
 }
 
 /// Ok when the candidate satisfies every filtering preference, else the first reason it fails.
-fn admit(c: &Candidate, prefs: &ProviderPrefs, request_params: &[String]) -> Result<(), String> {
+fn admit(c: &Candidate, prefs: &ProviderPrefs, request_params: &[String]) -> Result<(), PassedOver> {
     prefs.name_filter(&c.provider.name)?;
     if prefs.zdr_required() && !c.provider.zdr {
-        return Err("provider.zdr: provider retains data".into());
+        return Err(PassedOver::RetainsData);
     }
     if prefs.deny_data_collection() && c.provider.data_collection {
-        return Err("provider.data_collection=deny: provider may collect data".into());
+        return Err(PassedOver::CollectsData);
     }
     if prefs.parameters_required() && !c.supports_all(request_params) {
-        let missing: Vec<&str> =
-            request_params.iter().filter(|p| !c.supported_parameters.contains(p)).map(String::as_str).collect();
-        return Err(format!("provider.require_parameters: unsupported {}", missing.join(", ")));
+        let missing = request_params.iter().filter(|p| !c.supported_parameters.contains(p)).cloned().collect();
+        return Err(PassedOver::UnsupportedParameters { missing });
     }
     check_max_price(c, prefs)
 }
 
-fn check_max_price(c: &Candidate, prefs: &ProviderPrefs) -> Result<(), String> {
+fn check_max_price(c: &Candidate, prefs: &ProviderPrefs) -> Result<(), PassedOver> {
     let Some(max) = prefs.max_price else {
         return Ok(());
     };
     let checks =
         [("prompt", max.prompt, c.price.prompt_per_mtok), ("completion", max.completion, c.price.completion_per_mtok)];
-    for (what, ceiling, price) in checks {
+    for (part, ceiling, price) in checks {
         // A NaN price (broken configuration) fails every ceiling instead of slipping through.
         if let Some(ceiling) = ceiling.filter(|ceiling| price.is_nan() || price > *ceiling) {
-            return Err(format!("provider.max_price.{what}: {price} > {ceiling} USD per 1M tokens"));
+            return Err(PassedOver::OverMaxPrice { part, price, ceiling });
         }
     }
     Ok(())
@@ -213,7 +213,7 @@ fn demote_open(cands: Vec<Candidate>, health: &Health, now: Instant) -> Vec<Cand
 fn without_fallbacks(
     ordered: Vec<Candidate>,
     prefs: &ProviderPrefs,
-    excluded: &mut Vec<(String, String)>,
+    excluded: &mut Vec<(String, PassedOver)>,
 ) -> Vec<Candidate> {
     let has_order = prefs.order_list().is_some();
     let mut kept = Vec::new();
@@ -222,7 +222,7 @@ fn without_fallbacks(
         if keep {
             kept.push(c);
         } else {
-            excluded.push((c.provider.name.clone(), "provider.allow_fallbacks=false".into()));
+            excluded.push((c.provider.name.clone(), PassedOver::NoFallbacks));
         }
     }
     kept
@@ -273,8 +273,15 @@ mod tests {
         vec![cand("a", 1.0), cand("b", 2.0), cand("c", 3.0)]
     }
 
-    fn reason<'a>(p: &'a Plan, name: &str) -> &'a str {
-        p.excluded.iter().find(|(n, _)| n == name).map_or("", |(_, r)| r.as_str())
+    fn reason<'a>(p: &'a Plan, name: &str) -> Option<&'a PassedOver> {
+        p.excluded.iter().find(|(n, _)| n == name).map(|(_, r)| r)
+    }
+
+    fn over_price(p: &Plan, name: &str) -> Option<&'static str> {
+        match reason(p, name) {
+            Some(PassedOver::OverMaxPrice { part, .. }) => Some(part),
+            _ => None,
+        }
     }
 
     #[test]
@@ -282,8 +289,8 @@ mod tests {
         let h = Health::default();
         let p = run(abc(), &prefs(json!({"only": ["A", "b"], "ignore": ["B"], "sort": "price"})), &h);
         assert_eq!(names(&p), ["a"]);
-        assert_eq!(reason(&p, "b"), "in provider.ignore");
-        assert_eq!(reason(&p, "c"), "not in provider.only");
+        assert_eq!(reason(&p, "b"), Some(&PassedOver::Ignored));
+        assert_eq!(reason(&p, "c"), Some(&PassedOver::NotInOnly));
     }
 
     #[test]
@@ -294,8 +301,8 @@ mod tests {
         let h = Health::default();
         let p = run(cands, &prefs(json!({"zdr": true, "data_collection": "deny"})), &h);
         assert_eq!(names(&p), ["c"]);
-        assert!(reason(&p, "a").starts_with("provider.zdr"));
-        assert!(reason(&p, "b").starts_with("provider.data_collection"));
+        assert_eq!(reason(&p, "a"), Some(&PassedOver::RetainsData));
+        assert_eq!(reason(&p, "b"), Some(&PassedOver::CollectsData));
     }
 
     #[test]
@@ -308,7 +315,8 @@ mod tests {
         let strict = prefs(json!({"require_parameters": true}));
         let p = plan_at(cands.clone(), &strict, None, &params, &h, &mut rng, Instant::now());
         assert_eq!(names(&p), ["c"]);
-        assert_eq!(reason(&p, "a"), "provider.require_parameters: unsupported tools");
+        assert_eq!(reason(&p, "a"), Some(&PassedOver::UnsupportedParameters { missing: vec!["tools".into()] }));
+        assert_eq!(reason(&p, "a").unwrap().to_string(), "provider.require_parameters: unsupported tools");
         let lax = plan_at(cands, &prefs(json!({})), None, &params, &h, &mut rng, Instant::now());
         assert_eq!(lax.ordered.len(), 3, "without require_parameters nothing is filtered");
     }
@@ -320,11 +328,11 @@ mod tests {
         let h = Health::default();
         let p = run(cands, &prefs(json!({"max_price": {"prompt": 2.5, "completion": "1.5"}})), &h);
         assert_eq!(names(&p), ["a"]);
-        assert!(reason(&p, "b").starts_with("provider.max_price.prompt"), "NaN never passes");
-        assert!(reason(&p, "c").starts_with("provider.max_price.prompt"));
+        assert_eq!(over_price(&p, "b"), Some("prompt"), "NaN never passes");
+        assert_eq!(over_price(&p, "c"), Some("prompt"));
         let p = run(abc(), &prefs(json!({"max_price": {"completion": 2}})), &h);
         assert_eq!(p.ordered.len(), 2);
-        assert!(reason(&p, "c").starts_with("provider.max_price.completion"));
+        assert_eq!(over_price(&p, "c"), Some("completion"));
     }
 
     #[test]
@@ -332,7 +340,7 @@ mod tests {
         let h = Health::default();
         let p = run(vec![cand("a", 1.0), cand("a", 1.0)], &prefs(json!({})), &h);
         assert_eq!(names(&p), ["a"]);
-        assert_eq!(reason(&p, "a"), "duplicate candidate");
+        assert_eq!(reason(&p, "a"), Some(&PassedOver::Duplicate));
     }
 
     #[test]
@@ -347,7 +355,7 @@ mod tests {
         let h = Health::default();
         let p = run(abc(), &prefs(json!({"order": ["c", "b", "zz"], "allow_fallbacks": false})), &h);
         assert_eq!(names(&p), ["c", "b"]);
-        assert_eq!(reason(&p, "a"), "provider.allow_fallbacks=false");
+        assert_eq!(reason(&p, "a"), Some(&PassedOver::NoFallbacks));
     }
 
     #[test]

@@ -12,6 +12,34 @@
 use crate::routing::RoutingError;
 use serde::{Deserialize, Deserializer, Serialize};
 
+/// Why the client's provider preferences pass over a candidate. Its words are what the audit
+/// entry's exclusion list and a dry run read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PassedOver {
+    #[error("duplicate candidate")]
+    Duplicate,
+    #[error("not in provider.only")]
+    NotInOnly,
+    #[error("in provider.ignore")]
+    Ignored,
+    #[error("provider.zdr: provider retains data")]
+    RetainsData,
+    #[error("provider.data_collection=deny: provider may collect data")]
+    CollectsData,
+    #[error("provider.require_parameters: unsupported {}", .missing.join(", "))]
+    UnsupportedParameters { missing: Vec<String> },
+    #[error("provider.max_price.{part}: {price} > {ceiling} USD per 1M tokens")]
+    OverMaxPrice { part: &'static str, price: f64, ceiling: f64 },
+    #[error("provider.allow_fallbacks=false")]
+    NoFallbacks,
+}
+
+impl Serialize for PassedOver {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// What to order candidates by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -127,15 +155,15 @@ impl ProviderPrefs {
     }
 
     /// Why `only`/`ignore` reject `provider`, if they do.
-    pub fn name_filter(&self, provider: &str) -> Result<(), String> {
+    pub fn name_filter(&self, provider: &str) -> Result<(), PassedOver> {
         if let Some(only) = non_empty(&self.only) {
             if !contains_ci(only, provider) {
-                return Err("not in provider.only".into());
+                return Err(PassedOver::NotInOnly);
             }
         }
         if let Some(ignore) = non_empty(&self.ignore) {
             if contains_ci(ignore, provider) {
-                return Err("in provider.ignore".into());
+                return Err(PassedOver::Ignored);
             }
         }
         Ok(())
@@ -263,8 +291,8 @@ mod tests {
     fn only_and_ignore_are_case_insensitive() {
         let p = parse(json!({"only": ["Demo-CH", "b"], "ignore": ["B"]}));
         assert!(p.name_filter("demo-ch").is_ok());
-        assert_eq!(p.name_filter("b").unwrap_err(), "in provider.ignore");
-        assert_eq!(p.name_filter("c").unwrap_err(), "not in provider.only");
+        assert_eq!(p.name_filter("b").unwrap_err(), PassedOver::Ignored);
+        assert_eq!(p.name_filter("c").unwrap_err(), PassedOver::NotInOnly);
     }
 
     #[test]

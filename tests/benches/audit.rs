@@ -48,6 +48,7 @@ fn record(i: u64) -> Record {
         cost_ceiling: None,
         excluded: Vec::new(),
         preset: None,
+        route: Some("/v1/chat/completions".into()),
     })
 }
 

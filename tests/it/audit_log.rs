@@ -386,7 +386,13 @@ fn a_row_altered_while_the_writer_runs_is_never_signed() {
         c.execute("UPDATE entries SET bytes = ?1 WHERE seq = 7", [bytes.as_bytes()]).unwrap();
         drop(c);
         let refused = log.checkpoint().await;
-        assert!(matches!(&refused, Err(auditgate::audit::AuditError::Integrity { seq: 7, .. })), "{refused:?}");
+        assert!(
+            matches!(
+                &refused,
+                Err(auditgate::audit::AuditError::Integrity(auditgate::audit::chain::Failure { seq: 7, .. }))
+            ),
+            "{refused:?}"
+        );
         assert!(log.append(request(9)).await.is_err(), "no append after an integrity failure");
     });
     let notes = std::fs::read_to_string(dir.path().join("checkpoints.log")).unwrap();

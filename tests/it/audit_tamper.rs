@@ -35,7 +35,7 @@ fn flipped_byte_in_one_entry_is_named() {
     let bytes = String::from_utf8(entry_bytes(&c, 5)).unwrap().replacen("key-5", "kez-5", 1);
     c.execute("UPDATE entries SET bytes = ?1 WHERE seq = 5", [bytes.as_bytes()]).unwrap();
     let report = assert_fails_at(dir.path(), &[], 5);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("altered"));
+    assert_eq!(report["failure"]["kind"], "entry_altered", "{report}");
 }
 
 #[test]
@@ -43,7 +43,7 @@ fn deleted_row_is_named() {
     let dir = sample();
     attacker(dir.path()).execute("DELETE FROM entries WHERE seq = 7", []).unwrap();
     let report = assert_fails_at(dir.path(), &[], 7);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("missing"));
+    assert_eq!(report["failure"]["kind"], "entry_missing", "{report}");
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn swapped_rows_are_named() {
     c.execute("UPDATE entries SET bytes = ?1, leaf_hash = ?2 WHERE seq = 4", params![b, hb]).unwrap();
     c.execute("UPDATE entries SET bytes = ?1, leaf_hash = ?2 WHERE seq = 9", params![a, ha]).unwrap();
     let report = assert_fails_at(dir.path(), &[], 4);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("out of place"));
+    assert_eq!(report["failure"]["kind"], "entry_out_of_place", "{report}");
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn truncated_tail_is_caught_with_a_saved_checkpoint() {
     let (code, report) = verify_dir(dir.path(), &[]);
     assert_eq!(code, 0, "without an outside checkpoint the shortened log looks intact: {report}");
     let report = assert_fails_at(dir.path(), &["--checkpoint", saved.to_str().unwrap()], 21);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("truncated"));
+    assert_eq!(report["failure"]["kind"], "truncated", "{report}");
 }
 
 #[test]
@@ -95,7 +95,7 @@ fn entries_spliced_from_another_log_are_named() {
             .unwrap();
     }
     let report = assert_fails_at(dir.path(), &[], 10);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("does not link"));
+    assert_eq!(report["failure"]["kind"], "chain_unlinked", "{report}");
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn checkpoint_resigned_with_another_key_is_named() {
     let forged = KeyPair::generate("auditgate.local/log").unwrap().sign_note(text).unwrap();
     c.execute("UPDATE checkpoints SET note = ?1 WHERE tree_size = 21", [forged]).unwrap();
     let report = assert_fails_at(dir.path(), &[], 20);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("not signed"));
+    assert_eq!(report["failure"]["kind"], "checkpoint_not_signed", "{report}");
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn checkpoint_with_altered_size_is_named() {
     let altered = checkpoint_note(&c, 11).replacen("\n11\n", "\n12\n", 1);
     c.execute("UPDATE checkpoints SET tree_size = 12, note = ?1 WHERE tree_size = 11", [altered]).unwrap();
     let report = assert_fails_at(dir.path(), &[], 11);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("tree size 12"));
+    assert_eq!(report["failure"]["kind"], "checkpoint_not_signed", "{report}");
 }
 
 /// A log of five request entries with stored bodies (`patient 1` to `patient 5`), each followed
@@ -210,7 +210,7 @@ fn a_stored_body_and_its_digest_changed_together_are_caught_by_the_chain() {
         .execute("UPDATE bodies SET body = 'forged', sha256 = ?1 WHERE seq = ?2", rusqlite::params![digest, seqs[1]])
         .unwrap();
     let report = assert_fails_at(dir.path(), &[], seqs[1]);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("committed to"), "{report}");
+    assert_eq!(report["failure"]["kind"], "body_not_as_committed", "{report}");
 }
 
 #[test]
@@ -220,7 +220,7 @@ fn a_body_erased_behind_the_logs_back_is_named() {
         .execute("UPDATE bodies SET body = NULL, wrapped_key = NULL, erased_at = 'x' WHERE seq = ?1", [seqs[3]])
         .unwrap();
     let report = assert_fails_at(dir.path(), &[], seqs[3]);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("without a body_erased entry"), "{report}");
+    assert_eq!(report["failure"]["kind"], "body_erased_unrecorded", "{report}");
 }
 
 #[test]
@@ -237,7 +237,7 @@ fn a_deleted_body_row_is_named_at_the_entry_that_stored_it() {
     assert_eq!(stored_by as u64, seqs[4] + 1, "the commitment follows its request entry");
     c.execute("DELETE FROM bodies WHERE seq = ?1", [seqs[4]]).unwrap();
     let report = assert_fails_at(dir.path(), &[], stored_by as u64);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("missing"), "{report}");
+    assert_eq!(report["failure"]["kind"], "body_missing", "{report}");
 }
 
 fn assert_not_attested(dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
@@ -260,7 +260,7 @@ fn rewritten_and_rechained_log_without_any_checkpoint_is_not_attested() {
     assert!(report["not_attested"][0].as_str().unwrap().contains("after tree size 0"), "{report}");
     // A checkpoint the auditor kept exposes the rewrite.
     let report = assert_fails_at(dir.path(), &["--checkpoint", saved.to_str().unwrap()], 10);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("does not extend"), "{report}");
+    assert_eq!(report["failure"]["kind"], "history_rewritten", "{report}");
 }
 
 #[test]
@@ -283,7 +283,7 @@ fn edited_kind_column_is_named() {
     let dir = sample();
     attacker(dir.path()).execute("UPDATE entries SET kind = 'response' WHERE seq = 5", []).unwrap();
     let report = assert_fails_at(dir.path(), &[], 5);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("kind"), "{report}");
+    assert_eq!(report["failure"]["kind"], "kind_column_altered", "{report}");
 }
 
 #[test]
@@ -296,7 +296,7 @@ fn corrupted_tree_hash_is_named_at_its_last_entry() {
         attacker(dir.path()).execute("UPDATE tree_hashes SET hash = zeroblob(32) WHERE pos = ?1", [pos]).unwrap();
     assert_eq!(changed, 1);
     let report = assert_fails_at(dir.path(), &[], 7);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("tree_hashes"), "{report}");
+    assert_eq!(report["failure"]["kind"], "tree_hash_altered", "{report}");
     // A missing row is named the same way.
     let dir = sample();
     attacker(dir.path()).execute("DELETE FROM tree_hashes WHERE pos = ?1", [pos]).unwrap();
@@ -319,7 +319,7 @@ fn log_and_key_replaced_together_fail_against_the_pinned_fingerprint() {
     assert_eq!(report["key_fingerprint"].as_str(), Some(fingerprint(forged.path()).as_str()));
     assert!(report["not_attested"][0].as_str().unwrap().contains("out of band"), "{report}");
     let report = assert_fails_at(dir.path(), &["--key-fingerprint", &pinned], 0);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("never signed"), "{report}");
+    assert_eq!(report["failure"]["kind"], "key_never_signed", "{report}");
 }
 
 #[test]
@@ -496,7 +496,7 @@ fn rollback_to_an_older_copy_is_refused_while_the_verified_state_remembers() {
     let out = assert_refused_at(dir.path(), 12);
     assert!(out.contains("missing"), "{out}");
     let report = assert_fails_at(dir.path(), &[], 12);
-    assert!(report["failure"]["reason"].as_str().unwrap().contains("rolled back"), "{report}");
+    assert_eq!(report["failure"]["kind"], "truncated", "{report}");
 
     // Everything rolled back together: locally consistent, so only an outside checkpoint tells.
     copy_log(old.path(), dir.path(), true);

@@ -419,11 +419,15 @@ async fn each_answer_is_recorded_with_the_hash_of_the_bytes_the_client_received(
     ] {
         let (status, headers, body) = post(&gw, path, &req).await;
         assert_eq!(status, 200, "{body}");
-        received.push((entry(&headers, "x-auditgate-entry"), hex::encode(Sha256::digest(body.as_bytes()))));
+        received.push((path, entry(&headers, "x-auditgate-entry"), hex::encode(Sha256::digest(body.as_bytes()))));
     }
     assert!(gw.terminate().success());
     let conn = rusqlite::Connection::open(gw.data_dir().join("log.db")).unwrap();
-    for (request_seq, sha256) in received {
+    for (path, request_seq, sha256) in received {
+        let bytes: Vec<u8> =
+            conn.query_row("SELECT bytes FROM entries WHERE seq = ?1", [request_seq as i64], |r| r.get(0)).unwrap();
+        let request: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(request["payload"]["route"], path, "the request entry names the route: {request}");
         let bytes: Vec<u8> = conn
             .query_row(
                 "SELECT bytes FROM entries WHERE kind = 'response' AND json_extract(bytes, '$.payload.request_seq') = ?1",

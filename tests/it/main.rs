@@ -21,6 +21,7 @@ mod gateway_api;
 mod gateway_dialects;
 mod gateway_props;
 mod layering;
+mod metrics;
 mod openrouter_surface;
 mod pg_gateway;
 mod pii_cli;

@@ -3,7 +3,9 @@
 use crate::policy_support;
 
 use auditgate::pii::Level;
-use auditgate::policy::{explain, run_tests, Outcome, Policy, RedactOperator, RequestFacts, DEFAULT_DENY_RULE};
+use auditgate::policy::{
+    explain, run_tests, Exclusion, Outcome, Policy, RedactOperator, RequestFacts, DEFAULT_DENY_RULE,
+};
 use policy_support::{demo_providers, keyword_classifier, profile};
 
 /// A policy with one rule `hit` (allow) matching `cond`, and nothing else (default deny).
@@ -147,17 +149,20 @@ fn route_constraints_exclude_providers_with_reasons() {
     let mistral = profile("mistral", "eu", "FR", true);
     let ionos = profile("ionos", "eu", "DE", false);
     let mut collector = profile("ionos", "eea", "NO", false);
-    assert_eq!(d.check_provider(&mistral), Err("country FR not in allowed countries [DE, NO]".into()));
+    let allowed = ["DE".to_string(), "NO".to_string()].into();
+    assert_eq!(d.check_provider(&mistral), Err(Exclusion::Country { country: "FR".into(), allowed }));
+    let words = d.check_provider(&mistral).unwrap_err().to_string();
+    assert_eq!(words, "country FR not in allowed countries [DE, NO]", "the audit entry's words");
     assert_eq!(d.check_provider(&ionos), Ok(()), "eea admits providers tagged eu");
     assert_eq!(d.check_provider(&collector), Ok(()));
     collector.name = "other".into();
-    assert!(d.check_provider(&collector).is_err_and(|e| e.contains("provider other not in allowed")));
+    assert!(matches!(d.check_provider(&collector), Err(Exclusion::Provider { provider, .. }) if provider == "other"));
     let us = profile("ionos", "us", "US", true);
-    assert!(d.check_provider(&us).is_err_and(|e| e.starts_with("region us not in allowed regions")));
+    assert!(matches!(d.check_provider(&us), Err(Exclusion::Region { region, .. }) if region == "us"));
 
     f.level = Level::Special;
     let d = p.decide(&f);
-    assert!(d.check_provider(&ionos).is_err_and(|e| e.contains("zero data retention")));
+    assert_eq!(d.check_provider(&ionos), Err(Exclusion::RetainsData));
 }
 
 #[test]

@@ -380,6 +380,12 @@ start_portkey() {
     wait_port $P_PORTKEY 30 || { note "Portkey did not start (see target/load/portkey/serve.log); skipped"; return 1; }
 }
 stop_pid() { kill "$1" 2>/dev/null; sleep 1; kill -9 "$1" 2>/dev/null; }
+# SIGTERM, then wait up to 30 s for the process to finish its shutdown before SIGKILL.
+stop_gracefully() {
+    kill "$1" 2>/dev/null
+    for _ in $(seq 300); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    kill -9 "$1" 2>/dev/null
+}
 
 # ---- the run -----------------------------------------------------------------------------------
 log "duration ${DURATION}s per shape, shapes: $SHAPES, peers: $PEERS"
@@ -419,13 +425,14 @@ for peer in $PEERS; do
                 echo "${line#SLOW }" >"$OUT/slow.txt"
                 stop_pid "$SLOW_PID"
             fi
-            # the log the run wrote must verify
+            # the log the run wrote must verify: stop the gateway first, so that its shutdown
+            # signs the last entries (verifying a running log may find a tail not signed yet)
+            stop_gracefully "$AG_PID"
             if "${AUDITGATE_BIN:-$ROOT/target/release/auditgate}" verify-log --data-dir "$OUT/auditgate/data" --public-key "$OUT/auditgate/data/signing.pub" >"$OUT/verify.log" 2>&1; then
                 note "auditgate: the audit log written during the run verifies ($(grep -c . "$OUT/verify.log") lines of verify-log output, see target/load/verify.log)"
             else
                 note "auditgate: verify-log FAILED on the run's log (target/load/verify.log)"
             fi
-            stop_pid "$AG_PID"
         fi
         ;;
     litellm)

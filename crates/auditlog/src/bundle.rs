@@ -9,7 +9,7 @@
 use crate::entry::decode;
 use crate::merkle::{leaf_hash, verify_inclusion, Hash};
 use crate::note::{Checkpoint, PublicKey};
-use crate::verify::{Failure, Report, Trust, Verdict};
+use crate::verify::{Broken, Failure, Report, Trust, Verdict};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -111,17 +111,11 @@ pub fn verify_bundle(dir: &Path, trust: &Trust) -> Result<Report, BundleError> {
     };
     let seq = cp.size.saturating_sub(1);
     if matches!(trust, Trust::Fingerprint(fp) if *fp != key.fingerprint()) {
-        report.failure = Some(Failure {
-            seq,
-            reason: format!(
-                "the bundle's key (fingerprint {}) is not the pinned key {}",
-                key.fingerprint(),
-                trust.fingerprint()
-            ),
-        });
+        let (fingerprint, pinned) = (key.fingerprint(), trust.fingerprint());
+        report.failure = Some(Failure::new(seq, Broken::BundleKeyNotPinned { fingerprint, pinned }));
     } else if key.open_note(&note).is_err() || cp.origin != manifest.origin {
-        report.failure =
-            Some(Failure { seq, reason: format!("the bundle's checkpoint is not signed by key {}", key.key_id()) });
+        let key_id = key.key_id().to_string();
+        report.failure = Some(Failure::new(seq, Broken::BundleUnsigned { key_id }));
     } else {
         report.checkpoints_verified = 1;
         report.signed_size = cp.size;
@@ -139,7 +133,7 @@ fn check_bundle_entries(
     proofs: &str,
     count: &mut u64,
 ) -> Option<Failure> {
-    let fail = |seq: u64, reason: String| Some(Failure { seq, reason });
+    let fail = |seq: u64, kind: Broken| Some(Failure { seq, kind });
     let mut proofs = proofs.lines();
     let mut prev: Option<Hash> = None;
     let mut last_time = String::new();
@@ -149,32 +143,27 @@ fn check_bundle_entries(
         let hash = leaf_hash(bytes);
         let view = match decode(bytes) {
             Ok(v) => v,
-            Err(e) => return fail(seq, format!("entry {seq} is damaged: {e}")),
+            Err(e) => return fail(seq, Broken::Damaged { detail: e.to_string() }),
         };
         if view.seq != seq {
-            return fail(
-                seq,
-                format!("entry {seq} is out of place: the bundle has entry {} in its position", view.seq),
-            );
+            return fail(seq, Broken::OutOfPlace { says: view.seq });
         }
         if prev.is_some_and(|p| view.prev_hash().ok() != Some(p)) {
-            return fail(seq, format!("entry {seq} does not link to entry {}", seq - 1));
+            return fail(seq, Broken::Unlinked);
         }
         if view.time < last_time.as_str() {
-            return fail(seq, format!("entry {seq} is dated before entry {}", seq - 1));
+            let (time, previous) = (view.time.to_string(), last_time);
+            return fail(seq, Broken::TimeReversed { time, previous });
         }
         let proof: Option<InclusionProof> = proofs.next().and_then(|p| serde_json::from_str(p).ok());
         let Some(proof) = proof.filter(|p| p.entry == seq && p.tree_size == cp.size) else {
-            return fail(seq, format!("entry {seq} has no inclusion proof for tree size {}", cp.size));
+            return fail(seq, Broken::NoInclusionProof { size: cp.size });
         };
         let path: Option<Vec<Hash>> =
             proof.inclusion_proof.iter().map(|h| hex::decode(h).ok().and_then(|v| v.try_into().ok())).collect();
         let included = path.is_some_and(|p| verify_inclusion(seq, cp.size, &hash, &p, &cp.root).is_ok());
         if !included {
-            return fail(
-                seq,
-                format!("entry {seq} is not included in the signed checkpoint (its inclusion proof fails)"),
-            );
+            return fail(seq, Broken::NotIncluded);
         }
         prev = Some(hash);
         last_time = view.time.to_string();
@@ -182,7 +171,7 @@ fn check_bundle_entries(
     }
     let expected = m.to - m.from + 1;
     if *count != expected {
-        return fail(m.from + *count, format!("the bundle should hold {expected} entries but holds {count}"));
+        return fail(m.from + *count, Broken::BundleCount { expected, holds: *count });
     }
     None
 }

@@ -9,21 +9,8 @@
 
 use super::entry::{decode, EntryView};
 use super::merkle::{leaf_hash, Frontier, Hash};
-use serde::Serialize;
 
-/// The first integrity failure: the entry it names and why, in plain words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("entry {seq}: {reason}")]
-pub struct Failure {
-    pub seq: u64,
-    pub reason: String,
-}
-
-impl Failure {
-    pub fn new(seq: u64, reason: impl Into<String>) -> Failure {
-        Failure { seq, reason: reason.into() }
-    }
-}
+pub use crate::failure::{Broken, Failure};
 
 /// One stored row as read: its position and what the store keeps beside the bytes (absent in
 /// sources that keep only the bytes, such as bundles).
@@ -89,49 +76,33 @@ impl ChainCheck {
             return Err(missing_or_repeated(i, row.seq));
         }
         let hash = leaf_hash(row.bytes);
-        let view = decode(row.bytes).map_err(|e| Failure::new(i, format!("entry {i} is damaged: {e}")))?;
+        let view = decode(row.bytes).map_err(|e| Failure::new(i, Broken::Damaged { detail: e.to_string() }))?;
         if view.seq != i {
-            return Err(Failure::new(i, format!("entry {i} is out of place: the entry stored at position {i} says it is entry {} (rows moved or swapped)", view.seq)));
+            return Err(Failure::new(i, Broken::OutOfPlace { says: view.seq }));
         }
         if row.leaf_hash.is_some_and(|r| r != hash) {
-            return Err(Failure::new(
-                i,
-                format!(
-                    "entry {i} was altered after it was written: its bytes no longer match the hash recorded for it"
-                ),
-            ));
+            return Err(Failure::new(i, Broken::Altered));
         }
         if let Some(kind) = row.kind.filter(|k| *k != view.kind) {
-            return Err(Failure::new(
-                i,
-                format!("entry {i} was altered: its stored kind column says {kind:?} but the entry is {:?}", view.kind),
-            ));
+            let (stored, actual) = (kind.to_string(), view.kind.to_string());
+            return Err(Failure::new(i, Broken::KindColumn { stored, actual }));
         }
         self.check_link(i, &view)?;
         match (i == 0, view.kind == "genesis") {
-            (true, false) => Err(Failure::new(0, "entry 0 is not a genesis entry")),
-            (false, true) => Err(Failure::new(i, format!("entry {i} is a second genesis entry"))),
+            (true, false) => Err(Failure::new(0, Broken::NoGenesis)),
+            (false, true) => Err(Failure::new(i, Broken::SecondGenesis)),
             _ => Ok(Checked { seq: i, hash, view }),
         }
     }
 
     fn check_link(&self, i: u64, view: &EntryView<'_>) -> Result<(), Failure> {
-        let prev = view.prev_hash().map_err(|e| Failure::new(i, format!("entry {i} is damaged: {e}")))?;
+        let prev = view.prev_hash().map_err(|e| Failure::new(i, Broken::Damaged { detail: e.to_string() }))?;
         if prev != self.prev {
-            return Err(Failure::new(
-                i,
-                if i == 0 {
-                    "entry 0 must name an all-zero previous hash".to_string()
-                } else {
-                    format!("entry {i} does not link to entry {}: it names a different previous hash (inserted, replaced or spliced from another log)", i - 1)
-                },
-            ));
+            return Err(Failure::new(i, if i == 0 { Broken::NonZeroStart } else { Broken::Unlinked }));
         }
         if view.time < self.last_time.as_str() {
-            return Err(Failure::new(
-                i,
-                format!("entry {i} is dated {} which is before entry {} ({})", view.time, i - 1, self.last_time),
-            ));
+            let (time, previous) = (view.time.to_string(), self.last_time.clone());
+            return Err(Failure::new(i, Broken::TimeReversed { time, previous }));
         }
         Ok(())
     }
@@ -146,12 +117,12 @@ impl ChainCheck {
 }
 
 fn missing_or_repeated(i: u64, row_seq: u64) -> Failure {
-    let reason = match i.checked_sub(1) {
-        _ if row_seq < i => format!("entry {row_seq} appears again after entry {}", i - 1),
-        None => format!("entry 0 is missing: the log starts at entry {row_seq}"),
-        Some(last) => format!("entry {i} is missing: the log jumps from entry {last} to entry {row_seq}"),
+    let kind = match i.checked_sub(1) {
+        _ if row_seq < i => Broken::Repeated { after: i - 1 },
+        None => Broken::FirstMissing { found: row_seq },
+        Some(last) => Broken::Missing { last, found: row_seq },
     };
-    Failure::new(i.min(row_seq), reason)
+    Failure::new(i.min(row_seq), kind)
 }
 
 /// The entry that completes node `(level, index)`: its last leaf. A wrong node is reported there,
@@ -165,17 +136,8 @@ pub fn check_node(level: u32, index: u64, computed: &Hash, stored: Option<&[u8]>
     let seq = node_entry(level, index);
     match stored {
         Some(s) if s == computed => Ok(()),
-        Some(_) => Err(Failure::new(
-            seq,
-            format!(
-                "the stored tree hash over entries {}..={seq} (level {level}, index {index}) does not match the entries: tree_hashes was altered",
-                index << level
-            ),
-        )),
-        None => Err(Failure::new(
-            seq,
-            format!("the stored tree hash over entries {}..={seq} (level {level}, index {index}) is missing", index << level),
-        )),
+        Some(_) => Err(Failure::new(seq, Broken::TreeHashAltered { level, index })),
+        None => Err(Failure::new(seq, Broken::TreeHashMissing { level, index })),
     }
 }
 
@@ -219,7 +181,7 @@ mod tests {
         assert_eq!(run(&rows, &["genesis", "request", "request"]).unwrap().size(), 3);
         let err = run(&rows, &["genesis", "response", "request"]).err().unwrap();
         assert_eq!(err.seq, 1);
-        assert!(err.reason.contains("kind column"), "{err}");
+        assert_eq!(err.kind, Broken::KindColumn { stored: "response".into(), actual: "request".into() });
     }
 
     #[test]

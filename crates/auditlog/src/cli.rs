@@ -10,7 +10,7 @@ use crate::db::LogDb;
 use crate::merkle::stored_position;
 use crate::note::{parse_fingerprint, PublicKey};
 use crate::timestamp::{self, TrustedCert};
-use crate::verify::{Claim, Failure, Report, Trust, Verifier};
+use crate::verify::{Broken, Claim, Failure, Report, Trust, Verifier};
 use crate::witness::{self, WitnessPolicy};
 use crate::{FILE_CHECKPOINTS, FILE_DB, FILE_PUB, FILE_VERIFIED};
 use clap::Parser;
@@ -294,11 +294,14 @@ impl NodeRows<'_> {
                 }
                 Some((pos, ..)) if pos < want => {
                     let seq = crate::chain::node_entry(level, index);
-                    let f = Failure::new(seq, format!("tree_hashes holds a row at position {pos} that no entry creates (expected the node at position {want}): tree_hashes was altered"));
+                    let (position, expected) = (pos as u64, want as u64);
+                    let f = Failure::new(seq, Broken::TreeHashStray { position, expected });
                     return Ok(v.stop_with(f));
                 }
                 Some((_, l, i, _)) if (l, i) != (i64::from(level), index as i64) => {
-                    let f = Failure::new(crate::chain::node_entry(level, index), format!("the stored tree hash row at position {want} names level {l}, index {i} instead of level {level}, index {index}: tree_hashes was altered"));
+                    let (position, found_level, found_index) = (want as u64, l as u32, i as u64);
+                    let kind = Broken::TreeHashMisplaced { position, level, index, found_level, found_index };
+                    let f = Failure::new(crate::chain::node_entry(level, index), kind);
                     return Ok(v.stop_with(f));
                 }
                 Some((.., h)) => Some(h),
@@ -315,7 +318,8 @@ impl NodeRows<'_> {
     fn finish(&mut self, v: &mut Verifier) -> Result<(), String> {
         if let Some((pos, level, index, _)) = self.next()? {
             let n = v.size();
-            v.stop_with(Failure::new(n, format!("tree_hashes holds a node (level {level}, index {index}, position {pos}) over entries the log does not have: entries after {} were removed", n.saturating_sub(1))));
+            let kind = Broken::TreeHashBeyondEnd { level: level as u32, index: index as u64, position: pos as u64 };
+            v.stop_with(Failure::new(n, kind));
         }
         Ok(())
     }
@@ -378,7 +382,7 @@ fn print_report(out: &mut impl Write, r: &Report, json: bool) -> std::io::Result
         return writeln!(out, "{}", serde_json::to_string_pretty(r).unwrap_or_default());
     }
     match &r.failure {
-        Some(f) => writeln!(out, "INTEGRITY FAILURE at entry {}: {}", f.seq, f.reason)?,
+        Some(f) => writeln!(out, "INTEGRITY FAILURE at entry {}: {}", f.seq, f.kind)?,
         None if r.ok => writeln!(
             out,
             "log intact and attested: {} entries, all covered by checkpoints signed by the pinned key (fingerprint {})",

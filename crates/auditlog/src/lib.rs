@@ -19,6 +19,7 @@ pub mod cli;
 pub mod cosign;
 pub mod db;
 pub mod entry;
+pub mod failure;
 pub mod merkle;
 pub mod note;
 #[cfg(feature = "postgres")]

@@ -57,6 +57,11 @@ pub struct RequestRecord {
     /// The preset the request selected (`model: "@preset/NAME"`), with its version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<PresetUsed>,
+    /// The route the call came in on (`/v1/chat/completions`, `/v1/messages`, `/v1/completions`,
+    /// `/v1/responses`, `/v1/embeddings`): `endpoint` is what the gateway made of it. Absent in
+    /// entries written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
 }
 
 /// A preset as one request used it: its name and the hex SHA-256 of its definition.

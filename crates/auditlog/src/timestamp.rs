@@ -16,8 +16,8 @@
 
 use crate::cosign::note_text;
 use crate::db::{StoredCheckpoint, StoredTimestamp};
+use crate::failure::{Broken, Failure, StampProblem};
 use crate::merkle::Hash;
-use crate::verify::Failure;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use der::asn1::{Int, ObjectIdentifier, OctetString, Uint};
@@ -495,11 +495,9 @@ pub fn assess(
     rows: &[StoredTimestamp],
 ) -> Result<TimestampSummary, Failure> {
     let by_size: BTreeMap<u64, &StoredCheckpoint> = checkpoints.iter().map(|c| (c.size, c)).collect();
-    let fail = |row: &StoredTimestamp, why: String| {
-        Failure::new(
-            row.size.saturating_sub(1),
-            format!("the time stamp from {} on the checkpoint of tree size {}: {why}", row.tsa, row.size),
-        )
+    let fail = |row: &StoredTimestamp, problem: StampProblem| {
+        let (tsa, size) = (row.tsa.clone(), row.size);
+        Failure::new(size.saturating_sub(1), Broken::Timestamp { tsa, size, problem })
     };
     // Earliest verified genTime per checkpoint size.
     let mut stamped: BTreeMap<u64, (u64, &str)> = BTreeMap::new();
@@ -508,11 +506,11 @@ pub fn assess(
         let imprint = by_size
             .get(&row.size)
             .and_then(|c| imprint_of(&c.note))
-            .ok_or_else(|| fail(row, "there is no such checkpoint".into()))?;
+            .ok_or_else(|| fail(row, StampProblem::NoCheckpoint))?;
         match verify_token(&row.token, &imprint, trusted) {
             Ok(stamp) => {
                 if format_gen_time(stamp.gen_time) != row.gen_time {
-                    return Err(fail(row, format!("its stored gen_time {} is not the token's", row.gen_time)));
+                    return Err(fail(row, StampProblem::GenTimeMismatch { stored: row.gen_time.clone() }));
                 }
                 verified += 1;
                 let best = stamped.entry(row.size).or_insert((stamp.gen_time, &row.tsa));
@@ -521,9 +519,7 @@ pub fn assess(
                 }
             }
             Err(TimestampError::Untrusted(_)) => other += 1,
-            Err(e) => {
-                return Err(fail(row, format!("{e} (the token or the checkpoint was altered, or the token forged)")))
-            }
+            Err(e) => return Err(fail(row, StampProblem::Invalid(e))),
         }
     }
     Ok(TimestampSummary {

@@ -10,10 +10,11 @@
 //! yet signed). Entries are streamed through [`Verifier::push`]; the first failure stops the
 //! stream, and the reported failure is the one with the lowest sequence number.
 
-pub use super::chain::Failure;
 use super::chain::{check_node, ChainCheck, Row};
 use super::db::BodyRow;
 use super::entry::EntryView;
+use super::failure::BodyProblem;
+pub use super::failure::{Broken, Claimed, Failure};
 use super::merkle::{empty_root, Hash};
 use super::note::{verify_rotation, Checkpoint, PublicKey};
 use super::record::{Record, SystemRecord};
@@ -208,6 +209,15 @@ struct ParsedClaim {
     cp: Checkpoint,
 }
 
+impl ParsedClaim {
+    fn claimed(&self) -> Claimed {
+        match self.source.as_str() {
+            "--checkpoint" => Claimed::Given,
+            file => Claimed::Stored { size: self.cp.size, file: file.to_string() },
+        }
+    }
+}
+
 /// Streaming verifier state.
 pub struct Verifier {
     trust: Trust,
@@ -280,34 +290,29 @@ impl Verifier {
             Ok(cp) => {
                 if let Some(stated) = claim.stated_size.filter(|s| *s != cp.size) {
                     let seq = stated.min(cp.size).saturating_sub(1);
-                    self.fail(
-                        seq,
-                        format!(
-                            "the checkpoint stored for tree size {stated} in {} is a note for tree size {}",
-                            claim.source, cp.size
-                        ),
-                    );
+                    let file = claim.source.clone();
+                    self.fail(seq, Broken::CheckpointSizeMismatch { file, stated, actual: cp.size });
                 }
                 let size = cp.size;
                 self.claims.entry(size).or_default().push(ParsedClaim { source: claim.source, note: claim.note, cp });
             }
             Err(e) => {
                 let seq = claim.stated_size.unwrap_or(1).saturating_sub(1);
-                self.fail(seq, format!("a checkpoint in {} is malformed: {e}", claim.source));
+                self.fail(seq, Broken::CheckpointMalformed { file: claim.source, detail: e.to_string() });
             }
         }
     }
 
     /// Record a failure, keeping the one with the lowest sequence number.
-    fn fail(&mut self, seq: u64, reason: String) {
+    fn fail(&mut self, seq: u64, kind: Broken) {
         if self.failure.as_ref().is_none_or(|f| seq < f.seq) {
-            self.failure = Some(Failure { seq, reason });
+            self.failure = Some(Failure { seq, kind });
         }
     }
 
     /// Record a failure found by the caller (e.g. in a stored column) and stop.
     pub fn stop_with(&mut self, failure: Failure) -> bool {
-        self.fail(failure.seq, failure.reason);
+        self.fail(failure.seq, failure.kind);
         self.stopped = true;
         false
     }
@@ -329,13 +334,13 @@ impl Verifier {
         };
         let i = checked.seq;
         if matches!(checked.view.kind, "genesis" | "key_rotated") {
-            if let Err(reason) = self.key_entry(i, &checked.view) {
-                return self.stop_with(Failure { seq: i, reason });
+            if let Err(kind) = self.key_entry(&checked.view) {
+                return self.stop_with(Failure { seq: i, kind });
             }
         }
         if matches!(checked.view.kind, "body_stored" | "body_erased") {
-            if let Err(reason) = self.body_entry(i, &checked.view) {
-                return self.stop_with(Failure { seq: i, reason });
+            if let Err(kind) = self.body_entry(i, &checked.view) {
+                return self.stop_with(Failure { seq: i, kind });
             }
         }
         self.created = self.chain.accept(&checked);
@@ -357,26 +362,24 @@ impl Verifier {
     }
 
     /// Follow the key history: genesis names the first key, rotations are signed by the old key.
-    fn key_entry(&mut self, i: u64, view: &EntryView) -> Result<(), String> {
-        let record = view.record().map_err(|e| format!("entry {i} is damaged: {e}"))?;
+    fn key_entry(&mut self, view: &EntryView) -> Result<(), Broken> {
+        let record = view.record().map_err(|e| Broken::Damaged { detail: e.to_string() })?;
         let new_key = match record {
             Record::System(SystemRecord::Genesis { origin, public_key }) => {
                 self.origin = Some(origin);
                 public_key
             }
             Record::System(SystemRecord::KeyRotated { old_public_key, new_public_key, signature_by_old }) => {
-                let current =
-                    self.keys.last().ok_or_else(|| format!("entry {i} rotates a key before any key exists"))?;
+                let current = self.keys.last().ok_or(Broken::RotationBeforeKey)?;
                 if current.vkey() != old_public_key {
-                    return Err(format!("entry {i} rotates away from a key that is not the one in force"));
+                    return Err(Broken::RotationFromOtherKey);
                 }
-                verify_rotation(current, &new_public_key, &signature_by_old)
-                    .map_err(|_| format!("entry {i}: the key rotation is not signed by the old key"))?;
+                verify_rotation(current, &new_public_key, &signature_by_old).map_err(|_| Broken::RotationUnsigned)?;
                 new_public_key
             }
-            _ => return Err(format!("entry {i} is damaged: its payload does not match its kind")),
+            _ => return Err(Broken::PayloadMismatch),
         };
-        let key = PublicKey::parse(&new_key).map_err(|e| format!("entry {i} names an unusable key: {e}"))?;
+        let key = PublicKey::parse(&new_key).map_err(|e| Broken::UnusableKey { detail: e.to_string() })?;
         if self.trusted_from.is_none() && self.trust.matches(&key) {
             self.trusted_from = Some(self.keys.len());
         }
@@ -385,24 +388,24 @@ impl Verifier {
     }
 
     /// Note what a `body_stored` or `body_erased` entry commits to.
-    fn body_entry(&mut self, i: u64, view: &EntryView) -> Result<(), String> {
-        let record = view.record().map_err(|e| format!("entry {i} is damaged: {e}"))?;
+    fn body_entry(&mut self, i: u64, view: &EntryView) -> Result<(), Broken> {
+        let record = view.record().map_err(|e| Broken::Damaged { detail: e.to_string() })?;
         match record {
             Record::System(SystemRecord::BodyStored { seq, role, mode, sha256, size, retain_until }) => {
                 let c = BodyCommitment { stored_by: i, mode, sha256, size, retain_until, erased_by: None };
                 if self.bodies.insert((seq, role.clone()), c).is_some() {
-                    return Err(format!("entry {i} stores the {role} body of entry {seq} a second time"));
+                    return Err(Broken::BodyStoredTwice { role, of: seq });
                 }
             }
             Record::System(SystemRecord::BodyErased { seq, roles, reason, .. }) => {
                 for role in roles {
-                    let c = self.bodies.get_mut(&(seq, role.clone())).ok_or_else(|| {
-                        format!("entry {i} erases the {role} body of entry {seq}, which the log never stored")
-                    })?;
+                    let Some(c) = self.bodies.get_mut(&(seq, role.clone())) else {
+                        return Err(Broken::BodyErasedUnknown { role, of: seq });
+                    };
                     c.erased_by = Some((i, reason.clone()));
                 }
             }
-            _ => return Err(format!("entry {i} is damaged: its payload does not match its kind")),
+            _ => return Err(Broken::PayloadMismatch),
         }
         Ok(())
     }
@@ -427,32 +430,24 @@ impl Verifier {
     fn check_claim(&mut self, c: &ParsedClaim, root: &Hash) {
         let size = c.cp.size;
         let seq = size.saturating_sub(1);
-        let what = if c.source == "--checkpoint" {
-            "the checkpoint you gave".to_string()
-        } else {
-            format!("the checkpoint for tree size {size} in {}", c.source)
-        };
+        let claimed = c.claimed();
         if self.origin.as_deref().is_some_and(|o| o != c.cp.origin) {
-            return self.fail(seq, format!("{what} is for origin {:?}, not this log's origin", c.cp.origin));
+            return self.fail(seq, Broken::CheckpointOrigin { claimed, origin: c.cp.origin.clone() });
         }
         let Some(key_index) = self.keys.len().checked_sub(1) else {
-            return self.fail(seq, format!("{what} comes before any key was named"));
+            return self.fail(seq, Broken::CheckpointBeforeKey { claimed });
         };
         let key = &self.keys[key_index];
         if key.open_note(&c.note).is_err() {
-            let id = key.key_id().to_string();
-            return self.fail(
-                seq,
-                format!("{what} is not signed by the log's key {id} in force at that size (forged or re-signed)"),
-            );
+            let key_id = key.key_id().to_string();
+            return self.fail(seq, Broken::CheckpointForged { claimed, key_id });
         }
         if &c.cp.root != root {
-            let reason = if c.source == "--checkpoint" {
-                format!("the log does not extend the checkpoint you gave: its first {size} entries hash to a different root (history rewritten or forked)")
-            } else {
-                format!("{what} signs a root that entries 0..{seq} do not hash to")
+            let kind = match claimed {
+                Claimed::Given => Broken::NotExtended { claimed, size },
+                _ => Broken::CheckpointRoot { claimed },
             };
-            return self.fail(seq, reason);
+            return self.fail(seq, kind);
         }
         if c.source == "--checkpoint" {
             self.anchor_ok = Some(size);
@@ -471,15 +466,8 @@ impl Verifier {
         if !self.stopped {
             self.check_beyond_end(n);
             if n > 0 && self.trusted_from.is_none() {
-                let keys: Vec<&str> = self.keys.iter().map(|k| k.key_id()).collect();
-                self.fail(
-                    0,
-                    format!(
-                        "the key {} never signed this log (its keys: {}): this is not the log the key belongs to",
-                        self.trust.describe(),
-                        keys.join(", ")
-                    ),
-                );
+                let keys = self.keys.iter().map(|k| k.key_id().to_string()).collect();
+                self.fail(0, Broken::KeyNeverSigned { key: self.trust.describe(), keys });
             }
         }
         let (checked, erased) = self.check_bodies(bodies, n);
@@ -512,19 +500,12 @@ impl Verifier {
         let beyond: Vec<ParsedClaim> = std::mem::take(&mut self.claims).into_values().flatten().collect();
         let anchor = self.anchor.take();
         for c in beyond.iter().chain(anchor.iter()) {
-            let what = if c.source == "--checkpoint" {
-                "the checkpoint you gave".to_string()
-            } else {
-                format!("a checkpoint in {}", c.source)
-            };
+            let claimed = c.claimed();
             let signed = self.keys.last().is_some_and(|k| k.open_note(&c.note).is_ok());
             if !signed {
-                self.fail(
-                    n.min(c.cp.size.saturating_sub(1)),
-                    format!("{what} for tree size {} is not signed by the log's key", c.cp.size),
-                );
+                self.fail(n.min(c.cp.size.saturating_sub(1)), Broken::CheckpointUnsigned { claimed });
             } else {
-                self.fail(n, format!("the log has {n} entries but {what} covers {}: entries {n} to {} are missing (truncated or rolled back)", c.cp.size, c.cp.size - 1));
+                self.fail(n, Broken::Truncated { claimed, entries: n, covers: c.cp.size });
             }
         }
     }
@@ -536,10 +517,9 @@ impl Verifier {
         let mut erased = Vec::new();
         let mut committed = std::mem::take(&mut self.bodies);
         for b in bodies.iter().filter(|b| b.seq < n) {
-            let what = format!("the stored {} body of entry {}", b.role, b.seq);
             let commitment = committed.remove(&(b.seq, b.role.clone()));
-            if let Err(reason) = check_body_row(b, commitment.as_ref()) {
-                self.fail(b.seq, format!("{what} {reason}"));
+            if let Err(problem) = check_body_row(b, commitment.as_ref()) {
+                self.fail(b.seq, Broken::Body { role: b.role.clone(), of: b.seq, problem });
             }
             match &b.body {
                 None => erased.push(ErasedBody {
@@ -554,37 +534,34 @@ impl Verifier {
         }
         // A committed body whose row is gone (the table is guarded against deletes).
         if let Some(((seq, role), c)) = committed.into_iter().find(|((seq, _), _)| *seq < n) {
-            self.fail(
-                c.stored_by,
-                format!("the {role} body of entry {seq} that entry {} stored is missing", c.stored_by),
-            );
+            self.fail(c.stored_by, Broken::BodyMissing { role, of: seq, stored_by: c.stored_by });
         }
         (checked, erased)
     }
 }
 
 /// One body row against its commitment.
-fn check_body_row(b: &BodyRow, c: Option<&BodyCommitment>) -> Result<(), String> {
+fn check_body_row(b: &BodyRow, c: Option<&BodyCommitment>) -> Result<(), BodyProblem> {
     let Some(c) = c else {
         if b.committed() {
-            return Err("has no body_stored entry in the log".into());
+            return Err(BodyProblem::Uncommitted);
         }
         // Stored before the chain committed to bodies: only its own digest protects it.
         return match &b.body {
-            Some(bytes) if hex::encode(Sha256::digest(bytes)) != b.sha256 => Err("was altered".into()),
+            Some(bytes) if hex::encode(Sha256::digest(bytes)) != b.sha256 => Err(BodyProblem::Altered),
             _ => Ok(()),
         };
     };
     let (stored_by, mode, size) = (c.stored_by, &c.mode, c.size);
     if b.sha256 != c.sha256 || b.mode != *mode || b.size != size || b.retain_until.as_deref() != Some(&c.retain_until) {
-        return Err(format!("does not match what entry {stored_by} committed to"));
+        return Err(BodyProblem::NotAsCommitted { stored_by });
     }
     match (&b.body, &c.erased_by) {
         (Some(bytes), _) if hex::encode(Sha256::digest(bytes)) != c.sha256 => {
-            Err(format!("was altered (its ciphertext does not hash to what entry {stored_by} committed to)"))
+            Err(BodyProblem::CiphertextAltered { stored_by })
         }
-        (Some(_), Some((by, _))) => Err(format!("is still stored although entry {by} erased it")),
-        (None, None) => Err("was erased without a body_erased entry in the log".into()),
+        (Some(_), Some((by, _))) => Err(BodyProblem::NotErased { erased_by: *by }),
+        (None, None) => Err(BodyProblem::ErasedUnrecorded),
         _ => Ok(()),
     }
 }
@@ -679,15 +656,16 @@ mod tests {
     fn time_going_backwards_is_named() {
         let key = KeyPair::generate("o").unwrap();
         let (rows, _) = chain(&[(genesis(&key), T1), (request(), T1), (request(), T0)]);
-        let report = run(&key, &rows, vec![]);
-        assert_eq!(report.failure.map(|f| f.seq), Some(2));
+        let failure = run(&key, &rows, vec![]).failure.unwrap();
+        assert_eq!(failure.seq, 2);
+        assert_eq!(failure.kind, Broken::TimeReversed { time: T0.into(), previous: T1.into() });
     }
 
     #[test]
     fn second_genesis_is_rejected() {
         let key = KeyPair::generate("o").unwrap();
         let (rows, _) = chain(&[(genesis(&key), T0), (genesis(&key), T0)]);
-        assert_eq!(run(&key, &rows, vec![]).failure.map(|f| f.seq), Some(1));
+        assert_eq!(run(&key, &rows, vec![]).failure, Some(Failure::new(1, Broken::SecondGenesis)));
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use crate::cosign::{note_text, CosignError, WitnessKey};
 use crate::db::{StoredCheckpoint, StoredCosignature};
 use crate::merkle::Hash;
-use crate::verify::Failure;
+use crate::verify::{Broken, Failure};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::Serialize;
@@ -127,16 +127,8 @@ pub fn assess(
                 }
             }
             Err(e @ (CosignError::BadSignature(_) | CosignError::OtherKey(_) | CosignError::Malformed(_))) => {
-                return Err(Failure::new(
-                    row.size.saturating_sub(1),
-                    format!(
-                        "the stored cosignature of witness {} on the checkpoint of tree size {} does not verify ({e}): \
-                         the checkpoint was signed again after the witness cosigned it (history rewritten), or the \
-                         cosignature was altered",
-                        key.name(),
-                        row.size
-                    ),
-                ));
+                let (witness, size, detail) = (key.name().to_string(), row.size, e.to_string());
+                return Err(Failure::new(size.saturating_sub(1), Broken::Cosignature { witness, size, detail }));
             }
             Err(CosignError::BadKey(_)) => continue,
         }
