@@ -178,24 +178,31 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     })
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers for SIGTERM and Ctrl-C (SIGINT) at once and resolves on either. Registered before
+/// the gateway says it is listening: a signal that comes after that line must drain the gateway,
+/// not kill it with the default action (seen in tests that stop a gateway right after start).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let signals = {
+        use tokio::signal::unix::{signal, SignalKind};
+        [signal(SignalKind::terminate()), signal(SignalKind::interrupt())]
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutdown requested: draining in-flight requests");
+    async move {
+        #[cfg(unix)]
+        {
+            let [term, int] = signals;
+            let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Ok(mut s) => drop(s.recv().await),
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! { _ = wait(term) => {}, _ = wait(int) => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested: draining in-flight requests");
+    }
 }
 
 /// Reload the policy when its files change or on SIGHUP; every load or rejection is recorded in
@@ -241,6 +248,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .map_err(|source| StartError::Listen { addr: addr.clone(), source })?;
     let state = build_state(config).await?;
     let local = listener.local_addr().map_err(|source| StartError::Listen { addr: addr.clone(), source })?;
+    let shutdown = shutdown_signal();
     tracing::info!(listen = %local, models = state.catalog.models().count(), "auditgate listening");
     // What a firm hands its auditor out of band, so verify-log can pin the key.
     tracing::info!(fingerprint = %state.audit.key_fingerprint(), "audit log signing key");
@@ -255,7 +263,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     watcher.abort();
     let stop = SystemRecord::GatewayStop { reason: "shutdown signal".into() };
     if let Err(e) = state.audit.append(Record::System(stop)).await {

@@ -48,7 +48,7 @@ async fn every_exchange_is_recorded_request_first() {
     let request_seq: u64 = headers["x-auditgate-entry"].to_str().unwrap().parse().unwrap();
     let response_seq: u64 = headers["x-auditgate-response-entry"].to_str().unwrap().parse().unwrap();
     assert!(response_seq > request_seq);
-    assert!(gw.terminate().success());
+    gw.stop();
     let log = entries(&gw.data_dir());
     let (kind, req) = &log[&request_seq];
     assert_eq!(kind, "request");
@@ -143,7 +143,7 @@ async fn kill_9_under_load_leaves_a_log_that_verifies_and_keeps_every_receipt() 
     drop(gw);
     let mut again = Gateway::spawn(dir, &config, key);
     assert_eq!(again.chat(user("after the crash")).await.0, 200);
-    assert!(again.terminate().success());
+    again.stop();
     let (code, report) = verify(&again.data_dir());
     assert_eq!(code, 0, "{report}");
 }
@@ -177,7 +177,7 @@ pub(crate) async fn redacted_bodies_are_kept_sealed_beside_the_chain_and_can_be_
     let streamed = gw.post("/v1/chat/completions", &req).send().await.unwrap().text().await.unwrap();
     assert!(streamed.ends_with("data: [DONE]\n\n"), "{streamed}");
     let seq: u64 = headers["x-auditgate-entry"].to_str().unwrap().parse().unwrap();
-    assert!(gw.terminate().success());
+    gw.stop();
     let data = gw.data_dir();
     let bodies = stored_bodies(&data);
     assert_eq!(bodies.len(), 4, "request and response of both calls");
@@ -217,7 +217,7 @@ pub(crate) async fn a_rules_own_hold_decides_when_its_bodies_may_be_erased() {
     let (status, headers, _) = gw.chat(user("a note to forget")).await;
     assert_eq!(status, 200);
     let seq = headers["x-auditgate-entry"].to_str().unwrap().to_string();
-    assert!(gw.terminate().success());
+    gw.stop();
     let data = gw.data_dir();
     let (code, _, err) = audit_cli(&data, &["erase", "--entry", &seq, "--reason", "no longer needed"]);
     assert_eq!(code, 0, "{err}");
@@ -260,7 +260,7 @@ async fn every_read_of_audit_data_is_recorded_while_the_gateway_runs() {
     assert_eq!(looked_up.status(), 200);
     let (code, _, err) = audit_cli(&data, &["erase", "--entry", &seq, "--reason", "art. 17", "--force"]);
     assert_eq!(code, 0, "{err}");
-    assert!(gw.terminate().success());
+    gw.stop();
     let log = entries(&data);
     let access: Vec<&Value> = log.values().filter(|(k, _)| k == "access").map(|(_, p)| p).collect();
     let actions: Vec<&str> = access.iter().map(|p| p["action"].as_str().unwrap()).collect();
@@ -295,7 +295,7 @@ async fn request_entry_hashes_the_bytes_sent_upstream() {
             seqs.push(resp.headers()["x-auditgate-entry"].to_str().unwrap().parse::<u64>().unwrap());
             let _ = resp.text().await;
         }
-        assert!(gw.terminate().success());
+        gw.stop();
         let log = entries(&gw.data_dir());
         for seq in seqs {
             let (_, request) = &log[&seq];
@@ -326,7 +326,7 @@ async fn data_directory_is_0700_and_every_file_in_it_0600() {
     for name in ["log.db", "log.db-wal", "gateway.db", "signing.key", "signing.pub", "writer.lock", "pii-hash.salt"] {
         assert!(while_running.iter().any(|n| n == name), "{name} missing from {while_running:?}");
     }
-    assert!(gw.terminate().success());
+    gw.stop();
     assert_eq!(mode(&data), 0o700, "data directory");
     for entry in std::fs::read_dir(&data).unwrap() {
         let path = entry.unwrap().path();

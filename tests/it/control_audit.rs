@@ -680,7 +680,7 @@ async fn body_key_file_and_hold_years_govern_stored_bodies() {
         let (status, headers, _) = gw.chat(user("a note")).await;
         assert_eq!(status, 200);
         let seq = headers["x-auditgate-entry"].to_str().unwrap().to_string();
-        assert!(gw.terminate().success());
+        gw.stop();
         let data = gw.data_dir();
         assert!(
             key_file.exists() && !data.join("body-master.key").exists(),
@@ -919,7 +919,7 @@ async fn presets_fill_models_provider_system_and_parameters() {
     assert!(sent.get("preset").is_none() && a.hits() == 0);
     let (status, _, body) = gw.chat(json!({"model": "@preset/none", "messages": []})).await;
     assert_eq!(status, 400, "{body}");
-    assert!(gw.terminate().success());
+    gw.stop();
     let conn = rusqlite::Connection::open(gw.data_dir().join("log.db")).unwrap();
     let bytes: Vec<u8> = conn
         .query_row("SELECT bytes FROM entries WHERE kind = 'request' ORDER BY seq LIMIT 1", [], |r| r.get(0))
@@ -966,7 +966,7 @@ async fn team_credentials_bill_the_teams_own_account() {
         .map(|h| h["authorization"].to_str().unwrap().to_string())
         .collect();
     assert_eq!(sent, ["Bearer sk-operator", "Bearer sk-payroll-env", "Bearer sk-legal-file"]);
-    assert!(gw.terminate().success());
+    gw.stop();
     let conn = rusqlite::Connection::open(data.join("log.db")).unwrap();
     let mut stmt = conn.prepare("SELECT bytes FROM entries WHERE kind = 'response' ORDER BY seq").unwrap();
     let billed: Vec<Value> = stmt

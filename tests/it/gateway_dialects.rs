@@ -358,7 +358,7 @@ async fn a_stream_that_breaks_ends_with_an_error_event_and_no_completion() {
     assert!(last.contains("\"error\""), "{completion}");
     assert!(!completion.contains("[DONE]"), "{completion}");
     let request_seq = entry(&headers, "x-auditgate-entry");
-    assert!(gw.terminate().success());
+    gw.stop();
     let conn = rusqlite::Connection::open(gw.data_dir().join("log.db")).unwrap();
     let bytes: Vec<u8> = conn
         .query_row(
@@ -421,7 +421,7 @@ async fn each_answer_is_recorded_with_the_hash_of_the_bytes_the_client_received(
         assert_eq!(status, 200, "{body}");
         received.push((path, entry(&headers, "x-auditgate-entry"), hex::encode(Sha256::digest(body.as_bytes()))));
     }
-    assert!(gw.terminate().success());
+    gw.stop();
     let conn = rusqlite::Connection::open(gw.data_dir().join("log.db")).unwrap();
     for (path, request_seq, sha256) in received {
         let bytes: Vec<u8> =
@@ -458,7 +458,7 @@ async fn a_streamed_answer_is_stored_redacted_as_the_text_it_carried() {
         assert_eq!(status, 200, "{body}");
         entries.push(entry(&headers, "x-auditgate-entry"));
     }
-    assert!(gw.terminate().success());
+    gw.stop();
     for seq in entries {
         let out = std::process::Command::new(bin())
             .args(["audit", "show-body", "--entry", &seq.to_string(), "--role", "response", "--data-dir"])

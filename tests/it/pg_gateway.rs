@@ -39,7 +39,7 @@ pub(crate) async fn a_gateway_on_postgres_records_each_exchange_in_its_nodes_row
         gw.chat(json!({"model": "demo/echo", "messages": [{"role": "user", "content": "Grüezi"}]})).await;
     assert_eq!(status, 200, "{body}");
     let request_seq = headers["x-auditgate-entry"].to_str().unwrap().to_string();
-    assert!(gw.terminate().success());
+    gw.stop();
     let data = gw.data_dir();
     assert!(!data.join("log.db").exists(), "the log went to a local file instead of PostgreSQL");
     let marker = std::fs::read_to_string(data.join("postgres-node")).unwrap();
@@ -157,7 +157,7 @@ async fn a_node_that_loses_its_database_answers_503_forwards_nothing_and_resumes
     assert_eq!(status, 200, "{body}");
     assert_eq!(fake.hits(), 2);
     let mut gw = gw;
-    assert!(gw.terminate().success());
+    gw.stop();
     let (code, report) = verify_pg(&url, &["--node", "node-a", "--public-key", &pub_key(&gw.data_dir())]);
     assert_eq!(code, 0, "{report}");
 }
@@ -298,7 +298,7 @@ async fn three_nodes_on_one_database_keep_their_own_chains_under_load_and_a_kill
     nodes.push(again);
     let mut keys = String::new();
     for (i, gw) in nodes.iter_mut().enumerate() {
-        assert!(gw.terminate().success());
+        gw.stop();
         keys.push_str(&format!("node-{} {}\n", i + 1, fingerprint(&gw.data_dir())));
     }
     let kinds = pg.sql("fleet", "SELECT kind FROM audit_entries WHERE node = 'node-3' AND kind = 'recovered'");
@@ -346,7 +346,7 @@ async fn a_nodes_sealed_bodies_are_erased_only_as_erasure_and_its_export_bundle_
     let (status, headers, _) = gw.chat(user("pay to CH93 0076 2011 6238 5295 7")).await;
     assert_eq!(status, 200);
     let seq = headers["x-auditgate-entry"].to_str().unwrap().to_string();
-    assert!(gw.terminate().success());
+    gw.stop();
     let data = gw.data_dir();
     let stored = pg.sql("gw", "SELECT seq, role, mode FROM audit_bodies WHERE node = 'node-b' ORDER BY seq, role");
     assert_eq!(stored.len(), 2, "request and response bodies: {stored:?}");
@@ -390,7 +390,7 @@ async fn a_node_pushes_its_checkpoints_to_a_witness_and_the_cosignatures_in_its_
     let url = pg.create_db("gw");
     let config = node_config(&url, "node-w").replace("[audit]\n", "[audit]\ncheckpoint_interval_ms = 100\n");
     let mut gw = GatewayBuilder::default().demo().extra(&config).start();
-    assert!(gw.terminate().success());
+    gw.stop();
     // The witness is told the node's origin and key, then the node starts again pushing to it.
     let witness_dir = tempfile::tempdir().unwrap();
     let witness = crate::audit_witness::Witness::start(witness_dir.path());
@@ -422,7 +422,7 @@ async fn a_node_pushes_its_checkpoints_to_a_witness_and_the_cosignatures_in_its_
         assert!(Instant::now() < deadline, "the witness cosigned nothing: {}", gw.stderr());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(gw.terminate().success());
+    gw.stop();
     let witness_key = witness_dir.path().join("witness.pub").display().to_string();
     let pinned = ["--node", "node-w", "--public-key", &pub_key(&gw.data_dir())];
     let (code, report) =

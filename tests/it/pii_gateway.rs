@@ -86,7 +86,7 @@ async fn classification_is_recorded_without_raw_values() {
     let (mut gw, _fake) = pseudonymizing_gateway(Behavior::Echo).await;
     let (_, headers, _) = gw.chat(user(&format!("IBAN {IBAN}"))).await;
     let seq: i64 = headers["x-auditgate-entry"].to_str().unwrap().parse().unwrap();
-    assert!(gw.terminate().success());
+    gw.stop();
     let conn = rusqlite::Connection::open(gw.data_dir().join("log.db")).unwrap();
     let bytes: Vec<u8> = conn.query_row("SELECT bytes FROM entries WHERE seq = ?1", [seq], |r| r.get(0)).unwrap();
     let entry: Value = serde_json::from_slice(&bytes).unwrap();

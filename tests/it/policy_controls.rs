@@ -35,7 +35,7 @@ pub(crate) async fn a_cost_ceiling_no_call_fits_under_is_refused_before_anything
     assert_eq!(body["error"]["metadata"]["rule"], "capped");
     assert!(headers.contains_key("x-auditgate-entry"), "the refusal is recorded");
     assert_eq!(fake.hits(), 0, "nothing was forwarded");
-    assert!(gw.terminate().success());
+    gw.stop();
     let entries = request_entries(&gw.data_dir());
     let last = entries.last().expect("a request entry");
     assert_eq!(last["decision"], "deny");
@@ -68,7 +68,7 @@ async fn a_cost_ceiling_caps_the_completion_so_no_answer_costs_more() {
     let (status, _, _) = gw.chat(ask).await;
     assert_eq!(status, 200);
     assert_eq!(fake.bodies().last().unwrap()["max_tokens"], 10);
-    assert!(gw.terminate().success());
+    gw.stop();
     let entries = request_entries(&gw.data_dir());
     let n = entries.len();
     assert_eq!(entries[n - 2]["cost_ceiling"]["max_tokens"], cap);
@@ -106,7 +106,7 @@ pub(crate) async fn require_parameters_keeps_providers_that_take_structured_outp
     }
     assert!(params("test/claude").contains(&"top_k".to_string()));
     assert!(!params("test/claude").contains(&"logprobs".to_string()), "Anthropic has no logprobs");
-    assert!(gw.terminate().success());
+    gw.stop();
 }
 
 /// OpenRouter's extras: `usage.include` puts usage on the stream; `transforms` and `plugins` are
@@ -135,7 +135,7 @@ pub(crate) async fn openrouter_extras_are_honoured_refused_or_named_never_droppe
     let usage =
         sse_data(&text).into_iter().filter(|d| d != "[DONE]").filter_map(|d| serde_json::from_str::<Value>(&d).ok());
     assert!(usage.into_iter().any(|c| c["usage"]["cost"].is_number()), "no usage chunk: {text}");
-    assert!(gw.terminate().success());
+    gw.stop();
 
     let fake = FakeUpstream::start(Behavior::Echo).await;
     let mut gw = GatewayBuilder::default()
@@ -148,7 +148,7 @@ pub(crate) async fn openrouter_extras_are_honoured_refused_or_named_never_droppe
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-auditgate-ignored"], "plugins");
     assert!(fake.bodies().last().unwrap().get("plugins").is_none(), "an ignored extra is never forwarded");
-    assert!(gw.terminate().success());
+    gw.stop();
 }
 
 /// `policy explain` gives the gateway's view: a provider this environment does not enable (its

@@ -247,6 +247,12 @@ impl Gateway {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
+    /// Send SIGTERM and expect a clean stop; the failure names the status and the gateway's log.
+    pub fn stop(&mut self) {
+        let status = self.terminate();
+        assert!(status.success(), "the gateway did not stop cleanly ({status}):\n{}", self.stderr());
+    }
+
     /// Send SIGTERM and wait for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
