@@ -5,7 +5,7 @@
 //! or a town from the bundled list, so "2024 Umsatz" stays unflagged.
 
 use super::context::{char_before, flag, Context};
-use super::names::TOWNS;
+use super::lexicon::{self, entries};
 use super::scanner::{Candidate, Kind};
 use regex::{Regex, RegexBuilder};
 use std::collections::HashSet;
@@ -137,7 +137,7 @@ fn scan_english(text: &str, starts: &[usize], out: &mut Vec<Candidate>) {
     }
 }
 
-static TOWN_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| TOWNS.iter().copied().collect());
+static TOWN_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| entries(lexicon::TOWNS).collect());
 
 /// Words after a town that belong to it ("Frankfurt am Main", "Thonon les Bains").
 const TOWN_LINKS: &[&str] = &["am ", "an der ", "im ", "in ", "bei ", "ob ", "sur ", "sous ", "en ", "lès ", "sul "];
