@@ -3,10 +3,10 @@
 //!
 //! Layout: `context` (one pass over the words for cue words, names and art. 9 keywords, from the
 //! word lists under `lexicon/`, read by `lexicon`), one file per recognizer family (`contact`,
-//! `numbers` + `phone`, `ids`, `dates`, `person`, `location`), `validators` (checksums), `scanner`
-//! (orchestration, overlap resolution, char offsets), `request` (walking chat and embeddings
-//! bodies), `redact` (operators and pseudonyms) and `cli` (`auditgate pii scan|redact`). See
-//! docs/pii.md.
+//! `numbers` + `phone`, `ids`, `dates`, `person`, `location` with its hand-written `street`
+//! readers), `validators` (checksums), `scanner` (orchestration, overlap resolution, char
+//! offsets), `request` (walking chat and embeddings bodies), `redact` (operators and pseudonyms)
+//! and `cli` (`auditgate pii scan|redact`). See docs/pii.md.
 
 pub mod canonical;
 pub mod cli;
@@ -23,6 +23,7 @@ mod phone;
 pub mod redact;
 pub mod request;
 pub mod scanner;
+mod street;
 pub mod tagger;
 #[doc(hidden)]
 pub mod tagger_train;
