@@ -25,10 +25,6 @@ fn bounded(text: &str, start: usize, max: usize) -> &str {
     &text[start..end]
 }
 
-/// French and Italian street types written before the name (Faker's it_IT list included:
-/// Borgo, Rotonda, Incrocio, Stretto, Canale).
-const FR_IT_TYPES: &str = "rue|avenue|av\\.|boulevard|bd|chemin|ch\\.|route|rte|place|pl\\.|quai|impasse|allée|promenade|ruelle|sentier|via|viale|piazza|piazzale|corso|vicolo|largo|strada|contrada|lungolago|salita|borgo|rotonda|incrocio|stretto|canale|vico|calle|traversa|località|frazione";
-
 static POSTCODE_TOWN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
         r"^(?:(?P<cc>CH|D|DE|A|AT|F|FR|I|IT|FL|LI)[\-\s])?(?P<pc>[0-9]{{4,5}}),?\s(?P<town>(?:St\.\s?|Saint-|Sankt\s|San\s|Bad\s)?[{UP}][\p{{L}}'\-]+(?:/[{UP}][\p{{L}}\-]+)?)"
@@ -46,15 +42,6 @@ const EN_ADDRESS_MAX: usize = 512;
 
 /// A flat or studio line before an English street ("Flat 7\nSimpson Rapids").
 const EN_UNITS: &[&str] = &["Flat ", "Studio ", "Apartment ", "Unit ", "Suite ", "Apt. "];
-
-/// French and Italian streets without a house number, taken only when a postcode and town follow.
-static STREET_WITHOUT_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
-    let word = format!("[{UP}][\\p{{L}}'’\\-]*");
-    Regex::new(&format!(
-        r"(?i:{FR_IT_TYPES})[ ](?:(?:de[ ]la|de[ ]l'|du|des|de|d'|della|del|di)[ ]?)?{word}(?:[ ](?:(?:de|du|des|di|del|della|la|le)[ ])?{word}){{0,2}}(?:,[ ]?|\n|[ ])$"
-    ))
-    .expect("static regex")
-});
 
 /// English addresses starting at the digit runs `starts`.
 fn scan_english(text: &str, starts: &[usize], out: &mut Vec<Candidate>) {
@@ -276,9 +263,10 @@ pub fn scan(ctx: &Context<'_>, starts: &[usize], out: &mut Vec<Candidate>) {
         }
         let lo = all_start.saturating_sub(90);
         let lo = (lo..all_start).find(|&i| text.is_char_boundary(i)).unwrap_or(all_start);
-        if let Some(m) = STREET_WITHOUT_NUMBER.find(&text[lo..all_start]) {
-            if !char_before(text, lo + m.start()).is_some_and(char::is_alphanumeric) {
-                out.push(Candidate::new(Kind::Location, lo + m.start(), town_end, 0.85, false));
+        // A French or Italian street without a house number right before ("Via Nassa, 6900 Lugano").
+        if let Some(s) = street::street_without_number(&text[lo..all_start]) {
+            if !char_before(text, lo + s).is_some_and(char::is_alphanumeric) {
+                out.push(Candidate::new(Kind::Location, lo + s, town_end, 0.85, false));
                 continue;
             }
         }

@@ -154,18 +154,47 @@ const FR_IT_TYPES: &[&str] = &[
     "frazione",
 ];
 
-/// The ASCII chars a French or Italian street type may start with, in either case.
-const FR_IT_FIRST: [bool; 128] = {
-    let mut table = [false; 128];
-    let mut i = 0;
-    while i < FR_IT_TYPES.len() {
-        let b = FR_IT_TYPES[i].as_bytes()[0];
-        table[b.to_ascii_lowercase() as usize] = true;
-        table[b.to_ascii_uppercase() as usize] = true;
-        i += 1;
+/// Words matched in any case, indexed by their first letter (each starts with an ASCII
+/// lower-case letter): an ASCII char at the start is compared only with the words that begin
+/// with it, in their order.
+struct Folded {
+    words: &'static [&'static str],
+    /// For each letter a-z, the indices of the words that start with it, as bits.
+    by_first: [u64; 26],
+}
+
+impl Folded {
+    const fn new(words: &'static [&'static str]) -> Folded {
+        assert!(words.len() <= 64);
+        let mut by_first = [0u64; 26];
+        let mut i = 0;
+        while i < words.len() {
+            let b = words[i].as_bytes()[0];
+            assert!(b.is_ascii_lowercase());
+            by_first[(b - b'a') as usize] |= 1 << i;
+            i += 1;
+        }
+        Folded { words, by_first }
     }
-    table
-};
+
+    /// The indices of the words that may match at a text starting with byte `first`: for an
+    /// ASCII char those with its letter, for any other char (`ſ`, the Kelvin sign) all.
+    fn candidates(&self, first: u8) -> u64 {
+        if !first.is_ascii() {
+            return u64::MAX >> (64 - self.words.len());
+        }
+        let lower = first.to_ascii_lowercase();
+        if lower.is_ascii_lowercase() {
+            self.by_first[usize::from(lower - b'a')]
+        } else {
+            0
+        }
+    }
+}
+
+const DE_SUFFIX_WORDS: Folded = Folded::new(DE_SUFFIXES);
+const FR_IT_WORDS: Folded = Folded::new(FR_IT_TYPES);
+const FR_NUMBER_FIRST_WORDS: Folded = Folded::new(FR_NUMBER_FIRST);
 
 /// French street types after a house number ("12 rue de la Paix"), matched case-insensitively.
 const FR_NUMBER_FIRST: &[&str] =
@@ -487,6 +516,24 @@ pub fn english_address(text: &str) -> Option<usize> {
     Reader::new(text).english_at(0)
 }
 
+/// Where a French or Italian street without a house number starts that ends `text` (type,
+/// name of one to three words, then `,`, `, `, a line break or a space): the leftmost start, as
+/// the regex `(?i:{types})[ ](?:(?:de[ ]la|...)[ ]?)?{word}(?:[ ](?:(?:de|...)[ ])?{word}){0,2}(?:,[ ]?|\n|[ ])$` found it.
+pub fn street_without_number(text: &str) -> Option<usize> {
+    let r = Reader::new(text);
+    let mut p = 0;
+    while p < text.len() {
+        if FR_IT_WORDS.candidates(r.bytes[p]) != 0 && r.street_without_number_at(p) {
+            return Some(p);
+        }
+        p += r.char_len(p);
+    }
+    None
+}
+
+/// Particles before the name of a street without a house number.
+const PARTICLES_WITHOUT_NUMBER: &[&str] = &["de la", "de l'", "du", "des", "de", "d'", "della", "del", "di"];
+
 /// A text being read, with the pattern pieces as methods.
 struct Reader<'t> {
     text: &'t str,
@@ -536,14 +583,18 @@ impl<'t> Reader<'t> {
         Some(q)
     }
 
-    /// [`Reader::one_of`] with the words matched in any case. Every word starts with an ASCII
-    /// letter, so an ASCII char at `p` is compared with that letter before the rest is read.
-    fn one_of_folded(&self, p: usize, words: &[&str], rest: Rest<'_>) -> bool {
+    /// [`Reader::one_of`] with the words matched in any case.
+    fn one_of_folded(&self, p: usize, words: &Folded, rest: Rest<'_>) -> bool {
         let Some(&first) = self.bytes.get(p) else { return false };
-        let first = first.is_ascii().then(|| first.to_ascii_lowercase());
-        words
-            .iter()
-            .any(|w| first.is_none_or(|f| w.as_bytes()[0] == f) && self.folded_end(p, w).is_some_and(&mut *rest))
+        let mut left = words.candidates(first);
+        while left != 0 {
+            let w = words.words[left.trailing_zeros() as usize];
+            left &= left - 1;
+            if self.folded_end(p, w).is_some_and(&mut *rest) {
+                return true;
+            }
+        }
+        false
     }
 
     /// `[ ]` then `rest`.
@@ -641,7 +692,7 @@ impl<'t> Reader<'t> {
             self.fr_number_first(p, &mut done) || self.en_number_first(p, &mut done)
         } else {
             let capital = self.char_at(p).is_some_and(|(c, _)| is_street_capital(c));
-            let fr_it = !first.is_ascii() || FR_IT_FIRST[usize::from(first)];
+            let fr_it = FR_IT_WORDS.candidates(first) != 0;
             (capital && (self.de_compound(p, &mut done) || self.de_name_then_type(p, &mut done)))
                 || (fr_it && self.fr_it(p, &mut done))
         };
@@ -653,10 +704,27 @@ impl<'t> Reader<'t> {
         let stem_more = super::context::MIN_STEM_CHARS - 1;
         let after_adjective = &mut |q: usize| {
             self.word(q, is_street_capital, stem_more, &mut |e| {
-                self.one_of_folded(e, DE_SUFFIXES, &mut |e2| self.opt_space(e2, &mut |e3| self.number(e3, rest)))
+                self.one_of_folded(e, &DE_SUFFIX_WORDS, &mut |e2| self.opt_space(e2, &mut |e3| self.number(e3, rest)))
             })
         };
         self.one_of(p, ADJECTIVES, &mut |e| self.space(e, after_adjective)) || after_adjective(p)
+    }
+
+    /// The street without a house number at `p` runs to the end of the text.
+    fn street_without_number_at(&self, p: usize) -> bool {
+        let len = self.bytes.len();
+        let at_end = &mut |e: usize| {
+            (self.byte_is(e, b',') && ((self.byte_is(e + 1, b' ') && e + 2 == len) || e + 1 == len))
+                || ((self.byte_is(e, b'\n') || self.byte_is(e, b' ')) && e + 1 == len)
+        };
+        self.one_of_folded(p, &FR_IT_WORDS, &mut |e| {
+            self.space(e, &mut |e2| {
+                let name = &mut |q: usize| {
+                    self.word(q, is_street_capital, 0, &mut |e3| self.more_words(e3, 2, INNER_PARTICLES, at_end))
+                };
+                self.one_of(e2, PARTICLES_WITHOUT_NUMBER, &mut |e3| self.opt_space(e3, name)) || name(e2)
+            })
+        })
     }
 
     /// `{word}[ ]{de_word}[ ]{num}`: "Zürcher Strasse 5".
@@ -671,7 +739,7 @@ impl<'t> Reader<'t> {
     /// `{fr_it}[ ]{particles}{word}(?:[ ](?:(?:de|...)[ ])?{word}){0,3},?[ ]{num}{unit}`:
     /// "Via Nassa 5", "rue de la Paix 12, Appartamento 3".
     fn fr_it(&self, p: usize, rest: Rest<'_>) -> bool {
-        self.one_of_folded(p, FR_IT_TYPES, &mut |e| {
+        self.one_of_folded(p, &FR_IT_WORDS, &mut |e| {
             self.space(e, &mut |e2| {
                 self.particles(e2, &mut |e3| {
                     self.word(e3, is_street_capital, 0, &mut |e4| {
@@ -689,7 +757,7 @@ impl<'t> Reader<'t> {
     fn fr_number_first(&self, p: usize, rest: Rest<'_>) -> bool {
         self.number(p, &mut |e| {
             self.opt_comma_space(e, &mut |e2| {
-                self.one_of_folded(e2, FR_NUMBER_FIRST, &mut |e3| {
+                self.one_of_folded(e2, &FR_NUMBER_FIRST_WORDS, &mut |e3| {
                     self.space(e3, &mut |e4| {
                         self.particles(e4, &mut |e5| {
                             self.word(e5, is_street_capital, 0, &mut |e6| {
@@ -1004,6 +1072,32 @@ mod tests {
             }
         }
         assert!(compared > 1000, "only {compared} streets compared");
+    }
+
+    static STREET_WITHOUT_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+        let word = format!("[{UP}][\\p{{L}}'’\\-]*");
+        Regex::new(&format!(
+            r"(?i:{FR_IT_TYPES})[ ](?:(?:de[ ]la|de[ ]l'|du|des|de|d'|della|del|di)[ ]?)?{word}(?:[ ](?:(?:de|du|des|di|del|della|la|le)[ ])?{word}){{0,2}}(?:,[ ]?|\n|[ ])$"
+        ))
+        .expect("static regex")
+    });
+
+    #[test]
+    fn same_streets_without_number_as_the_regex_before_every_digit() {
+        let mut compared = 0;
+        for text in texts() {
+            for p in crate::pii::scanner::digit_starts(&text) {
+                let mut lo = p.saturating_sub(90);
+                while !text.is_char_boundary(lo) {
+                    lo += 1;
+                }
+                let hay = &text[lo..p];
+                let want = STREET_WITHOUT_NUMBER.find(hay).map(|m| m.start());
+                assert_eq!(street_without_number(hay), want, "{hay:?}");
+                compared += usize::from(want.is_some());
+            }
+        }
+        assert!(compared > 30, "only {compared} streets compared");
     }
 
     #[test]
