@@ -161,36 +161,77 @@ struct Folded {
     words: &'static [&'static str],
     /// For each letter a-z, the indices of the words that start with it, as bits.
     by_first: [u64; 26],
+    /// For each ASCII char, the indices of the words whose second char it is (every word has
+    /// two or more chars).
+    by_second: [u64; 128],
 }
 
 impl Folded {
     const fn new(words: &'static [&'static str]) -> Folded {
         assert!(words.len() <= 64);
-        let mut by_first = [0u64; 26];
+        let (mut by_first, mut by_second) = ([0u64; 26], [0u64; 128]);
+        let mut i = 0;
+        while i < words.len() {
+            let w = words[i].as_bytes();
+            assert!(w[0].is_ascii_lowercase() && w.len() >= 2 && !w[1].is_ascii_uppercase());
+            by_first[(w[0] - b'a') as usize] |= 1 << i;
+            // A word whose second char is not ASCII ("gässli") cannot match an ASCII one there.
+            if w[1].is_ascii() {
+                by_second[w[1] as usize] |= 1 << i;
+            }
+            i += 1;
+        }
+        Folded { words, by_first, by_second }
+    }
+
+    /// The indices of the words that may match at the start of `text`, as bits: an ASCII char
+    /// folds only to its own lower case, so with an ASCII first (and second) char only the
+    /// words that start with those letters; with another char (`ſ`, the Kelvin sign) all.
+    fn candidates(&self, text: &[u8]) -> u64 {
+        let all = u64::MAX >> (64 - self.words.len());
+        let Some(&first) = text.first() else { return 0 };
+        if !first.is_ascii() {
+            return all;
+        }
+        let lower = first.to_ascii_lowercase();
+        if !lower.is_ascii_lowercase() {
+            return 0;
+        }
+        let second = match text.get(1) {
+            None => 0,
+            Some(b) if b.is_ascii() => self.by_second[usize::from(b.to_ascii_lowercase())],
+            Some(_) => all,
+        };
+        self.by_first[usize::from(lower - b'a')] & second
+    }
+}
+
+/// Words matched as written, each starting with an ASCII capital, indexed by that capital (the
+/// English street types: ~190 of them were compared one by one after every street word).
+struct Capitalised {
+    words: &'static [&'static str],
+    /// For each capital A-Z, the indices of the words that start with it, as 256 bits.
+    by_first: [[u64; 4]; 26],
+}
+
+impl Capitalised {
+    const fn new(words: &'static [&'static str]) -> Capitalised {
+        assert!(words.len() <= 256);
+        let mut by_first = [[0u64; 4]; 26];
         let mut i = 0;
         while i < words.len() {
             let b = words[i].as_bytes()[0];
-            assert!(b.is_ascii_lowercase());
-            by_first[(b - b'a') as usize] |= 1 << i;
+            assert!(b.is_ascii_uppercase());
+            by_first[(b - b'A') as usize][i / 64] |= 1 << (i % 64);
             i += 1;
         }
-        Folded { words, by_first }
-    }
-
-    /// The indices of the words that may match at a text starting with byte `first`: for an
-    /// ASCII char those with its letter, for any other char (`ſ`, the Kelvin sign) all.
-    fn candidates(&self, first: u8) -> u64 {
-        if !first.is_ascii() {
-            return u64::MAX >> (64 - self.words.len());
-        }
-        let lower = first.to_ascii_lowercase();
-        if lower.is_ascii_lowercase() {
-            self.by_first[usize::from(lower - b'a')]
-        } else {
-            0
-        }
+        Capitalised { words, by_first }
     }
 }
+
+const EN_SUFFIX_WORDS: Capitalised = Capitalised::new(EN_SUFFIXES);
+const EN_COMMON_SUFFIX_WORDS: Capitalised = Capitalised::new(EN_COMMON_SUFFIXES);
+const EN_STREET_TYPE_WORDS: Capitalised = Capitalised::new(EN_STREET_TYPES);
 
 const DE_SUFFIX_WORDS: Folded = Folded::new(DE_SUFFIXES);
 const FR_IT_WORDS: Folded = Folded::new(FR_IT_TYPES);
@@ -513,7 +554,24 @@ pub fn streets(window: &str) -> Vec<(usize, usize)> {
 /// one (street, `City, ST 12345(-6789)`), a UK one (street, town, postcode on lines or after
 /// commas) or a common street alone; the first of these forms that fits, as the regex did.
 pub fn english_address(text: &str) -> Option<usize> {
-    Reader::new(text).english_at(0)
+    could_be_english_address(text.as_bytes()).then(|| Reader::new(text).english_at(0)).flatten()
+}
+
+/// Every form starts with a house number of at most five digits, an optional letter, a space,
+/// `, `, `,\n` or `\n`, and a capital: false when the text does not (most digits in a text are
+/// no house number, and this is read at every one).
+fn could_be_english_address(b: &[u8]) -> bool {
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if !(1..=5).contains(&digits) {
+        return false;
+    }
+    let mut i = digits + usize::from(b.get(digits).is_some_and(u8::is_ascii_alphabetic));
+    match b.get(i) {
+        Some(b' ' | b'\n') => i += 1,
+        Some(b',') if matches!(b.get(i + 1), Some(b' ' | b'\n')) => i += 2,
+        _ => return false,
+    }
+    b.get(i).is_some_and(u8::is_ascii_uppercase)
 }
 
 /// Where a French or Italian street without a house number starts that ends `text` (type,
@@ -523,7 +581,7 @@ pub fn street_without_number(text: &str) -> Option<usize> {
     let r = Reader::new(text);
     let mut p = 0;
     while p < text.len() {
-        if FR_IT_WORDS.candidates(r.bytes[p]) != 0 && r.street_without_number_at(p) {
+        if FR_IT_WORDS.candidates(&r.bytes[p..]) != 0 && r.street_without_number_at(p) {
             return Some(p);
         }
         p += r.char_len(p);
@@ -570,6 +628,23 @@ impl<'t> Reader<'t> {
         words.iter().any(|w| w.as_bytes()[0] == first && here.starts_with(w.as_bytes()) && rest(p + w.len()))
     }
 
+    /// [`Reader::one_of`] over words indexed by their capital, in their order.
+    fn one_of_capitalised(&self, p: usize, words: &Capitalised, rest: Rest<'_>) -> bool {
+        let here = &self.bytes[p.min(self.bytes.len())..];
+        let Some(first) = here.first().filter(|b| b.is_ascii_uppercase()) else { return false };
+        for (block, bits) in words.by_first[usize::from(first - b'A')].iter().enumerate() {
+            let mut left = *bits;
+            while left != 0 {
+                let w = words.words[block * 64 + left.trailing_zeros() as usize];
+                left &= left - 1;
+                if here.starts_with(w.as_bytes()) && rest(p + w.len()) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// Where the lower-case `word` ends when written at `p` in any case.
     fn folded_end(&self, p: usize, word: &str) -> Option<usize> {
         let mut q = p;
@@ -585,8 +660,7 @@ impl<'t> Reader<'t> {
 
     /// [`Reader::one_of`] with the words matched in any case.
     fn one_of_folded(&self, p: usize, words: &Folded, rest: Rest<'_>) -> bool {
-        let Some(&first) = self.bytes.get(p) else { return false };
-        let mut left = words.candidates(first);
+        let mut left = words.candidates(self.bytes.get(p..).unwrap_or(&[]));
         while left != 0 {
             let w = words.words[left.trailing_zeros() as usize];
             left &= left - 1;
@@ -692,7 +766,7 @@ impl<'t> Reader<'t> {
             self.fr_number_first(p, &mut done) || self.en_number_first(p, &mut done)
         } else {
             let capital = self.char_at(p).is_some_and(|(c, _)| is_street_capital(c));
-            let fr_it = FR_IT_WORDS.candidates(first) != 0;
+            let fr_it = FR_IT_WORDS.candidates(&self.bytes[p..]) != 0;
             (capital && (self.de_compound(p, &mut done) || self.de_name_then_type(p, &mut done)))
                 || (fr_it && self.fr_it(p, &mut done))
         };
@@ -703,11 +777,29 @@ impl<'t> Reader<'t> {
     fn de_compound(&self, p: usize, rest: Rest<'_>) -> bool {
         let stem_more = super::context::MIN_STEM_CHARS - 1;
         let after_adjective = &mut |q: usize| {
-            self.word(q, is_street_capital, stem_more, &mut |e| {
-                self.one_of_folded(e, &DE_SUFFIX_WORDS, &mut |e2| self.opt_space(e2, &mut |e3| self.number(e3, rest)))
-            })
+            self.number_after_name(q)
+                && self.word(q, is_street_capital, stem_more, &mut |e| {
+                    self.one_of_folded(e, &DE_SUFFIX_WORDS, &mut |e2| {
+                        self.opt_space(e2, &mut |e3| self.number(e3, rest))
+                    })
+                })
         };
         self.one_of(p, ADJECTIVES, &mut |e| self.space(e, after_adjective)) || after_adjective(p)
+    }
+
+    /// Whether a house number can follow the suffix of a compound starting at `q`: all of
+    /// `stem` and `suffix` are name chars but the "." of "str.", so the suffix ends where the
+    /// word's name chars end (or one "." after), and `[ ]?{num}` needs a digit, after a space or
+    /// not. False tells that the compound cannot match, before any suffix is tried.
+    fn number_after_name(&self, q: usize) -> bool {
+        let mut end = q;
+        while let Some((_, e)) = self.char_at(end).filter(|(c, _)| is_name_char(*c)) {
+            end = e;
+        }
+        let b = self.bytes;
+        let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+        let number_at = |i: usize| digit(i) || (b.get(i) == Some(&b' ') && digit(i + 1));
+        number_at(end) || (b.get(end) == Some(&b'.') && number_at(end + 1))
     }
 
     /// The street without a house number at `p` runs to the end of the text.
@@ -773,7 +865,7 @@ impl<'t> Reader<'t> {
     /// `{num}[ ](?:{word}[ ]){1,3}{en}`: "74 Elm Street".
     fn en_number_first(&self, p: usize, rest: Rest<'_>) -> bool {
         self.number(p, &mut |e| {
-            self.space(e, &mut |e2| self.words_then(e2, 1, 3, is_street_capital, EN_STREET_TYPES, rest))
+            self.space(e, &mut |e2| self.words_then(e2, 1, 3, is_street_capital, &EN_STREET_TYPE_WORDS, rest))
         })
     }
 
@@ -801,14 +893,14 @@ impl<'t> Reader<'t> {
         min: usize,
         max: usize,
         capital: fn(char) -> bool,
-        last: &[&str],
+        last: &Capitalised,
         rest: Rest<'_>,
     ) -> bool {
         let another = max > 0
             && self.word(p, capital, 0, &mut |e| {
                 self.space(e, &mut |e2| self.words_then(e2, min.saturating_sub(1), max - 1, capital, last, rest))
             });
-        another || (min == 0 && self.one_of(p, last, rest))
+        another || (min == 0 && self.one_of_capitalised(p, last, rest))
     }
 
     /// `(?:,?[ ](?:{UNITS})[ ][0-9A-Za-z]{1,4})?` (greedy) then `rest`.
@@ -875,7 +967,7 @@ impl<'t> Reader<'t> {
 
     /// `(?:{word}[ ]){1,3}(?:{EN_COMMON_SUFFIXES})(?:[ ](?:Apt\.|Suite)[ ][0-9]{1,5})?`.
     fn en_street_alone(&self, p: usize, rest: Rest<'_>) -> bool {
-        self.words_then(p, 1, 3, is_ascii_capital, EN_COMMON_SUFFIXES, &mut |e| {
+        self.words_then(p, 1, 3, is_ascii_capital, &EN_COMMON_SUFFIX_WORDS, &mut |e| {
             let unit = self.space(e, &mut |e2| {
                 self.one_of(e2, &["Apt.", "Suite"], &mut |e3| self.space(e3, &mut |e4| self.digits(e4, 1, 5, rest)))
             });
@@ -885,7 +977,7 @@ impl<'t> Reader<'t> {
 
     /// `(?:{word}[ ]){1,3}(?:{EN_SUFFIXES})(?:[ ](?:Apt\.|Suite|Unit|Ste\.|\#)[ ]?[0-9]{1,5}[A-Z]?)?`.
     fn en_street(&self, p: usize, rest: Rest<'_>) -> bool {
-        self.words_then(p, 1, 3, is_ascii_capital, EN_SUFFIXES, &mut |e| {
+        self.words_then(p, 1, 3, is_ascii_capital, &EN_SUFFIX_WORDS, &mut |e| {
             let unit = self.space(e, &mut |e2| {
                 self.one_of(e2, EN_UNITS, &mut |e3| {
                     self.opt_space(e3, &mut |e4| {
