@@ -46,7 +46,10 @@ pub enum CliError {
 }
 
 fn read_stdin() -> Result<String, CliError> {
-    let mut buf = Vec::new();
+    // Sized from the input file when stdin is one: growing the buffer by doubling copied and
+    // page-faulted in ~3 MB for a 1 MiB input (~30 % of a prose scan's page faults, perf 2026-12-04).
+    let size = std::fs::metadata("/dev/stdin").ok().filter(std::fs::Metadata::is_file).map_or(0, |m| m.len());
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
     std::io::stdin().read_to_end(&mut buf)?;
     String::from_utf8(buf).map_err(|_| CliError::Utf8)
 }

@@ -5,41 +5,14 @@
 //! or a town from the bundled list, so "2024 Umsatz" stays unflagged.
 
 use super::context::{char_before, flag, Context};
-use super::names::TOWNS;
+use super::lexicon::{self, entries};
 use super::scanner::{Candidate, Kind};
-use regex::{Regex, RegexBuilder};
+use super::street;
+use regex::Regex;
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
 const UP: &str = "A-ZÄÖÜÉÈÀÂÊÎÔÛÇ";
-
-static STREETS: LazyLock<Regex> = LazyLock::new(|| {
-    let word = format!("[{UP}][\\p{{L}}'’\\-]*");
-    // Before a German street suffix the same minimum stem as for the context hits: so "Anhang 3"
-    // and "During 3" are not read as "An-hang" and "Du-ring" streets.
-    let stem = format!("[{UP}][\\p{{L}}'’\\-]{{{},}}", super::context::MIN_STEM_CHARS - 1);
-    let particles = r"(?:(?:de[ ]la|de[ ]l'|de[ ]l’|du|des|de|d'|d’|della|dell'|dello|del|dei|delle|degli|di|da|San|Santa|Sant'|Saint|Sainte|St\.?|Ste|la|le|les|alla|al|ai|am|an[ ]der|in[ ]der|im|auf[ ]der|zum|zur)[ ]?)*";
-    let de_suffix = r"(?i:strasse|straße|str\.|gasse|gässli|weg|platz|allee|ring|damm|ufer|graben|steig|rain|halde|matte|hof|markt|feld|acker|hang|zeile|promenade|quai|berg)";
-    let de_word = r"(?:Strasse|Straße|Gasse|Weg|Platz|Allee|Ring|Markt|Quai|Graben)";
-    let adjective = r"(?:(?:Alte|Alter|Obere|Oberer|Untere|Unterer|Neue|Neuer|Hintere|Vordere|Innere|Äussere|Äußere|Kleine|Grosse|Große|Lange|Hohe|Mittlere|Zürcher|Berner|Basler|Luzerner|Badener|Sankt|St\.|Bad)[ ])?";
-    let fr_it = format!("(?i:{FR_IT_TYPES})");
-    let fr_num_first = r"(?i:rue|avenue|av\.|boulevard|bd|chemin|route|place|quai|impasse|allée|promenade)";
-    let en = r"(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Way|Close|Square|Terrace|Crescent|Gardens|Court)";
-    let num = NUMBER;
-    let unit = UNIT;
-    let pattern = format!(
-        r"{adjective}{stem}{de_suffix}[ ]?{num}|{word}[ ]{de_word}[ ]{num}|{fr_it}[ ]{particles}{word}(?:[ ](?:(?:de|du|des|di|del|della|la|le)[ ])?{word}){{0,3}},?[ ]{num}{unit}|{num},?[ ]{fr_num_first}[ ]{particles}{word}(?:[ ](?:(?:de|du|des|la|le)[ ])?{word}){{0,3}}|{num}[ ](?:{word}[ ]){{1,3}}{en}"
-    );
-    big_dfa(&pattern)
-});
-
-/// A regex whose lazy DFA gets a cache large enough for its many alternatives and Unicode
-/// classes. With the default (2 MB) the street regex's DFA cache was cleared so often on
-/// address-dense text that the search gave up and fell back to the bounded backtracker, which
-/// then took ~40 % of `auditgate pii scan` on the corpora (perf, 2026-12-03).
-fn big_dfa(pattern: &str) -> Regex {
-    RegexBuilder::new(pattern).dfa_size_limit(64 << 20).build().expect("static regex")
-}
 
 /// `text[start..]`, cut after at most `max` bytes (at a char boundary): anchored regexes that
 /// can match only a short span need not be handed the rest of a megabyte (a capture search on a
@@ -52,19 +25,6 @@ fn bounded(text: &str, start: usize, max: usize) -> &str {
     &text[start..end]
 }
 
-/// French and Italian street types written before the name (Faker's it_IT list included:
-/// Borgo, Rotonda, Incrocio, Stretto, Canale).
-const FR_IT_TYPES: &str = "rue|avenue|av\\.|boulevard|bd|chemin|ch\\.|route|rte|place|pl\\.|quai|impasse|allée|promenade|ruelle|sentier|via|viale|piazza|piazzale|corso|vicolo|largo|strada|contrada|lungolago|salita|borgo|rotonda|incrocio|stretto|canale|vico|calle|traversa|località|frazione";
-
-/// A house number: up to four digits, a range or a sub-number (`7-9`, `34/15`), a letter or
-/// bis/ter. The word boundary is the ASCII one: the lazy DFA cannot follow a Unicode `\b` past
-/// a non-ASCII byte and gives up to a slower engine on every umlaut; a letter glued to the
-/// suffix is trimmed by the caller anyway ("Weg 12abc").
-const NUMBER: &str = r"[0-9]{1,4}(?:[-/][0-9]{1,4})?(?:\s?[a-hA-H](?-u:\b)|\s?(?:bis|ter)(?-u:\b))?";
-
-/// A flat, floor or staircase after the house number (`Appartamento 84`, `Scala B`, `Piano 2`).
-const UNIT: &str = r"(?:,?[ ](?:Appartamento|App\.|Piano|Scala|Interno|Int\.|Apt\.|Suite|Unit|Flat|Étage|étage|Wohnung|Top)[ ][0-9A-Za-z]{1,4})?";
-
 static POSTCODE_TOWN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
         r"^(?:(?P<cc>CH|D|DE|A|AT|F|FR|I|IT|FL|LI)[\-\s])?(?P<pc>[0-9]{{4,5}}),?\s(?P<town>(?:St\.\s?|Saint-|Sankt\s|San\s|Bad\s)?[{UP}][\p{{L}}'\-]+(?:/[{UP}][\p{{L}}\-]+)?)"
@@ -76,47 +36,12 @@ static POSTCODE_TOWN: LazyLock<Regex> = LazyLock::new(|| {
 /// ~60 words' worth of letters (no real town comes near).
 const POSTCODE_TOWN_MAX: usize = 256;
 
-/// Street types of English addresses (the USPS Publication 28 suffixes in their long form, which
-/// are also the suffixes of UK addresses).
-const EN_SUFFIXES: &str = "Alley|Avenue|Bank|Boulevard|Branch|Bridge|Brook|Brooks|Burg|Burgs|Bypass|Camp|Canyon|Cape|Causeway|Center|Centers|Circle|Circles|Cliff|Cliffs|Close|Club|Common|Corner|Corners|Course|Court|Courts|Cove|Coves|Creek|Crescent|Crest|Crossing|Crossroad|Curve|Dale|Dam|Divide|Drive|Drives|Estate|Estates|Expressway|Extension|Extensions|Fall|Falls|Ferry|Field|Fields|Flat|Flats|Ford|Fords|Forest|Forge|Forges|Fork|Forks|Fort|Freeway|Garden|Gardens|Gate|Gateway|Glen|Glens|Green|Greens|Grove|Groves|Harbor|Harbors|Haven|Heights|Highway|Hill|Hills|Hollow|Inlet|Island|Islands|Isle|Junction|Junctions|Key|Keys|Knoll|Knolls|Lake|Lakes|Land|Landing|Lane|Light|Lights|Loaf|Lock|Locks|Lodge|Loop|Mall|Manor|Manors|Meadow|Meadows|Mews|Mill|Mills|Mission|Motorway|Mount|Mountain|Mountains|Neck|Orchard|Oval|Overpass|Parade|Park|Parks|Parkway|Parkways|Pass|Passage|Path|Pike|Pine|Pines|Place|Plain|Plains|Plaza|Point|Points|Port|Ports|Prairie|Radial|Ramp|Ranch|Rapid|Rapids|Rest|Ridge|Ridges|River|Road|Roads|Route|Row|Rue|Run|Shoal|Shoals|Shore|Shores|Skyway|Spring|Springs|Spur|Spurs|Square|Squares|Station|Stravenue|Stream|Street|Streets|Summit|Terrace|Throughway|Trace|Track|Trafficway|Trail|Tunnel|Turnpike|Underpass|Union|Unions|Valley|Valleys|Via|Viaduct|View|Views|Village|Villages|Ville|Vista|Walk|Walks|Wall|Way|Ways|Well|Wells|Wharf|Yard|St\\.|Rd\\.|Ave\\.|Dr\\.|Ln\\.|Blvd\\.";
-
-/// The common ones, enough for a street written alone (`74 Elm Street`); the others need the
-/// town and postcode after them.
-const EN_COMMON_SUFFIXES: &str = "Street|Road|Avenue|Lane|Drive|Way|Close|Court|Place|Square|Terrace|Crescent|Gardens|Boulevard|Grove|Row|Mews|Walk|Parade|Hill|Park|St\\.|Rd\\.|Ave\\.|Blvd\\.";
-
-/// US state and territory codes.
-const US_STATES: &str = "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI|AS|MP";
-
-/// English addresses read from their house or flat number: a UK address (street, town, postcode
-/// on lines or after commas) or a US one (street, `City, ST 12345(-6789)`), or a street alone.
-static EN_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
-    let word = r"[A-Z][\p{L}'’\-]*";
-    let sep = r"(?:,[ ]|,?\n)";
-    let street =
-        format!(r"(?:{word}[ ]){{1,3}}(?:{EN_SUFFIXES})(?:[ ](?:Apt\.|Suite|Unit|Ste\.|\#)[ ]?[0-9]{{1,5}}[A-Z]?)?");
-    let town = format!(r"{word}(?:[ ]{word}){{0,2}}");
-    let uk_pc = r"[A-Z]{1,2}[0-9][A-Z0-9]?[ ][0-9][A-Z]{2}";
-    let pattern = format!(
-        r"^(?:[0-9]{{1,5}}[A-Za-z]?(?:[ ]|{sep})(?:{street}{sep}{town},[ ](?:{US_STATES})[ ][0-9]{{5}}(?:-[0-9]{{4}})?|{street}{sep}{town}{sep}{uk_pc}|(?:{word}[ ]){{1,3}}(?:{EN_COMMON_SUFFIXES})(?:[ ](?:Apt\.|Suite)[ ][0-9]{{1,5}})?))"
-    );
-    big_dfa(&pattern)
-});
-
 /// Longest text an English address can match (number, three lines of at most four words, a
 /// postcode or state and ZIP+4).
 const EN_ADDRESS_MAX: usize = 512;
 
 /// A flat or studio line before an English street ("Flat 7\nSimpson Rapids").
 const EN_UNITS: &[&str] = &["Flat ", "Studio ", "Apartment ", "Unit ", "Suite ", "Apt. "];
-
-/// French and Italian streets without a house number, taken only when a postcode and town follow.
-static STREET_WITHOUT_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
-    let word = format!("[{UP}][\\p{{L}}'’\\-]*");
-    Regex::new(&format!(
-        r"(?i:{FR_IT_TYPES})[ ](?:(?:de[ ]la|de[ ]l'|du|des|de|d'|della|del|di)[ ]?)?{word}(?:[ ](?:(?:de|du|des|di|del|della|la|le)[ ])?{word}){{0,2}}(?:,[ ]?|\n|[ ])$"
-    ))
-    .expect("static regex")
-});
 
 /// English addresses starting at the digit runs `starts`.
 fn scan_english(text: &str, starts: &[usize], out: &mut Vec<Candidate>) {
@@ -125,19 +50,20 @@ fn scan_english(text: &str, starts: &[usize], out: &mut Vec<Candidate>) {
         if p < last_end || char_before(text, p).is_some_and(char::is_alphanumeric) {
             continue;
         }
-        let Some(m) = EN_ADDRESS.find(bounded(text, p, EN_ADDRESS_MAX)) else { continue };
-        let end = p + m.end();
+        let address = bounded(text, p, EN_ADDRESS_MAX);
+        let Some(len) = street::english_address(address) else { continue };
+        let end = p + len;
         if text[end..].chars().next().is_some_and(char::is_alphanumeric) {
             continue;
         }
         let start = EN_UNITS.iter().find_map(|u| text[..p].strip_suffix(u).map(|h| h.len())).unwrap_or(p);
-        let full = m.as_str().contains(['\n', ',']);
+        let full = address[..len].contains(['\n', ',']);
         out.push(Candidate::new(Kind::Location, start, end, if full { 0.9 } else { 0.7 }, false));
         last_end = end;
     }
 }
 
-static TOWN_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| TOWNS.iter().copied().collect());
+static TOWN_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| entries(lexicon::TOWNS).collect());
 
 /// Words after a town that belong to it ("Frankfurt am Main", "Thonon les Bains").
 const TOWN_LINKS: &[&str] = &["am ", "an der ", "im ", "in ", "bei ", "ob ", "sur ", "sous ", "en ", "lès ", "sul "];
@@ -240,7 +166,7 @@ fn bare_context_ok(text: &str, start: usize) -> bool {
 
 /// Byte windows around street-type keywords (merged when they overlap), widened to word
 /// starts so that the street regex never sees half a street name.
-fn street_windows(ctx: &Context<'_>) -> Vec<(usize, usize)> {
+pub(super) fn street_windows(ctx: &Context<'_>) -> Vec<(usize, usize)> {
     let text = ctx.text;
     let mut windows: Vec<(usize, usize)> = Vec::new();
     for h in ctx.hits.iter().filter(|h| h.entry.flags & flag::STREET != 0) {
@@ -289,7 +215,7 @@ pub fn scan(ctx: &Context<'_>, starts: &[usize], out: &mut Vec<Candidate>) {
     let mut streets: Vec<(usize, usize)> = Vec::new();
     let matches = street_windows(ctx)
         .into_iter()
-        .flat_map(|(ws, we)| STREETS.find_iter(&text[ws..we]).map(move |m| (ws + m.start(), ws + m.end())));
+        .flat_map(|(ws, we)| street::streets(&text[ws..we]).into_iter().map(move |(s, e)| (ws + s, ws + e)));
     for (ms, me) in matches {
         if char_before(text, ms).is_some_and(char::is_alphanumeric) || streets.last().is_some_and(|l| l.1 > ms) {
             continue;
@@ -337,9 +263,10 @@ pub fn scan(ctx: &Context<'_>, starts: &[usize], out: &mut Vec<Candidate>) {
         }
         let lo = all_start.saturating_sub(90);
         let lo = (lo..all_start).find(|&i| text.is_char_boundary(i)).unwrap_or(all_start);
-        if let Some(m) = STREET_WITHOUT_NUMBER.find(&text[lo..all_start]) {
-            if !char_before(text, lo + m.start()).is_some_and(char::is_alphanumeric) {
-                out.push(Candidate::new(Kind::Location, lo + m.start(), town_end, 0.85, false));
+        // A French or Italian street without a house number right before ("Via Nassa, 6900 Lugano").
+        if let Some(s) = street::street_without_number(&text[lo..all_start]) {
+            if !char_before(text, lo + s).is_some_and(char::is_alphanumeric) {
+                out.push(Candidate::new(Kind::Location, lo + s, town_end, 0.85, false));
                 continue;
             }
         }

@@ -1,11 +1,12 @@
 //! Personal-data classification: find PII in every text field of a request, grade the request
 //! (none / personal / sensitive / special) and redact or pseudonymize what policy asks for.
 //!
-//! Layout: `context` (one pass over the words for cue words, names and art. 9 keywords), one file
-//! per recognizer family (`contact`, `numbers` + `phone`, `ids`, `dates`, `person`, `location`),
-//! `validators` (checksums), `scanner` (orchestration, overlap resolution, char offsets),
-//! `request` (walking chat and embeddings bodies), `redact` (operators and pseudonyms) and `cli`
-//! (`auditgate pii scan|redact`). See docs/pii.md.
+//! Layout: `context` (one pass over the words for cue words, names and art. 9 keywords, from the
+//! word lists under `lexicon/`, read by `lexicon`), one file per recognizer family (`contact`,
+//! `numbers` + `phone`, `ids`, `dates`, `person`, `location` with its hand-written `street`
+//! readers), `validators` (checksums), `scanner` (orchestration, overlap resolution, char
+//! offsets), `request` (walking chat and embeddings bodies), `redact` (operators and pseudonyms)
+//! and `cli` (`auditgate pii scan|redact`). See docs/pii.md.
 
 pub mod canonical;
 pub mod cli;
@@ -13,15 +14,16 @@ mod contact;
 pub mod context;
 mod dates;
 mod ids;
+mod lexicon;
 mod location;
 mod memo;
-pub mod names;
 mod numbers;
 mod person;
 mod phone;
 pub mod redact;
 pub mod request;
 pub mod scanner;
+mod street;
 pub mod tagger;
 #[doc(hidden)]
 pub mod tagger_train;

@@ -4,7 +4,7 @@
 
 use super::context::{char_at, flag, Context, Hit};
 use super::scanner::{Candidate, Kind};
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 use std::sync::LazyLock;
 
 /// Lower-case particles that may sit inside a name (von Allmen, de Montmollin, di Stefano).
@@ -243,7 +243,9 @@ const FUNCTION_WORDS: &[&str] = &[
     "hallo",
 ];
 
-static FUNCTION_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| FUNCTION_WORDS.iter().copied().collect());
+/// A fast hash: the tagger asks this for every word it scores (SipHash here was ~1.5 % of a
+/// prose scan, callgrind 2026-12-04).
+static FUNCTION_SET: LazyLock<FxHashSet<&'static str>> = LazyLock::new(|| FUNCTION_WORDS.iter().copied().collect());
 
 /// Set lookup on the ASCII-lower-cased word, lower-cased into a stack buffer (no allocation).
 pub(crate) fn is_function_word(word: &str) -> bool {

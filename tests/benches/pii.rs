@@ -2,7 +2,9 @@
 //! corpus interleaved with PII-free paragraphs), on PII-free prose, and the classification of a
 //! typical 2 KB chat request, scanned afresh and seen before; and issue 19's two cases, every
 //! labeled corpus concatenated to 1 MiB (PII-dense) and the README and docs repeated to 1 MiB
-//! (PII-free Markdown). Run: `cargo bench --bench pii`.
+//! (PII-free Markdown). Run: `cargo bench --bench pii`. With `PII_BENCH_INPUTS=DIR` set, the two
+//! issue-19 inputs are also written to `DIR/dense.txt` and `DIR/prose.txt`, so that the CLI
+//! (`auditgate pii scan --json < DIR/dense.txt`) is measured on exactly the same bytes.
 
 use auditgate::pii::{classify_chat_for_key, forget_recent_scans, scan_text, warm_up};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -134,9 +136,15 @@ fn bench(c: &mut Criterion) {
     g.bench_function("clean_prose_1MiB", |b| b.iter(|| scan_text(black_box(&clean))));
     // Issue 19's two cases: the corpora (PII-dense) and the README and docs (PII-free Markdown).
     let dense = corpora_dense(1 << 20);
+    let docs = docs_prose(1 << 20);
+    if let Some(dir) = std::env::var_os("PII_BENCH_INPUTS") {
+        let dir = std::path::PathBuf::from(dir);
+        for (name, text) in [("dense.txt", &dense), ("prose.txt", &docs)] {
+            std::fs::write(dir.join(name), text).unwrap_or_else(|e| panic!("cannot write {name}: {e}"));
+        }
+    }
     g.throughput(Throughput::Bytes(dense.len() as u64));
     g.bench_function("corpora_dense_1MiB", |b| b.iter(|| scan_text(black_box(&dense))));
-    let docs = docs_prose(1 << 20);
     g.throughput(Throughput::Bytes(docs.len() as u64));
     g.bench_function("docs_prose_1MiB", |b| b.iter(|| scan_text(black_box(&docs))));
     g.finish();
