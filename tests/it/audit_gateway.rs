@@ -95,37 +95,15 @@ async fn kill_9_under_load_leaves_a_log_that_verifies_and_keeps_every_receipt() 
     let fake = FakeUpstream::start(Behavior::Echo).await;
     let builder = GatewayBuilder::default().provider(ProviderSpec::new("fake-eu", &fake.base_url, "eu", "FR"));
     let mut gw = builder.start();
-    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(u64, String)>::new()));
     let deadline = Instant::now() + Duration::from_millis(1500);
-    let mut workers = Vec::new();
-    for w in 0..8 {
-        let client = gw.client();
-        let url = format!("{}/v1/chat/completions", gw.url);
-        let key = gw.key.clone();
-        let received = received.clone();
-        workers.push(tokio::spawn(async move {
-            let mut i = 0;
-            while Instant::now() < deadline {
-                i += 1;
-                let mut req = user(&format!("worker {w} call {i}"));
-                req["stream"] = json!(i % 3 == 0);
-                let Ok(resp) = client.post(&url).bearer_auth(&key).json(&req).send().await else { break };
-                let entry = resp.headers().get("x-auditgate-entry").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-                let id = resp.headers().get("x-generation-id").and_then(|v| v.to_str().ok()).map(str::to_string);
-                let complete = resp.text().await.is_ok();
-                if let (Some(entry), Some(id), true) = (entry, id, complete) {
-                    received.lock().unwrap().push((entry, id));
-                }
-            }
-        }));
-    }
+    let workers = load(&gw, 8, deadline);
     tokio::time::sleep(Duration::from_millis(900)).await;
     gw.child.kill().unwrap(); // SIGKILL
     gw.child.wait().unwrap();
+    let mut receipts = Vec::new();
     for w in workers {
-        let _ = w.await;
+        receipts.extend(w.await.unwrap_or_default());
     }
-    let receipts = received.lock().unwrap().clone();
     assert!(receipts.len() > 20, "too little load before the kill: {}", receipts.len());
     let (code, report) = verify(&gw.data_dir());
     assert!(code == 0 || code == 3, "the log must be intact after kill -9: {report}");

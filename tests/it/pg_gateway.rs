@@ -168,35 +168,6 @@ const NODE_ROLE: &str = "CREATE ROLE auditgate_node LOGIN; \
         audit_cosignatures, audit_timestamps, audit_bodies TO auditgate_node; \
     GRANT UPDATE (body, wrapped_key, erased_at) ON audit_bodies TO auditgate_node;";
 
-/// Calls on `gw` until `deadline`: (request entry, generation id) of every complete answer.
-async fn load(gw: &Gateway, workers: usize, deadline: Instant) -> Vec<tokio::task::JoinHandle<Vec<(u64, String)>>> {
-    (0..workers)
-        .map(|w| {
-            let client = gw.client();
-            let url = format!("{}/v1/chat/completions", gw.url);
-            let key = gw.key.clone();
-            tokio::spawn(async move {
-                let mut got = Vec::new();
-                let mut i = 0;
-                while Instant::now() < deadline {
-                    i += 1;
-                    let mut req = user(&format!("worker {w} call {i}"));
-                    req["stream"] = json!(i % 3 == 0);
-                    let Ok(resp) = client.post(&url).bearer_auth(&key).json(&req).send().await else { break };
-                    let header =
-                        |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-                    let (entry, id) = (header("x-auditgate-entry"), header("x-generation-id"));
-                    let complete = resp.text().await.is_ok();
-                    if let (Some(entry), Some(id), true) = (entry.and_then(|e| e.parse().ok()), id, complete) {
-                        got.push((entry, id));
-                    }
-                }
-                got
-            })
-        })
-        .collect()
-}
-
 fn fingerprint(data_dir: &Path) -> String {
     let out = Command::new(bin()).args(["audit", "fingerprint", "--data-dir"]).arg(data_dir).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -255,7 +226,7 @@ async fn three_nodes_on_one_database_keep_their_own_chains_under_load_and_a_kill
     let deadline = Instant::now() + Duration::from_millis(2000);
     let mut loads = Vec::new();
     for gw in &nodes {
-        loads.push(load(gw, 3, deadline).await);
+        loads.push(load(gw, 3, deadline));
     }
     tokio::time::sleep(Duration::from_millis(1200)).await;
     nodes[2].child.kill().unwrap(); // SIGKILL, mid-load

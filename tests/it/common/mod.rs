@@ -287,3 +287,37 @@ pub fn sse_data(body: &str) -> Vec<String> {
 pub fn user(text: &str) -> serde_json::Value {
     serde_json::json!({"model": "test/model", "messages": [{"role": "user", "content": text}]})
 }
+
+/// `workers` tasks calling chat on `gw` until `deadline`, every third call streamed; each yields
+/// the receipts it got: (request entry, generation id) of every complete answer.
+pub fn load(
+    gw: &Gateway,
+    workers: usize,
+    deadline: std::time::Instant,
+) -> Vec<tokio::task::JoinHandle<Vec<(u64, String)>>> {
+    (0..workers)
+        .map(|w| {
+            let client = gw.client();
+            let url = format!("{}/v1/chat/completions", gw.url);
+            let key = gw.key.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut i = 0;
+                while std::time::Instant::now() < deadline {
+                    i += 1;
+                    let mut req = user(&format!("worker {w} call {i}"));
+                    req["stream"] = serde_json::json!(i % 3 == 0);
+                    let Ok(resp) = client.post(&url).bearer_auth(&key).json(&req).send().await else { break };
+                    let header =
+                        |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+                    let (entry, id) = (header("x-auditgate-entry"), header("x-generation-id"));
+                    let complete = resp.text().await.is_ok();
+                    if let (Some(entry), Some(id), true) = (entry.and_then(|e| e.parse().ok()), id, complete) {
+                        got.push((entry, id));
+                    }
+                }
+                got
+            })
+        })
+        .collect()
+}
